@@ -1,0 +1,42 @@
+package dev.loraone.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code loraone} command line: one entry point for every way a user drives the product.
+ * Subcommands stay thin; the work lives in the modules they call.
+ */
+@Command(
+    name = "loraone",
+    mixinStandardHelpOptions = true,
+    version = "loraone 0.1.0",
+    description = "LoRA-One fine-tuning for the JVM.",
+    subcommands = {DoctorCommand.class})
+public final class Main implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    System.exit(newCommandLine().execute(args));
+  }
+
+  /** The configured command line, shared by {@link #main} and the tests. */
+  public static CommandLine newCommandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parsed) -> {
+          if (ex instanceof IllegalArgumentException) {
+            cmd.getErr().println("error: " + ex.getMessage());
+            return 2;
+          }
+          throw ex;
+        });
+    return cl;
+  }
+}
