@@ -1,0 +1,152 @@
+package dev.loraone.data;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A Hugging Face {@code tokenizer.json} tokenizer (DJL's Rust binding) that produces padded
+ * int64 batches at a fixed maximum length.
+ *
+ * <p>Role: the one place where text becomes token ids, for classification ({@link #encode}) and,
+ * through {@link CausalLmEncoder}, for causal-LM fine-tuning. Special tokens are added as the
+ * file's post-processor says (BERT: {@code [CLS] ... [SEP]}); sequences longer than
+ * {@code maxLength} are truncated by the tokenizer, which keeps the special tokens; a batch is
+ * padded on the right to its longest row, never beyond {@code maxLength}. The padding settings of
+ * the file itself (MiniLM's pads to a fixed 128) are replaced by this rule.
+ *
+ * <p>The pad id is the file's {@code padding.pad_id}, else the id of an added {@code [PAD]} or
+ * {@code <pad>} token, else 0; padded positions are masked, so for models without a pad token the
+ * value does not matter. DJL extracts its native library into {@code DJL_CACHE_DIR} (the build
+ * sets it for tests). Thread-safe; close it to free the native tokenizer.
+ */
+public final class TextTokenizer implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final int maxLength;
+    private final long padId;
+
+    private TextTokenizer(HuggingFaceTokenizer tokenizer, int maxLength, long padId) {
+        this.tokenizer = tokenizer;
+        this.maxLength = maxLength;
+        this.padId = padId;
+    }
+
+    /**
+     * Loads a tokenizer from the contents of a {@code tokenizer.json}; the stream is read, not
+     * closed.
+     *
+     * @param maxLength the longest sequence produced, special tokens included, >= 2
+     */
+    public static TextTokenizer fromJson(InputStream tokenizerJson, int maxLength) throws IOException {
+        if (maxLength < 2) {
+            throw new IllegalArgumentException("maxLength must be >= 2, got " + maxLength);
+        }
+        byte[] json = tokenizerJson.readAllBytes();
+        long padId = padId(JSON.readTree(json));
+        Map<String, String> options = Map.of(
+                "addSpecialTokens", "true",
+                "truncation", "true",
+                "padding", "false",
+                "maxLength", Integer.toString(maxLength),
+                // DJL clamps maxLength to modelMaxLength (default 512); the caller's value wins.
+                "modelMaxLength", Integer.toString(maxLength));
+        return new TextTokenizer(HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), options), maxLength, padId);
+    }
+
+    /** Loads a {@code tokenizer.json} file, or the one in a model directory. */
+    public static TextTokenizer fromPath(Path fileOrDirectory, int maxLength) throws IOException {
+        Path file = Files.isDirectory(fileOrDirectory) ? fileOrDirectory.resolve("tokenizer.json") : fileOrDirectory;
+        try (InputStream in = Files.newInputStream(file)) {
+            return fromJson(in, maxLength);
+        }
+    }
+
+    private static long padId(JsonNode root) {
+        JsonNode pad = root.path("padding").path("pad_id");
+        if (pad.isIntegralNumber()) {
+            return pad.longValue();
+        }
+        for (JsonNode token : root.path("added_tokens")) {
+            String content = token.path("content").asText();
+            if (("[PAD]".equals(content) || "<pad>".equals(content)) && token.path("id").isIntegralNumber()) {
+                return token.path("id").longValue();
+            }
+        }
+        return 0;
+    }
+
+    /** The longest sequence this tokenizer produces. */
+    public int maxLength() {
+        return maxLength;
+    }
+
+    /** The id written at padded positions. */
+    public long padId() {
+        return padId;
+    }
+
+    /**
+     * Encodes texts with special tokens, truncated to {@link #maxLength()} and padded to the
+     * longest in the batch.
+     */
+    public TokenBatch encode(List<String> texts) {
+        String[] array = texts.toArray(String[]::new);
+        for (int i = 0; i < array.length; i++) {
+            if (array[i] == null) {
+                throw new NullPointerException("text at index " + i + " is null");
+            }
+        }
+        Encoding[] encodings = tokenizer.batchEncode(array, true, false);
+        int length = 0;
+        for (Encoding e : encodings) {
+            length = Math.max(length, e.getIds().length);
+        }
+        length = Math.min(length, maxLength);
+        int rows = encodings.length;
+        long[] ids = new long[rows * length];
+        long[] mask = new long[rows * length];
+        long[] types = new long[rows * length];
+        for (int r = 0; r < rows; r++) {
+            long[] rowIds = encodings[r].getIds();
+            long[] rowTypes = encodings[r].getTypeIds();
+            int n = Math.min(rowIds.length, length);
+            int base = r * length;
+            System.arraycopy(rowIds, 0, ids, base, n);
+            System.arraycopy(rowTypes, 0, types, base, n);
+            for (int t = 0; t < length; t++) {
+                mask[base + t] = t < n ? 1 : 0;
+            }
+            for (int t = n; t < length; t++) {
+                ids[base + t] = padId;
+            }
+        }
+        return new TokenBatch(rows, length, ids, mask, types);
+    }
+
+    /** The token ids of one text, with or without special tokens, truncated to {@link #maxLength()}. */
+    public long[] ids(String text, boolean addSpecialTokens) {
+        return tokenizer.encode(Objects.requireNonNull(text, "text"), addSpecialTokens, false).getIds();
+    }
+
+    /** The text of token ids. */
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        return tokenizer.decode(ids, skipSpecialTokens);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}
