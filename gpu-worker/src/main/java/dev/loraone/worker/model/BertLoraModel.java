@@ -1,0 +1,257 @@
+package dev.loraone.worker.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import dev.loraone.worker.weights.BertConfig;
+import dev.loraone.worker.weights.FloatTensor;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * A BERT-family encoder with LoRA adapters and a task head: the DJL model a worker trains.
+ *
+ * <pre>
+ *   inputs:  input_ids, token_type_ids, attention_mask          int64 [B,L]
+ *   h      = BertEncoder(...)                                   [B,L,H]  last_hidden_state
+ *   pooled = sum_l(h * mask) / max(sum_l(mask), 1e-9)           [B,H]    (sentence-transformers mean)
+ *   outputs: [embedding head] pooled, h
+ *            [classification head] logits = pooled classifier.W^T + classifier.b   [B,C], h
+ * </pre>
+ *
+ * <p>Parameters are reachable by HF/PEFT name ({@link #namedParameters()}): {@code
+ * encoder.layer.0.attention.self.query.weight}, {@code ....query.lora_A.weight}, {@code
+ * classifier.weight}. DJL's own {@code ParameterList} keys carry child-index prefixes and are not
+ * used for import or export. New models start in LoRA mode ({@link #freezeBase()}).
+ *
+ * <p>Lifecycle: build with {@link #create} or {@link #fromPretrained}, then {@code initialize} it
+ * once (directly, or through {@code Trainer.initialize}); pretrained weights are copied in then.
+ * Not thread-safe: one worker drives one model.
+ */
+public final class BertLoraModel extends AbstractBlock {
+
+  /** The task head on top of the pooled output. */
+  public sealed interface Head {
+    /** Output 0 is the mean-pooled embedding [B,H]. */
+    record Embedding() implements Head {}
+
+    /** Output 0 is the logits [B,numLabels] of a Linear on the mean-pooled embedding. */
+    record Classification(int numLabels) implements Head {
+      public Classification {
+        if (numLabels < 1) {
+          throw new IllegalArgumentException("numLabels must be >= 1, got " + numLabels);
+        }
+      }
+    }
+  }
+
+  private static final double INITIALIZER_RANGE = 0.02; // HF BertConfig.initializer_range
+
+  private final BertConfig config;
+  private final LoraConfig lora;
+  private final Head head;
+  private final BertEncoder encoder;
+  private final Parameter classifierWeight;
+  private final Parameter classifierBias;
+  private final Map<String, Parameter> named = new LinkedHashMap<>();
+  private final Map<String, LoraLinear> linears = new LinkedHashMap<>();
+  private Map<String, FloatTensor> pendingWeights;
+  private long dropoutSeed;
+  private long forwardCount;
+
+  private BertLoraModel(BertConfig config, LoraConfig lora, Head head, Map<String, FloatTensor> pretrained) {
+    this.config = config;
+    this.lora = lora;
+    this.head = head;
+    this.dropoutSeed = lora.seed();
+    long seed = lora.seed();
+    Function<String, Initializer> baseInit = name ->
+        pretrained != null ? Initializer.ZEROS : Seeded.normal(INITIALIZER_RANGE, seed, name);
+    encoder = addChildBlock("encoder", new BertEncoder(config, baseInit, (module, in, out) ->
+        new LoraLinear(module, in, out, lora.rankFor(module), lora.scaling(), lora.dropout(), seed,
+            baseInit.apply(module + ".weight"))));
+    if (head instanceof Head.Classification c) {
+      classifierWeight = addParameter(LoraLinear.param("classifier_weight", Parameter.Type.WEIGHT,
+          new Shape(c.numLabels(), config.hiddenSize()), Seeded.normal(INITIALIZER_RANGE, seed, "classifier.weight")));
+      classifierBias = addParameter(LoraLinear.param("classifier_bias", Parameter.Type.BIAS,
+          new Shape(c.numLabels()), Initializer.ZEROS));
+    } else {
+      classifierWeight = null;
+      classifierBias = null;
+    }
+    encoder.collectParameters(named);
+    if (classifierWeight != null) {
+      named.put("classifier.weight", classifierWeight);
+      named.put("classifier.bias", classifierBias);
+    }
+    for (LoraLinear lin : encoder.linears()) {
+      linears.put(lin.module(), lin);
+    }
+    if (pretrained != null) {
+      WeightLoading.check(named, pretrained);
+      pendingWeights = pretrained;
+    }
+    freezeBase();
+  }
+
+  /** A model with seeded random base weights (HF init: normal(0, 0.02), zero biases, unit LayerNorm). */
+  public static BertLoraModel create(BertConfig config, LoraConfig lora, Head head) {
+    return new BertLoraModel(config, lora, head, null);
+  }
+
+  /**
+   * A model whose base weights come from HF-named tensors (see {@link
+   * dev.loraone.worker.weights.OnnxInitializers}); names and shapes are checked now, values copied
+   * at {@code initialize}. A {@code classifier.*} pair, if present, is loaded too.
+   */
+  public static BertLoraModel fromPretrained(BertConfig config, LoraConfig lora, Head head,
+      Map<String, FloatTensor> weights) {
+    return new BertLoraModel(config, lora, head, weights);
+  }
+
+  @Override
+  public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+    super.initialize(manager, dataType, inputShapes);
+    if (pendingWeights != null) {
+      WeightLoading.copy(named, pendingWeights);
+      pendingWeights = null; // release the heap copy (90 MB for MiniLM)
+    }
+  }
+
+  /** Initializes on {@code manager} for float32 inputs of any [B,L]; shapes here are nominal. */
+  public void initialize(NDManager manager) {
+    initialize(manager, DataType.FLOAT32, new Shape(1, 1), new Shape(1, 1), new Shape(1, 1));
+  }
+
+  @Override
+  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    PairList<String, Object> forwardParams = params;
+    if (training && lora.dropout() > 0) {
+      long s = Seeded.mix(dropoutSeed, forwardCount++);
+      forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
+    }
+    NDArray hidden = encoder.forward(ps, inputs, training, forwardParams).head();
+    NDArray mask = inputs.get(2).toType(DataType.FLOAT32, false).expandDims(-1);
+    NDArray pooled = hidden.mul(mask).sum(new int[] {1}).div(mask.sum(new int[] {1}).maximum(1e-9f));
+    if (classifierWeight == null) {
+      return new NDList(pooled, hidden);
+    }
+    Device d = hidden.getDevice();
+    NDArray logits = Linear.linear(pooled, ps.getValue(classifierWeight, d, training),
+        ps.getValue(classifierBias, d, training)).head();
+    return new NDList(logits, hidden);
+  }
+
+  @Override
+  protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    encoder.initialize(manager, dataType, inputShapes);
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputs) {
+    Shape ids = inputs[0];
+    long width = head instanceof Head.Classification c ? c.numLabels() : config.hiddenSize();
+    return new Shape[] {new Shape(ids.get(0), width), ids.add(config.hiddenSize())};
+  }
+
+  /**
+   * Seeds the adapter dropout of the following training forwards: the k-th forward after this call
+   * uses masks derived from (seed, k, module name). Call it per micro-batch with a seed derived
+   * from (step, micro-batch index) to make dropout independent of which worker runs it.
+   */
+  public void setDropoutSeed(long seed) {
+    dropoutSeed = seed;
+    forwardCount = 0;
+  }
+
+  /** LoRA mode: only {@code lora_A}, {@code lora_B} and the classifier receive gradients. */
+  public void freezeBase() {
+    named.forEach((name, p) -> p.freeze(WeightLoading.isBase(name)));
+  }
+
+  /** Full-gradient mode (LoRA-One's one-step gradient): every parameter receives gradients. */
+  public void unfreezeAll() {
+    named.values().forEach(p -> p.freeze(false));
+  }
+
+  /** Every parameter by HF/PEFT name, embeddings first, classifier last. */
+  public Map<String, Parameter> namedParameters() {
+    return Collections.unmodifiableMap(named);
+  }
+
+  /** HF names of the modules that carry an adapter (rank > 0), in layer order. */
+  public List<String> adaptedModules() {
+    List<String> out = new ArrayList<>();
+    linears.forEach((name, lin) -> {
+      if (lin.rank() > 0) {
+        out.add(name);
+      }
+    });
+    return out;
+  }
+
+  /** The Linear layer of an HF module name, e.g. {@code encoder.layer.0.attention.self.query}. */
+  public LoraLinear linear(String module) {
+    LoraLinear lin = linears.get(module);
+    if (lin == null) {
+      throw new IllegalArgumentException("no Linear module named " + module);
+    }
+    return lin;
+  }
+
+  public float[] getLoraA(String module) {
+    return linear(module).getLoraA();
+  }
+
+  public float[] getLoraB(String module) {
+    return linear(module).getLoraB();
+  }
+
+  public void setLoraA(String module, float[] values) {
+    linear(module).setLoraA(values);
+  }
+
+  public void setLoraB(String module, float[] values) {
+    linear(module).setLoraB(values);
+  }
+
+  /**
+   * Folds every adapter into its base weight, W += s*B*A. All-or-nothing: if any merged weight
+   * would be non-finite it throws before any W is touched.
+   */
+  public void mergeAdapters() {
+    List<String> modules = adaptedModules();
+    modules.forEach(m -> linears.get(m).checkMergeable());
+    modules.forEach(m -> linears.get(m).merge());
+  }
+
+  /** Undoes {@link #mergeAdapters()}: W -= s*B*A for every adapter. */
+  public void unmergeAdapters() {
+    adaptedModules().forEach(m -> linears.get(m).unmerge());
+  }
+
+  public BertConfig config() {
+    return config;
+  }
+
+  public LoraConfig loraConfig() {
+    return lora;
+  }
+
+  public Head head() {
+    return head;
+  }
+}

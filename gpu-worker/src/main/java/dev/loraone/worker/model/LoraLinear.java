@@ -1,0 +1,252 @@
+package dev.loraone.worker.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import java.util.Map;
+
+/**
+ * A Linear layer with an optional LoRA adapter (Hu et al. 2021, arXiv:2106.09685):
+ *
+ * <pre>
+ *   y = x W^T + b + s * ((dropout(x) A^T) B^T)
+ *   x:[..,in]  W:[out,in]  b:[out]  A:[r,in]  B:[out,r]  y:[..,out]   dW = s * B A
+ * </pre>
+ *
+ * W and b are the pretrained base; A and B the adapter (A uniform(+-1/sqrt(in)) as PEFT's
+ * kaiming-uniform with a=sqrt(5), B zero, so the adapter starts as a no-op). With rank 0 it is a
+ * plain linear layer. {@link #merge()} folds s*B*A into W for export and inference and skips the
+ * adapter path until {@link #unmerge()}.
+ *
+ * <p>Dropout acts on the adapter input only, with a mask computed in Java from the seed under
+ * {@link #DROPOUT_SEED} in the forward parameters (see {@link BertLoraModel#setDropoutSeed}),
+ * mixed with this module's name.
+ */
+public final class LoraLinear extends AbstractBlock {
+
+  /** Forward-parameter key of the per-forward dropout seed (a {@code Long}). */
+  public static final String DROPOUT_SEED = "lora.dropout.seed";
+
+  private final String module;
+  private final int in;
+  private final int out;
+  private final int rank;
+  private final float scaling;
+  private final double dropout;
+  private final long seed;
+  private final Parameter weight;
+  private final Parameter bias;
+  private final Parameter loraA;
+  private final Parameter loraB;
+  private boolean merged;
+
+  /**
+   * @param module HF module name, e.g. {@code encoder.layer.0.attention.self.query}
+   * @param rank adapter rank, 0 for none
+   * @param scaling s (see {@link LoraConfig#scaling()})
+   * @param dropout adapter-input dropout probability in training
+   * @param seed seeds A's initialisation
+   * @param weightInit initializer of W (seeded random, or zeros before a pretrained load)
+   */
+  public LoraLinear(String module, int in, int out, int rank, float scaling, double dropout, long seed,
+      Initializer weightInit) {
+    this.module = module;
+    this.in = in;
+    this.out = out;
+    this.rank = rank;
+    this.scaling = rank > 0 ? scaling : 0f;
+    this.dropout = dropout;
+    this.seed = seed;
+    weight = addParameter(param("weight", Parameter.Type.WEIGHT, new Shape(out, in), weightInit));
+    bias = addParameter(param("bias", Parameter.Type.BIAS, new Shape(out), Initializer.ZEROS));
+    if (rank > 0) {
+      Initializer aInit = Seeded.uniform(1.0 / Math.sqrt(in), seed, module + ".lora_A");
+      loraA = addParameter(param("lora_A", Parameter.Type.WEIGHT, new Shape(rank, in), aInit));
+      loraB = addParameter(param("lora_B", Parameter.Type.WEIGHT, new Shape(out, rank), Initializer.ZEROS));
+    } else {
+      loraA = null;
+      loraB = null;
+    }
+  }
+
+  static Parameter param(String name, Parameter.Type type, Shape shape, Initializer init) {
+    return Parameter.builder().setName(name).setType(type).optShape(shape).optInitializer(init).build();
+  }
+
+  @Override
+  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray x = inputs.singletonOrThrow();
+    Device d = x.getDevice();
+    NDArray y = Linear.linear(x, ps.getValue(weight, d, training), ps.getValue(bias, d, training)).head();
+    if (rank == 0 || merged) {
+      return new NDList(y);
+    }
+    NDArray xa = training && dropout > 0 ? x.mul(dropoutMask(x, params)) : x;
+    NDArray xA = Linear.linear(xa, ps.getValue(loraA, d, training)).head();
+    NDArray xAB = Linear.linear(xA, ps.getValue(loraB, d, training)).head();
+    return new NDList(y.add(xAB.mul(scaling)));
+  }
+
+  private NDArray dropoutMask(NDArray x, PairList<String, Object> params) {
+    Object s = params == null ? null : params.get(DROPOUT_SEED);
+    long forwardSeed = s instanceof Long l ? l : seed;
+    float[] mask = Seeded.dropoutMask(Seeded.mix(forwardSeed, Seeded.hash(module)),
+        Math.toIntExact(x.size()), dropout);
+    return x.getManager().create(mask, x.getShape());
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputs) {
+    Shape s = inputs[0];
+    return new Shape[] {s.slice(0, s.dimension() - 1).add(out)};
+  }
+
+  /** Adds this layer's parameters under HF/PEFT names ({@code <module>.weight}, {@code <module>.lora_A.weight}). */
+  void collectParameters(Map<String, Parameter> into) {
+    into.put(module + ".weight", weight);
+    into.put(module + ".bias", bias);
+    if (rank > 0) {
+      into.put(module + ".lora_A.weight", loraA);
+      into.put(module + ".lora_B.weight", loraB);
+    }
+  }
+
+  /** The HF module name. */
+  public String module() {
+    return module;
+  }
+
+  public int inFeatures() {
+    return in;
+  }
+
+  public int outFeatures() {
+    return out;
+  }
+
+  /** Adapter rank r; 0 for a plain linear layer. */
+  public int rank() {
+    return rank;
+  }
+
+  /** The adapter scale s. */
+  public float scaling() {
+    return scaling;
+  }
+
+  public boolean isMerged() {
+    return merged;
+  }
+
+  public Parameter weight() {
+    return weight;
+  }
+
+  public Parameter bias() {
+    return bias;
+  }
+
+  /** A as a row-major {@code [r,in]} array. */
+  public float[] getLoraA() {
+    return adapter(loraA).getArray().toFloatArray();
+  }
+
+  /** B as a row-major {@code [out,r]} array. */
+  public float[] getLoraB() {
+    return adapter(loraB).getArray().toFloatArray();
+  }
+
+  /** Overwrites A in place (row-major {@code [r,in]}); not allowed while merged. */
+  public void setLoraA(float[] values) {
+    overwrite(adapter(loraA), values, (long) rank * in);
+  }
+
+  /** Overwrites B in place (row-major {@code [out,r]}); not allowed while merged. */
+  public void setLoraB(float[] values) {
+    overwrite(adapter(loraB), values, (long) out * rank);
+  }
+
+  /**
+   * W += s*B*A in place (the parameter keeps its array, so a trainer's ParameterStore sees it);
+   * fails, leaving W untouched, if the result would hold NaN or infinity. Call outside a gradient
+   * collector: PyTorch forbids in-place updates of a leaf while recording.
+   */
+  public void merge() {
+    requireState(false, "merge");
+    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
+      NDArray delta = delta(tmp);
+      requireFinite(delta.add(weight.getArray()), "merging");
+      weight.getArray().addi(delta);
+    }
+    merged = true;
+  }
+
+  /** W -= s*B*A with the adapter that was merged; fails, leaving W untouched, on non-finite results. */
+  public void unmerge() {
+    requireState(true, "unmerge");
+    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
+      NDArray delta = delta(tmp);
+      requireFinite(delta.neg().add(weight.getArray()), "unmerging");
+      weight.getArray().subi(delta);
+    }
+    merged = false;
+  }
+
+  /** s*B*A, attached to {@code manager}; call only outside a gradient collector. */
+  NDArray delta(NDManager manager) {
+    NDArray ba = adapter(loraB).getArray().matMul(adapter(loraA).getArray());
+    ba.attach(manager);
+    return ba.mul(scaling);
+  }
+
+  /** Checks, without side effects, that merging now would keep W finite. */
+  void checkMergeable() {
+    requireState(false, "merge");
+    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
+      requireFinite(delta(tmp).add(weight.getArray()), "merging");
+    }
+  }
+
+  private void requireFinite(NDArray candidate, String what) {
+    if (candidate.isNaN().any().getBoolean() || candidate.isInfinite().any().getBoolean()) {
+      throw new IllegalStateException(what + " the adapter of " + module
+          + " would make its weight non-finite (NaN or infinity in s*B*A or W); W is unchanged");
+    }
+  }
+
+  private void requireState(boolean wantMerged, String op) {
+    if (rank == 0) {
+      throw new IllegalStateException(module + " has no LoRA adapter to " + op);
+    }
+    if (merged != wantMerged) {
+      throw new IllegalStateException("cannot " + op + " " + module + ": it is "
+          + (merged ? "already merged" : "not merged"));
+    }
+  }
+
+  private Parameter adapter(Parameter p) {
+    if (p == null) {
+      throw new IllegalStateException(module + " has no LoRA adapter (rank 0)");
+    }
+    return p;
+  }
+
+  private void overwrite(Parameter p, float[] values, long expected) {
+    if (merged) {
+      throw new IllegalStateException("cannot change the adapter of " + module + " while it is merged; unmerge first");
+    }
+    if (values.length != expected) {
+      throw new IllegalArgumentException(module + "." + p.getName() + " needs " + expected
+          + " values (" + p.getShape() + "), got " + values.length);
+    }
+    p.getArray().set(values);
+  }
+}
