@@ -187,6 +187,17 @@ public final class BertLoraModel extends AbstractBlock {
     named.values().forEach(p -> p.freeze(false));
   }
 
+  /**
+   * Full-gradient mode for LoRA-One's one-step gradient estimate: only the base weights of the
+   * adapted modules receive gradients; adapters, biases, embeddings, LayerNorms and the head are
+   * detached, so backward stores nothing else. Adapters keep their values (zero B at that point).
+   */
+  public void fullGradientMode() {
+    java.util.Set<String> targets = new java.util.HashSet<>();
+    adaptedModules().forEach(m -> targets.add(m + ".weight"));
+    named.forEach((name, p) -> p.freeze(!targets.contains(name)));
+  }
+
   /** Every parameter by HF/PEFT name, embeddings first, classifier last. */
   public Map<String, Parameter> namedParameters() {
     return Collections.unmodifiableMap(named);

@@ -40,4 +40,27 @@ public final class GradClip {
     }
     return total;
   }
+
+  /**
+   * Clips adapter grads and dense grads (e.g. a task head) together by their joint L2 norm, as
+   * {@code torch.nn.utils.clip_grad_norm_} does over all trainable parameters.
+   *
+   * @return the joint norm before clipping
+   */
+  public static double clipGlobalNorm(List<LoraPair> pairs, List<org.ejml.data.DMatrixRMaj> dense, double maxNorm) {
+    if (!(maxNorm > 0)) throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be > 0");
+    double sum = 0;
+    for (LoraPair g : pairs) sum += Matrices.sumOfSquares(g.a()) + Matrices.sumOfSquares(g.b());
+    for (org.ejml.data.DMatrixRMaj d : dense) sum += Matrices.sumOfSquares(d);
+    double total = Math.sqrt(sum);
+    double coef = maxNorm / (total + EPS);
+    if (coef < 1.0) {
+      for (LoraPair g : pairs) {
+        CommonOps_DDRM.scale(coef, g.a());
+        CommonOps_DDRM.scale(coef, g.b());
+      }
+      for (org.ejml.data.DMatrixRMaj d : dense) CommonOps_DDRM.scale(coef, d);
+    }
+    return total;
+  }
 }

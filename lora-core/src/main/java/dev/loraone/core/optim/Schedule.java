@@ -36,7 +36,7 @@ public sealed interface Schedule {
   }
 
   /** {@code constant | linear | cosine}; warmup and total are ignored by {@code constant}. */
-  static Schedule forName(String name, int warmup, int total) {
+  public static Schedule forName(String name, int warmup, int total) {
     String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
     return switch (n) {
       case "constant" -> constant();
@@ -46,7 +46,7 @@ public sealed interface Schedule {
     };
   }
 
-  static List<String> names() {
+  public static List<String> names() {
     return List.of("constant", "linear", "cosine");
   }
 

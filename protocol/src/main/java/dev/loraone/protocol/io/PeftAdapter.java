@@ -24,8 +24,12 @@ import java.util.TreeMap;
  * <p>A LoRA-One adapter is a plain LoRA adapter because W0 is untouched (reference section 8.4).
  * Inits that modify W0 (PiSSA, LoRA-GA) are exported with {@link #subtractMutatedInit}: the
  * rank-2r adapter {@code A' = [A; A0]}, {@code B' = [B, -B0]} whose product is {@code B A - B0 A0}.
+ *
+ * <p>Fully trained modules (PEFT's {@code modules_to_save}, e.g. a classification head) are kept in
+ * {@link #savedModules} by parameter name ({@code classifier.weight}) and stored under
+ * {@code base_model.model.<name>}, as PEFT does after stripping the adapter name.
  */
-public record PeftAdapter(Config config, Map<String, Pair> modules) {
+public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, TensorBlob> savedModules) {
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
   public static final String CONFIG_FILE = "adapter_config.json";
   private static final String PREFIX = "base_model.model.";
@@ -65,8 +69,13 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
     }
   }
 
+  public PeftAdapter(Config config, Map<String, Pair> modules) {
+    this(config, modules, Map.of());
+  }
+
   public PeftAdapter {
     modules = java.util.Collections.unmodifiableMap(new TreeMap<>(modules));
+    savedModules = java.util.Collections.unmodifiableMap(new TreeMap<>(savedModules));
     for (Map.Entry<String, Pair> e : modules.entrySet()) {
       if (e.getValue().rank() != config.r()) {
         throw new IllegalArgumentException(
@@ -82,6 +91,7 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
       tensors.put(PREFIX + name + ".lora_A.weight", p.a());
       tensors.put(PREFIX + name + ".lora_B.weight", p.b());
     });
+    savedModules.forEach((name, t) -> tensors.put(PREFIX + name, t));
     SafeTensors.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
 
     ObjectNode c = JSON.createObjectNode();
@@ -94,7 +104,7 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
     fields.put("init_lora_weights", true);
     fields.put("lora_alpha", config.loraAlpha());
     fields.put("lora_dropout", config.loraDropout());
-    fields.put("modules_to_save", null);
+    fields.put("modules_to_save", savedModules.isEmpty() ? null : savedModuleNames());
     fields.put("peft_type", "LORA");
     fields.put("r", config.r());
     fields.put("rank_pattern", Map.of());
@@ -139,12 +149,20 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
     }
     Path weights = dir.resolve(WEIGHTS_FILE);
     Map<String, TensorBlob> tensors = SafeTensors.read(weights).tensors();
+    List<String> toSave = new ArrayList<>();
+    c.path("modules_to_save").forEach(x -> toSave.add(x.asText()));
     Map<String, TensorBlob[]> pairs = new TreeMap<>();
+    Map<String, TensorBlob> saved = new TreeMap<>();
     for (Map.Entry<String, TensorBlob> e : tensors.entrySet()) {
       String key = e.getKey();
       boolean isA = key.endsWith(".lora_A.weight");
+      if (key.startsWith(PREFIX) && toSave.stream().anyMatch(m -> key.startsWith(PREFIX + m + "."))) {
+        saved.put(key.substring(PREFIX.length()), e.getValue());
+        continue;
+      }
       if (!key.startsWith(PREFIX) || !(isA || key.endsWith(".lora_B.weight"))) {
-        throw new IOException(weights + ": unexpected tensor \"" + key + "\" (expected " + PREFIX + "<module>.lora_{A,B}.weight)");
+        throw new IOException(weights + ": unexpected tensor \"" + key + "\" (expected " + PREFIX
+            + "<module>.lora_{A,B}.weight or a module listed in modules_to_save " + toSave + ")");
       }
       String module = key.substring(PREFIX.length(), key.length() - ".lora_A.weight".length());
       TensorBlob v = e.getValue().dtype() == DType.F32 ? e.getValue()
@@ -164,7 +182,7 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
       }
     }
     try {
-      return new PeftAdapter(config, modules);
+      return new PeftAdapter(config, modules, saved);
     } catch (IllegalArgumentException ex) {
       throw new IOException(dir + ": " + ex.getMessage(), ex);
     }
@@ -202,7 +220,13 @@ public record PeftAdapter(Config config, Map<String, Pair> modules) {
     Config c = trained.config();
     double alpha = c.loraAlpha() * (c.useRslora() ? Math.sqrt(2) : 2);
     return new PeftAdapter(
-        new Config(2 * c.r(), alpha, c.useRslora(), c.targetModules(), c.taskType(), c.baseModel(), c.loraDropout()), out);
+        new Config(2 * c.r(), alpha, c.useRslora(), c.targetModules(), c.taskType(), c.baseModel(), c.loraDropout()), out,
+        trained.savedModules());
+  }
+
+  /** Module names of {@link #savedModules} ({@code classifier} for {@code classifier.weight}). */
+  public List<String> savedModuleNames() {
+    return savedModules.keySet().stream().map(k -> k.substring(0, k.lastIndexOf('.'))).distinct().sorted().toList();
   }
 
   private static JsonNode required(JsonNode c, String key, Path file) throws IOException {

@@ -53,6 +53,19 @@ class PeftAdapterTest {
   }
 
   @Test
+  void savedModulesRoundTripAsModulesToSave() throws IOException {
+    PeftAdapter a = adapter();
+    PeftAdapter withHead = new PeftAdapter(a.config(), a.modules(), Map.of(
+        "classifier.weight", TensorBlob.ofFloats(new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, 6}),
+        "classifier.bias", TensorBlob.ofFloats(new long[] {2}, new float[] {-1, 1})));
+    withHead.write(dir);
+    JsonNode c = new ObjectMapper().readTree(dir.resolve(PeftAdapter.CONFIG_FILE).toFile());
+    assertEquals("[\"classifier\"]", c.get("modules_to_save").toString());
+    assertTrue(SafeTensors.read(dir.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().containsKey("base_model.model.classifier.weight"));
+    assertEquals(withHead, PeftAdapter.read(dir));
+  }
+
+  @Test
   void missingConfigKeyIsNamed() throws IOException {
     adapter().write(dir);
     Path cfg = dir.resolve(PeftAdapter.CONFIG_FILE);

@@ -1,0 +1,97 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.core.lora.LoraPair;
+import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.worker.model.BertLoraModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The trainable state in double precision: one (A, B) pair per adapted module, in the model's
+ * module order, and the dense head ({@code classifier.weight:[C,H]}, {@code classifier.bias:[C,1]}).
+ *
+ * <p>These are the master copies the optimizers update (like fp32 master weights under mixed
+ * precision); the DJL model receives float32 copies after every step. Keeping the masters here,
+ * outside DJL, is what lets a coordinator own them without a model.
+ */
+public final class AdapterState {
+  private final Map<String, LoraPair> pairs;
+  private final Map<String, DMatrixRMaj> head;
+
+  public AdapterState(Map<String, LoraPair> pairs, Map<String, DMatrixRMaj> head) {
+    this.pairs = new LinkedHashMap<>(pairs);
+    this.head = new LinkedHashMap<>(head);
+  }
+
+  /** Reads the model's current adapters and head. */
+  public static AdapterState fromModel(BertLoraModel model) {
+    Map<String, LoraPair> pairs = new LinkedHashMap<>();
+    for (String m : model.adaptedModules()) {
+      var lin = model.linear(m);
+      pairs.put(m, new LoraPair(matrix(lin.rank(), lin.inFeatures(), model.getLoraA(m)),
+          matrix(lin.outFeatures(), lin.rank(), model.getLoraB(m))));
+    }
+    Map<String, DMatrixRMaj> head = new LinkedHashMap<>();
+    var w = model.namedParameters().get("classifier.weight").getArray();
+    var b = model.namedParameters().get("classifier.bias").getArray();
+    head.put("classifier.weight", matrix((int) w.getShape().get(0), (int) w.getShape().get(1), w.toFloatArray()));
+    head.put("classifier.bias", matrix((int) b.getShape().get(0), 1, b.toFloatArray()));
+    return new AdapterState(pairs, head);
+  }
+
+  /** Writes float32 copies of the masters into the model. */
+  public void writeTo(BertLoraModel model) {
+    pairs.forEach((m, p) -> {
+      model.setLoraA(m, floats(p.a()));
+      model.setLoraB(m, floats(p.b()));
+    });
+    head.forEach((name, v) -> model.namedParameters().get(name).getArray().set(floats(v)));
+  }
+
+  public List<String> modules() {
+    return List.copyOf(pairs.keySet());
+  }
+
+  public List<LoraPair> pairList() {
+    return new ArrayList<>(pairs.values());
+  }
+
+  public List<DMatrixRMaj> headList() {
+    return new ArrayList<>(head.values());
+  }
+
+  public LoraPair pair(String module) {
+    return pairs.get(module);
+  }
+
+  /** The adapter in PEFT form, the head as {@code modules_to_save}. */
+  public PeftAdapter toPeft(PeftAdapter.Config config) {
+    Map<String, PeftAdapter.Pair> out = new LinkedHashMap<>();
+    pairs.forEach((m, p) -> out.put(m, new PeftAdapter.Pair(blob(p.a()), blob(p.b()))));
+    Map<String, TensorBlob> saved = new LinkedHashMap<>();
+    head.forEach((name, v) -> saved.put(name, name.endsWith(".bias")
+        ? TensorBlob.ofFloats(new long[] {v.numRows}, floats(v)) : blob(v)));
+    return new PeftAdapter(config, out, saved);
+  }
+
+  static TensorBlob blob(DMatrixRMaj m) {
+    return TensorBlob.ofMatrix(m.numRows, m.numCols, m.data);
+  }
+
+  static DMatrixRMaj matrix(int rows, int cols, float[] values) {
+    DMatrixRMaj m = new DMatrixRMaj(rows, cols);
+    for (int i = 0; i < values.length; i++) m.data[i] = values[i];
+    return m;
+  }
+
+  static float[] floats(DMatrixRMaj m) {
+    int n = m.numRows * m.numCols;
+    float[] f = new float[n];
+    for (int i = 0; i < n; i++) f[i] = (float) m.data[i];
+    return f;
+  }
+}

@@ -1,0 +1,83 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.core.init.LoraInitializers;
+import dev.loraone.core.optim.Optimizers;
+import dev.loraone.core.optim.Schedule;
+import dev.loraone.data.OnBadRecord;
+import java.nio.file.Path;
+
+/**
+ * Everything that determines a fine-tuning run. Two runs with equal configs produce bit-identical
+ * adapters (the determinism contract of DESIGN.md section 4).
+ *
+ * @param model {@code minilm}, {@code bge-small} or an HF folder (not yet supported for BERT)
+ * @param task {@code wordnet-supersense}, {@code wordnet-supersense-all} or a JSONL/CSV/TSV file
+ * @param init {@code lora-one | lora | gaussian | pissa | lora-ga}
+ * @param optimizer {@code adamw | scaled-adamw | scaled-gd}
+ * @param targets LoRA target modules: name patterns ({@code query,key,value,dense}) or {@code all-linear}
+ * @param batch examples per optimizer step; a multiple of {@code microBatch}
+ * @param microBatch examples per micro-batch: the unit of work and of the index-ordered sums
+ * @param initBatch, initIters LoRA-One's one-step gradient: {@code initIters} micro-batches of
+ *     {@code initBatch} examples, averaged (reference 2.2: bsz 8 x iters 8 reach the paper's accuracy)
+ * @param gamma {@code stable_gamma} of LoRA-One (128) or LoRA-GA (16); NaN for the method default
+ * @param maxPerClass cap per class and split for the built-in WordNet task
+ * @param evalExamples evaluate on at most this many eval examples (the first ones)
+ * @param evalEvery evaluate every N steps (0: only at the end)
+ */
+public record FinetuneConfig(
+    String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
+    String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
+    String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
+    double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord) {
+
+  public static FinetuneConfig defaults() {
+    return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
+        5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL);
+  }
+
+  public FinetuneConfig {
+    require(rank >= 1, "rank", rank, ">= 1");
+    require(alpha > 0 && Double.isFinite(alpha), "alpha", alpha, "finite and > 0");
+    require(dropout >= 0 && dropout < 1, "dropout", dropout, "in [0, 1)");
+    require(lr > 0 && Double.isFinite(lr), "lr", lr, "finite and > 0");
+    require(loraPlusRatio > 0, "lora-plus-ratio", loraPlusRatio, "> 0");
+    require(weightDecay >= 0, "weight-decay", weightDecay, ">= 0");
+    require(lambda > 0, "lambda", lambda, "> 0 (the preconditioner's ridge)");
+    require(warmup >= 0, "warmup", warmup, ">= 0");
+    require(maxGradNorm > 0, "max-grad-norm", maxGradNorm, "> 0 (Infinity disables clipping)");
+    require(steps >= 1, "steps", steps, ">= 1");
+    require(microBatch >= 1, "micro-batch", microBatch, ">= 1");
+    require(batch >= microBatch && batch % microBatch == 0, "batch", batch, "a positive multiple of --micro-batch=" + microBatch);
+    require(initBatch >= 1, "init-batch", initBatch, ">= 1");
+    require(initIters >= 1, "init-iters", initIters, ">= 1");
+    require(Double.isNaN(gamma) || gamma > 0, "gamma", gamma, "> 0");
+    require(maxLength >= 2, "max-length", maxLength, ">= 2");
+    require(maxPerClass >= 1, "max-per-class", maxPerClass, ">= 1");
+    require(evalExamples >= 1, "eval-examples", evalExamples, ">= 1");
+    require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
+    require(seed >= 0, "seed", seed, ">= 0");
+    if (!LoraInitializers.names().contains(init)) {
+      throw new IllegalArgumentException("--init " + init + " is not one of " + LoraInitializers.names());
+    }
+    if (!Optimizers.names().contains(optimizer)) {
+      throw new IllegalArgumentException("--optimizer " + optimizer + " is not one of " + Optimizers.names());
+    }
+    if (!Schedule.names().contains(schedule)) {
+      throw new IllegalArgumentException("--schedule " + schedule + " is not one of " + Schedule.names());
+    }
+  }
+
+  /** Micro-batches per optimizer step. */
+  public int microBatchesPerStep() {
+    return batch / microBatch;
+  }
+
+  /** Whether the init needs the one-step full gradient. */
+  public boolean needsGradient() {
+    return init.equals("lora-one") || init.equals("lora-ga");
+  }
+
+  private static void require(boolean ok, String key, Object value, String expected) {
+    if (!ok) throw new IllegalArgumentException("--" + key + "=" + value + " is invalid: expected " + expected);
+  }
+}

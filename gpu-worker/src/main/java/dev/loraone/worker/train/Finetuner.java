@@ -1,0 +1,290 @@
+package dev.loraone.worker.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.loraone.core.init.InitContext;
+import dev.loraone.core.init.InitParams;
+import dev.loraone.core.init.InitResult;
+import dev.loraone.core.init.LoraInitializer;
+import dev.loraone.core.init.LoraInitializers;
+import dev.loraone.core.lora.LoraPair;
+import dev.loraone.core.lora.LoraScaling;
+import dev.loraone.core.lora.LoraShape;
+import dev.loraone.core.optim.DenseAdamW;
+import dev.loraone.core.optim.GradClip;
+import dev.loraone.core.optim.LoraOptimizer;
+import dev.loraone.core.optim.OptimizerConfig;
+import dev.loraone.core.optim.Optimizers;
+import dev.loraone.core.optim.Schedule;
+import dev.loraone.data.Example;
+import dev.loraone.data.MicroBatchPlan;
+import dev.loraone.data.TextTokenizer;
+import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.worker.model.BertLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.model.LoraLinear;
+import dev.loraone.worker.weights.PretrainedModels;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The single-process LoRA-One fine-tune of a BERT-family classifier: the reference loop that the
+ * distributed pipeline must reproduce bit for bit.
+ *
+ * <pre>
+ *   gradient estimate   G = (1/iters) sum_i dL_i/dW   (micro-batches i of the first bsz*iters examples, in order)
+ *   init                A0, B0 (, offset) = init(W0, G)   per adapted module, lora-core
+ *   step t              g = (1/K) sum_k g_{tK+k}          (K micro-batches, summed in index order, double)
+ *                       clip(g), optimizer step on double masters, float copies into the model
+ *   evaluation          every evalEvery steps and at the end
+ *   export              PEFT adapter (+ head as modules_to_save); W0-modifying inits as rank 2r
+ * </pre>
+ * Training order: micro-batch {@code g} holds the examples {@link MicroBatchPlan#microBatch(long)}
+ * of a seeded per-epoch shuffle; the gradient estimate uses the first {@code bsz*iters} examples of
+ * epoch 0's order (the paper's "first examples" of the shuffled training stream). Adapter dropout
+ * of micro-batch {@code g} is seeded by {@code (seed, g)}.
+ */
+public final class Finetuner implements AutoCloseable {
+
+  /** Progress callbacks (for bars and logs); all default to no-ops. */
+  public interface Listener {
+    default void phase(String phase, String detail) {}
+
+    default void step(StepReport report) {}
+
+    default void evaluated(EvalReport report) {}
+  }
+
+  public record StepReport(int step, int steps, double loss, double accuracy, double lr, double gradNorm, double seconds) {}
+
+  public record EvalReport(int step, double loss, double accuracy, int examples) {}
+
+  public record Result(FinetuneConfig config, TaskData task, PeftAdapter adapter, List<StepReport> steps,
+      List<EvalReport> evals, double initSeconds, double trainSeconds) {
+    public EvalReport finalEval() {
+      return evals.get(evals.size() - 1);
+    }
+  }
+
+  private final FinetuneConfig cfg;
+  private final Listener listener;
+  private BertStepper stepper;
+
+  public Finetuner(FinetuneConfig cfg, Listener listener) {
+    this.cfg = cfg;
+    this.listener = listener == null ? new Listener() {} : listener;
+  }
+
+  /** Maps the CLI's model names to the jars' models. */
+  public static PretrainedModels.Known knownModel(String name) {
+    return switch (name) {
+      case "minilm", "all-minilm-l6-v2" -> PretrainedModels.Known.ALL_MINILM_L6_V2;
+      case "bge-small", "bge-small-en-v1.5" -> PretrainedModels.Known.BGE_SMALL_EN_V15;
+      default -> throw new IllegalArgumentException("--model " + name + ": expected minilm or bge-small");
+    };
+  }
+
+  /** Runs the job and returns the trained adapter; {@link #model()} then holds the trained model until {@link #close()}. */
+  public Result run() throws IOException {
+    if (stepper != null) throw new IllegalStateException("a Finetuner runs once");
+    listener.phase("load", cfg.model() + " on " + cfg.task());
+    TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
+    listener.phase("data", task.summary());
+    PretrainedModels.Known known = knownModel(cfg.model());
+    PretrainedModels.Pretrained pre = PretrainedModels.load(known);
+    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
+    BertLoraModel model = BertLoraModel.fromPretrained(pre.config(), lora,
+        new BertLoraModel.Head.Classification(task.labels().size()), pre.weights());
+    checkTargets(model);
+    stepper = new BertStepper(model);
+    try (TextTokenizer tok = TextTokenizer.fromJson(PretrainedModels.openTokenizerJson(known), cfg.maxLength())) {
+      Batches batches = new Batches(tok, task);
+      MicroBatchPlan plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
+
+      long t0 = System.nanoTime();
+      Map<String, LoraPair> initPairs = initialise(stepper, batches, plan);
+      double initSeconds = (System.nanoTime() - t0) / 1e9;
+
+      AdapterState state = AdapterState.fromModel(model);
+      OptimizerConfig oc = OptimizerConfig.defaults(cfg.lr()).withLoraPlusRatio(cfg.loraPlusRatio())
+          .withWeightDecay(cfg.weightDecay()).withLambda(cfg.lambda())
+          .withSchedule(Schedule.forName(cfg.schedule(), Math.min(cfg.warmup(), cfg.steps()), cfg.steps()));
+      LoraOptimizer opt = Optimizers.create(cfg.optimizer(), oc);
+      DenseAdamW headOpt = new DenseAdamW(oc);
+
+      List<StepReport> steps = new ArrayList<>();
+      List<EvalReport> evals = new ArrayList<>();
+      listener.phase("train", cfg.steps() + " steps of " + cfg.batch() + " examples (" + cfg.microBatchesPerStep()
+          + " micro-batches of " + cfg.microBatch() + "), " + cfg.init() + " + " + cfg.optimizer());
+      long t1 = System.nanoTime();
+      for (int s = 0; s < cfg.steps(); s++) {
+        long ts = System.nanoTime();
+        StepGradients g = new StepGradients(state);
+        for (int k = 0; k < cfg.microBatchesPerStep(); k++) {
+          long index = (long) s * cfg.microBatchesPerStep() + k;
+          ClassificationBatch mb = batches.of(index, plan.microBatch(index));
+          g.add(stepper.loraGradients(mb, DropoutSeeds.of(cfg.seed(), index)));
+        }
+        g.average();
+        g.requireFinite(s + 1);
+        double norm = GradClip.clipGlobalNorm(g.pairs, g.head, cfg.maxGradNorm());
+        LoraOptimizer.StepInfo info = opt.step(state.pairList(), g.pairs);
+        headOpt.step(state.headList(), g.head);
+        state.writeTo(model);
+        StepReport r = new StepReport(s + 1, cfg.steps(), g.loss(), g.accuracy(), info.lrA(), norm,
+            (System.nanoTime() - ts) / 1e9);
+        steps.add(r);
+        listener.step(r);
+        if (s + 1 == cfg.steps() || (cfg.evalEvery() > 0 && (s + 1) % cfg.evalEvery() == 0)) {
+          EvalReport e = evaluate(stepper, batches, s + 1);
+          evals.add(e);
+          listener.evaluated(e);
+        }
+      }
+      double trainSeconds = (System.nanoTime() - t1) / 1e9;
+      PeftAdapter adapter = state.toPeft(new PeftAdapter.Config(cfg.rank(), cfg.alpha(), cfg.rslora(),
+          lora.targets(), "SEQ_CLS", known.id(), cfg.dropout()));
+      if (initPairs != null) {
+        adapter = PeftAdapter.subtractMutatedInit(adapter, new AdapterState(initPairs, Map.of()).toPeft(adapter.config()).modules());
+      }
+      return new Result(cfg, task, adapter, steps, evals, initSeconds, trainSeconds);
+    }
+  }
+
+  /** The trained model (adapters unmerged), for export; valid after {@link #run()} until {@link #close()}. */
+  public BertLoraModel model() {
+    if (stepper == null) throw new IllegalStateException("run() first");
+    return stepper.model();
+  }
+
+  @Override
+  public void close() {
+    if (stepper != null) stepper.close();
+  }
+
+  /**
+   * Gradient estimate (if the method needs one) and per-module init. Returns the init pairs when
+   * the method modified W0 (needed to export a plain-LoRA adapter), else null.
+   */
+  private Map<String, LoraPair> initialise(BertStepper stepper, Batches batches, MicroBatchPlan plan) {
+    BertLoraModel model = stepper.model();
+    Map<String, DMatrixRMaj> grads = null;
+    if (cfg.needsGradient()) {
+      listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples");
+      int[] order = plan.permutation(0);
+      int n = Math.min(order.length, cfg.initIters() * cfg.initBatch());
+      grads = new LinkedHashMap<>();
+      int iters = 0;
+      for (int from = 0; from < n; from += cfg.initBatch()) {
+        int[] idx = java.util.Arrays.copyOfRange(order, from, Math.min(n, from + cfg.initBatch()));
+        BertStepper.FullGradients fg = stepper.fullGradients(batches.of(-1 - iters, idx));
+        for (Map.Entry<String, float[]> e : fg.weights().entrySet()) {
+          LoraLinear lin = model.linear(e.getKey());
+          DMatrixRMaj sum = grads.computeIfAbsent(e.getKey(), k -> new DMatrixRMaj(lin.outFeatures(), lin.inFeatures()));
+          float[] v = e.getValue();
+          for (int i = 0; i < v.length; i++) sum.data[i] += v[i];
+        }
+        iters++;
+      }
+      for (DMatrixRMaj g : grads.values()) org.ejml.dense.row.CommonOps_DDRM.scale(1.0 / iters, g);
+    }
+    listener.phase("init", cfg.init() + " on " + model.adaptedModules().size() + " modules");
+    LoraInitializer init = LoraInitializers.forName(cfg.init());
+    InitParams params = Double.isNaN(cfg.gamma()) ? InitParams.defaults() : InitParams.defaults().withGamma(cfg.gamma());
+    LoraScaling scaling = new LoraScaling(cfg.alpha(), cfg.rank(), cfg.rslora());
+    Map<String, LoraPair> initPairs = new LinkedHashMap<>();
+    boolean modified = false;
+    List<String> modules = model.adaptedModules();
+    for (int i = 0; i < modules.size(); i++) {
+      String m = modules.get(i);
+      LoraLinear lin = model.linear(m);
+      boolean needsW = cfg.init().equals("pissa") || cfg.init().equals("lora-ga");
+      DMatrixRMaj w0 = needsW ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weight().getArray().toFloatArray()) : null;
+      InitContext ctx = new InitContext(m, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()), w0,
+          grads == null ? null : grads.get(m), scaling, DropoutSeeds.of(cfg.seed(), 1_000_000L + i), params);
+      InitResult r = init.init(ctx);
+      model.setLoraA(m, AdapterState.floats(r.a()));
+      model.setLoraB(m, AdapterState.floats(r.b()));
+      initPairs.put(m, new LoraPair(r.a(), r.b()));
+      if (r.modifiesBase()) {
+        modified = true;
+        NDArray w = lin.weight().getArray();
+        try (NDManager tmp = w.getManager().newSubManager()) {
+          w.subi(tmp.create(AdapterState.floats(r.offsetOrZero()), w.getShape()));
+        }
+      }
+    }
+    return modified ? initPairs : null;
+  }
+
+  private EvalReport evaluate(BertStepper stepper, Batches batches, int step) {
+    int n = Math.min(cfg.evalExamples(), batches.task.eval().size());
+    double loss = 0;
+    int correct = 0;
+    int size = 32;
+    for (int from = 0; from < n; from += size) {
+      int[] idx = new int[Math.min(size, n - from)];
+      for (int i = 0; i < idx.length; i++) idx[i] = from + i;
+      BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
+      loss += e.lossSum();
+      correct += e.correct();
+    }
+    return new EvalReport(step, loss / n, correct / (double) n, n);
+  }
+
+  private void checkTargets(BertLoraModel model) {
+    if (model.adaptedModules().isEmpty()) {
+      throw new IllegalArgumentException("--targets " + cfg.targets() + " matches no Linear module of " + cfg.model()
+          + " (BERT modules end in query, key, value, dense; or use all-linear)");
+    }
+    for (String p : model.loraConfig().targets()) {
+      if (!p.equals(LoraConfig.ALL_LINEAR) && model.adaptedModules().stream().noneMatch(m -> m.equals(p) || m.endsWith("." + p))) {
+        throw new IllegalArgumentException("--targets: unknown target module '" + p + "' in " + cfg.model()
+            + " (BERT modules end in query, key, value, dense)");
+      }
+    }
+    for (String m : model.adaptedModules()) {
+      LoraLinear lin = model.linear(m);
+      int max = Math.min(lin.inFeatures(), lin.outFeatures());
+      if (cfg.rank() > max || (cfg.init().equals("lora-ga") && 2 * cfg.rank() > max)) {
+        throw new IllegalArgumentException("--rank " + cfg.rank() + " is too large for " + m + " (" + lin.outFeatures() + " x "
+            + lin.inFeatures() + "): expected <= " + (cfg.init().equals("lora-ga") ? max / 2 + " for lora-ga" : max));
+      }
+    }
+  }
+
+  /** Tokenises examples into micro-batches on demand. */
+  private static final class Batches {
+    final TextTokenizer tok;
+    final TaskData task;
+
+    Batches(TextTokenizer tok, TaskData task) {
+      this.tok = tok;
+      this.task = task;
+    }
+
+    ClassificationBatch of(long index, int[] exampleIdx) {
+      return make(index, task.train(), exampleIdx);
+    }
+
+    ClassificationBatch ofEval(int[] exampleIdx) {
+      return make(-1, task.eval(), exampleIdx);
+    }
+
+    private ClassificationBatch make(long index, List<Example.Classification> from, int[] idx) {
+      List<String> texts = new ArrayList<>(idx.length);
+      int[] labels = new int[idx.length];
+      for (int i = 0; i < idx.length; i++) {
+        Example.Classification e = from.get(idx[i]);
+        texts.add(e.text());
+        labels[i] = task.labels().id(e.label());
+      }
+      return new ClassificationBatch(index, tok.encode(texts), labels);
+    }
+  }
+}
