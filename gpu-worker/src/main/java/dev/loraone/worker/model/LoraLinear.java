@@ -21,10 +21,10 @@ import java.util.Map;
  *   x:[..,in]  W:[out,in]  b:[out]  A:[r,in]  B:[out,r]  y:[..,out]   dW = s * B A
  * </pre>
  *
- * W and b are the pretrained base; A and B the adapter (A uniform(+-1/sqrt(in)) as PEFT's
- * kaiming-uniform with a=sqrt(5), B zero, so the adapter starts as a no-op). With rank 0 it is a
- * plain linear layer. {@link #merge()} folds s*B*A into W for export and inference and skips the
- * adapter path until {@link #unmerge()}.
+ * W and b are the pretrained base (b is absent in bias-free projections such as Llama's); A and B
+ * the adapter (A uniform(+-1/sqrt(in)) as PEFT's kaiming-uniform with a=sqrt(5), B zero, so the
+ * adapter starts as a no-op). With rank 0 it is a plain linear layer. {@link #merge()} folds s*B*A
+ * into W for export and inference and skips the adapter path until {@link #unmerge()}.
  *
  * <p>Dropout acts on the adapter input only, with a mask computed in Java from the seed under
  * {@link #DROPOUT_SEED} in the forward parameters (see {@link BertLoraModel#setDropoutSeed}),
@@ -58,6 +58,16 @@ public final class LoraLinear extends AbstractBlock {
    */
   public LoraLinear(String module, int in, int out, int rank, float scaling, double dropout, long seed,
       Initializer weightInit) {
+    this(module, in, out, rank, scaling, dropout, seed, weightInit, true);
+  }
+
+  /**
+   * As {@link #LoraLinear(String, int, int, int, float, double, long, Initializer)}, with or
+   * without the base bias b: {@code hasBias=false} gives {@code y = x W^T + s * B A x}, as in
+   * Llama's {@code nn.Linear(..., bias=False)} projections.
+   */
+  public LoraLinear(String module, int in, int out, int rank, float scaling, double dropout, long seed,
+      Initializer weightInit, boolean hasBias) {
     this.module = module;
     this.in = in;
     this.out = out;
@@ -66,7 +76,7 @@ public final class LoraLinear extends AbstractBlock {
     this.dropout = dropout;
     this.seed = seed;
     weight = addParameter(param("weight", Parameter.Type.WEIGHT, new Shape(out, in), weightInit));
-    bias = addParameter(param("bias", Parameter.Type.BIAS, new Shape(out), Initializer.ZEROS));
+    bias = hasBias ? addParameter(param("bias", Parameter.Type.BIAS, new Shape(out), Initializer.ZEROS)) : null;
     if (rank > 0) {
       Initializer aInit = Seeded.uniform(1.0 / Math.sqrt(in), seed, module + ".lora_A");
       loraA = addParameter(param("lora_A", Parameter.Type.WEIGHT, new Shape(rank, in), aInit));
@@ -85,7 +95,8 @@ public final class LoraLinear extends AbstractBlock {
   protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
     Device d = x.getDevice();
-    NDArray y = Linear.linear(x, ps.getValue(weight, d, training), ps.getValue(bias, d, training)).head();
+    NDArray w = ps.getValue(weight, d, training);
+    NDArray y = (bias == null ? Linear.linear(x, w) : Linear.linear(x, w, ps.getValue(bias, d, training))).head();
     if (rank == 0 || merged) {
       return new NDList(y);
     }
@@ -112,7 +123,9 @@ public final class LoraLinear extends AbstractBlock {
   /** Adds this layer's parameters under HF/PEFT names ({@code <module>.weight}, {@code <module>.lora_A.weight}). */
   void collectParameters(Map<String, Parameter> into) {
     into.put(module + ".weight", weight);
-    into.put(module + ".bias", bias);
+    if (bias != null) {
+      into.put(module + ".bias", bias);
+    }
     if (rank > 0) {
       into.put(module + ".lora_A.weight", loraA);
       into.put(module + ".lora_B.weight", loraB);
@@ -150,7 +163,16 @@ public final class LoraLinear extends AbstractBlock {
     return weight;
   }
 
+  /** Whether the layer has a base bias b. */
+  public boolean hasBias() {
+    return bias != null;
+  }
+
+  /** The base bias b; throws for a bias-free layer (see {@link #hasBias()}). */
   public Parameter bias() {
+    if (bias == null) {
+      throw new IllegalStateException(module + " has no bias");
+    }
     return bias;
   }
 
