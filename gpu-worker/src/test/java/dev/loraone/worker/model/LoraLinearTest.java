@@ -67,6 +67,40 @@ class LoraLinearTest {
   }
 
   @Test
+  void biasFreeLayerComputesXWtPlusAdapterAndHasNoBiasParameter() {
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      LoraLinear lin = new LoraLinear("mlp.up_proj", IN, OUT, RANK, SCALE, 0, 8, Seeded.normal(0.5, 8, "w"), false);
+      lin.initialize(m, DataType.FLOAT32, new Shape(1, IN));
+      lin.setLoraA(randoms(RANK * IN, 9));
+      lin.setLoraB(randoms(OUT * RANK, 10));
+      assertFalse(lin.hasBias());
+      assertThrows(IllegalStateException.class, lin::bias);
+      Map<String, Parameter> named = new HashMap<>();
+      lin.collectParameters(named);
+      assertEquals(java.util.Set.of("mlp.up_proj.weight", "mlp.up_proj.lora_A.weight", "mlp.up_proj.lora_B.weight"),
+          named.keySet());
+      float[] x = randoms(3 * IN, 11);
+      float[] w = lin.weight().getArray().toFloatArray();
+      float[] a = lin.getLoraA();
+      float[] b = lin.getLoraB();
+      float[] y = forward(lin, m, x);
+      for (int row = 0; row < 3; row++) {
+        for (int o = 0; o < OUT; o++) {
+          double ref = 0;
+          for (int i = 0; i < IN; i++) {
+            double ba = 0;
+            for (int r = 0; r < RANK; r++) {
+              ba += b[o * RANK + r] * a[r * IN + i];
+            }
+            ref += (w[o * IN + i] + SCALE * ba) * x[row * IN + i];
+          }
+          assertEquals(ref, y[row * OUT + o], RTOL * Math.max(1, Math.abs(ref)), "y[" + row + "][" + o + "]");
+        }
+      }
+    }
+  }
+
+  @Test
   void adapterMergedAndUnmergedOutputsAgree() {
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
       LoraLinear lin = adaptedLinear(m, 3);

@@ -1,0 +1,354 @@
+package dev.loraone.worker.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.worker.weights.FloatTensor;
+import dev.loraone.worker.weights.LlamaCheckpoint;
+import dev.loraone.worker.weights.LlamaConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * A Llama-family causal LM (HF {@code LlamaForCausalLM}, also Mistral) with LoRA adapters: the DJL
+ * model a worker fine-tunes on prompt/completion pairs.
+ *
+ * <pre>
+ *   inputs:  input_ids, attention_mask            int64 [B,L]   (mask: 1 token, 0 padding; optional)
+ *   x      = embed_tokens[ids]                                   [B,L,H]
+ *   x      = LlamaLayer_n(x, rope(positions 0..L-1), causal AND padding mask)   n = 0..layers-1
+ *   logits = rmsnorm(x, model.norm) lm_head^T                    [B,L,V]  (lm_head = embed_tokens if tied)
+ *   loss   = {@link CausalLmLoss} (shifted, -100 ignored)
+ * </pre>
+ *
+ * <p>Positions are 0..L-1 for every row, as HF's forward without {@code position_ids}: batches are
+ * right-padded ({@link dev.loraone.data.CausalLmEncoder}). All projections are bias-free {@link
+ * LoraLinear}s; LoRA targets follow {@link LoraConfig} ({@code q_proj,v_proj}, ...), where {@code
+ * all-linear} means every projection of the layers but never {@code lm_head}, as in PEFT.
+ * Parameters are reachable by HF/PEFT name ({@link #namedParameters()}). {@link #generate} decodes
+ * greedily with a {@link KvCache}.
+ *
+ * <p>Lifecycle as {@link BertLoraModel}: build with {@link #create} or {@link #fromPretrained},
+ * {@code initialize} once (pretrained weights are copied in then); starts in LoRA mode. Not
+ * thread-safe.
+ */
+public final class LlamaLoraModel extends AbstractBlock {
+
+  private static final double INITIALIZER_RANGE = 0.02; // HF LlamaConfig.initializer_range
+  private static final String LM_HEAD = "lm_head";
+
+  private final LlamaConfig config;
+  private final LoraConfig lora;
+  private final Parameter embedTokens;
+  private final List<LlamaLayer> layers = new ArrayList<>();
+  private final Parameter finalNorm;
+  private final LoraLinear lmHead; // null when tied to embed_tokens
+  private final Rotary rotary;
+  private final Map<String, Parameter> named = new LinkedHashMap<>();
+  private final Map<String, LoraLinear> linears = new LinkedHashMap<>();
+  private Map<String, FloatTensor> pendingWeights;
+  private long dropoutSeed;
+  private long forwardCount;
+
+  private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained) {
+    this.config = config;
+    this.lora = lora;
+    this.dropoutSeed = lora.seed();
+    this.rotary = new Rotary(config.headDim(), config.ropeTheta());
+    long seed = lora.seed();
+    Function<String, Initializer> baseInit = name ->
+        pretrained != null ? Initializer.ZEROS : Seeded.normal(INITIALIZER_RANGE, seed, name);
+    LlamaLayer.LinearFactory linear = (module, in, out) -> new LoraLinear(module, in, out, rankFor(module),
+        lora.scaling(), lora.dropout(), seed, baseInit.apply(module + ".weight"), false);
+    int h = config.hiddenSize();
+    embedTokens = addParameter(LoraLinear.param("embed_tokens", Parameter.Type.WEIGHT,
+        new Shape(config.vocabSize(), h), baseInit.apply("model.embed_tokens.weight")));
+    for (int i = 0; i < config.numLayers(); i++) {
+      layers.add(addChildBlock("layer" + i, new LlamaLayer(config, i, "model.layers." + i + ".", linear)));
+    }
+    finalNorm = addParameter(LoraLinear.param("norm", Parameter.Type.GAMMA, new Shape(h), Initializer.ONES));
+    if (config.tieWordEmbeddings() && rankFor(LM_HEAD) > 0) {
+      throw new IllegalArgumentException("lm_head is tied to model.embed_tokens (tie_word_embeddings), "
+          + "so it cannot carry a LoRA adapter; remove it from the targets " + lora.targets());
+    }
+    lmHead = config.tieWordEmbeddings() ? null : addChildBlock(LM_HEAD, linear.create(LM_HEAD, h, config.vocabSize()));
+
+    named.put("model.embed_tokens.weight", embedTokens);
+    layers.forEach(layer -> layer.collectParameters(named));
+    named.put("model.norm.weight", finalNorm);
+    layers.forEach(layer -> layer.linears().forEach(lin -> linears.put(lin.module(), lin)));
+    if (lmHead != null) {
+      lmHead.collectParameters(named);
+      linears.put(LM_HEAD, lmHead);
+    }
+    if (pretrained != null) {
+      WeightLoading.check(named, pretrained);
+      pendingWeights = pretrained;
+    }
+    freezeBase();
+  }
+
+  /** A model with seeded random base weights (HF init: normal(0, 0.02), unit RMSNorm weights). */
+  public static LlamaLoraModel create(LlamaConfig config, LoraConfig lora) {
+    return new LlamaLoraModel(config, lora, null);
+  }
+
+  /** A model whose base weights come from HF-named tensors; checked now, copied at {@code initialize}. */
+  public static LlamaLoraModel fromPretrained(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> weights) {
+    return new LlamaLoraModel(config, lora, weights);
+  }
+
+  /** A model from a loaded HF folder ({@link LlamaCheckpoint#load}). */
+  public static LlamaLoraModel fromCheckpoint(LlamaCheckpoint checkpoint, LoraConfig lora) {
+    return fromPretrained(checkpoint.config(), lora, checkpoint.weights());
+  }
+
+  /** The two inputs (input_ids, attention_mask), int64 {@code [B,L]}, of an encoded batch. */
+  public static NDList inputs(NDManager manager, CausalLmBatch batch) {
+    Shape s = new Shape(batch.batchSize(), batch.sequenceLength());
+    return new NDList(manager.create(batch.inputIds(), s), manager.create(batch.attentionMask(), s));
+  }
+
+  private int rankFor(String module) {
+    boolean allLinear = lora.targets().equals(List.of(LoraConfig.ALL_LINEAR));
+    return module.equals(LM_HEAD) && allLinear ? 0 : lora.rankFor(module);
+  }
+
+  @Override
+  public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+    super.initialize(manager, dataType, inputShapes);
+    if (pendingWeights != null) {
+      WeightLoading.copy(named, pendingWeights);
+      pendingWeights = null; // release the heap copy
+    }
+  }
+
+  /** Initializes on {@code manager} for float32 activations and inputs of any [B,L]. */
+  public void initialize(NDManager manager) {
+    initialize(manager, DataType.FLOAT32, new Shape(1, 1), new Shape(1, 1));
+  }
+
+  /** Output 0: logits {@code [B,L,V]} float32. */
+  @Override
+  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    PairList<String, Object> forwardParams = params;
+    if (training && lora.dropout() > 0) {
+      long s = Seeded.mix(dropoutSeed, forwardCount++);
+      forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
+    }
+    NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
+    NDArray hidden = hidden(ps, inputs.get(0), mask, null, training, forwardParams);
+    return new NDList(logits(ps, hidden, training, forwardParams));
+  }
+
+  /**
+   * The final-norm hidden states {@code [B,L,H]} of {@code ids:[B,L]}, which sit at positions
+   * {@code T..T+L-1} after the T positions already in {@code cache} (none without a cache). A mask,
+   * if given, covers all {@code T+L} positions.
+   */
+  NDArray hidden(ParameterStore ps, NDArray ids, NDArray mask, KvCache cache, boolean training,
+      PairList<String, Object> params) {
+    long b = ids.getShape().get(0);
+    int l = Math.toIntExact(ids.getShape().get(1));
+    int past = cache == null ? 0 : cache.length();
+    requireFits(past + l);
+    NDManager m = ids.getManager();
+    Device d = ids.getDevice();
+    // Embedding.embedding with a null SparseFormat throws an NPE in the PyTorch engine (FEASIBILITY.md 3).
+    NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, training), SparseFormat.DENSE).head();
+    NDList rope = rotary.table(m, past, l);
+    NDArray maskBias = maskBias(m, mask, b, l, past);
+    for (LlamaLayer layer : layers) {
+      x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+    }
+    return RmsNorm.apply(x, ps.getValue(finalNorm, d, training), (float) config.rmsNormEps());
+  }
+
+  private NDArray logits(ParameterStore ps, NDArray hidden, boolean training, PairList<String, Object> params) {
+    if (lmHead == null) {
+      return Linear.linear(hidden, ps.getValue(embedTokens, hidden.getDevice(), training)).head();
+    }
+    return lmHead.forward(ps, new NDList(hidden), training, params).head();
+  }
+
+  /**
+   * The additive attention mask {@code [B,1,L,T+L]}: 0 where query i (position past+i) may see key
+   * j, i.e. {@code j <= past+i} and {@code mask[j] = 1}; -FLT_MAX elsewhere (once, never summed to
+   * -inf, so a fully masked padding row stays finite). Null when nothing is masked.
+   */
+  private static NDArray maskBias(NDManager m, NDArray mask, long b, int l, int past) {
+    int t = past + l;
+    if (mask == null && l == 1) {
+      return null;
+    }
+    float[] causal = new float[l * t];
+    for (int i = 0; i < l; i++) {
+      Arrays.fill(causal, i * t, i * t + past + i + 1, 1f);
+    }
+    NDArray allowed = m.create(causal, new Shape(1, 1, l, t));
+    if (mask != null) {
+      if (!mask.getShape().equals(new Shape(b, t))) {
+        throw new IllegalArgumentException("attention_mask must be [" + b + "," + t + "], got " + mask.getShape());
+      }
+      allowed = allowed.mul(mask.toType(DataType.FLOAT32, false).reshape(b, 1, 1, t));
+    }
+    return allowed.sub(1f).mul(Float.MAX_VALUE);
+  }
+
+  private void requireFits(int positions) {
+    if (positions > config.maxPositions()) {
+      throw new IllegalArgumentException(positions + " positions exceed max_position_embeddings " + config.maxPositions());
+    }
+    if (config.slidingWindow() > 0 && positions > config.slidingWindow()) {
+      throw new IllegalArgumentException(positions + " positions exceed sliding_window " + config.slidingWindow()
+          + ", which this model does not implement");
+    }
+  }
+
+  /**
+   * Greedy decoding with a KV cache: the prompt is fed once, then one token per step, each the
+   * argmax of the last logits (ties to the lowest id). Runs in inference mode, with adapters as they
+   * are (active or merged); call outside a gradient collector.
+   *
+   * @param promptIds at least one token
+   * @param maxNewTokens how many tokens to generate at most
+   * @param eosId generation stops after emitting it; negative for none
+   * @return the new tokens only (not the prompt), ending with {@code eosId} if it was produced
+   */
+  public int[] generate(int[] promptIds, int maxNewTokens, int eosId) {
+    if (promptIds.length == 0 || maxNewTokens < 0) {
+      throw new IllegalArgumentException("need a non-empty prompt and maxNewTokens >= 0, got "
+          + promptIds.length + " prompt tokens and maxNewTokens " + maxNewTokens);
+    }
+    for (int id : promptIds) {
+      if (id < 0 || id >= config.vocabSize()) {
+        throw new IllegalArgumentException("prompt token " + id + " is outside the vocabulary [0," + config.vocabSize() + ")");
+      }
+    }
+    requireFits(promptIds.length + Math.max(0, maxNewTokens - 1)); // the last token is never fed back
+    int[] out = new int[maxNewTokens];
+    int n = 0;
+    try (NDManager generation = embedTokens.getArray().getManager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(generation, false);
+      KvCache cache = new KvCache(generation, layers.size());
+      long[] feed = Arrays.stream(promptIds).asLongStream().toArray();
+      while (n < maxNewTokens) {
+        try (NDManager step = generation.newSubManager()) {
+          NDArray ids = step.create(feed, new Shape(1, feed.length));
+          NDArray last = hidden(ps, ids, null, cache, false, null).get(":, " + (feed.length - 1) + ":, :");
+          int next = Math.toIntExact(logits(ps, last, false, null).argMax(-1).toLongArray()[0]);
+          out[n++] = next;
+          if (next == eosId) {
+            break;
+          }
+          feed = new long[] {next};
+        }
+      }
+    }
+    return Arrays.copyOf(out, n);
+  }
+
+  @Override
+  protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    Shape x = inputShapes[0].add(config.hiddenSize());
+    for (LlamaLayer layer : layers) {
+      layer.initialize(manager, dataType, x);
+    }
+    if (lmHead != null) {
+      lmHead.initialize(manager, dataType, x);
+    }
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputs) {
+    return new Shape[] {inputs[0].add(config.vocabSize())};
+  }
+
+  /** Seeds the adapter dropout of the following training forwards (see {@link BertLoraModel#setDropoutSeed}). */
+  public void setDropoutSeed(long seed) {
+    dropoutSeed = seed;
+    forwardCount = 0;
+  }
+
+  /** LoRA mode: only {@code lora_A} and {@code lora_B} receive gradients. */
+  public void freezeBase() {
+    named.forEach((name, p) -> p.freeze(WeightLoading.isBase(name)));
+  }
+
+  /** Full-gradient mode (LoRA-One's one-step gradient): every parameter receives gradients. */
+  public void unfreezeAll() {
+    named.values().forEach(p -> p.freeze(false));
+  }
+
+  /** Every parameter by HF/PEFT name: embeddings, layers, final norm, then lm_head (untied only). */
+  public Map<String, Parameter> namedParameters() {
+    return Collections.unmodifiableMap(named);
+  }
+
+  /** HF names of the modules that carry an adapter (rank > 0), in layer order. */
+  public List<String> adaptedModules() {
+    return linears.values().stream().filter(lin -> lin.rank() > 0).map(LoraLinear::module).toList();
+  }
+
+  /** The Linear layer of an HF module name, e.g. {@code model.layers.0.self_attn.q_proj}. */
+  public LoraLinear linear(String module) {
+    LoraLinear lin = linears.get(module);
+    if (lin == null) {
+      throw new IllegalArgumentException("no Linear module named " + module);
+    }
+    return lin;
+  }
+
+  public float[] getLoraA(String module) {
+    return linear(module).getLoraA();
+  }
+
+  public float[] getLoraB(String module) {
+    return linear(module).getLoraB();
+  }
+
+  public void setLoraA(String module, float[] values) {
+    linear(module).setLoraA(values);
+  }
+
+  public void setLoraB(String module, float[] values) {
+    linear(module).setLoraB(values);
+  }
+
+  /** Folds every adapter into its base weight, all-or-nothing (see {@link BertLoraModel#mergeAdapters()}). */
+  public void mergeAdapters() {
+    List<String> modules = adaptedModules();
+    modules.forEach(m -> linears.get(m).checkMergeable());
+    modules.forEach(m -> linears.get(m).merge());
+  }
+
+  /** Undoes {@link #mergeAdapters()}: W -= s*B*A for every adapter. */
+  public void unmergeAdapters() {
+    adaptedModules().forEach(m -> linears.get(m).unmerge());
+  }
+
+  public LlamaConfig config() {
+    return config;
+  }
+
+  public LoraConfig loraConfig() {
+    return lora;
+  }
+}

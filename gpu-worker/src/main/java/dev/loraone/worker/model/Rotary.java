@@ -1,0 +1,63 @@
+package dev.loraone.worker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Rotary position embeddings (Su et al. 2021, RoFormer, arXiv:2104.09864) in HF's rotate-half
+ * layout: feature i of a head is paired with feature i + d/2, not with its neighbour.
+ *
+ * <pre>
+ *   inv_freq[i] = theta^(-2i/d)                       i < d/2
+ *   angle[p,i]  = p * inv_freq[i mod d/2]            cos, sin: [L,d]  for positions p = start..start+L-1
+ *   rot(x)      = x * cos + rotate_half(x) * sin     rotate_half([x1, x2]) = [-x2, x1]   x:[B,heads,L,d]
+ * </pre>
+ *
+ * Angles are formed in float32 as HF does ({@code inv_freq @ position_ids} in float), so long
+ * positions round the same way as the original model.
+ */
+final class Rotary {
+
+  private final int headDim;
+  private final float[] invFreq;
+
+  Rotary(int headDim, double theta) {
+    this.headDim = headDim;
+    invFreq = new float[headDim / 2];
+    for (int i = 0; i < invFreq.length; i++) {
+      // HF: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), in float32.
+      invFreq[i] = 1f / (float) Math.pow(theta, (float) (2 * i) / headDim);
+    }
+  }
+
+  /** cos and sin, each {@code [length, d]}, for positions {@code start .. start+length-1}. */
+  NDList table(NDManager manager, int start, int length) {
+    float[] cos = new float[length * headDim];
+    float[] sin = new float[length * headDim];
+    int half = headDim / 2;
+    for (int p = 0; p < length; p++) {
+      for (int i = 0; i < half; i++) {
+        float angle = (float) (start + p) * invFreq[i];
+        float c = (float) Math.cos(angle);
+        float s = (float) Math.sin(angle);
+        int row = p * headDim;
+        cos[row + i] = c;
+        cos[row + half + i] = c;
+        sin[row + i] = s;
+        sin[row + half + i] = s;
+      }
+    }
+    Shape shape = new Shape(length, headDim);
+    return new NDList(manager.create(cos, shape), manager.create(sin, shape));
+  }
+
+  /** Rotates {@code x:[B,heads,L,d]} by the table of its L positions. */
+  static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
+    int last = x.getShape().dimension() - 1; // PtNDArray.split rejects a negative axis
+    NDList halves = x.split(2, last);
+    NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
+    return x.mul(cos).add(rotated.mul(sin));
+  }
+}

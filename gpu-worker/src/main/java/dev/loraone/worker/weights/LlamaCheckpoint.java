@@ -1,0 +1,178 @@
+package dev.loraone.worker.weights;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.protocol.io.SafeTensors;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.protocol.tensor.TensorBlob;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * A Hugging Face Llama-family model folder, read into float32 tensors under HF names:
+ *
+ * <pre>
+ *   config.json                                  -> {@link LlamaConfig}
+ *   model.safetensors                            one file, or
+ *   model.safetensors.index.json + shards        {"weight_map": {tensor name: shard file}}
+ *   tokenizer.json                               optional, see {@link #tokenizerJson()}
+ * </pre>
+ *
+ * <p>Tensors may be F32, F16, BF16 or F64; they are widened to float32 ({@link
+ * TensorBlob#toFloats()}). The set of tensors must be exactly {@link LlamaConfig#tensorShapes()}:
+ * every missing, unexpected or mis-shaped tensor is listed in one {@link IllegalArgumentException}
+ * naming the file and the tensor. Two tolerated extras: RoPE {@code inv_freq} buffers (recomputed
+ * from the config) and an {@code lm_head.weight} equal to {@code embed_tokens} in a tied model.
+ *
+ * <p>Memory: each file is read whole, then widened, so loading peaks at about the file size plus
+ * twice the float32 size of the model.
+ *
+ * @param directory the folder
+ * @param config its config.json
+ * @param weights HF name to float32 tensor, in {@link LlamaConfig#tensorShapes()} order
+ * @param tokenizerJson the folder's {@code tokenizer.json}, if it has one
+ */
+public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, FloatTensor> weights,
+    Optional<Path> tokenizerJson) {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String INDEX = "model.safetensors.index.json";
+  private static final String SINGLE = "model.safetensors";
+  private static final Set<DType> FLOAT_TYPES = Set.of(DType.F32, DType.F16, DType.BF16, DType.F64);
+  private static final int MAX_LISTED = 10;
+
+  public LlamaCheckpoint {
+    weights = Collections.unmodifiableMap(new LinkedHashMap<>(weights));
+  }
+
+  /** Reads {@code directory}; see the class comment for what it must hold. */
+  public static LlamaCheckpoint load(Path directory) throws IOException {
+    Path configFile = directory.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      throw new IllegalArgumentException(directory + " has no config.json; is it a Hugging Face model folder?");
+    }
+    LlamaConfig config = LlamaConfig.fromJson(configFile);
+    Map<Path, Set<String>> files = weightFiles(directory);
+    Map<String, Path> sourceOf = new LinkedHashMap<>();
+    Map<String, TensorBlob> blobs = new LinkedHashMap<>();
+    List<String> problems = new ArrayList<>();
+    for (Map.Entry<Path, Set<String>> f : files.entrySet()) {
+      Path file = f.getKey();
+      Set<String> listed = f.getValue();
+      Map<String, TensorBlob> read = SafeTensors.read(file).tensors();
+      for (Map.Entry<String, TensorBlob> e : read.entrySet()) {
+        String name = e.getKey();
+        if (listed != null && !listed.contains(name)) {
+          problems.add(file + ": tensor '" + name + "' is not mapped to this file by " + INDEX);
+        } else if (sourceOf.containsKey(name)) {
+          problems.add(file + ": tensor '" + name + "' is also in " + sourceOf.get(name));
+        } else if (!name.endsWith(".rotary_emb.inv_freq")) {
+          sourceOf.put(name, file);
+          blobs.put(name, e.getValue());
+        }
+      }
+      if (listed != null) {
+        listed.stream().filter(n -> !read.containsKey(n)).sorted().forEach(n ->
+            problems.add(file + ": tensor '" + n + "' is listed in " + INDEX + " but not in the file"));
+      }
+    }
+    Map<String, FloatTensor> weights = convert(config, blobs, sourceOf, problems);
+    if (!problems.isEmpty()) {
+      List<String> shown = problems.subList(0, Math.min(MAX_LISTED, problems.size()));
+      throw new IllegalArgumentException("checkpoint " + directory + " does not fit its config.json ("
+          + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + "):\n  "
+          + String.join("\n  ", shown) + (problems.size() > shown.size() ? "\n  ..." : ""));
+    }
+    Path tokenizer = directory.resolve("tokenizer.json");
+    return new LlamaCheckpoint(directory, config, weights,
+        Files.isRegularFile(tokenizer) ? Optional.of(tokenizer) : Optional.empty());
+  }
+
+  /**
+   * The weight files and, for a sharded checkpoint, the tensor names the index maps to each (null
+   * for a single file, whose content is taken as it is).
+   */
+  private static Map<Path, Set<String>> weightFiles(Path directory) throws IOException {
+    Path index = directory.resolve(INDEX);
+    Map<Path, Set<String>> files = new TreeMap<>();
+    if (Files.isRegularFile(index)) {
+      JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+      if (map == null || !map.isObject() || map.isEmpty()) {
+        throw new IllegalArgumentException(index + ": 'weight_map' must be a non-empty object of tensor name -> file");
+      }
+      map.fields().forEachRemaining(e -> {
+        Path shard = directory.resolve(e.getValue().asText());
+        if (!Files.isRegularFile(shard)) {
+          throw new IllegalArgumentException(index + ": tensor '" + e.getKey() + "' maps to "
+              + e.getValue().asText() + ", which does not exist in " + directory);
+        }
+        files.computeIfAbsent(shard, s -> new java.util.TreeSet<>()).add(e.getKey());
+      });
+      return files;
+    }
+    Path single = directory.resolve(SINGLE);
+    if (Files.isRegularFile(single)) {
+      files.put(single, null);
+      return files;
+    }
+    List<Path> found;
+    try (Stream<Path> s = Files.list(directory)) {
+      found = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+    }
+    if (found.size() != 1) {
+      throw new IllegalArgumentException(directory + " has no " + SINGLE + " and no " + INDEX
+          + (found.isEmpty() ? "" : ", and " + found.size() + " other .safetensors files are ambiguous: " + found));
+    }
+    files.put(found.get(0), null);
+    return files;
+  }
+
+  /** Checks names, dtypes and shapes against the config, appending to {@code problems}; widens to float32. */
+  private static Map<String, FloatTensor> convert(LlamaConfig config, Map<String, TensorBlob> blobs,
+      Map<String, Path> sourceOf, List<String> problems) {
+    Map<String, long[]> expected = config.tensorShapes();
+    if (config.tieWordEmbeddings() && blobs.containsKey("lm_head.weight")) {
+      TensorBlob head = blobs.get("lm_head.weight");
+      TensorBlob embed = blobs.get("model.embed_tokens.weight");
+      if (embed != null && Arrays.equals(head.toFloats(), embed.toFloats())) {
+        blobs.remove("lm_head.weight"); // a tied head saved twice
+      } else {
+        problems.add(sourceOf.get("lm_head.weight") + ": tensor 'lm_head.weight' differs from "
+            + "'model.embed_tokens.weight', but config.json says 'tie_word_embeddings': true");
+        blobs.remove("lm_head.weight");
+      }
+    }
+    Map<String, FloatTensor> weights = new LinkedHashMap<>();
+    for (Map.Entry<String, long[]> e : expected.entrySet()) {
+      String name = e.getKey();
+      TensorBlob t = blobs.get(name);
+      if (t == null) {
+        problems.add("missing tensor '" + name + "' " + Arrays.toString(e.getValue()) + " (looked in "
+            + sourceOf.values().stream().distinct().map(p -> p.getFileName().toString()).sorted().toList() + ")");
+      } else if (!FLOAT_TYPES.contains(t.dtype())) {
+        problems.add(sourceOf.get(name) + ": tensor '" + name + "' has dtype " + t.dtype()
+            + "; only F32, F16, BF16 and F64 weights are supported");
+      } else if (!Arrays.equals(t.shape(), e.getValue())) {
+        problems.add(sourceOf.get(name) + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+            + ", config.json implies " + Arrays.toString(e.getValue()));
+      } else {
+        weights.put(name, new FloatTensor(t.shape(), t.toFloats()));
+      }
+    }
+    blobs.keySet().stream().filter(n -> !expected.containsKey(n)).forEach(n -> problems.add(sourceOf.get(n)
+        + ": unexpected tensor '" + n + "', not part of a " + config.numLayers() + "-layer "
+        + (config.tieWordEmbeddings() ? "tied " : "") + "Llama model"));
+    return weights;
+  }
+}

@@ -1,0 +1,210 @@
+package dev.loraone.worker.weights;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraone.protocol.io.SafeTensors;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.protocol.tensor.TensorBlob;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Writes tiny random Llama checkpoints (config.json, safetensors, optionally sharded or bf16, and
+ * a word-level tokenizer.json) the way HF {@code save_pretrained} lays them out. The shapes here
+ * are spelled out independently of {@link LlamaConfig#tensorShapes()}.
+ */
+public final class LlamaFixture {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  public static final int BOS = 1;
+  public static final int EOS = 2;
+
+  private LlamaFixture() {}
+
+  /** Sizes of a test model. */
+  public record Spec(int vocab, int hidden, int inter, int layers, int heads, int kvHeads, double eps, double theta,
+      boolean tied) {
+    public int headDim() {
+      return hidden / heads;
+    }
+
+    /** hidden 32, 2 layers, 4 heads over 2 kv heads, intermediate 64, vocab 50. */
+    public static Spec tiny(boolean tied) {
+      return new Spec(50, 32, 64, 2, 4, 2, 1e-5, 500.0, tied);
+    }
+  }
+
+  /** The HF config.json of a spec, as an editable JSON object. */
+  public static ObjectNode config(Spec s) {
+    ObjectNode c = JSON.createObjectNode();
+    c.putArray("architectures").add("LlamaForCausalLM");
+    c.put("model_type", "llama");
+    c.put("vocab_size", s.vocab());
+    c.put("hidden_size", s.hidden());
+    c.put("intermediate_size", s.inter());
+    c.put("num_hidden_layers", s.layers());
+    c.put("num_attention_heads", s.heads());
+    c.put("num_key_value_heads", s.kvHeads());
+    c.put("rms_norm_eps", s.eps());
+    c.put("rope_theta", s.theta());
+    c.putNull("rope_scaling");
+    c.put("max_position_embeddings", 64);
+    c.put("hidden_act", "silu");
+    c.put("attention_bias", false);
+    c.put("tie_word_embeddings", s.tied());
+    c.put("bos_token_id", BOS);
+    c.put("eos_token_id", EOS);
+    c.put("torch_dtype", "float32");
+    return c;
+  }
+
+  /** Shapes by HF name, in model order. */
+  public static Map<String, long[]> shapes(Spec s) {
+    Map<String, long[]> m = new LinkedHashMap<>();
+    long h = s.hidden();
+    long kv = (long) s.kvHeads() * s.headDim();
+    m.put("model.embed_tokens.weight", new long[] {s.vocab(), h});
+    for (int n = 0; n < s.layers(); n++) {
+      String p = "model.layers." + n + ".";
+      m.put(p + "input_layernorm.weight", new long[] {h});
+      m.put(p + "self_attn.q_proj.weight", new long[] {h, h});
+      m.put(p + "self_attn.k_proj.weight", new long[] {kv, h});
+      m.put(p + "self_attn.v_proj.weight", new long[] {kv, h});
+      m.put(p + "self_attn.o_proj.weight", new long[] {h, h});
+      m.put(p + "post_attention_layernorm.weight", new long[] {h});
+      m.put(p + "mlp.gate_proj.weight", new long[] {s.inter(), h});
+      m.put(p + "mlp.up_proj.weight", new long[] {s.inter(), h});
+      m.put(p + "mlp.down_proj.weight", new long[] {h, s.inter()});
+    }
+    m.put("model.norm.weight", new long[] {h});
+    if (!s.tied()) {
+      m.put("lm_head.weight", new long[] {s.vocab(), h});
+    }
+    return m;
+  }
+
+  /**
+   * Random weights scaled so that activations and logits are O(1..10), which makes the parity
+   * tests sensitive: embeddings N(0,1), Linear N(0, 1/in), norm weights 1 + N(0, 0.1^2).
+   */
+  public static Map<String, float[]> randomWeights(Spec s, long seed) {
+    Random r = new Random(seed);
+    Map<String, float[]> w = new LinkedHashMap<>();
+    shapes(s).forEach((name, shape) -> {
+      int n = Math.toIntExact(shape.length == 1 ? shape[0] : shape[0] * shape[1]);
+      float[] v = new float[n];
+      boolean norm = name.endsWith("norm.weight");
+      double std = norm ? 0.1 : name.contains("embed_tokens") ? 1.0 : 1 / Math.sqrt(shape[1]);
+      for (int i = 0; i < n; i++) {
+        v[i] = (float) ((norm ? 1 : 0) + std * r.nextGaussian());
+      }
+      w.put(name, v);
+    });
+    return w;
+  }
+
+  /**
+   * Writes config.json and the weights (in one {@code model.safetensors}, or in two shards with
+   * {@code model.safetensors.index.json}) and returns the weights as stored (bf16-rounded for BF16).
+   */
+  public static Map<String, float[]> write(Path dir, Spec s, long seed, DType dtype, boolean sharded) throws IOException {
+    Map<String, float[]> w = randomWeights(s, seed);
+    if (dtype == DType.BF16) {
+      w.replaceAll((name, v) -> roundToBf16(v));
+    }
+    writeConfig(dir, config(s));
+    Map<String, long[]> shapes = shapes(s);
+    if (!sharded) {
+      writeTensors(dir.resolve("model.safetensors"), w, shapes, dtype);
+      return w;
+    }
+    Map<String, float[]> first = new LinkedHashMap<>();
+    Map<String, float[]> second = new LinkedHashMap<>();
+    w.forEach((name, v) -> (name.startsWith("model.layers.0.") || name.contains("embed") ? first : second).put(name, v));
+    String f1 = "model-00001-of-00002.safetensors";
+    String f2 = "model-00002-of-00002.safetensors";
+    writeTensors(dir.resolve(f1), first, shapes, dtype);
+    writeTensors(dir.resolve(f2), second, shapes, dtype);
+    ObjectNode index = JSON.createObjectNode();
+    index.putObject("metadata").put("total_size", 0);
+    ObjectNode map = index.putObject("weight_map");
+    first.keySet().forEach(n -> map.put(n, f1));
+    second.keySet().forEach(n -> map.put(n, f2));
+    Files.writeString(dir.resolve("model.safetensors.index.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
+    return w;
+  }
+
+  public static void writeConfig(Path dir, ObjectNode config) throws IOException {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+  }
+
+  public static void writeTensors(Path file, Map<String, float[]> w, Map<String, long[]> shapes, DType dtype)
+      throws IOException {
+    Map<String, TensorBlob> blobs = new LinkedHashMap<>();
+    w.forEach((name, v) -> blobs.put(name, blob(shapes.get(name), v, dtype)));
+    SafeTensors.write(file, blobs, Map.of("format", "pt"));
+  }
+
+  static TensorBlob blob(long[] shape, float[] v, DType dtype) {
+    if (dtype == DType.F32) {
+      return TensorBlob.ofFloats(shape, v);
+    }
+    if (dtype != DType.BF16) {
+      throw new IllegalArgumentException("fixture writes F32 or BF16, not " + dtype);
+    }
+    ByteBuffer b = ByteBuffer.allocate(v.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+    for (float f : v) {
+      b.putShort(bf16Bits(f));
+    }
+    return new TensorBlob(DType.BF16, shape, b.array());
+  }
+
+  /** Round-to-nearest-even float32 -> bfloat16 (finite inputs), as torch's {@code .to(torch.bfloat16)}. */
+  static short bf16Bits(float f) {
+    int bits = Float.floatToRawIntBits(f);
+    bits += 0x7fff + ((bits >>> 16) & 1);
+    return (short) (bits >>> 16);
+  }
+
+  static float[] roundToBf16(float[] v) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = Float.intBitsToFloat((bf16Bits(v[i]) & 0xffff) << 16);
+    }
+    return out;
+  }
+
+  /**
+   * A whitespace word-level tokenizer.json over the spec's vocabulary: {@code <unk>}=0, {@code
+   * <s>}=1, {@code </s>}=2, then {@code w3 .. w(V-1)}.
+   */
+  public static void writeTokenizer(Path dir, Spec s) throws IOException {
+    ObjectNode t = JSON.createObjectNode();
+    t.put("version", "1.0");
+    t.putNull("truncation");
+    t.putNull("padding");
+    t.putArray("added_tokens");
+    t.putNull("normalizer");
+    t.putObject("pre_tokenizer").put("type", "WhitespaceSplit");
+    t.putNull("post_processor");
+    t.putNull("decoder");
+    ObjectNode model = t.putObject("model");
+    model.put("type", "WordLevel");
+    ObjectNode vocab = model.putObject("vocab");
+    vocab.put("<unk>", 0);
+    vocab.put("<s>", BOS);
+    vocab.put("</s>", EOS);
+    for (int i = 3; i < s.vocab(); i++) {
+      vocab.put("w" + i, i);
+    }
+    model.put("unk_token", "<unk>");
+    Files.writeString(dir.resolve("tokenizer.json"), JSON.writeValueAsString(t));
+  }
+}
