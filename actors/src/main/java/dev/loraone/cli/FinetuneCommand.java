@@ -2,6 +2,7 @@ package dev.loraone.cli;
 
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.Finetuner;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,6 +56,7 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--seed") long seed = D.seed();
   @Option(names = "--on-bad-record", description = "fail | skip (default: fail)") String onBadRecord = "fail";
   @Option(names = "--out", description = "output folder (default: out/finetune-<init>)") Path out;
+  @Option(names = "--onnx", negatable = true, description = "also export the merged model to ONNX (default: on)") boolean onnx = true;
 
   @Override
   public Integer call() throws IOException {
@@ -61,23 +64,30 @@ final class FinetuneCommand implements Callable<Integer> {
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters,
         gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord));
     Path dir = out != null ? out : Path.of("out", "finetune-" + init);
-    Outcome o = run(cfg, dir);
+    Outcome o = run(cfg, dir, onnx);
     System.out.printf("%nfinal: accuracy %.4f, eval loss %.4f on %d examples; init %.1fs, training %.1fs%n",
         o.result.finalEval().accuracy(), o.result.finalEval().loss(), o.result.finalEval().examples(),
         o.result.initSeconds(), o.result.trainSeconds());
     System.out.println("adapter: " + o.adapterDir + " (sha256 " + o.sha256 + ")");
+    if (o.onnxDir != null) System.out.println("onnx:    " + o.onnxDir.resolve(Artifacts.ONNX_FILE) + " (try: loraone infer --model-dir " + o.onnxDir + " \"a gloss\")");
     return 0;
   }
 
-  record Outcome(Finetuner.Result result, Path adapterDir, String sha256) {}
+  record Outcome(Finetuner.Result result, Path adapterDir, String sha256, Path onnxDir) {}
 
-  /** Runs one fine-tune with progress on stderr and writes the adapter under {@code dir/adapter}. */
-  static Outcome run(FinetuneConfig cfg, Path dir) throws IOException {
+  /** Runs one fine-tune with progress on stderr; writes {@code dir/adapter} and, if asked, {@code dir/model}. */
+  static Outcome run(FinetuneConfig cfg, Path dir, boolean onnx) throws IOException {
     try (Finetuner f = new Finetuner(cfg, new ConsoleListener(cfg))) {
       Finetuner.Result r = f.run();
       Path adapterDir = dir.resolve("adapter");
-      r.adapter().write(adapterDir);
-      return new Outcome(r, adapterDir, sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)));
+      List<String> labels = r.task().labels().labels();
+      Artifacts.writeAdapter(r.adapter(), labels, adapterDir);
+      Path onnxDir = null;
+      if (onnx) {
+        onnxDir = dir.resolve("model");
+        Artifacts.writeOnnx(f.model(), labels, Finetuner.knownModel(cfg.model()), onnxDir);
+      }
+      return new Outcome(r, adapterDir, sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)), onnxDir);
     }
   }
 

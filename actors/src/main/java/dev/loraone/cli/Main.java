@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "loraone 0.1.0",
     description = "LoRA-One fine-tuning for the JVM.",
-    subcommands = {DoctorCommand.class, FinetuneCommand.class, BenchCommand.class, TheoryCommand.class})
+    subcommands = {DoctorCommand.class, FinetuneCommand.class, ExportCommand.class, InferCommand.class, BenchCommand.class, TheoryCommand.class})
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -31,7 +31,8 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler(
         (ex, cmd, parsed) -> {
-          if (ex instanceof IllegalArgumentException) {
+          if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
+              || ex instanceof java.io.UncheckedIOException) {
             cmd.getErr().println("error: " + ex.getMessage());
             return 2;
           }

@@ -72,6 +72,11 @@ public record FinetuneConfig(
     return batch / microBatch;
   }
 
+  /** {@code --targets none}: no adapters, only the classification head trains (a linear probe baseline). */
+  public boolean headOnly() {
+    return targets.isBlank() || targets.trim().equalsIgnoreCase("none");
+  }
+
   /** Whether the init needs the one-step full gradient. */
   public boolean needsGradient() {
     return init.equals("lora-one") || init.equals("lora-ga");

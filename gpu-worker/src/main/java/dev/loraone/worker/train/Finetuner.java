@@ -133,10 +133,11 @@ public final class Finetuner implements AutoCloseable {
         g.average();
         g.requireFinite(s + 1);
         double norm = GradClip.clipGlobalNorm(g.pairs, g.head, cfg.maxGradNorm());
-        LoraOptimizer.StepInfo info = opt.step(state.pairList(), g.pairs);
+        double lrNow = cfg.lr() * oc.schedule().factor(headOpt.steps());
+        if (!g.pairs.isEmpty()) lrNow = opt.step(state.pairList(), g.pairs).lrA();
         headOpt.step(state.headList(), g.head);
         state.writeTo(model);
-        StepReport r = new StepReport(s + 1, cfg.steps(), g.loss(), g.accuracy(), info.lrA(), norm,
+        StepReport r = new StepReport(s + 1, cfg.steps(), g.loss(), g.accuracy(), lrNow, norm,
             (System.nanoTime() - ts) / 1e9);
         steps.add(r);
         listener.step(r);
@@ -174,7 +175,7 @@ public final class Finetuner implements AutoCloseable {
   private Map<String, LoraPair> initialise(BertStepper stepper, Batches batches, MicroBatchPlan plan) {
     BertLoraModel model = stepper.model();
     Map<String, DMatrixRMaj> grads = null;
-    if (cfg.needsGradient()) {
+    if (cfg.needsGradient() && !cfg.headOnly()) {
       listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples");
       int[] order = plan.permutation(0);
       int n = Math.min(order.length, cfg.initIters() * cfg.initBatch());
@@ -193,6 +194,7 @@ public final class Finetuner implements AutoCloseable {
       }
       for (DMatrixRMaj g : grads.values()) org.ejml.dense.row.CommonOps_DDRM.scale(1.0 / iters, g);
     }
+    if (cfg.headOnly()) return null;
     listener.phase("init", cfg.init() + " on " + model.adaptedModules().size() + " modules");
     LoraInitializer init = LoraInitializers.forName(cfg.init());
     InitParams params = Double.isNaN(cfg.gamma()) ? InitParams.defaults() : InitParams.defaults().withGamma(cfg.gamma());
@@ -238,14 +240,14 @@ public final class Finetuner implements AutoCloseable {
   }
 
   private void checkTargets(BertLoraModel model) {
-    if (model.adaptedModules().isEmpty()) {
-      throw new IllegalArgumentException("--targets " + cfg.targets() + " matches no Linear module of " + cfg.model()
-          + " (BERT modules end in query, key, value, dense; or use all-linear)");
-    }
+    if (cfg.headOnly()) return;
     for (String p : model.loraConfig().targets()) {
       if (!p.equals(LoraConfig.ALL_LINEAR) && model.adaptedModules().stream().noneMatch(m -> m.equals(p) || m.endsWith("." + p))) {
+        java.util.Set<String> kinds = new java.util.TreeSet<>();
+        model.adaptedModules().forEach(m -> kinds.add(m.replaceAll("^encoder\\.layer\\.\\d+\\.", "")));
         throw new IllegalArgumentException("--targets: unknown target module '" + p + "' in " + cfg.model()
-            + " (BERT modules end in query, key, value, dense)");
+            + "; its Linear modules are " + kinds + " in every encoder.layer.N (a suffix like query or output.dense"
+            + " matches them; all-linear takes all)");
       }
     }
     for (String m : model.adaptedModules()) {
