@@ -4,8 +4,10 @@ import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.BertStepper;
-import dev.loraone.worker.train.Finetuner;
-import dev.loraone.worker.weights.PretrainedModels;
+import dev.loraone.worker.train.BertSource;
+import dev.loraone.worker.train.CausalLmFinetuner;
+import dev.loraone.worker.train.LlamaArtifacts;
+import dev.loraone.worker.train.LlamaStepper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,21 +18,34 @@ import picocli.CommandLine.Option;
 /** {@code loraone export}: base model + PEFT adapter -> merged ONNX model with its tokenizer. */
 @Command(name = "export", description = "Merge a PEFT adapter into its base model and write ONNX (+ tokenizer.json).")
 final class ExportCommand implements Callable<Integer> {
-  @Option(names = "--model", defaultValue = "minilm", description = "base model: minilm | bge-small (default: ${DEFAULT-VALUE})") String model;
+  @Option(names = "--model", defaultValue = "minilm", description = "base model: minilm | bge-small | HF folder (default: ${DEFAULT-VALUE})") String model;
   @Option(names = "--adapter", required = true, description = "adapter folder (adapter_model.safetensors, adapter_config.json, labels.json)") Path adapter;
   @Option(names = "--out", description = "output folder (default: <adapter>/../model)") Path out;
 
   @Override
   public Integer call() throws Exception {
     if (!Files.isDirectory(adapter)) throw new IllegalArgumentException("--adapter " + adapter + ": not a folder");
-    PretrainedModels.Known known = Finetuner.knownModel(model);
+    if (CausalLmFinetuner.isLlamaFolder(model)) return exportLlama();
+    BertSource source = BertSource.resolve(model);
     PeftAdapter a = PeftAdapter.read(adapter);
     List<String> labels = Artifacts.readLabels(adapter);
     Path dir = out != null ? out : adapter.toAbsolutePath().getParent().resolve("model");
-    try (BertStepper loaded = Artifacts.loadBert(known, a, labels.size())) {
-      OnnxExport e = Artifacts.writeOnnx(loaded.model(), labels, known, dir);
+    try (BertStepper loaded = Artifacts.loadBert(source, a, labels.size())) {
+      OnnxExport e = Artifacts.writeOnnx(loaded.model(), labels, source, dir);
       System.out.printf("wrote %s (%.1f MB%s) and %s%n", e.model(), e.modelBytes() / 1e6,
           e.externalData().map(p -> " + " + p).orElse(""), dir.resolve(Artifacts.TOKENIZER_FILE));
+    }
+    return 0;
+  }
+
+  /** The Llama branch: {@code --model} is a Llama-family folder; writes model.onnx + tokenizer.json + config.json. */
+  private int exportLlama() throws Exception {
+    Path dir = out != null ? out : adapter.toAbsolutePath().getParent().resolve("model");
+    try (LlamaStepper loaded = LlamaArtifacts.load(Path.of(model), PeftAdapter.read(adapter))) {
+      OnnxExport e = LlamaArtifacts.writeOnnx(loaded.model(), Path.of(model), dir);
+      System.out.printf("wrote %s (%.1f MB%s), %s and %s%n", e.model(), e.modelBytes() / 1e6,
+          e.externalData().map(p -> " + " + p).orElse(""), dir.resolve(Artifacts.TOKENIZER_FILE),
+          dir.resolve(LlamaArtifacts.CONFIG_FILE));
     }
     return 0;
   }

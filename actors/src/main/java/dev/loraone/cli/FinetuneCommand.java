@@ -3,6 +3,7 @@ package dev.loraone.cli;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.worker.train.Artifacts;
+import dev.loraone.worker.train.CausalLmFinetuner;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.Finetuner;
 import java.io.IOException;
@@ -26,7 +27,7 @@ import picocli.CommandLine.Option;
 final class FinetuneCommand implements Callable<Integer> {
   private static final FinetuneConfig D = FinetuneConfig.defaults();
 
-  @Option(names = "--model", description = "minilm | bge-small (default: ${DEFAULT-VALUE})") String model = D.model();
+  @Option(names = "--model", description = "minilm | bge-small | HF folder (config.json, model.safetensors, tokenizer.json) (default: ${DEFAULT-VALUE})") String model = D.model();
   @Option(names = "--task", description = "wordnet-supersense | wordnet-supersense-all | FILE (JSONL/CSV/TSV of text,label) (default: ${DEFAULT-VALUE})") String task = D.task();
   @Option(names = "--eval-file", description = "Evaluation FILE (default: a stable 10% of --task FILE)") Path evalFile;
   @Option(names = "--init", description = "lora-one | lora | gaussian | pissa | lora-ga (default: ${DEFAULT-VALUE})") String init = D.init();
@@ -64,6 +65,7 @@ final class FinetuneCommand implements Callable<Integer> {
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters,
         gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord));
     Path dir = out != null ? out : Path.of("out", "finetune-" + init);
+    if (CausalLmFinetuner.isLlamaFolder(model)) return FinetuneCausalLm.run(cfg, dir, onnx);
     Outcome o = run(cfg, dir, onnx);
     System.out.printf("%nfinal: accuracy %.4f, eval loss %.4f on %d examples; init %.1fs, training %.1fs%n",
         o.result.finalEval().accuracy(), o.result.finalEval().loss(), o.result.finalEval().examples(),
@@ -85,7 +87,7 @@ final class FinetuneCommand implements Callable<Integer> {
       Path onnxDir = null;
       if (onnx) {
         onnxDir = dir.resolve("model");
-        Artifacts.writeOnnx(f.model(), labels, Finetuner.knownModel(cfg.model()), onnxDir);
+        Artifacts.writeOnnx(f.model(), labels, f.source(), onnxDir);
       }
       return new Outcome(r, adapterDir, sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)), onnxDir);
     }

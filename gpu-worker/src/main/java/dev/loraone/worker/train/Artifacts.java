@@ -7,7 +7,6 @@ import dev.loraone.worker.export.BertOnnxExporter;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
-import dev.loraone.worker.weights.PretrainedModels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -41,11 +40,11 @@ public final class Artifacts {
   }
 
   /** Exports the merged model and copies its tokenizer next to it. */
-  public static OnnxExport writeOnnx(BertLoraModel model, List<String> labels, PretrainedModels.Known known, Path dir)
+  public static OnnxExport writeOnnx(BertLoraModel model, List<String> labels, BertSource source, Path dir)
       throws IOException {
     Files.createDirectories(dir);
     OnnxExport export = new BertOnnxExporter().export(model, dir.resolve(ONNX_FILE), labels);
-    try (InputStream in = PretrainedModels.openTokenizerJson(known)) {
+    try (InputStream in = source.openTokenizer()) {
       Files.copy(in, dir.resolve(TOKENIZER_FILE), StandardCopyOption.REPLACE_EXISTING);
     }
     return export;
@@ -66,15 +65,14 @@ public final class Artifacts {
    * Builds the pretrained model with a PEFT adapter applied (adapters unmerged, head from
    * {@code modules_to_save}). The returned stepper owns the model's native memory.
    */
-  public static BertStepper loadBert(PretrainedModels.Known known, PeftAdapter adapter, int numLabels) {
+  public static BertStepper loadBert(BertSource source, PeftAdapter adapter, int numLabels) {
     PeftAdapter.Config c = adapter.config();
-    PretrainedModels.Pretrained pre = PretrainedModels.load(known);
     LoraConfig lora = new LoraConfig(c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
-    BertLoraModel model = BertLoraModel.fromPretrained(pre.config(), lora, new BertLoraModel.Head.Classification(numLabels),
-        pre.weights());
+    BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora, new BertLoraModel.Head.Classification(numLabels),
+        source.weights());
     List<String> missing = adapter.modules().keySet().stream().filter(m -> !model.adaptedModules().contains(m)).toList();
     if (!missing.isEmpty()) {
-      throw new IllegalArgumentException("adapter modules " + missing + " do not exist in " + known.id());
+      throw new IllegalArgumentException("adapter modules " + missing + " do not exist in " + source.id());
     }
     BertStepper stepper = new BertStepper(model);
     adapter.modules().forEach((m, p) -> {

@@ -23,7 +23,6 @@ import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
 import dev.loraone.worker.model.LoraLinear;
-import dev.loraone.worker.weights.PretrainedModels;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,19 +73,11 @@ public final class Finetuner implements AutoCloseable {
   private final FinetuneConfig cfg;
   private final Listener listener;
   private BertStepper stepper;
+  private BertSource source;
 
   public Finetuner(FinetuneConfig cfg, Listener listener) {
     this.cfg = cfg;
     this.listener = listener == null ? new Listener() {} : listener;
-  }
-
-  /** Maps the CLI's model names to the jars' models. */
-  public static PretrainedModels.Known knownModel(String name) {
-    return switch (name) {
-      case "minilm", "all-minilm-l6-v2" -> PretrainedModels.Known.ALL_MINILM_L6_V2;
-      case "bge-small", "bge-small-en-v1.5" -> PretrainedModels.Known.BGE_SMALL_EN_V15;
-      default -> throw new IllegalArgumentException("--model " + name + ": expected minilm or bge-small");
-    };
   }
 
   /** Runs the job and returns the trained adapter; {@link #model()} then holds the trained model until {@link #close()}. */
@@ -95,14 +86,13 @@ public final class Finetuner implements AutoCloseable {
     listener.phase("load", cfg.model() + " on " + cfg.task());
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
     listener.phase("data", task.summary());
-    PretrainedModels.Known known = knownModel(cfg.model());
-    PretrainedModels.Pretrained pre = PretrainedModels.load(known);
+    source = BertSource.resolve(cfg.model());
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-    BertLoraModel model = BertLoraModel.fromPretrained(pre.config(), lora,
-        new BertLoraModel.Head.Classification(task.labels().size()), pre.weights());
+    BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora,
+        new BertLoraModel.Head.Classification(task.labels().size()), source.weights());
     checkTargets(model);
     stepper = new BertStepper(model);
-    try (TextTokenizer tok = TextTokenizer.fromJson(PretrainedModels.openTokenizerJson(known), cfg.maxLength())) {
+    try (TextTokenizer tok = TextTokenizer.fromJson(source.openTokenizer(), cfg.maxLength())) {
       Batches batches = new Batches(tok, task);
       MicroBatchPlan plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
 
@@ -149,7 +139,7 @@ public final class Finetuner implements AutoCloseable {
       }
       double trainSeconds = (System.nanoTime() - t1) / 1e9;
       PeftAdapter adapter = state.toPeft(new PeftAdapter.Config(cfg.rank(), cfg.alpha(), cfg.rslora(),
-          lora.targets(), "SEQ_CLS", known.id(), cfg.dropout()));
+          lora.targets(), "SEQ_CLS", source.id(), cfg.dropout()));
       if (initPairs != null) {
         adapter = PeftAdapter.subtractMutatedInit(adapter, new AdapterState(initPairs, Map.of()).toPeft(adapter.config()).modules());
       }
@@ -161,6 +151,12 @@ public final class Finetuner implements AutoCloseable {
   public BertLoraModel model() {
     if (stepper == null) throw new IllegalStateException("run() first");
     return stepper.model();
+  }
+
+  /** Where the base model came from (for export: its tokenizer); valid after {@link #run()}. */
+  public BertSource source() {
+    if (source == null) throw new IllegalStateException("run() first");
+    return source;
   }
 
   @Override
