@@ -1,0 +1,29 @@
+package dev.loraone.coordinator.state;
+
+/**
+ * What the coordinator actor observed, as input to {@link CoordinatorState#on}. Results carry only
+ * their addresses; the tensors stay in the actor's buffers, keyed by the same addresses.
+ */
+public sealed interface Event {
+  record WorkerJoined(String worker) implements Event {}
+
+  record WorkerLeft(String worker) implements Event {}
+
+  /** The owner of init shard {@code shard} holds its summed gradient. */
+  record ShardReady(String worker, int shard) implements Event {}
+
+  /** A shard's product for SVD round {@code round} arrived. */
+  record SketchReceived(String worker, int round, int shard) implements Event {}
+
+  /** The LoRA gradient of training micro-batch {@code index} arrived. */
+  record GradientReceived(String worker, int step, long index) implements Event {}
+
+  /** The actor summed step {@code step}'s gradients in index order and stepped the optimizer. */
+  record StepApplied(int step) implements Event {}
+
+  record EvalReceived(String worker, int afterStep, int batch) implements Event {}
+
+  record Exported(String worker) implements Event {}
+
+  record Failed(String reason) implements Event {}
+}

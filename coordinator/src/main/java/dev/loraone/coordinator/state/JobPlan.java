@@ -1,0 +1,50 @@
+package dev.loraone.coordinator.state;
+
+/**
+ * The fixed shape of one job's work, decided before any worker runs (DESIGN.md section 4).
+ *
+ * <pre>
+ *   init shards   s = 0..initShards-1; shard s holds init micro-batches s*perShard .. (s+1)*perShard-1
+ *   svd rounds    r = 0..svdRounds-1 (2*niter+2 for randomized, 1 for exact reduction)
+ *   train step t  micro-batches t*K .. t*K+K-1 (K = microBatchesPerStep)
+ *   evaluation    after step t when t % evalEvery == 0 or t == steps; evalBatches units
+ * </pre>
+ * Every unit of work is addressed by these indices, so any worker can do any unit and the
+ * coordinator can sum results in index order whoever produced them.
+ */
+public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
+    int evalEvery, int evalBatches, int minWorkers) {
+
+  public JobPlan {
+    require(initShards >= 1, "init.shards", initShards, ">= 1");
+    require(initMicroBatches >= initShards, "init micro-batches", initMicroBatches, ">= init.shards=" + initShards);
+    require(initMicroBatches % initShards == 0, "init micro-batches", initMicroBatches, "a multiple of init.shards=" + initShards);
+    require(svdRounds >= 1, "svd rounds", svdRounds, ">= 1");
+    require(steps >= 1, "steps", steps, ">= 1");
+    require(microBatchesPerStep >= 1, "micro-batches per step", microBatchesPerStep, ">= 1");
+    require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
+    require(evalBatches >= 1, "eval batches", evalBatches, ">= 1");
+    require(minWorkers >= 1, "min-workers", minWorkers, ">= 1");
+  }
+
+  /** The init micro-batch indices of shard {@code s}, in summation order. */
+  public int[] shardMicroBatches(int s) {
+    int per = initMicroBatches / initShards;
+    int[] out = new int[per];
+    for (int i = 0; i < per; i++) out[i] = s * per + i;
+    return out;
+  }
+
+  /** The global training micro-batch index of position {@code k} of step {@code t} (1-based step). */
+  public long microBatch(int step, int k) {
+    return (long) (step - 1) * microBatchesPerStep + k;
+  }
+
+  public boolean evaluatesAfter(int step) {
+    return step == steps || (evalEvery > 0 && step % evalEvery == 0);
+  }
+
+  private static void require(boolean ok, String key, int value, String expected) {
+    if (!ok) throw new IllegalArgumentException(key + "=" + value + " is invalid: expected " + expected);
+  }
+}
