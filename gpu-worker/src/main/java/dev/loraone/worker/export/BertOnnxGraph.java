@@ -7,6 +7,7 @@ import static dev.loraone.worker.export.OnnxGraphBuilder.intsAttr;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.onnx.proto.OnnxMl.TensorProto.DataType;
+import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraLinear;
 import dev.loraone.worker.weights.BertConfig;
@@ -68,7 +69,7 @@ final class BertOnnxGraph {
    * the adapter is unmerged, {@code W^T} when it is merged or absent. Computed in a scratch manager;
    * the layer's arrays are only read.
    */
-  static float[] mergedWeightInOut(BertLoraModel model, LoraLinear lin) {
+  static float[] mergedWeightInOut(AdaptedModel model, LoraLinear lin) {
     NDArray w = lin.weight().getArray();
     try (NDManager scratch = w.getManager().newSubManager()) {
       NDArray merged = w;

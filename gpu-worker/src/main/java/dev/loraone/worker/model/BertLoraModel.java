@@ -41,7 +41,7 @@ import java.util.function.Function;
  * once (directly, or through {@code Trainer.initialize}); pretrained weights are copied in then.
  * Not thread-safe: one worker drives one model.
  */
-public final class BertLoraModel extends AbstractBlock {
+public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
 
   /** The task head on top of the pooled output. */
   public sealed interface Head {

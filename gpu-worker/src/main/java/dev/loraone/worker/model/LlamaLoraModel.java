@@ -49,7 +49,7 @@ import java.util.function.Function;
  * {@code initialize} once (pretrained weights are copied in then); starts in LoRA mode. Not
  * thread-safe.
  */
-public final class LlamaLoraModel extends AbstractBlock {
+public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel {
 
   private static final double INITIALIZER_RANGE = 0.02; // HF LlamaConfig.initializer_range
   private static final String LM_HEAD = "lm_head";
@@ -295,6 +295,17 @@ public final class LlamaLoraModel extends AbstractBlock {
   /** Full-gradient mode (LoRA-One's one-step gradient): every parameter receives gradients. */
   public void unfreezeAll() {
     named.values().forEach(p -> p.freeze(false));
+  }
+
+  /**
+   * Full-gradient mode for LoRA-One's one-step gradient estimate: only the base weights of the
+   * adapted modules receive gradients; adapters, embeddings, norms and an unadapted lm_head are
+   * detached, so backward stores nothing else (as {@link BertLoraModel#fullGradientMode()}).
+   */
+  public void fullGradientMode() {
+    java.util.Set<String> targets = new java.util.HashSet<>();
+    adaptedModules().forEach(m -> targets.add(m + ".weight"));
+    named.forEach((name, p) -> p.freeze(!targets.contains(name)));
   }
 
   /** Every parameter by HF/PEFT name: embeddings, layers, final norm, then lm_head (untied only). */

@@ -3,6 +3,7 @@ package dev.loraone.worker.train;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.BertLoraModel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,7 +13,8 @@ import org.ejml.data.DMatrixRMaj;
 
 /**
  * The trainable state in double precision: one (A, B) pair per adapted module, in the model's
- * module order, and the dense head ({@code classifier.weight:[C,H]}, {@code classifier.bias:[C,1]}).
+ * module order, and the dense head ({@code classifier.weight:[C,H]}, {@code classifier.bias:[C,1]}) of a
+ * classifier; a causal LM ({@link #fromAdapters}) has no head.
  *
  * <p>These are the master copies the optimizers update (like fp32 master weights under mixed
  * precision); the DJL model receives float32 copies after every step. Keeping the masters here,
@@ -29,12 +31,7 @@ public final class AdapterState {
 
   /** Reads the model's current adapters and head. */
   public static AdapterState fromModel(BertLoraModel model) {
-    Map<String, LoraPair> pairs = new LinkedHashMap<>();
-    for (String m : model.adaptedModules()) {
-      var lin = model.linear(m);
-      pairs.put(m, new LoraPair(matrix(lin.rank(), lin.inFeatures(), model.getLoraA(m)),
-          matrix(lin.outFeatures(), lin.rank(), model.getLoraB(m))));
-    }
+    Map<String, LoraPair> pairs = adapterPairs(model);
     Map<String, DMatrixRMaj> head = new LinkedHashMap<>();
     var w = model.namedParameters().get("classifier.weight").getArray();
     var b = model.namedParameters().get("classifier.bias").getArray();
@@ -43,8 +40,23 @@ public final class AdapterState {
     return new AdapterState(pairs, head);
   }
 
+  /** Reads the model's current adapters only (no dense head), e.g. of a causal LM. */
+  public static AdapterState fromAdapters(AdaptedModel model) {
+    return new AdapterState(adapterPairs(model), Map.of());
+  }
+
+  private static Map<String, LoraPair> adapterPairs(AdaptedModel model) {
+    Map<String, LoraPair> pairs = new LinkedHashMap<>();
+    for (String m : model.adaptedModules()) {
+      var lin = model.linear(m);
+      pairs.put(m, new LoraPair(matrix(lin.rank(), lin.inFeatures(), model.getLoraA(m)),
+          matrix(lin.outFeatures(), lin.rank(), model.getLoraB(m))));
+    }
+    return pairs;
+  }
+
   /** Writes float32 copies of the masters into the model. */
-  public void writeTo(BertLoraModel model) {
+  public void writeTo(AdaptedModel model) {
     pairs.forEach((m, p) -> {
       model.setLoraA(m, floats(p.a()));
       model.setLoraB(m, floats(p.b()));

@@ -1,0 +1,135 @@
+package dev.loraone.worker.export;
+
+import ai.djl.nn.Parameter;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.weights.LlamaConfig;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * Writes a trained {@link LlamaLoraModel} as a standalone ONNX causal LM with every LoRA adapter
+ * merged into its base weight ({@code W' = W0 + s*B*A}): what serving needs, without DJL or
+ * adapters.
+ *
+ * <pre>
+ *   inputs   input_ids, attention_mask   int64 [batch, sequence]  (dynamic; right padding, positions 0..L-1)
+ *   output   logits                      float [batch, sequence, vocab]
+ * </pre>
+ *
+ * Opset 17, IR version 8, standard ops only ({@link LlamaOnnxGraph} lists them); no KV cache, so
+ * a decoder re-runs the whole prefix per token. Files as {@link BertOnnxExporter}: weights past
+ * about 1.8 GB go to {@code <file>.data} ({@link ExternalDataFile}), the model file is written
+ * through a temporary file and a rename, and the model itself is only read.
+ *
+ * <p>Metadata: {@code model_type=llama}, the architecture sizes, {@code bos_token_id}, {@code
+ * eos_token_id} (comma-separated) and the merged LoRA settings.
+ */
+public final class LlamaOnnxExporter {
+
+  static final String GRAPH_NAME = "llama_lora_merged";
+
+  private final long externalDataThreshold;
+
+  /** An exporter that keeps weights inside the {@code .onnx} file up to about 1.8 GB. */
+  public LlamaOnnxExporter() {
+    this(BertOnnxExporter.DEFAULT_EXTERNAL_DATA_THRESHOLD);
+  }
+
+  /** @param externalDataThreshold weight bytes above which weights go to a side file (tests force it low) */
+  LlamaOnnxExporter(long externalDataThreshold) {
+    if (externalDataThreshold < 0) {
+      throw new IllegalArgumentException("externalDataThreshold must be >= 0, got " + externalDataThreshold);
+    }
+    this.externalDataThreshold = externalDataThreshold;
+  }
+
+  /** Exports {@code model} to {@code onnxFile}, replacing it and any external-data file of an earlier export there. */
+  public OnnxExport export(LlamaLoraModel model, Path onnxFile) throws IOException {
+    Path absolute = onnxFile.toAbsolutePath();
+    Path dataFile = absolute.resolveSibling(absolute.getFileName() + ".data");
+    Path tmp = absolute.resolveSibling(absolute.getFileName() + ".tmp");
+    boolean external = weightBytes(model) > externalDataThreshold;
+    if (absolute.getParent() != null) {
+      Files.createDirectories(absolute.getParent());
+    }
+    try {
+      ModelProto proto;
+      OnnxGraphBuilder g;
+      try (ExternalDataFile data = external ? new ExternalDataFile(dataFile) : null) {
+        g = new OnnxGraphBuilder(GRAPH_NAME, data);
+        LlamaOnnxGraph.build(g, model);
+        proto = g.model(BertOnnxExporter.IR_VERSION, BertOnnxExporter.OPSET, BertOnnxExporter.PRODUCER, producerVersion(),
+            docString(model), metadata(model));
+      }
+      if (!external) {
+        Files.deleteIfExists(dataFile); // a stale side file of an earlier, larger export
+      }
+      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+        proto.writeTo(out);
+      }
+      Files.move(tmp, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      return new OnnxExport(absolute, external ? Optional.of(dataFile) : Optional.empty(), Files.size(absolute),
+          external ? Files.size(dataFile) : 0, g.initializerBytes(), g.nodeCount(), g.initializerCount());
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      if (external) {
+        Files.deleteIfExists(dataFile);
+      }
+      throw e;
+    }
+  }
+
+  /** Float32 bytes of the exported weights: every parameter but the adapters, plus the two rotary tables. */
+  static long weightBytes(LlamaLoraModel model) {
+    long bytes = 2L * model.config().maxPositions() * model.config().headDim() * Float.BYTES;
+    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+      if (!e.getKey().contains(".lora_")) {
+        bytes += e.getValue().getShape().size() * Float.BYTES;
+      }
+    }
+    return bytes;
+  }
+
+  private static Map<String, String> metadata(LlamaLoraModel model) {
+    LlamaConfig c = model.config();
+    LoraConfig lora = model.loraConfig();
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("model_type", "llama");
+    m.put("vocab_size", Integer.toString(c.vocabSize()));
+    m.put("hidden_size", Integer.toString(c.hiddenSize()));
+    m.put("num_hidden_layers", Integer.toString(c.numLayers()));
+    m.put("num_attention_heads", Integer.toString(c.numHeads()));
+    m.put("num_key_value_heads", Integer.toString(c.numKvHeads()));
+    m.put("max_position_embeddings", Integer.toString(c.maxPositions()));
+    m.put("rms_norm_eps", Double.toString(c.rmsNormEps()));
+    m.put("rope_theta", Double.toString(c.ropeTheta()));
+    m.put("tie_word_embeddings", Boolean.toString(c.tieWordEmbeddings()));
+    c.bosTokenId().ifPresent(id -> m.put("bos_token_id", Long.toString(id)));
+    if (!c.eosTokenIds().isEmpty()) {
+      m.put("eos_token_id", c.eosTokenIds().stream().map(String::valueOf).collect(Collectors.joining(",")));
+    }
+    m.put("lora_merged", "rank=" + lora.rank() + " alpha=" + lora.alpha() + " rslora=" + lora.rslora()
+        + " targets=" + String.join(",", lora.targets()));
+    return m;
+  }
+
+  private static String docString(LlamaLoraModel model) {
+    return "Llama-family causal LM (" + model.config().numLayers() + " layers, H=" + model.config().hiddenSize()
+        + ") with LoRA adapters merged into the base weights; exported by loraone.";
+  }
+
+  private static String producerVersion() {
+    String v = LlamaOnnxExporter.class.getPackage().getImplementationVersion();
+    return v != null ? v : "dev";
+  }
+}

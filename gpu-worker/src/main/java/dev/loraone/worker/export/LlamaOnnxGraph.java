@@ -1,0 +1,219 @@
+package dev.loraone.worker.export;
+
+import static dev.loraone.worker.export.BertOnnxGraph.mergedWeightInOut;
+import static dev.loraone.worker.export.BertOnnxGraph.scope;
+import static dev.loraone.worker.export.OnnxGraphBuilder.intAttr;
+import static dev.loraone.worker.export.OnnxGraphBuilder.intsAttr;
+
+import ai.onnx.proto.OnnxMl.TensorProto.DataType;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraLinear;
+import dev.loraone.worker.weights.LlamaConfig;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * The ONNX ops of a {@link LlamaLoraModel} with its adapters merged, op for op as the DJL forward
+ * ({@code LlamaLoraModel}, {@code LlamaLayer}, {@code LlamaAttention}, {@code LlamaMlp}, {@code
+ * RmsNorm}, {@code Rotary}) computes it, so the two agree to float32 round-off. Standard opset-17
+ * ops only (no contrib RMSNorm or rotary kernels):
+ *
+ * <pre>
+ *   pos      = Range(0, L)                                         [L]
+ *   cos, sin = Gather(cos_table, pos), Gather(sin_table, pos)      [L,d]   tables [maxPositions,d], float32 as Rotary
+ *   maskBias = (causal(j <= i) * mask[j] - 1) * FLT_MAX            [B,1,L,L]
+ *   x        = Gather(embed_tokens, ids)                           [B,L,H]
+ *   layer    : h = x + attn(rms(x)); x = h + down(silu(gate(rms(h))) * up(rms(h)))
+ *   attn     : q,k = rot(x Wq'^T), rot(x Wk'^T); k,v repeated over the GQA group (Unsqueeze, Expand, Reshape);
+ *              softmax(q k^T / sqrt(d) + maskBias) v, Wo'^T       W' = W0 + s B A
+ *   rms(x)   = x / Sqrt(ReduceMean(Pow(x, 2)) + eps) * w
+ *   rot(x)   = x * cos + Concat(-x[.., d/2:], x[.., :d/2]) * sin
+ *   logits   = rms(x, model.norm) lm_head^T  (embed_tokens^T when tied)   [B,L,V]
+ * </pre>
+ *
+ * <p>Names follow torch.onnx as {@link BertOnnxGraph}: a Linear weight is stored transposed as
+ * {@code onnx::MatMul_<module>}; embeddings and norm weights keep their HF names.
+ */
+final class LlamaOnnxGraph {
+
+  static final String INPUT_IDS = "input_ids";
+  static final String ATTENTION_MASK = "attention_mask";
+  static final String LOGITS = "logits";
+  static final String BATCH = "batch";
+  static final String SEQUENCE = "sequence";
+  static final String COS_TABLE = "model.rotary_emb.cos_table";
+  static final String SIN_TABLE = "model.rotary_emb.sin_table";
+
+  private final OnnxGraphBuilder g;
+  private final LlamaLoraModel model;
+  private final LlamaConfig config;
+  private String qShape;
+  private String kvShape;
+  private String groupedShape;
+  private String contextShape;
+  private String expandGroup;
+
+  private LlamaOnnxGraph(OnnxGraphBuilder g, LlamaLoraModel model) {
+    this.g = g;
+    this.model = model;
+    this.config = model.config();
+  }
+
+  /** Adds the whole model (inputs, weights, nodes, output) to {@code g}. */
+  static void build(OnnxGraphBuilder g, LlamaLoraModel model) throws IOException {
+    new LlamaOnnxGraph(g, model).build();
+  }
+
+  /**
+   * The rotary tables {cos, sin}, each {@code [positions, d]} row-major, computed as {@code
+   * Rotary.table}: float32 inverse frequencies and angles, halves duplicated (rotate-half layout).
+   */
+  static float[][] rotaryTables(int positions, int headDim, double theta) {
+    int half = headDim / 2;
+    float[] invFreq = new float[half];
+    for (int i = 0; i < half; i++) {
+      invFreq[i] = 1f / (float) Math.pow(theta, (float) (2 * i) / headDim); // HF: 1/(base ** (arange(0,d,2).float()/d))
+    }
+    float[] cos = new float[positions * headDim];
+    float[] sin = new float[positions * headDim];
+    for (int p = 0; p < positions; p++) {
+      for (int i = 0; i < half; i++) {
+        float angle = (float) p * invFreq[i];
+        int row = p * headDim;
+        cos[row + i] = cos[row + half + i] = (float) Math.cos(angle);
+        sin[row + i] = sin[row + half + i] = (float) Math.sin(angle);
+      }
+    }
+    return new float[][] {cos, sin};
+  }
+
+  private void build() throws IOException {
+    String ids = g.input(INPUT_IDS, DataType.INT64, BATCH, SEQUENCE);
+    String mask = g.input(ATTENTION_MASK, DataType.INT64, BATCH, SEQUENCE);
+    int d = config.headDim();
+    qShape = g.constant("/model", 0, 0, config.numHeads(), d);
+    kvShape = g.constant("/model", 0, 0, config.numKvHeads(), d);
+    groupedShape = g.constant("/model", 0, config.numHeads(), -1, d);
+    contextShape = g.constant("/model", 0, 0, (long) config.numHeads() * d);
+    expandGroup = g.constant("/model", 1, 1, config.groupSize(), 1, 1);
+
+    String embed = g.initializer("model.embed_tokens.weight", values("model.embed_tokens.weight"),
+        config.vocabSize(), config.hiddenSize());
+    String x = g.node("/model/embed_tokens", "Gather", List.of(embed, ids));
+    String positions = positions(ids);
+    float[][] tables = rotaryTables(config.maxPositions(), d, config.ropeTheta());
+    String cosTable = g.initializer(COS_TABLE, tables[0], config.maxPositions(), d);
+    String sinTable = g.initializer(SIN_TABLE, tables[1], config.maxPositions(), d);
+    String cos = g.node("/model/rotary_emb", "Gather", List.of(cosTable, positions));
+    String sin = g.node("/model/rotary_emb", "Gather", List.of(sinTable, positions));
+    String maskBias = maskBias(positions, mask);
+    for (int i = 0; i < config.numLayers(); i++) {
+      x = layer("model.layers." + i + ".", x, cos, sin, maskBias);
+    }
+    String h = rmsNorm(x, "model.norm");
+    if (config.tieWordEmbeddings()) {
+      String embedT = g.node("/lm_head", "Transpose", List.of(embed), intsAttr("perm", 1, 0));
+      g.nodeTo(LOGITS, "/lm_head", "MatMul", List.of(h, embedT));
+    } else {
+      linear(h, "lm_head", LOGITS);
+    }
+    g.output(LOGITS, DataType.FLOAT, BATCH, SEQUENCE, config.vocabSize());
+  }
+
+  /** 0..L-1 as int64 {@code [L]}: every row starts at position 0, as the DJL model (right padding). */
+  private String positions(String ids) {
+    String scope = "/model/rotary_emb";
+    String length = g.node(scope, "Shape", List.of(ids), intAttr("start", 1), intAttr("end", 2));
+    String scalar = g.node(scope, "Squeeze", List.of(length, g.constant(scope, 0)));
+    return g.node(scope, "Range", List.of(g.constant(scope, new long[] {0}, new long[0]), scalar,
+        g.constant(scope, new long[] {1}, new long[0])));
+  }
+
+  /** 0 where query i may see key j ({@code j <= i} and {@code mask[j] = 1}), -FLT_MAX elsewhere; {@code [B,1,L,L]}. */
+  private String maskBias(String positions, String mask) {
+    String scope = "/model/attention_mask";
+    String query = g.node(scope, "Unsqueeze", List.of(positions, g.constant(scope, 1))); // [L,1]
+    String key = g.node(scope, "Unsqueeze", List.of(positions, g.constant(scope, 0)));   // [1,L]
+    String causal = g.node(scope, "Cast", List.of(g.node(scope, "LessOrEqual", List.of(key, query))),
+        intAttr("to", DataType.FLOAT_VALUE));
+    String maskF = g.node(scope, "Cast", List.of(mask), intAttr("to", DataType.FLOAT_VALUE));
+    String keys = g.node(scope, "Unsqueeze", List.of(maskF, g.constant(scope, 1, 2))); // [B,1,1,L]
+    String allowed = g.node(scope, "Mul", List.of(causal, keys));
+    String shifted = g.node(scope, "Sub", List.of(allowed, g.scalar(scope, 1f)));
+    return g.node(scope, "Mul", List.of(shifted, g.scalar(scope, Float.MAX_VALUE)));
+  }
+
+  private String layer(String p, String x, String cos, String sin, String maskBias) throws IOException {
+    String a = rmsNorm(x, p + "input_layernorm");
+    String h = g.node(scope(p + "self_attn"), "Add", List.of(x, attention(p + "self_attn.", a, cos, sin, maskBias)));
+    String m = rmsNorm(h, p + "post_attention_layernorm");
+    return g.node(scope(p + "mlp"), "Add", List.of(h, mlp(p + "mlp.", m)));
+  }
+
+  private String attention(String p, String x, String cos, String sin, String maskBias) throws IOException {
+    String scope = scope(p.substring(0, p.length() - 1));
+    String q = rotate(heads(linear(x, p + "q_proj", null), qShape, scope), cos, sin, scope);
+    String k = repeatKv(rotate(heads(linear(x, p + "k_proj", null), kvShape, scope), cos, sin, scope), scope);
+    String v = repeatKv(heads(linear(x, p + "v_proj", null), kvShape, scope), scope);
+    String kT = g.node(scope, "Transpose", List.of(k), intsAttr("perm", 0, 1, 3, 2));
+    String sqrtD = g.scalar(scope, (float) Math.sqrt(config.headDim()));
+    String scores = g.node(scope, "Div", List.of(g.node(scope, "MatMul", List.of(q, kT)), sqrtD));
+    String probs = g.node(scope, "Softmax", List.of(g.node(scope, "Add", List.of(scores, maskBias))), intAttr("axis", -1));
+    String context = g.node(scope, "Transpose", List.of(g.node(scope, "MatMul", List.of(probs, v))),
+        intsAttr("perm", 0, 2, 1, 3));
+    return linear(g.node(scope, "Reshape", List.of(context, contextShape)), p + "o_proj", null);
+  }
+
+  /** {@code [B,L,n*d] -> [B,n,L,d]}. */
+  private String heads(String x, String shape, String scope) {
+    return g.node(scope, "Transpose", List.of(g.node(scope, "Reshape", List.of(x, shape))), intsAttr("perm", 0, 2, 1, 3));
+  }
+
+  /** HF {@code repeat_kv}: {@code [B,kv,L,d] -> [B,kv*g,L,d]}, query head h reading kv head h / g. */
+  private String repeatKv(String x, String scope) {
+    if (config.groupSize() == 1) {
+      return x;
+    }
+    String grouped = g.node(scope, "Unsqueeze", List.of(x, g.constant(scope, 2))); // [B,kv,1,L,d]
+    String expanded = g.node(scope, "Expand", List.of(grouped, expandGroup));      // [B,kv,g,L,d]
+    return g.node(scope, "Reshape", List.of(expanded, groupedShape));
+  }
+
+  /** Rotate-half RoPE of {@code x:[B,n,L,d]} with {@code cos, sin:[L,d]}. */
+  private String rotate(String x, String cos, String sin, String scope) {
+    int d = config.headDim();
+    String axis = g.constant(scope, 3);
+    String first = g.node(scope, "Slice", List.of(x, g.constant(scope, 0), g.constant(scope, d / 2), axis));
+    String second = g.node(scope, "Slice", List.of(x, g.constant(scope, d / 2), g.constant(scope, d), axis));
+    String rotated = g.node(scope, "Concat", List.of(g.node(scope, "Neg", List.of(second)), first), intAttr("axis", -1));
+    return g.node(scope, "Add", List.of(g.node(scope, "Mul", List.of(x, cos)), g.node(scope, "Mul", List.of(rotated, sin))));
+  }
+
+  private String mlp(String p, String x) throws IOException {
+    String scope = scope(p.substring(0, p.length() - 1));
+    String gate = linear(x, p + "gate_proj", null);
+    String up = linear(x, p + "up_proj", null);
+    String silu = g.node(scope + "/act_fn", "Mul", List.of(gate, g.node(scope + "/act_fn", "Sigmoid", List.of(gate))));
+    return linear(g.node(scope, "Mul", List.of(silu, up)), p + "down_proj", null);
+  }
+
+  /** {@code x W'^T} as MatMul with the merged, transposed weight (Llama projections have no bias). */
+  private String linear(String x, String module, String output) throws IOException {
+    LoraLinear lin = model.linear(module);
+    String w = g.initializer("onnx::MatMul_" + module, mergedWeightInOut(model, lin), lin.inFeatures(), lin.outFeatures());
+    return g.nodeTo(output, scope(module), "MatMul", List.of(x, w));
+  }
+
+  private String rmsNorm(String x, String module) throws IOException {
+    String scope = scope(module);
+    String w = g.initializer(module + ".weight", values(module + ".weight"), config.hiddenSize());
+    String meanSquare = g.node(scope, "ReduceMean", List.of(g.node(scope, "Pow", List.of(x, g.scalar(scope, 2f)))),
+        intsAttr("axes", -1), intAttr("keepdims", 1));
+    String rms = g.node(scope, "Sqrt", List.of(g.node(scope, "Add", List.of(meanSquare, g.scalar(scope, (float) config.rmsNormEps())))));
+    return g.node(scope, "Mul", List.of(g.node(scope, "Div", List.of(x, rms)), w));
+  }
+
+  private float[] values(String name) {
+    return model.namedParameters().get(name).getArray().toFloatArray();
+  }
+}

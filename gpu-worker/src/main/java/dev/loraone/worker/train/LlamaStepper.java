@@ -1,0 +1,140 @@
+package dev.loraone.worker.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.worker.model.CausalLmLoss;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraLinear;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The DJL work of one micro-batch on a {@link LlamaLoraModel}: LoRA gradients, the full gradient
+ * of the adapted base weights (LoRA-One's one-step estimate), and evaluation; the causal-LM
+ * counterpart of {@link BertStepper}.
+ *
+ * <pre>
+ *   L_sum  = sum over labelled positions of -log p(next token)     ({@link CausalLmLoss#sumAndCount})
+ *   LoRA mode:  dL_sum/dA:[r,in], dL_sum/dB:[out,r] per adapted module
+ *   full mode:  dL_sum/dW:[out,in] per adapted module (adapters frozen, still in the forward)
+ * </pre>
+ *
+ * <p>Gradients are of the <em>summed</em> token loss and come with the token count, so the caller
+ * decides the normalisation: a step divides the index-ordered sum over its micro-batches by its
+ * total token count (the mean then does not depend on how the step is split, as HF's {@code
+ * num_items_in_batch}); the one-step estimate divides per batch, as the official code's per-batch
+ * mean loss. A micro-batch without labelled tokens gives zero gradients without a backward.
+ *
+ * <p>Same memory and threading rules as {@link BertStepper}: one sub-manager per call, gradients
+ * zeroed after reading, one open gradient collector per JVM.
+ */
+public final class LlamaStepper implements AutoCloseable {
+  private final LlamaLoraModel model;
+  private final NDManager manager;
+  private final ParameterStore store;
+
+  /** LoRA gradients of a micro-batch's summed token loss, row-major: per module {@code {gA:[r,in], gB:[out,r]}}. */
+  public record LoraGradients(double lossSum, int tokens, Map<String, float[][]> adapters) {}
+
+  /** Gradients of the summed token loss w.r.t. the adapted base weights {@code [out,in]}. */
+  public record FullGradients(double lossSum, int tokens, Map<String, float[]> weights) {}
+
+  /** Summed token loss and labelled-token count of a micro-batch, without gradients or dropout. */
+  public record Evaluation(double lossSum, int tokens) {}
+
+  public LlamaStepper(LlamaLoraModel model) {
+    this.model = model;
+    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    model.initialize(manager);
+    this.store = new ParameterStore(manager, false);
+  }
+
+  public LlamaLoraModel model() {
+    return model;
+  }
+
+  /** Forward + backward in LoRA mode; adapter dropout masks follow {@code dropoutSeed}. */
+  public LoraGradients loraGradients(CausalLmBatch batch, long dropoutSeed) {
+    model.freezeBase();
+    model.setDropoutSeed(dropoutSeed);
+    try (NDManager step = manager.newSubManager()) {
+      Forward f = forwardBackward(step, batch);
+      Map<String, float[][]> adapters = new LinkedHashMap<>();
+      Map<String, Parameter> named = model.namedParameters();
+      for (String m : model.adaptedModules()) {
+        LoraLinear lin = model.linear(m);
+        adapters.put(m, new float[][] {
+            take(f, named.get(m + ".lora_A.weight"), lin.rank() * lin.inFeatures()),
+            take(f, named.get(m + ".lora_B.weight"), lin.outFeatures() * lin.rank())});
+      }
+      return new LoraGradients(f.lossSum, f.tokens, adapters);
+    }
+  }
+
+  /** Forward + backward in full-gradient mode: gradients of the adapted modules' base weights only. */
+  public FullGradients fullGradients(CausalLmBatch batch) {
+    model.fullGradientMode();
+    try (NDManager step = manager.newSubManager()) {
+      Forward f = forwardBackward(step, batch);
+      Map<String, float[]> grads = new LinkedHashMap<>();
+      Map<String, Parameter> named = model.namedParameters();
+      for (String m : model.adaptedModules()) {
+        LoraLinear lin = model.linear(m);
+        grads.put(m, take(f, named.get(m + ".weight"), lin.outFeatures() * lin.inFeatures()));
+      }
+      return new FullGradients(f.lossSum, f.tokens, grads);
+    } finally {
+      model.freezeBase();
+    }
+  }
+
+  /** Inference-mode forward: summed token loss and count. */
+  public Evaluation evaluate(CausalLmBatch batch) {
+    try (NDManager step = manager.newSubManager()) {
+      NDArray logits = model.forward(store, LlamaLoraModel.inputs(step, batch), false).head();
+      NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, CausalLmLoss.labels(step, batch));
+      return new Evaluation(sumCount[0].getFloat(), Math.round(sumCount[1].getFloat()));
+    }
+  }
+
+  private record Forward(double lossSum, int tokens, boolean backward) {}
+
+  private Forward forwardBackward(NDManager step, CausalLmBatch batch) {
+    NDList in = LlamaLoraModel.inputs(step, batch);
+    NDArray labels = CausalLmLoss.labels(step, batch);
+    try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+      NDArray logits = model.forward(store, in, true).head();
+      NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, labels);
+      int tokens = Math.round(sumCount[1].getFloat());
+      if (tokens == 0) {
+        return new Forward(0, 0, false); // nothing to learn from; a constant loss has no graph to run backward on
+      }
+      gc.backward(sumCount[0]);
+      return new Forward(sumCount[0].getFloat(), tokens, true);
+    }
+  }
+
+  /** Reads and zeroes a parameter's gradient (PyTorch accumulates until zeroed); zeros if no backward ran. */
+  private static float[] take(Forward f, Parameter p, int size) {
+    if (!f.backward) {
+      return new float[size];
+    }
+    try (NDArray g = p.getArray().getGradient()) {
+      float[] values = g.toFloatArray();
+      g.subi(g);
+      return values;
+    }
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -1,0 +1,150 @@
+package dev.loraone.worker.export;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.weights.LlamaCheckpoint;
+import dev.loraone.worker.weights.LlamaFixture;
+import dev.loraone.worker.weights.LlamaFixture.Spec;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The oracle for the Llama export: ONNX Runtime running the merged file must reproduce the DJL
+ * model with its adapters unmerged (non-zero A and B on every projection), on a right-padded batch,
+ * and exporting must leave the model as it was.
+ */
+class LlamaOnnxExporterTest {
+
+  // Float32 merged vs unmerged weights in two engines over 2 layers with logits of magnitude ~1-10;
+  // the DJL-vs-double-reference tests see ~1e-6, so 1e-4 leaves two orders of margin.
+  private static final double ATOL = 1e-4;
+  private static final int B = 2;
+  private static final int L = 7;
+  // Row 0 has 7 tokens, row 1 has 4 then padding (pad id 0).
+  private static final long[] IDS = {1, 17, 3, 44, 28, 9, 31, 1, 40, 7, 22, 0, 0, 0};
+  private static final long[] MASK = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
+
+  @TempDir Path dir;
+
+  @Test
+  void mergedUntiedExportMatchesUnmergedDjlModelInOnnxRuntime() throws Exception {
+    OnnxExport export = assertParity(Spec.tiny(false), new LlamaOnnxExporter(), "untied, inline weights");
+    assertTrue(export.externalData().isEmpty());
+  }
+
+  @Test
+  void tiedExportWithExternalDataMatchesToo() throws Exception {
+    OnnxExport export = assertParity(Spec.tiny(true), new LlamaOnnxExporter(0), "tied, external data");
+    assertTrue(export.externalData().isPresent() && Files.size(export.externalData().get()) > 0);
+  }
+
+  private OnnxExport assertParity(Spec spec, LlamaOnnxExporter exporter, String what) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    LlamaFixture.write(ckpt, spec, 31, DType.F32, false);
+    LoraConfig lora = LoraConfig.of(2, 4, true, 0, 5, LoraConfig.ALL_LINEAR);
+    LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(ckpt), lora);
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      model.initialize(m);
+      randomizeAdapters(model, 9, 0.3);
+      float[] djl = djlLogits(model, m);
+      float[] base = djlLogitsWithoutAdapters(model, m);
+      Map<String, float[]> before = snapshot(model);
+      long t0 = System.nanoTime();
+      OnnxExport export = exporter.export(model, dir.resolve("llama.onnx"));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertEquals(before.keySet(), snapshot(model).keySet());
+      snapshot(model).forEach((name, v) -> assertArrayEquals(before.get(name), v, "export changed " + name));
+      assertFalse(model.linear("model.layers.0.self_attn.q_proj").isMerged());
+
+      float[] ort = ortLogits(export.model());
+      double diff = maxAbsDiff(djl, ort);
+      double adapterEffect = maxAbsDiff(djl, base);
+      System.out.printf("LlamaOnnxExporterTest (%s): export %d ms, %d nodes, %d initializers; max |ORT - DJL| logits = %.3e"
+          + " (adapters move logits by %.2f)%n", what, ms, export.nodes(), export.initializers(), diff, adapterEffect);
+      assertTrue(adapterEffect > 100 * ATOL, "the adapters matter, so the merge is exercised: " + adapterEffect);
+      assertTrue(diff <= ATOL, what + ": max |ORT - DJL| " + diff);
+      return export;
+    }
+  }
+
+  private static float[] djlLogits(LlamaLoraModel model, NDManager manager) {
+    try (NDManager step = manager.newSubManager()) {
+      CausalLmBatch batch = new CausalLmBatch(B, L, IDS, MASK, new long[B * L]);
+      return model.forward(new ParameterStore(step, false), LlamaLoraModel.inputs(step, batch), false).head().toFloatArray();
+    }
+  }
+
+  /** The logits with every adapter zeroed, restored afterwards. */
+  private static float[] djlLogitsWithoutAdapters(LlamaLoraModel model, NDManager manager) {
+    Map<String, float[]> b = new HashMap<>();
+    for (String m : model.adaptedModules()) {
+      b.put(m, model.getLoraB(m));
+      model.setLoraB(m, new float[b.get(m).length]);
+    }
+    float[] logits = djlLogits(model, manager);
+    b.forEach(model::setLoraB);
+    return logits;
+  }
+
+  private static float[] ortLogits(Path onnx) throws Exception {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        OrtSession session = env.createSession(onnx.toString(), options);
+        OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(IDS), new long[] {B, L});
+        OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(MASK), new long[] {B, L});
+        OrtSession.Result result = session.run(Map.of(LlamaOnnxGraph.INPUT_IDS, ids, LlamaOnnxGraph.ATTENTION_MASK, mask))) {
+      OnnxTensor logits = (OnnxTensor) result.get(LlamaOnnxGraph.LOGITS).orElseThrow();
+      assertEquals(3, logits.getInfo().getShape().length);
+      FloatBuffer fb = logits.getFloatBuffer();
+      float[] out = new float[fb.remaining()];
+      fb.get(out);
+      return out;
+    }
+  }
+
+  private static void randomizeAdapters(LlamaLoraModel model, long seed, double std) {
+    SplittableRandom random = new SplittableRandom(seed);
+    for (String module : model.adaptedModules()) {
+      model.setLoraA(module, gaussian(random, model.getLoraA(module).length, std));
+      model.setLoraB(module, gaussian(random, model.getLoraB(module).length, std));
+    }
+  }
+
+  private static float[] gaussian(SplittableRandom random, int n, double std) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) v[i] = (float) (std * random.nextGaussian());
+    return v;
+  }
+
+  private static Map<String, float[]> snapshot(LlamaLoraModel model) {
+    Map<String, float[]> values = new HashMap<>();
+    model.namedParameters().forEach((name, p) -> values.put(name, p.getArray().toFloatArray()));
+    return values;
+  }
+
+  private static double maxAbsDiff(float[] a, float[] b) {
+    assertEquals(a.length, b.length, "lengths");
+    double max = 0;
+    for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+    return max;
+  }
+}

@@ -1,0 +1,184 @@
+package dev.loraone.worker.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.io.SafeTensors;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.worker.weights.LlamaFixture;
+import dev.loraone.worker.weights.LlamaFixture.Spec;
+import java.io.IOException;
+import java.lang.reflect.RecordComponent;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The single-process causal-LM loop end to end on a tiny random Llama checkpoint and a tiny
+ * prompt/completion file: it learns, it is deterministic to the bit, and it writes a PEFT adapter
+ * that HF PEFT would load onto {@code LlamaForCausalLM} and that loads back for generation.
+ */
+class CausalLmFinetunerTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir static Path dir;
+  private static Path checkpoint;
+  private static Path task;
+
+  /** 40 records: a random 2..5-word prompt, always completed by the same three words. */
+  @BeforeAll
+  static void writeCheckpointAndTask() throws IOException {
+    Spec spec = Spec.tiny(false);
+    checkpoint = dir.resolve("tiny-llama");
+    LlamaFixture.write(checkpoint, spec, 41, DType.F32, false);
+    LlamaFixture.writeTokenizer(checkpoint, spec);
+    Random r = new Random(3);
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      StringBuilder prompt = new StringBuilder();
+      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++) prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
+      lines.add(JSON.writeValueAsString(Map.of("prompt", prompt.toString(), "completion", "w10 w11 w12")));
+    }
+    task = dir.resolve("task.jsonl");
+    Files.write(task, lines);
+  }
+
+  /** Defaults with overrides by record component name; survives new FinetuneConfig fields. */
+  static FinetuneConfig config(Map<String, Object> overrides) {
+    try {
+      FinetuneConfig d = FinetuneConfig.defaults();
+      RecordComponent[] rc = FinetuneConfig.class.getRecordComponents();
+      Object[] args = new Object[rc.length];
+      Class<?>[] types = new Class<?>[rc.length];
+      Map<String, Object> left = new HashMap<>(overrides);
+      for (int i = 0; i < rc.length; i++) {
+        types[i] = rc[i].getType();
+        args[i] = left.containsKey(rc[i].getName()) ? left.remove(rc[i].getName()) : rc[i].getAccessor().invoke(d);
+      }
+      assertTrue(left.isEmpty(), "unknown FinetuneConfig fields " + left.keySet());
+      return FinetuneConfig.class.getDeclaredConstructor(types).newInstance(args);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static FinetuneConfig small(String init, String targets) {
+    return small(init, targets, Map.of());
+  }
+
+  private static FinetuneConfig small(String init, String targets, Map<String, Object> more) {
+    Map<String, Object> o = new HashMap<>();
+    o.put("model", checkpoint.toString());
+    o.put("task", task.toString());
+    o.put("init", init);
+    o.put("optimizer", "adamw");
+    o.put("rank", 2);
+    o.put("alpha", 4.0);
+    o.put("targets", targets);
+    o.put("dropout", 0.1);
+    o.put("lr", 2e-2);
+    o.put("schedule", "constant");
+    o.put("warmup", 0);
+    o.put("steps", 6);
+    o.put("batch", 8);
+    o.put("microBatch", 4);
+    o.put("initBatch", 4);
+    o.put("initIters", 2);
+    o.put("maxLength", 16);
+    o.put("evalExamples", 16);
+    o.put("evalEvery", 3);
+    o.put("seed", 5L);
+    o.putAll(more);
+    return config(o);
+  }
+
+  private static CausalLmFinetuner.Result run(FinetuneConfig cfg) throws IOException {
+    try (CausalLmFinetuner f = new CausalLmFinetuner(cfg, null)) {
+      return f.run();
+    }
+  }
+
+  @Test
+  void learnsIsBitIdenticalOnRerunAndWritesAPeftCausalLmAdapter() throws IOException {
+    FinetuneConfig cfg = small("lora-one", "all-linear");
+    long t0 = System.nanoTime();
+    CausalLmFinetuner.Result first = run(cfg);
+    System.out.printf("CausalLmFinetunerTest: run %.2fs; eval loss %s%n", (System.nanoTime() - t0) / 1e9,
+        first.evals().stream().map(e -> String.format("@%d %.4f (ppl %.2f)", e.step(), e.loss(), e.perplexity())).toList());
+    List<CausalLmFinetuner.EvalReport> evals = first.evals();
+    assertEquals(List.of(0, 3, 6), evals.stream().map(CausalLmFinetuner.EvalReport::step).toList());
+    assertTrue(evals.get(1).loss() < evals.get(0).loss() && evals.get(2).loss() < evals.get(1).loss(),
+        "eval loss decreases: " + evals);
+    assertEquals(Math.exp(first.finalEval().loss()), first.finalEval().perplexity(), 1e-9);
+    assertTrue(first.steps().get(5).loss() < first.steps().get(0).loss(), "training loss decreases: " + first.steps());
+
+    first.adapter().write(dir.resolve("a"));
+    run(cfg).adapter().write(dir.resolve("b"));
+    assertArrayEquals(Files.readAllBytes(dir.resolve("a").resolve(PeftAdapter.WEIGHTS_FILE)),
+        Files.readAllBytes(dir.resolve("b").resolve(PeftAdapter.WEIGHTS_FILE)), "same config, same adapter bytes");
+
+    Map<String, TensorBlob> tensors = SafeTensors.read(dir.resolve("a").resolve(PeftAdapter.WEIGHTS_FILE)).tensors();
+    assertEquals(2 * 7 * 2, tensors.size(), "A and B of 7 projections in 2 layers");
+    assertArrayEquals(new long[] {2, 32}, tensors.get("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape());
+    assertArrayEquals(new long[] {16, 2}, tensors.get("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight").shape());
+    assertArrayEquals(new long[] {32, 2}, tensors.get("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight").shape());
+    assertFalse(tensors.keySet().stream().anyMatch(k -> k.contains("lm_head")), "all-linear never adapts lm_head");
+    JsonNode c = JSON.readTree(dir.resolve("a").resolve(PeftAdapter.CONFIG_FILE).toFile());
+    assertEquals("CAUSAL_LM", c.get("task_type").asText());
+    assertEquals("LORA", c.get("peft_type").asText());
+    assertEquals(2, c.get("r").asInt());
+    assertTrue(c.get("use_rslora").asBoolean());
+    assertEquals(List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"),
+        JSON.convertValue(c.get("target_modules"), List.class));
+    assertTrue(c.get("modules_to_save").isNull(), "a causal LM saves no head");
+
+    String q = "model.layers.0.self_attn.q_proj";
+    try (LlamaStepper loaded = LlamaArtifacts.load(checkpoint, PeftAdapter.read(dir.resolve("a")))) {
+      assertArrayEquals(first.adapter().modules().get(q).b().toFloats(), loaded.model().getLoraB(q));
+      LlamaArtifacts.Generation g = LlamaArtifacts.generate(loaded.model(), checkpoint.resolve("tokenizer.json"), "w20 w33", 4);
+      assertEquals(3, g.promptTokens(), "BOS + two words");
+      assertEquals("w10 w11 w12", g.text(), "greedy decoding reproduces the learned completion, then EOS");
+    }
+  }
+
+  @Test
+  void baseModifyingInitExportsTheRank2rDifference() throws IOException {
+    Map<String, Object> o = new HashMap<>();
+    o.put("steps", 2);
+    o.put("evalEvery", 0);
+    PeftAdapter a = run(small("pissa", "q_proj,v_proj", o)).adapter();
+    assertEquals(4, a.config().r(), "PiSSA (W0 modified) is exported as rank 2r");
+    assertEquals(List.of("q_proj", "v_proj"), a.config().targetModules());
+    assertEquals(4, a.modules().size());
+  }
+
+  @Test
+  void unknownTargetsAndBertStyleTasksAreRejected() throws IOException {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(small("lora", "query,q_proj")));
+    assertTrue(e.getMessage().contains("'query'") && e.getMessage().contains("q_proj"), e.getMessage());
+    Path classification = dir.resolve("cls.jsonl");
+    Files.writeString(classification, "{\"text\": \"w3 w4\", \"label\": \"a\"}\n");
+    Map<String, Object> o = new HashMap<>();
+    o.put("model", checkpoint.toString());
+    o.put("task", classification.toString());
+    e = assertThrows(IllegalArgumentException.class, () -> run(config(o)));
+    assertTrue(e.getMessage().contains("{prompt,completion}"), e.getMessage());
+    assertTrue(CausalLmFinetuner.isLlamaFolder(checkpoint.toString()));
+    assertFalse(CausalLmFinetuner.isLlamaFolder("minilm"));
+    assertFalse(CausalLmFinetuner.isLlamaFolder(dir.toString()), "no config.json");
+  }
+}
