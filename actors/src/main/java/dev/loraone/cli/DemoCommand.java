@@ -39,7 +39,8 @@ final class DemoCommand implements Callable<Integer> {
       FinetuneConfig cfg = new FinetuneConfig("minilm", TaskData.WORDNET, null, init, "adamw", d.rank(), d.alpha(), d.rslora(),
           d.targets(), d.dropout(), d.lr(), d.loraPlusRatio(), d.weightDecay(), d.lambda(), d.schedule(), d.warmup(),
           d.maxGradNorm(), steps, d.batch(), d.microBatch(), d.initBatch(), d.initIters(), d.gamma(), d.maxLength(),
-          d.maxPerClass(), d.evalExamples(), Math.max(1, steps / 3), seed, d.onBadRecord());
+          d.maxPerClass(), d.evalExamples(), Math.max(1, steps / 3), seed, d.onBadRecord(), d.initShards(), d.initMode(),
+          d.qFactor(), d.niter());
       long ts = System.nanoTime();
       FinetuneCommand.Outcome o = FinetuneCommand.run(cfg, out.resolve(init), init.equals("lora-one"));
       outcomes.add(o);

@@ -49,6 +49,10 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--micro-batch", description = "examples per micro-batch (default: ${DEFAULT-VALUE})") int microBatch = D.microBatch();
   @Option(names = "--init-batch", description = "gradient estimate: examples per batch (default: ${DEFAULT-VALUE})") int initBatch = D.initBatch();
   @Option(names = "--init-iters", description = "gradient estimate: batches (default: ${DEFAULT-VALUE})") int initIters = D.initIters();
+  @Option(names = "--init-shards", description = "canonical init shards; must divide --init-iters (default: ${DEFAULT-VALUE})") int initShards = D.initShards();
+  @Option(names = "--init-mode", description = "randomized (Halko rounds over shard products, lora-one) | exact (default: ${DEFAULT-VALUE})") String initMode = D.initMode();
+  @Option(names = "--q-factor", description = "randomized SVD: q = q-factor * rank (default: ${DEFAULT-VALUE})") int qFactor = D.qFactor();
+  @Option(names = "--niter", description = "randomized SVD power iterations (default: ${DEFAULT-VALUE})") int niter = D.niter();
   @Option(names = "--gamma", description = "stable_gamma (default: 128 for lora-one, 16 for lora-ga)") double gamma = D.gamma();
   @Option(names = "--max-length") int maxLength = D.maxLength();
   @Option(names = "--max-per-class", description = "WordNet: examples per class and split (default: ${DEFAULT-VALUE})") int maxPerClass = D.maxPerClass();
@@ -63,7 +67,8 @@ final class FinetuneCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     FinetuneConfig cfg = new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters,
-        gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord));
+        gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord),
+        initShards, init.equals("lora-ga") && initMode.equals("randomized") ? "exact" : initMode, qFactor, niter);
     Path dir = out != null ? out : Path.of("out", "finetune-" + init);
     if (CausalLmFinetuner.isLlamaFolder(model)) return FinetuneCausalLm.run(cfg, dir, onnx);
     Outcome o = run(cfg, dir, onnx);

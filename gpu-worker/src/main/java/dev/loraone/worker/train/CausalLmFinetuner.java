@@ -40,7 +40,7 @@ import org.ejml.dense.row.CommonOps_DDRM;
  * <pre>
  *   gradient estimate   G = (1/iters) sum_i dL_i/dW, L_i the mean token loss of batch i
  *                       (batches of initBatch from the start of epoch 0's shuffled order, reference 2.2)
- *   init                A0, B0 = init(W0, G) per adapted module ({@link AdapterInit})
+ *   init                A0, B0 = init(W0, G shards) per adapted module ({@link AdapterInit})
  *   step t              g = sum_k dLsum_{tK+k} / sum_k tokens_{tK+k}   (index order, double)
  *                       clip(g), lora-core optimizer on double masters, float copies into the model
  *   evaluation          mean token loss and perplexity exp(loss): after init (step 0), every
@@ -123,9 +123,9 @@ public final class CausalLmFinetuner implements AutoCloseable {
       MicroBatchPlan plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
 
       long t0 = System.nanoTime();
-      Map<String, DMatrixRMaj> grads = cfg.needsGradient() ? estimateGradient(encoder, task, plan) : null;
+      Map<String, List<DMatrixRMaj>> grads = cfg.needsGradient() ? estimateGradient(encoder, task, plan) : null;
       listener.phase("init", cfg.init() + " on " + stepper.model().adaptedModules().size() + " modules");
-      Map<String, LoraPair> initPairs = AdapterInit.apply(stepper.model(), grads, cfg);
+      Map<String, LoraPair> initPairs = AdapterInit.apply(stepper.model(), grads, cfg.initIters(), cfg);
       double initSeconds = (System.nanoTime() - t0) / 1e9;
 
       AdapterState state = AdapterState.fromAdapters(stepper.model());
@@ -195,27 +195,35 @@ public final class CausalLmFinetuner implements AutoCloseable {
     return tokenizerJson;
   }
 
-  /** LoRA-One's one-step estimate: the mean over batches of each batch's mean-token-loss gradient, in double. */
-  private Map<String, DMatrixRMaj> estimateGradient(CausalLmEncoder encoder, CausalLmTask task, MicroBatchPlan plan) {
-    listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples");
+  /**
+   * LoRA-One's one-step estimate as canonical init shards: init micro-batch i (examples
+   * {@code order[i*bsz .. (i+1)*bsz)} of epoch 0) contributes its mean-token-loss gradient to shard
+   * {@code i / (iters/shards)}; G is the mean over micro-batches.
+   */
+  private Map<String, List<DMatrixRMaj>> estimateGradient(CausalLmEncoder encoder, CausalLmTask task, MicroBatchPlan plan) {
+    listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples in "
+        + cfg.initShards() + " shards");
     int[] order = plan.permutation(0);
-    int n = Math.min(order.length, cfg.initIters() * cfg.initBatch());
-    Map<String, DMatrixRMaj> grads = new LinkedHashMap<>();
-    int iters = 0;
-    for (int from = 0; from < n; from += cfg.initBatch()) {
-      int[] idx = Arrays.copyOfRange(order, from, Math.min(n, from + cfg.initBatch()));
-      LlamaStepper.FullGradients fg = stepper.fullGradients(encode(encoder, task.train(), idx));
-      double perToken = 1.0 / Math.max(fg.tokens(), 1);
-      for (Map.Entry<String, float[]> e : fg.weights().entrySet()) {
-        LoraLinear lin = stepper.model().linear(e.getKey());
-        DMatrixRMaj sum = grads.computeIfAbsent(e.getKey(), k -> new DMatrixRMaj(lin.outFeatures(), lin.inFeatures()));
-        float[] v = e.getValue();
-        for (int i = 0; i < v.length; i++) sum.data[i] += v[i] * perToken;
-      }
-      iters++;
+    int n = cfg.initIters() * cfg.initBatch();
+    if (order.length < n) {
+      throw new IllegalArgumentException("the gradient estimate needs " + n + " training examples (--init-iters x --init-batch) but "
+          + cfg.task() + " has " + order.length);
     }
-    for (DMatrixRMaj g : grads.values()) CommonOps_DDRM.scale(1.0 / iters, g);
-    return grads;
+    GradientShards shards = new GradientShards(cfg.initShards(), cfg.initIters());
+    Map<String, int[]> shapes = AdapterInit.shapes(stepper.model());
+    for (int i = 0; i < cfg.initIters(); i++) {
+      int[] idx = Arrays.copyOfRange(order, i * cfg.initBatch(), (i + 1) * cfg.initBatch());
+      LlamaStepper.FullGradients fg = stepper.fullGradients(encode(encoder, task.train(), idx));
+      float perToken = 1f / Math.max(fg.tokens(), 1);
+      Map<String, float[]> scaled = new LinkedHashMap<>();
+      fg.weights().forEach((m, v) -> {
+        float[] w = new float[v.length];
+        for (int k = 0; k < v.length; k++) w[k] = v[k] * perToken;
+        scaled.put(m, w);
+      });
+      shards.add(i, scaled, shapes);
+    }
+    return shards.sums();
   }
 
   private EvalReport evaluate(CausalLmEncoder encoder, CausalLmTask task, int step) {

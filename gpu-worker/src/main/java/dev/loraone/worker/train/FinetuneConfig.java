@@ -1,6 +1,9 @@
 package dev.loraone.worker.train;
 
+import dev.loraone.core.init.InitParams;
 import dev.loraone.core.init.LoraInitializers;
+import dev.loraone.core.init.ShardedGradientInit;
+import dev.loraone.core.lora.LoraScaling;
 import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.OnBadRecord;
@@ -23,16 +26,39 @@ import java.nio.file.Path;
  * @param maxPerClass cap per class and split for the built-in WordNet task
  * @param evalExamples evaluate on at most this many eval examples (the first ones)
  * @param evalEvery evaluate every N steps (0: only at the end)
+ * @param initShards canonical init shards: the init micro-batches are summed per shard, shards in
+ *     order, so a distributed run with the same value gives the same bits on any number of workers
+ * @param initMode {@code randomized} (Halko rounds over shard products; LoRA-One) or {@code exact}
+ * @param qFactor, niter randomized SVD: {@code q = qFactor * r}, power iterations
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
     String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
     String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
-    double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord) {
+    double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
+    int initShards, String initMode, int qFactor, int niter) {
 
   public static FinetuneConfig defaults() {
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
-        5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL);
+        5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
+        4, "randomized", 4, 2);
+  }
+
+  /** A config with the init gradient in one shard, randomized SVD at the defaults (q = 4r, niter = 2). */
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha,
+      boolean rslora, String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
+      String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
+      double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio, weightDecay, lambda,
+        schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma, maxLength, maxPerClass,
+        evalExamples, evalEvery, seed, onBadRecord, 1, init.equals("lora-one") ? "randomized" : "exact", 4, 2);
+  }
+
+  /** The init settings of lora-core's {@link ShardedGradientInit}. */
+  public ShardedGradientInit.Settings initSettings() {
+    InitParams params = Double.isNaN(gamma) ? InitParams.defaults() : InitParams.defaults().withGamma(gamma);
+    return new ShardedGradientInit.Settings(init, new LoraScaling(alpha, rank, rslora), params, initMode.equals("randomized"),
+        qFactor, niter, seed);
   }
 
   public FinetuneConfig {
@@ -56,6 +82,11 @@ public record FinetuneConfig(
     require(evalExamples >= 1, "eval-examples", evalExamples, ">= 1");
     require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
     require(seed >= 0, "seed", seed, ">= 0");
+    require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of --init-iters=" + initIters);
+    require(initMode.equals("randomized") || initMode.equals("exact"), "init-mode", initMode, "randomized or exact");
+    require(!initMode.equals("randomized") || !init.equals("lora-ga"), "init-mode", initMode, "exact for lora-ga");
+    require(qFactor >= 1, "q-factor", qFactor, ">= 1");
+    require(niter >= 0, "niter", niter, ">= 0");
     if (!LoraInitializers.names().contains(init)) {
       throw new IllegalArgumentException("--init " + init + " is not one of " + LoraInitializers.names());
     }

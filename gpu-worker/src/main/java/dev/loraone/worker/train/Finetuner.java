@@ -1,15 +1,6 @@
 package dev.loraone.worker.train;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import dev.loraone.core.init.InitContext;
-import dev.loraone.core.init.InitParams;
-import dev.loraone.core.init.InitResult;
-import dev.loraone.core.init.LoraInitializer;
-import dev.loraone.core.init.LoraInitializers;
 import dev.loraone.core.lora.LoraPair;
-import dev.loraone.core.lora.LoraScaling;
-import dev.loraone.core.lora.LoraShape;
 import dev.loraone.core.optim.DenseAdamW;
 import dev.loraone.core.optim.GradClip;
 import dev.loraone.core.optim.LoraOptimizer;
@@ -36,8 +27,8 @@ import org.ejml.data.DMatrixRMaj;
  * distributed pipeline must reproduce bit for bit.
  *
  * <pre>
- *   gradient estimate   G = (1/iters) sum_i dL_i/dW   (micro-batches i of the first bsz*iters examples, in order)
- *   init                A0, B0 (, offset) = init(W0, G)   per adapted module, lora-core
+ *   gradient estimate   G_s = sum_{i in shard s} dL_i/dW   (init micro-batches i of the first bsz*iters examples)
+ *   init                A0, B0 (, offset) = ShardedGradientInit(G_0..G_S-1, W0)   per adapted module, lora-core
  *   step t              g = (1/K) sum_k g_{tK+k}          (K micro-batches, summed in index order, double)
  *                       clip(g), optimizer step on double masters, float copies into the model
  *   evaluation          every evalEvery steps and at the end
@@ -165,59 +156,39 @@ public final class Finetuner implements AutoCloseable {
   }
 
   /**
-   * Gradient estimate (if the method needs one) and per-module init. Returns the init pairs when
-   * the method modified W0 (needed to export a plain-LoRA adapter), else null.
+   * Gradient estimate (if the method needs one) as canonical init shards, then the per-module init
+   * ({@link AdapterInit}). Returns the init pairs when the method modified W0 (needed to export a
+   * plain-LoRA adapter), else null.
    */
   private Map<String, LoraPair> initialise(BertStepper stepper, Batches batches, MicroBatchPlan plan) {
     BertLoraModel model = stepper.model();
-    Map<String, DMatrixRMaj> grads = null;
-    if (cfg.needsGradient() && !cfg.headOnly()) {
-      listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples");
-      int[] order = plan.permutation(0);
-      int n = Math.min(order.length, cfg.initIters() * cfg.initBatch());
-      grads = new LinkedHashMap<>();
-      int iters = 0;
-      for (int from = 0; from < n; from += cfg.initBatch()) {
-        int[] idx = java.util.Arrays.copyOfRange(order, from, Math.min(n, from + cfg.initBatch()));
-        BertStepper.FullGradients fg = stepper.fullGradients(batches.of(-1 - iters, idx));
-        for (Map.Entry<String, float[]> e : fg.weights().entrySet()) {
-          LoraLinear lin = model.linear(e.getKey());
-          DMatrixRMaj sum = grads.computeIfAbsent(e.getKey(), k -> new DMatrixRMaj(lin.outFeatures(), lin.inFeatures()));
-          float[] v = e.getValue();
-          for (int i = 0; i < v.length; i++) sum.data[i] += v[i];
-        }
-        iters++;
-      }
-      for (DMatrixRMaj g : grads.values()) org.ejml.dense.row.CommonOps_DDRM.scale(1.0 / iters, g);
-    }
     if (cfg.headOnly()) return null;
-    listener.phase("init", cfg.init() + " on " + model.adaptedModules().size() + " modules");
-    LoraInitializer init = LoraInitializers.forName(cfg.init());
-    InitParams params = Double.isNaN(cfg.gamma()) ? InitParams.defaults() : InitParams.defaults().withGamma(cfg.gamma());
-    LoraScaling scaling = new LoraScaling(cfg.alpha(), cfg.rank(), cfg.rslora());
-    Map<String, LoraPair> initPairs = new LinkedHashMap<>();
-    boolean modified = false;
-    List<String> modules = model.adaptedModules();
-    for (int i = 0; i < modules.size(); i++) {
-      String m = modules.get(i);
-      LoraLinear lin = model.linear(m);
-      boolean needsW = cfg.init().equals("pissa") || cfg.init().equals("lora-ga");
-      DMatrixRMaj w0 = needsW ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weight().getArray().toFloatArray()) : null;
-      InitContext ctx = new InitContext(m, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()), w0,
-          grads == null ? null : grads.get(m), scaling, DropoutSeeds.of(cfg.seed(), 1_000_000L + i), params);
-      InitResult r = init.init(ctx);
-      model.setLoraA(m, AdapterState.floats(r.a()));
-      model.setLoraB(m, AdapterState.floats(r.b()));
-      initPairs.put(m, new LoraPair(r.a(), r.b()));
-      if (r.modifiesBase()) {
-        modified = true;
-        NDArray w = lin.weight().getArray();
-        try (NDManager tmp = w.getManager().newSubManager()) {
-          w.subi(tmp.create(AdapterState.floats(r.offsetOrZero()), w.getShape()));
-        }
-      }
+    Map<String, List<DMatrixRMaj>> shards = null;
+    if (cfg.needsGradient()) {
+      listener.phase("gradient", "one-step full gradient over " + cfg.initIters() + " x " + cfg.initBatch() + " examples in "
+          + cfg.initShards() + " shards");
+      shards = estimateGradient(stepper, batches, plan);
     }
-    return modified ? initPairs : null;
+    listener.phase("init", cfg.init() + " (" + (cfg.needsGradient() ? cfg.initMode() + " SVD" : "no gradient") + ") on "
+        + model.adaptedModules().size() + " modules");
+    return AdapterInit.apply(model, shards, cfg.initIters(), cfg);
+  }
+
+  /** Init micro-batch {@code i} holds examples {@code order[i*bsz .. (i+1)*bsz)} of epoch 0's order. */
+  private Map<String, List<DMatrixRMaj>> estimateGradient(BertStepper stepper, Batches batches, MicroBatchPlan plan) {
+    int[] order = plan.permutation(0);
+    int n = cfg.initIters() * cfg.initBatch();
+    if (order.length < n) {
+      throw new IllegalArgumentException("the gradient estimate needs " + n + " training examples (--init-iters x --init-batch) but "
+          + cfg.task() + " has " + order.length);
+    }
+    GradientShards shards = new GradientShards(cfg.initShards(), cfg.initIters());
+    Map<String, int[]> shapes = AdapterInit.shapes(stepper.model());
+    for (int i = 0; i < cfg.initIters(); i++) {
+      int[] idx = java.util.Arrays.copyOfRange(order, i * cfg.initBatch(), (i + 1) * cfg.initBatch());
+      shards.add(i, stepper.fullGradients(batches.of(-1 - i, idx)).weights(), shapes);
+    }
+    return shards.sums();
   }
 
   private EvalReport evaluate(BertStepper stepper, Batches batches, int step) {

@@ -98,6 +98,7 @@ class CausalLmFinetunerTest {
     o.put("microBatch", 4);
     o.put("initBatch", 4);
     o.put("initIters", 2);
+    o.put("initShards", 2);
     o.put("maxLength", 16);
     o.put("evalExamples", 16);
     o.put("evalEvery", 3);
