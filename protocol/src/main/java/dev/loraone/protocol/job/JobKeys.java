@@ -1,0 +1,198 @@
+package dev.loraone.protocol.job;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueType;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The schema of a job file: every key under {@code job}, its type, default and allowed range. The
+ * one place a new job option is added; {@code conf/job-reference.conf} documents the same keys.
+ */
+public final class JobKeys {
+  private JobKeys() {}
+
+  enum Type { INT, DOUBLE, BOOLEAN, STRING, CHOICE }
+
+  /** One key: its path under {@code job}, type, default (null = unset) and constraints. */
+  record Key(String path, Type type, Object defaultValue, double min, double max, List<String> choices, String doc) {
+    /** Null if the value is acceptable, else what is wrong and what was expected. */
+    String check(Config c) {
+      if (c.getIsNull(path)) {
+        return defaultValue == null ? null : "must not be null: expected " + expected();
+      }
+      try {
+        switch (type) {
+          case INT -> {
+            if (c.getValue(path).valueType() != ConfigValueType.NUMBER) return "expected an integer " + range() + ", got " + show(c);
+            double v = c.getNumber(path).doubleValue();
+            if (v != Math.rint(v)) return "expected an integer " + range() + ", got " + show(c);
+            if (v < min || v > max) return "= " + show(c) + " is out of range: expected " + range();
+          }
+          case DOUBLE -> {
+            if (c.getValue(path).valueType() != ConfigValueType.NUMBER) return "expected a number " + range() + ", got " + show(c);
+            double v = c.getDouble(path);
+            if (!(v >= min && v <= max)) return "= " + show(c) + " is out of range: expected " + range();
+          }
+          case BOOLEAN -> c.getBoolean(path);
+          case STRING -> {
+            if (c.getValue(path).valueType() != ConfigValueType.STRING) return "expected a string, got " + show(c);
+            if (c.getString(path).isBlank()) return "must not be blank";
+          }
+          case CHOICE -> {
+            String v = c.getValue(path).valueType() == ConfigValueType.STRING ? c.getString(path) : null;
+            if (v == null || !choices.contains(v)) return "= " + show(c) + " is not one of " + choices;
+          }
+        }
+      } catch (ConfigException.WrongType e) {
+        return "expected " + expected() + ", got " + show(c);
+      }
+      return null;
+    }
+
+    private String show(Config c) {
+      return c.getValue(path).render();
+    }
+
+    private String expected() {
+      return switch (type) {
+        case INT -> "an integer " + range();
+        case DOUBLE -> "a number " + range();
+        case BOOLEAN -> "true or false";
+        case STRING -> "a string";
+        case CHOICE -> "one of " + choices;
+      };
+    }
+
+    private String range() {
+      String lo = type == Type.INT ? String.valueOf((long) min) : String.valueOf(min);
+      String hi = max == Double.MAX_VALUE || max == Integer.MAX_VALUE ? "" : (type == Type.INT ? String.valueOf((long) max) : String.valueOf(max));
+      return hi.isEmpty() ? ">= " + lo : "in [" + lo + ", " + hi + "]";
+    }
+  }
+
+  static final Map<String, Key> ALL;
+
+  static {
+    Map<String, Key> m = new LinkedHashMap<>();
+    put(m, str("name", "job", "job name: [A-Za-z0-9._-], used for output folders"));
+    put(m, str("model", "minilm", "minilm | bge-small | HF folder"));
+    put(m, str("task", "wordnet-supersense", "wordnet-supersense | wordnet-supersense-all | data FILE"));
+    put(m, new Key("eval-file", Type.STRING, null, 0, 0, List.of(), "evaluation FILE (default: a stable 10% of task FILE)"));
+    put(m, integer("seed", 0, 0, Long.MAX_VALUE, "seeds shuffling, dropout, random inits, the SVD test matrix"));
+    put(m, integer("lora.rank", 8, 1, 4096, "LoRA rank r"));
+    put(m, dbl("lora.alpha", 16, 1e-9, 1e6, "LoRA alpha"));
+    put(m, bool("lora.rslora", true, "scaling alpha/sqrt(r) instead of alpha/r"));
+    put(m, str("lora.targets", "all-linear", "target modules: comma list of name suffixes, all-linear or none"));
+    put(m, dbl("lora.dropout", 0, 0, 0.999, "adapter dropout"));
+    put(m, choice("init.method", "lora-one", "init rule", "lora-one", "lora", "gaussian", "pissa", "lora-ga"));
+    put(m, integer("init.batch", 8, 1, 1 << 20, "examples per init micro-batch (paper: bsz)"));
+    put(m, integer("init.iters", 8, 1, 1 << 20, "init micro-batches (paper: iters)"));
+    put(m, integer("init.shards", 4, 1, 1 << 20, "canonical init shards: fixed, so the init does not depend on worker count"));
+    put(m, choice("init.mode", "randomized", "randomized: Halko rounds over shard products; exact: reduce G", "randomized", "exact"));
+    put(m, integer("init.q-factor", 4, 1, 64, "randomized SVD oversampling q = q-factor * r"));
+    put(m, integer("init.niter", 2, 0, 64, "randomized SVD power iterations"));
+    put(m, dbl("init.gamma", 0, 0, 1e12, "stable_gamma; 0 = method default (128 LoRA-One, 16 LoRA-GA)"));
+    put(m, choice("optimizer.name", "adamw", "optimizer", "adamw", "scaled-adamw", "scaled-gd"));
+    put(m, dbl("optimizer.lr", 5e-4, 1e-12, 10, "learning rate"));
+    put(m, dbl("optimizer.lora-plus-ratio", 1, 1e-6, 1e6, "LoRA+: lr_B = ratio * lr_A"));
+    put(m, dbl("optimizer.weight-decay", 0, 0, 10, "decoupled weight decay"));
+    put(m, dbl("optimizer.lambda", 1e-6, 1e-30, 1e12, "Scaled AdamW ridge"));
+    put(m, choice("optimizer.schedule", "linear", "lr schedule", "constant", "linear", "cosine"));
+    put(m, integer("optimizer.warmup", 10, 0, Integer.MAX_VALUE, "warmup steps (capped at train.steps)"));
+    put(m, dbl("optimizer.max-grad-norm", 1.0, 1e-12, Double.MAX_VALUE, "global-norm clipping"));
+    put(m, integer("train.steps", 100, 1, Integer.MAX_VALUE, "optimizer steps"));
+    put(m, integer("train.batch", 16, 1, 1 << 20, "examples per step"));
+    put(m, integer("train.micro-batch", 8, 1, 1 << 20, "examples per micro-batch (unit of work)"));
+    put(m, integer("train.max-length", 64, 2, 1 << 16, "tokens per example"));
+    put(m, integer("eval.every", 50, 0, Integer.MAX_VALUE, "evaluate every N steps (0: at the end only)"));
+    put(m, integer("eval.examples", 512, 1, Integer.MAX_VALUE, "evaluation examples"));
+    put(m, integer("data.max-per-class", 200, 1, Integer.MAX_VALUE, "WordNet: examples per class and split"));
+    put(m, choice("data.on-bad-record", "fail", "bad data records", "fail", "skip"));
+    put(m, integer("checkpoint.every", 25, 0, Integer.MAX_VALUE, "checkpoint every N steps (0: phase ends only)"));
+    put(m, integer("workers.min", 1, 1, 4096, "workers needed before the job starts"));
+    ALL = Collections.unmodifiableMap(m);
+  }
+
+  private static void put(Map<String, Key> m, Key k) {
+    m.put(k.path(), k);
+  }
+
+  private static Key integer(String p, long d, double min, double max, String doc) {
+    return new Key(p, Type.INT, d, min, max, List.of(), doc);
+  }
+
+  private static Key dbl(String p, double d, double min, double max, String doc) {
+    return new Key(p, Type.DOUBLE, d, min, max, List.of(), doc);
+  }
+
+  private static Key bool(String p, boolean d, String doc) {
+    return new Key(p, Type.BOOLEAN, d, 0, 0, List.of(), doc);
+  }
+
+  private static Key str(String p, String d, String doc) {
+    return new Key(p, Type.STRING, d, 0, 0, List.of(), doc);
+  }
+
+  private static Key choice(String p, String d, String doc, String... choices) {
+    return new Key(p, Type.CHOICE, d, 0, 0, Arrays.asList(choices), doc);
+  }
+
+  static Config defaults() {
+    Map<String, Object> m = new HashMap<>();
+    ALL.values().forEach(k -> m.put(k.path(), k.defaultValue()));
+    return ConfigFactory.parseMap(m, "defaults");
+  }
+
+  static String require(String key) {
+    if (!ALL.containsKey(key)) throw new IllegalArgumentException("no job key '" + key + "'");
+    return key;
+  }
+
+  /** " (did you mean 'x'?)" for the closest known key within edit distance 3, else the section's keys. */
+  static String suggest(String key) {
+    String best = null;
+    int bestD = Integer.MAX_VALUE;
+    for (String k : ALL.keySet()) {
+      int d = distance(key, k);
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
+    }
+    if (best != null && bestD <= 3) return " (did you mean 'job." + best + "'?)";
+    String section = key.contains(".") ? key.substring(0, key.indexOf('.') + 1) : "";
+    List<String> same = ALL.keySet().stream().filter(k -> !section.isEmpty() && k.startsWith(section)).toList();
+    return same.isEmpty() ? "; known keys: " + ALL.keySet() : "; keys of this section: " + same;
+  }
+
+  private static int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) prev[j] = j;
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
+  /** Human documentation of every key: path, default, doc. */
+  public static String describe() {
+    StringBuilder sb = new StringBuilder();
+    ALL.values().forEach(k -> sb.append(String.format("job.%-26s %-20s %s%n", k.path(),
+        k.defaultValue() == null ? "(unset)" : k.defaultValue(), k.doc() + (k.choices().isEmpty() ? "" : " " + k.choices()))));
+    return sb.toString();
+  }
+}

@@ -1,0 +1,196 @@
+package dev.loraone.protocol.job;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigSyntax;
+import com.typesafe.config.ConfigValue;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A fine-tuning job as written in a HOCON (or JSON) job file: every key under {@code job}, with
+ * its type, default and allowed values declared once in {@link JobKeys}. Parsing checks every key
+ * and reports every problem at once, each with the file and line it comes from: unknown or
+ * mistyped keys (with a suggestion), wrong types, values out of range.
+ *
+ * <p>The spec travels to workers as its canonical rendering ({@link #render()}), so the
+ * coordinator and every worker read the same values; its SHA-256 names the job's configuration
+ * in checkpoints.
+ */
+public final class JobSpec {
+  private final Config job;
+  private final String source;
+
+  private JobSpec(Config job, String source) {
+    this.job = job;
+    this.source = source;
+  }
+
+  /** Every problem of a job file, one per line, each naming file, line and key. */
+  public static final class InvalidJobException extends IllegalArgumentException {
+    private final List<String> problems;
+
+    InvalidJobException(String source, List<String> problems) {
+      super("invalid job " + source + ":\n  " + String.join("\n  ", problems));
+      this.problems = List.copyOf(problems);
+    }
+
+    public List<String> problems() {
+      return problems;
+    }
+  }
+
+  public static JobSpec parseFile(Path file) {
+    if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
+    try {
+      return of(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)), file.toString());
+    } catch (ConfigException.Parse e) {
+      throw new InvalidJobException(file.toString(), List.of(e.getMessage()));
+    }
+  }
+
+  /** Parses HOCON or JSON text (JSON is HOCON); {@code source} names it in messages. */
+  public static JobSpec parseString(String text, String source) {
+    try {
+      return of(ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(source)
+          .setSyntax(ConfigSyntax.CONF)), source);
+    } catch (ConfigException.Parse e) {
+      throw new InvalidJobException(source, List.of(e.getMessage()));
+    }
+  }
+
+  /** A job from overrides of the defaults, e.g. {@code Map.of("train.steps", 10)}. */
+  public static JobSpec of(Map<String, ?> overrides) {
+    Map<String, Object> prefixed = new LinkedHashMap<>();
+    overrides.forEach((k, v) -> prefixed.put("job." + k, v));
+    return of(ConfigFactory.parseMap(prefixed, "overrides"), "overrides");
+  }
+
+  private static JobSpec of(Config raw, String source) {
+    List<String> problems = new ArrayList<>();
+    if (!raw.hasPath("job")) {
+      throw new InvalidJobException(source, List.of("expected a top-level 'job { ... }' block; found keys " + raw.root().keySet()));
+    }
+    Config job;
+    try {
+      job = raw.getConfig("job");
+    } catch (ConfigException.WrongType e) {
+      throw new InvalidJobException(source, List.of(e.getMessage()));
+    }
+    for (String top : raw.root().keySet()) {
+      if (!top.equals("job")) problems.add(where(raw.getValue(top)) + "unknown top-level key '" + top + "' (only 'job' is read)");
+    }
+    Set<String> known = JobKeys.ALL.keySet();
+    for (Map.Entry<String, ConfigValue> e : job.entrySet()) {
+      if (!known.contains(e.getKey())) {
+        problems.add(where(e.getValue()) + "unknown key 'job." + e.getKey() + "'" + JobKeys.suggest(e.getKey()));
+      }
+    }
+    Config merged = job.withFallback(JobKeys.defaults()).resolve();
+    for (JobKeys.Key k : JobKeys.ALL.values()) {
+      String problem = k.check(merged);
+      if (problem != null) problems.add(where(merged.getValue(k.path())) + "'job." + k.path() + "' " + problem);
+    }
+    if (problems.isEmpty()) {
+      int batch = merged.getInt("train.batch");
+      int micro = merged.getInt("train.micro-batch");
+      if (batch % micro != 0) problems.add(where(merged.getValue("train.batch")) + "'job.train.batch' = " + batch
+          + " must be a multiple of 'job.train.micro-batch' = " + micro);
+      int initMb = merged.getInt("init.iters");
+      int shards = merged.getInt("init.shards");
+      if (initMb % shards != 0) problems.add(where(merged.getValue("init.shards")) + "'job.init.shards' = " + shards
+          + " must divide 'job.init.iters' = " + initMb + " (each shard sums whole init micro-batches)");
+    }
+    if (!problems.isEmpty()) throw new InvalidJobException(source, problems);
+    return new JobSpec(merged, source);
+  }
+
+  private static String where(ConfigValue v) {
+    if (v == null || v.origin() == null) return "";
+    String d = v.origin().filename() != null ? v.origin().filename() : v.origin().description();
+    if (d == null || d.startsWith("defaults") || d.startsWith("merge of")) return "";
+    return v.origin().lineNumber() > 0 && v.origin().filename() != null ? d + ":" + v.origin().lineNumber() + ": " : d + ": ";
+  }
+
+  public String source() {
+    return source;
+  }
+
+  public int getInt(String key) {
+    return job.getInt(JobKeys.require(key));
+  }
+
+  public long getLong(String key) {
+    return job.getLong(JobKeys.require(key));
+  }
+
+  public double getDouble(String key) {
+    return job.getDouble(JobKeys.require(key));
+  }
+
+  public boolean getBoolean(String key) {
+    return job.getBoolean(JobKeys.require(key));
+  }
+
+  /** A string value; null for keys whose default is absent and that the file does not set. */
+  public String getString(String key) {
+    String k = JobKeys.require(key);
+    return job.getIsNull(k) ? null : job.getString(k);
+  }
+
+  /** The canonical text of the full spec (defaults included), sorted; what workers receive. */
+  public String render() {
+    Map<String, Object> flat = new java.util.TreeMap<>();
+    for (JobKeys.Key k : JobKeys.ALL.values()) {
+      String p = k.path();
+      Object v = job.getIsNull(p) ? null : switch (k.type()) {
+        case INT -> job.getLong(p); // 16 and 16.0 render alike
+        case DOUBLE -> job.getDouble(p);
+        default -> job.getValue(p).unwrapped();
+      };
+      flat.put(p, v);
+    }
+    Config c = ConfigFactory.parseMap(Map.of("job", unflatten(flat)));
+    return c.root().render(ConfigRenderOptions.concise().setFormatted(true));
+  }
+
+  private static Map<String, Object> unflatten(Map<String, Object> flat) {
+    Map<String, Object> root = new java.util.TreeMap<>();
+    flat.forEach((k, v) -> {
+      String[] parts = k.split("\\.");
+      @SuppressWarnings("unchecked")
+      Map<String, Object> node = root;
+      for (int i = 0; i < parts.length - 1; i++) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> next = (Map<String, Object>) node.computeIfAbsent(parts[i], x -> new java.util.TreeMap<String, Object>());
+        node = next;
+      }
+      node.put(parts[parts.length - 1], v);
+    });
+    return root;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof JobSpec s && render().equals(s.render());
+  }
+
+  @Override
+  public int hashCode() {
+    return render().hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "JobSpec(" + source + ")";
+  }
+}

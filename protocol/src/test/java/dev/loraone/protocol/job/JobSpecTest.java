@@ -1,0 +1,79 @@
+package dev.loraone.protocol.job;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JobSpecTest {
+  @TempDir Path dir;
+
+  private Path write(String text) throws IOException {
+    Path f = dir.resolve("job.conf");
+    Files.writeString(f, text);
+    return f;
+  }
+
+  @Test
+  void fileValuesOverrideDefaults() throws IOException {
+    JobSpec s = JobSpec.parseFile(write("job {\n  name = demo\n  lora { rank = 16 }\n  init.method = pissa\n  optimizer.lr = 1e-3\n}\n"));
+    assertEquals(16, s.getInt("lora.rank"));
+    assertEquals("pissa", s.getString("init.method"));
+    assertEquals(1e-3, s.getDouble("optimizer.lr"));
+    assertEquals(16.0, s.getDouble("lora.alpha"), "default");
+    assertNull(s.getString("eval-file"), "unset optional key");
+  }
+
+  @Test
+  void renderedSpecParsesBackToAnEqualSpec() {
+    JobSpec s = JobSpec.of(Map.of("train.steps", 7, "lora.targets", "query,value"));
+    JobSpec back = JobSpec.parseString(s.render(), "rendered");
+    assertEquals(s, back);
+    assertEquals(7, back.getInt("train.steps"));
+  }
+
+  @Test
+  void mistypedKeyIsNamedWithLineAndSuggestion() throws IOException {
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+        () -> JobSpec.parseFile(write("job {\n  lora {\n    rnak = 16\n  }\n}\n")));
+    assertEquals(1, e.problems().size(), e.getMessage());
+    String p = e.problems().get(0);
+    assertTrue(p.contains("job.conf:3") && p.contains("job.lora.rnak") && p.contains("did you mean 'job.lora.rank'"), p);
+  }
+
+  @Test
+  void everyProblemIsReportedAtOnce() throws IOException {
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseFile(write(
+        "job {\n  train.steps = \"many\"\n  lora.rank = 0\n  init.method = lora-two\n  optimizer.lr = -1\n}\n")));
+    String all = e.getMessage();
+    assertEquals(4, e.problems().size(), all);
+    assertTrue(all.contains("job.conf:2") && all.contains("'job.train.steps' expected an integer"), all);
+    assertTrue(all.contains("job.conf:3") && all.contains("'job.lora.rank' = 0 is out of range: expected in [1, 4096]"), all);
+    assertTrue(all.contains("job.conf:4") && all.contains("lora-two") && all.contains("lora-one"), all);
+    assertTrue(all.contains("job.conf:5") && all.contains("'job.optimizer.lr'"), all);
+  }
+
+  @Test
+  void crossKeyRulesAreChecked() {
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+        () -> JobSpec.of(Map.of("train.batch", 12, "train.micro-batch", 8)));
+    assertTrue(e.getMessage().contains("multiple of 'job.train.micro-batch'"), e.getMessage());
+    e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.of(Map.of("init.iters", 8, "init.shards", 3)));
+    assertTrue(e.getMessage().contains("'job.init.shards' = 3 must divide"), e.getMessage());
+  }
+
+  @Test
+  void syntaxErrorsAndMissingBlocksAreClear() throws IOException {
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+        () -> JobSpec.parseFile(write("job { lora { rank = 8 }\n")));
+    assertTrue(e.getMessage().contains("job.conf"), e.getMessage());
+    e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseString("lora.rank = 8", "inline"));
+    assertTrue(e.getMessage().contains("top-level 'job"), e.getMessage());
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> JobSpec.parseFile(dir.resolve("nope.conf")));
+    assertTrue(missing.getMessage().contains("nope.conf"), missing.getMessage());
+  }
+}
