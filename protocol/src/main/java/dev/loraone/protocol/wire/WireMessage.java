@@ -1,0 +1,13 @@
+package dev.loraone.protocol.wire;
+
+/**
+ * Marker for every message that may cross a JVM boundary. {@code reference.conf} binds it to
+ * {@link KryoSerializer}, so a message type that forgets to implement it fails on the first send
+ * instead of falling back to Java serialization (which is switched off).
+ *
+ * <p>Not sealed: the families live in different packages ({@link CoordinatorMessage},
+ * {@link WorkerMessage}, {@code transport.TransferMessage}), and sealed hierarchies must stay in
+ * one package outside named modules. Each family is sealed and listed in
+ * {@link WireRegistry#SEALED_ROOTS}.
+ */
+public interface WireMessage {}
