@@ -64,6 +64,35 @@ public final class AdapterState {
     head.forEach((name, v) -> model.namedParameters().get(name).getArray().set(floats(v)));
   }
 
+  /** A live view over trainer-owned masters (updates show through), with the head tensors named. */
+  public static AdapterState view(List<String> modules, List<LoraPair> pairs, List<String> headNames, List<DMatrixRMaj> head) {
+    Map<String, LoraPair> p = new LinkedHashMap<>();
+    for (int i = 0; i < modules.size(); i++) p.put(modules.get(i), pairs.get(i));
+    Map<String, DMatrixRMaj> h = new LinkedHashMap<>();
+    for (int i = 0; i < headNames.size(); i++) h.put(headNames.get(i), head.get(i));
+    return new AdapterState(p, h);
+  }
+
+  public List<String> headNames() {
+    return List.copyOf(head.keySet());
+  }
+
+  /** One micro-batch's gradients as {@code AdapterTrainer} wants them: {gA, gB} per module in module order. */
+  public float[][][] adapterGradients(Map<String, float[][]> byModule) {
+    float[][][] out = new float[pairs.size()][][];
+    int i = 0;
+    for (String m : pairs.keySet()) out[i++] = byModule.get(m);
+    return out;
+  }
+
+  /** The head gradients in head order. */
+  public float[][] headGradients(Map<String, float[]> byName) {
+    float[][] out = new float[head.size()][];
+    int i = 0;
+    for (String h : head.keySet()) out[i++] = byName.get(h);
+    return out;
+  }
+
   public List<String> modules() {
     return List.copyOf(pairs.keySet());
   }

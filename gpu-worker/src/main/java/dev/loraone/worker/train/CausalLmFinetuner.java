@@ -3,10 +3,8 @@ package dev.loraone.worker.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.core.linalg.Matrices;
 import dev.loraone.core.lora.LoraPair;
-import dev.loraone.core.optim.GradClip;
-import dev.loraone.core.optim.LoraOptimizer;
+import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.core.optim.OptimizerConfig;
-import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.data.CausalLmEncoder;
@@ -128,11 +126,12 @@ public final class CausalLmFinetuner implements AutoCloseable {
       Map<String, LoraPair> initPairs = AdapterInit.apply(stepper.model(), grads, cfg.initIters(), cfg);
       double initSeconds = (System.nanoTime() - t0) / 1e9;
 
-      AdapterState state = AdapterState.fromAdapters(stepper.model());
+      AdapterState start = AdapterState.fromAdapters(stepper.model());
       OptimizerConfig oc = OptimizerConfig.defaults(cfg.lr()).withLoraPlusRatio(cfg.loraPlusRatio())
           .withWeightDecay(cfg.weightDecay()).withLambda(cfg.lambda())
           .withSchedule(Schedule.forName(cfg.schedule(), Math.min(cfg.warmup(), cfg.steps()), cfg.steps()));
-      LoraOptimizer opt = Optimizers.create(cfg.optimizer(), oc);
+      AdapterTrainer trainer = new AdapterTrainer(cfg.optimizer(), oc, cfg.maxGradNorm(), start.modules(), start.pairList(), List.of());
+      AdapterState state = AdapterState.view(trainer.modules(), trainer.pairs(), List.of(), List.of());
       List<StepReport> steps = new ArrayList<>();
       List<EvalReport> evals = new ArrayList<>();
       evals.add(evaluate(encoder, task, 0));
@@ -142,16 +141,26 @@ public final class CausalLmFinetuner implements AutoCloseable {
       long t1 = System.nanoTime();
       for (int s = 0; s < cfg.steps(); s++) {
         long ts = System.nanoTime();
-        TokenGradients g = new TokenGradients(state);
+        AdapterTrainer.Accumulator acc = trainer.accumulate();
+        double lossSum = 0;
+        int tokens = 0;
         for (int k = 0; k < cfg.microBatchesPerStep(); k++) {
           long index = (long) s * cfg.microBatchesPerStep() + k;
-          g.add(stepper.loraGradients(encode(encoder, task.train(), plan.microBatch(index)), DropoutSeeds.of(cfg.seed(), index)));
+          LlamaStepper.LoraGradients g =
+              stepper.loraGradients(encode(encoder, task.train(), plan.microBatch(index)), DropoutSeeds.of(cfg.seed(), index));
+          acc.add(state.adapterGradients(g.adapters()), new float[0][]);
+          lossSum += g.lossSum();
+          tokens += g.tokens();
         }
-        g.normalise(s + 1);
-        double norm = GradClip.clipGlobalNorm(g.pairs, cfg.maxGradNorm());
-        double lrNow = opt.step(state.pairList(), g.pairs).lrA();
+        if (!Double.isFinite(lossSum)) {
+          throw new AdapterTrainer.DivergedException("step " + (s + 1) + ": loss is " + lossSum
+              + "; stopping before the update, the adapters keep step " + s + "'s values (try a lower --lr)");
+        }
+        // gradients of summed token losses / tokens of the step: independent of how the step is split
+        AdapterTrainer.StepInfo info = acc.apply(Math.max(tokens, 1));
         state.writeTo(stepper.model());
-        StepReport r = new StepReport(s + 1, cfg.steps(), g.loss(), g.tokens, lrNow, norm, (System.nanoTime() - ts) / 1e9);
+        StepReport r = new StepReport(s + 1, cfg.steps(), lossSum / Math.max(tokens, 1), tokens, info.lr(), info.gradNorm(),
+            (System.nanoTime() - ts) / 1e9);
         steps.add(r);
         listener.step(r);
         if (s + 1 == cfg.steps() || (cfg.evalEvery() > 0 && (s + 1) % cfg.evalEvery() == 0)) {
@@ -270,58 +279,6 @@ public final class CausalLmFinetuner implements AutoCloseable {
         throw new IllegalArgumentException("--rank " + cfg.rank() + " is too large for " + m + " (" + lin.outFeatures()
             + " x " + lin.inFeatures() + "): expected <= " + (cfg.init().equals("lora-ga") ? max / 2 + " for lora-ga" : max));
       }
-    }
-  }
-
-  /** One step's adapter gradients: summed in micro-batch index order in double, then divided by the step's tokens. */
-  private static final class TokenGradients {
-    final List<LoraPair> pairs = new ArrayList<>();
-    private final List<String> modules;
-    private double lossSum;
-    private int tokens;
-
-    TokenGradients(AdapterState shapes) {
-      modules = shapes.modules();
-      for (LoraPair p : shapes.pairList()) {
-        pairs.add(new LoraPair(new DMatrixRMaj(p.a().numRows, p.a().numCols), new DMatrixRMaj(p.b().numRows, p.b().numCols)));
-      }
-    }
-
-    void add(LlamaStepper.LoraGradients g) {
-      for (int i = 0; i < modules.size(); i++) {
-        float[][] ab = g.adapters().get(modules.get(i));
-        addInto(pairs.get(i).a(), ab[0]);
-        addInto(pairs.get(i).b(), ab[1]);
-      }
-      lossSum += g.lossSum();
-      tokens += g.tokens();
-    }
-
-    /** Divides by the step's token count; fails before any update on a non-finite loss or gradient. */
-    void normalise(int step) {
-      double f = 1.0 / Math.max(tokens, 1);
-      for (LoraPair p : pairs) {
-        CommonOps_DDRM.scale(f, p.a());
-        CommonOps_DDRM.scale(f, p.b());
-      }
-      if (!Double.isFinite(lossSum)) {
-        throw new StepGradients.DivergedException("step " + step + ": loss is " + lossSum
-            + "; stopping before the update, adapters keep step " + (step - 1) + "'s values (try a lower --lr)");
-      }
-      for (int i = 0; i < pairs.size(); i++) {
-        if (!Matrices.isFinite(pairs.get(i).a()) || !Matrices.isFinite(pairs.get(i).b())) {
-          throw new StepGradients.DivergedException("step " + step + ": non-finite gradient in " + modules.get(i)
-              + "; stopping before the update");
-        }
-      }
-    }
-
-    double loss() {
-      return lossSum / Math.max(tokens, 1);
-    }
-
-    private static void addInto(DMatrixRMaj sum, float[] v) {
-      for (int i = 0; i < v.length; i++) sum.data[i] += v[i];
     }
   }
 }

@@ -30,18 +30,36 @@ import java.nio.file.Path;
  *     order, so a distributed run with the same value gives the same bits on any number of workers
  * @param initMode {@code randomized} (Halko rounds over shard products; LoRA-One) or {@code exact}
  * @param qFactor, niter randomized SVD: {@code q = qFactor * r}, power iterations
+ * @param headWarmup head-only steps before the gradient estimate and init (0: none, the default):
+ *     the classifier trains on the frozen pretrained encoder without adapters (AdamW at constant
+ *     {@code headWarmupLr}, the run's batch and clipping, the training stream's first micro-batches),
+ *     then the main run starts from that head with a fresh optimizer and its usual step count.
+ *     Linear probing before fine-tuning, as in LP-FT (Kumar et al. 2022): with a random head, the
+ *     one-step encoder gradient that LoRA-One factorises points along the random head's rows
+ * @param headWarmupLr learning rate of the head warm-up; NaN means {@code lr}
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
     String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
     String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
-    int initShards, String initMode, int qFactor, int niter) {
+    int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr) {
 
   public static FinetuneConfig defaults() {
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
-        4, "randomized", 4, 2);
+        4, "randomized", 4, 2, 0, Double.NaN);
+  }
+
+  /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha,
+      boolean rslora, String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
+      String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
+      double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
+      int initShards, String initMode, int qFactor, int niter) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio, weightDecay, lambda,
+        schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma, maxLength, maxPerClass,
+        evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter, 0, Double.NaN);
   }
 
   /** A config with the init gradient in one shard, randomized SVD at the defaults (q = 4r, niter = 2). */
@@ -82,6 +100,9 @@ public record FinetuneConfig(
     require(evalExamples >= 1, "eval-examples", evalExamples, ">= 1");
     require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
     require(seed >= 0, "seed", seed, ">= 0");
+    require(headWarmup >= 0, "head-warmup", headWarmup, ">= 0");
+    require(Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)), "head-warmup-lr", headWarmupLr,
+        "finite and > 0");
     require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of --init-iters=" + initIters);
     require(initMode.equals("randomized") || initMode.equals("exact"), "init-mode", initMode, "randomized or exact");
     require(!initMode.equals("randomized") || !init.equals("lora-ga"), "init-mode", initMode, "exact for lora-ga");
@@ -96,6 +117,19 @@ public record FinetuneConfig(
     if (!Schedule.names().contains(schedule)) {
       throw new IllegalArgumentException("--schedule " + schedule + " is not one of " + Schedule.names());
     }
+  }
+
+  /** This config with {@code steps} head-only warm-up steps at {@code lr} (NaN: the main lr) before the init. */
+  public FinetuneConfig withHeadWarmup(int steps, double lr) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor,
+        niter, steps, lr);
+  }
+
+  /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
+  public double headWarmupLrOrLr() {
+    return Double.isNaN(headWarmupLr) ? lr : headWarmupLr;
   }
 
   /** Micro-batches per optimizer step. */

@@ -1,11 +1,10 @@
 package dev.loraone.worker.train;
 
 import dev.loraone.core.lora.LoraPair;
+import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.core.optim.DenseAdamW;
 import dev.loraone.core.optim.GradClip;
-import dev.loraone.core.optim.LoraOptimizer;
 import dev.loraone.core.optim.OptimizerConfig;
-import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.Example;
 import dev.loraone.data.MicroBatchPlan;
@@ -88,15 +87,17 @@ public final class Finetuner implements AutoCloseable {
       MicroBatchPlan plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
 
       long t0 = System.nanoTime();
+      if (cfg.headWarmup() > 0) warmUpHead(model, batches, plan, task.labels().size());
       Map<String, LoraPair> initPairs = initialise(stepper, batches, plan);
       double initSeconds = (System.nanoTime() - t0) / 1e9;
 
-      AdapterState state = AdapterState.fromModel(model);
+      AdapterState start = AdapterState.fromModel(model);
       OptimizerConfig oc = OptimizerConfig.defaults(cfg.lr()).withLoraPlusRatio(cfg.loraPlusRatio())
           .withWeightDecay(cfg.weightDecay()).withLambda(cfg.lambda())
           .withSchedule(Schedule.forName(cfg.schedule(), Math.min(cfg.warmup(), cfg.steps()), cfg.steps()));
-      LoraOptimizer opt = Optimizers.create(cfg.optimizer(), oc);
-      DenseAdamW headOpt = new DenseAdamW(oc);
+      AdapterTrainer trainer = new AdapterTrainer(cfg.optimizer(), oc, cfg.maxGradNorm(), start.modules(), start.pairList(),
+          start.headList());
+      AdapterState state = AdapterState.view(trainer.modules(), trainer.pairs(), start.headNames(), trainer.dense());
 
       List<StepReport> steps = new ArrayList<>();
       List<EvalReport> evals = new ArrayList<>();
@@ -105,21 +106,26 @@ public final class Finetuner implements AutoCloseable {
       long t1 = System.nanoTime();
       for (int s = 0; s < cfg.steps(); s++) {
         long ts = System.nanoTime();
-        StepGradients g = new StepGradients(state);
+        AdapterTrainer.Accumulator acc = trainer.accumulate();
+        double lossSum = 0;
+        int correct = 0;
+        int examples = 0;
         for (int k = 0; k < cfg.microBatchesPerStep(); k++) {
           long index = (long) s * cfg.microBatchesPerStep() + k;
-          ClassificationBatch mb = batches.of(index, plan.microBatch(index));
-          g.add(stepper.loraGradients(mb, DropoutSeeds.of(cfg.seed(), index)));
+          BertStepper.LoraGradients g = stepper.loraGradients(batches.of(index, plan.microBatch(index)), DropoutSeeds.of(cfg.seed(), index));
+          acc.add(state.adapterGradients(g.adapters()), state.headGradients(g.head()));
+          lossSum += g.loss();
+          correct += g.correct();
+          examples += g.examples();
         }
-        g.average();
-        g.requireFinite(s + 1);
-        double norm = GradClip.clipGlobalNorm(g.pairs, g.head, cfg.maxGradNorm());
-        double lrNow = cfg.lr() * oc.schedule().factor(headOpt.steps());
-        if (!g.pairs.isEmpty()) lrNow = opt.step(state.pairList(), g.pairs).lrA();
-        headOpt.step(state.headList(), g.head);
+        if (!Double.isFinite(lossSum)) {
+          throw new AdapterTrainer.DivergedException("step " + (s + 1) + ": loss is " + lossSum
+              + "; stopping before the update, the adapters keep step " + s + "'s values (try a lower --lr)");
+        }
+        AdapterTrainer.StepInfo info = acc.apply(cfg.microBatchesPerStep());
         state.writeTo(model);
-        StepReport r = new StepReport(s + 1, cfg.steps(), g.loss(), g.accuracy(), lrNow, norm,
-            (System.nanoTime() - ts) / 1e9);
+        StepReport r = new StepReport(s + 1, cfg.steps(), lossSum / cfg.microBatchesPerStep(), correct / (double) examples,
+            info.lr(), info.gradNorm(), (System.nanoTime() - ts) / 1e9);
         steps.add(r);
         listener.step(r);
         if (s + 1 == cfg.steps() || (cfg.evalEvery() > 0 && (s + 1) % cfg.evalEvery() == 0)) {
@@ -153,6 +159,47 @@ public final class Finetuner implements AutoCloseable {
   @Override
   public void close() {
     if (stepper != null) stepper.close();
+  }
+
+  /**
+   * The optional head warm-up ({@link FinetuneConfig#headWarmup()}): trains the classifier alone on
+   * a second, adapter-free copy of the pretrained encoder, so backward stops at the head, for
+   * {@code headWarmup} steps over the training stream's first micro-batches (AdamW, constant lr,
+   * the run's clipping), then copies the head into {@code model}.
+   */
+  private void warmUpHead(BertLoraModel model, Batches batches, MicroBatchPlan plan, int numLabels) {
+    listener.phase("head-warmup", cfg.headWarmup() + " head-only steps at lr " + cfg.headWarmupLrOrLr());
+    List<String> names = List.of("classifier.weight", "classifier.bias");
+    BertLoraModel probe = BertLoraModel.fromPretrained(source.config(),
+        LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), 0.0, cfg.seed(), "none"),
+        new BertLoraModel.Head.Classification(numLabels), source.weights());
+    try (BertStepper probeStepper = new BertStepper(probe)) {
+      List<DMatrixRMaj> head = new ArrayList<>();
+      for (String n : names) head.add(AdapterState.matrix(1, (int) model.namedParameters().get(n).getArray().size(),
+          model.namedParameters().get(n).getArray().toFloatArray()));
+      DenseAdamW opt = new DenseAdamW(OptimizerConfig.defaults(cfg.headWarmupLrOrLr()));
+      double loss = Double.NaN;
+      for (int s = 0; s < cfg.headWarmup(); s++) {
+        for (int i = 0; i < names.size(); i++) probe.namedParameters().get(names.get(i)).getArray().set(AdapterState.floats(head.get(i)));
+        List<DMatrixRMaj> grads = new ArrayList<>();
+        for (DMatrixRMaj h : head) grads.add(new DMatrixRMaj(h.numRows, h.numCols));
+        loss = 0;
+        for (int k = 0; k < cfg.microBatchesPerStep(); k++) {
+          long index = (long) s * cfg.microBatchesPerStep() + k;
+          BertStepper.LoraGradients g = probeStepper.loraGradients(batches.of(index, plan.microBatch(index)), 0);
+          loss += g.loss() / cfg.microBatchesPerStep();
+          for (int i = 0; i < names.size(); i++) {
+            float[] v = g.head().get(names.get(i));
+            for (int j = 0; j < v.length; j++) grads.get(i).data[j] += v[j];
+          }
+        }
+        for (DMatrixRMaj g : grads) org.ejml.dense.row.CommonOps_DDRM.scale(1.0 / cfg.microBatchesPerStep(), g);
+        GradClip.clipGlobalNorm(List.of(), grads, cfg.maxGradNorm());
+        opt.step(head, grads);
+      }
+      listener.phase("head-warmup", String.format("done, last step's training loss %.4f", loss));
+      for (int i = 0; i < names.size(); i++) model.namedParameters().get(names.get(i)).getArray().set(AdapterState.floats(head.get(i)));
+    }
   }
 
   /**
