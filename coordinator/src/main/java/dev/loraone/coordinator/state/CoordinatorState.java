@@ -16,6 +16,9 @@ import java.util.TreeSet;
  * <pre>
  * WAITING_FOR_WORKERS -> GRADIENT_ACCUMULATION -> SVD_INIT -> TRAINING <-> EVALUATION -> EXPORT -> DONE
  *          any phase -> FAILED (with a reason)
+ *
+ * WAITING_FOR_WORKERS -> TRAINING                     the init ran on the workers (a plan without gradient init)
+ * WAITING_FOR_WORKERS -> TRAINING | EVALUATION         resumed from a checkpoint after step s ({@link #resume})
  * </pre>
  *
  * <p>Work units are addressed by index (init shard, SVD round x shard, training micro-batch,
@@ -27,14 +30,27 @@ import java.util.TreeSet;
  */
 public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> workers, NavigableMap<Integer, String> shardOwner,
     NavigableSet<Integer> shardsReady, int round, NavigableSet<Integer> sketchesIn, int step,
-    NavigableMap<Long, String> inFlight, NavigableSet<Long> received, String exporter, String failure) {
+    NavigableMap<Long, String> inFlight, NavigableSet<Long> received, String exporter, String failure, boolean initDone) {
 
   /** A transition's outcome. */
   public record Next(CoordinatorState state, List<Effect> effects) {}
 
   public static CoordinatorState start(JobPlan plan) {
     return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(), 0,
-        new TreeSet<>(), 0, new TreeMap<>(), new TreeSet<>(), null, null);
+        new TreeSet<>(), 0, new TreeMap<>(), new TreeSet<>(), null, null, false);
+  }
+
+  /**
+   * A job restored from a checkpoint taken after {@code step} optimizer steps (0: right after the
+   * init): once enough workers join it evaluates step {@code step} if the plan evaluates after it,
+   * else it trains step {@code step + 1}. No init effect is emitted: the actor restored the init.
+   */
+  public static CoordinatorState resume(JobPlan plan, int step) {
+    if (step < 0 || step > plan.steps()) {
+      throw new IllegalArgumentException("checkpoint step=" + step + " is outside [0, train.steps=" + plan.steps() + "]");
+    }
+    return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(),
+        plan.svdRounds(), new TreeSet<>(), step, new TreeMap<>(), new TreeSet<>(), null, null, true);
   }
 
   public CoordinatorState {
@@ -66,6 +82,7 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
     final TreeSet<Long> received;
     String exporter;
     String failure;
+    boolean initDone;
     final List<Effect> effects = new ArrayList<>();
 
     Draft(CoordinatorState s) {
@@ -81,11 +98,12 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
       received = new TreeSet<>(s.received);
       exporter = s.exporter;
       failure = s.failure;
+      initDone = s.initDone;
     }
 
     CoordinatorState freeze() {
       return new CoordinatorState(plan, phase, workers, shardOwner, shardsReady, round, sketchesIn, step, inFlight, received,
-          exporter, failure);
+          exporter, failure, initDone);
     }
 
     void apply(Event e) {
@@ -105,7 +123,7 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
       if (!workers.add(w)) return;
       effects.add(new Effect.SendSpec(w));
       if (phase == Phase.WAITING_FOR_WORKERS) {
-        if (workers.size() >= plan.minWorkers()) startAccumulation();
+        if (workers.size() >= plan.minWorkers()) begin();
       } else {
         assignOrphans();
       }
@@ -122,6 +140,23 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
       inFlight.replaceAll((unit, owner) -> w.equals(owner) ? null : owner);
       if (w.equals(exporter)) exporter = null;
       assignOrphans();
+    }
+
+    private void begin() {
+      if (initDone) {
+        if (step > 0 && plan.evaluatesAfter(step)) startEvaluation();
+        else startStep(step + 1);
+      } else if (!plan.gradientInit()) {
+        finishInit();
+      } else {
+        startAccumulation();
+      }
+    }
+
+    private void finishInit() {
+      initDone = true;
+      effects.add(new Effect.FinishInit());
+      startStep(1);
     }
 
     private void startAccumulation() {
@@ -185,8 +220,7 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
       if (round < plan.svdRounds()) {
         requestSketches();
       } else {
-        effects.add(new Effect.FinishInit());
-        startStep(1);
+        finishInit();
       }
     }
 
@@ -208,15 +242,16 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
 
     private void stepApplied(int t) {
       if (phase != Phase.TRAINING || t != step || received.size() != plan.microBatchesPerStep()) return;
-      if (plan.evaluatesAfter(t)) {
-        phase = Phase.EVALUATION;
-        inFlight.clear();
-        received.clear();
-        for (long b = 0; b < plan.evalBatches(); b++) inFlight.put(b, null);
-        assignOrphans();
-      } else {
-        startStep(t + 1);
-      }
+      if (plan.evaluatesAfter(t)) startEvaluation();
+      else startStep(t + 1);
+    }
+
+    private void startEvaluation() {
+      phase = Phase.EVALUATION;
+      inFlight.clear();
+      received.clear();
+      for (long b = 0; b < plan.evalBatches(); b++) inFlight.put(b, null);
+      assignOrphans();
     }
 
     private void evalReceived(Event.EvalReceived v) {

@@ -6,6 +6,7 @@ package dev.loraone.coordinator.state;
  * <pre>
  *   init shards   s = 0..initShards-1; shard s holds init micro-batches s*perShard .. (s+1)*perShard-1
  *   svd rounds    r = 0..svdRounds-1 (2*niter+2 for randomized, 1 for exact reduction)
+ *   no gradient   initShards = initMicroBatches = svdRounds = 0: the init ran on the workers
  *   train step t  micro-batches t*K .. t*K+K-1 (K = microBatchesPerStep)
  *   evaluation    after step t when t % evalEvery == 0 or t == steps; evalBatches units
  * </pre>
@@ -16,15 +17,30 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
     int evalEvery, int evalBatches, int minWorkers) {
 
   public JobPlan {
-    require(initShards >= 1, "init.shards", initShards, ">= 1");
-    require(initMicroBatches >= initShards, "init micro-batches", initMicroBatches, ">= init.shards=" + initShards);
-    require(initMicroBatches % initShards == 0, "init micro-batches", initMicroBatches, "a multiple of init.shards=" + initShards);
-    require(svdRounds >= 1, "svd rounds", svdRounds, ">= 1");
+    if (initShards == 0) {
+      require(initMicroBatches == 0, "init micro-batches", initMicroBatches, "0 without a gradient init (init.shards=0)");
+      require(svdRounds == 0, "svd rounds", svdRounds, "0 without a gradient init (init.shards=0)");
+    } else {
+      require(initShards >= 1, "init.shards", initShards, ">= 1, or 0 without a gradient init");
+      require(initMicroBatches >= initShards, "init micro-batches", initMicroBatches, ">= init.shards=" + initShards);
+      require(initMicroBatches % initShards == 0, "init micro-batches", initMicroBatches, "a multiple of init.shards=" + initShards);
+      require(svdRounds >= 1, "svd rounds", svdRounds, ">= 1");
+    }
     require(steps >= 1, "steps", steps, ">= 1");
     require(microBatchesPerStep >= 1, "micro-batches per step", microBatchesPerStep, ">= 1");
     require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
     require(evalBatches >= 1, "eval batches", evalBatches, ">= 1");
     require(minWorkers >= 1, "min-workers", minWorkers, ">= 1");
+  }
+
+  /** A plan whose init needs no gradient (it ran on the workers): workers go straight to training. */
+  public static JobPlan withoutGradientInit(int steps, int microBatchesPerStep, int evalEvery, int evalBatches, int minWorkers) {
+    return new JobPlan(0, 0, 0, steps, microBatchesPerStep, evalEvery, evalBatches, minWorkers);
+  }
+
+  /** Whether the job starts with GradientAccumulation and SvdInit. */
+  public boolean gradientInit() {
+    return initShards > 0;
   }
 
   /** The init micro-batch indices of shard {@code s}, in summation order. */

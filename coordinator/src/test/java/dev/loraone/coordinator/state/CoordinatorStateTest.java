@@ -203,6 +203,36 @@ class CoordinatorStateTest {
   }
 
   @Test
+  void aPlanWithoutGradientInitGoesStraightToTraining() {
+    Sim sim = new Sim(JobPlan.withoutGradientInit(5, 3, 2, 2, 1));
+    sim.join("w1");
+    List<Effect> first = new ArrayList<>(sim.pending);
+    sim.run((s, i) -> {});
+    List<String> expected = new ArrayList<>(expectedReductions());
+    expected.removeIf(r -> r.startsWith("reduce"));
+    assertEquals(expected, sim.reductions);
+    assertTrue(first.stream().noneMatch(f -> f instanceof Effect.ComputeShard || f instanceof Effect.RequestSketch));
+    assertInstanceOf(Effect.FinishInit.class, first.get(1), "after the spec: the init, then step 1's work");
+  }
+
+  @Test
+  void aResumedJobContinuesAfterItsCheckpointedStepWithoutRedoingTheInit() {
+    Sim sim = new Sim();
+    sim.state = CoordinatorState.resume(PLAN, 3);
+    sim.join("w1");
+    sim.run((s, i) -> {});
+    assertEquals(List.of("step 4 from 9 x 3", "step 5 from 12 x 3", "finished DONE"), sim.reductions);
+
+    Sim evaluating = new Sim();
+    evaluating.state = CoordinatorState.resume(PLAN, 4); // eval every 2: step 4's evaluation comes first
+    evaluating.join("w1");
+    assertEquals(Phase.EVALUATION, evaluating.state.phase());
+    evaluating.run((s, i) -> {});
+    assertEquals(List.of("step 5 from 12 x 3", "finished DONE"), evaluating.reductions);
+    assertThrows(IllegalArgumentException.class, () -> CoordinatorState.resume(PLAN, 6));
+  }
+
+  @Test
   void planValidationNamesTheKey() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new JobPlan(3, 8, 6, 5, 3, 2, 2, 1));
     assertTrue(e.getMessage().contains("init.shards=3"), e.getMessage());

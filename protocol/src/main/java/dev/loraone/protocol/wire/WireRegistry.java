@@ -64,6 +64,7 @@ public final class WireRegistry {
       new Entry(205, "C.Evaluated", CoordinatorMessage.Evaluated.class),
       new Entry(206, "C.Exported", CoordinatorMessage.Exported.class),
       new Entry(207, "C.WorkFailed", CoordinatorMessage.WorkFailed.class),
+      new Entry(208, "C.JobJoined", CoordinatorMessage.JobJoined.class),
 
       new Entry(300, "W.RegistrationAccepted", WorkerMessage.RegistrationAccepted.class),
       new Entry(301, "W.RegistrationRejected", WorkerMessage.RegistrationRejected.class),

@@ -45,6 +45,23 @@ public final class WireSamples {
     return TensorBlob.ofFloats(new long[] {rows, cols}, v);
   }
 
+  /** A realistic {@link JobJoined} layout: one adapted module, the head, a local init, the data facts. */
+  public static Map<String, TensorBlob> layout() {
+    Map<String, TensorBlob> m = new LinkedHashMap<>();
+    m.put("layer.0.q" + JobJoined.SHAPE, JobJoined.i64(6, 4));
+    m.put("layer.0.q" + JobJoined.INDEX, JobJoined.i64(0));
+    m.put("layer.0.q" + JobJoined.LORA_A, tensor(2, 4, 1f));
+    m.put("layer.0.q" + JobJoined.LORA_B, tensor(6, 2, 0f));
+    m.put(JobJoined.HEAD_WEIGHT, tensor(3, 4, 0.5f));
+    m.put(JobJoined.HEAD_BIAS, TensorBlob.ofFloats(new long[] {3}, new float[] {0, 0, 0}));
+    m.put(JobJoined.MODIFIES_BASE, JobJoined.i64(1));
+    m.put(JobJoined.TRAIN_EXAMPLES, JobJoined.i64(78));
+    m.put(JobJoined.EVAL_EXAMPLES, JobJoined.i64(26));
+    m.put(JobJoined.LABELS, JobJoined.labelsBlob(List.of("noun.act", "noun.animal", "noun.artifact")));
+    m.put(JobJoined.MODEL_SHA256, JobJoined.utf8("ef".repeat(32)));
+    return m;
+  }
+
   /** A sample of {@code type}, or empty if there is none; {@code ref} supplies actor refs. */
   public static Optional<Object> sample(Class<?> type, ActorRef<Object> ref) {
     Function<ActorRef<Object>, Object> f = samples().get(type);
@@ -74,6 +91,7 @@ public final class WireSamples {
     m.put(GradientsComputed.class, r -> new GradientsComputed(JOB, WORKER, 41, 5, 16, 9.25, adapters));
     m.put(Evaluated.class, r -> new Evaluated(JOB, WORKER, 40, 0, 32, 20.5, Map.of("correct", 27.0, "tokens", 4096.0)));
     m.put(Exported.class, r -> new Exported(JOB, WORKER, 100, "/models/job-7", Map.of("model.onnx", "ab".repeat(32))));
+    m.put(JobJoined.class, r -> new JobJoined(JOB, WORKER, layout()));
     m.put(WorkFailed.class, r -> new WorkFailed(JOB, WORKER, new WorkItem.Gradients(41, 5), "CUDA out of memory"));
 
     m.put(RegistrationAccepted.class, r -> new RegistrationAccepted(WORKER, endpoint.apply(r)));

@@ -1,0 +1,119 @@
+package dev.loraone.coordinator;
+
+import dev.loraone.coordinator.state.JobPlan;
+import dev.loraone.core.init.InitParams;
+import dev.loraone.core.init.LoraGaInit;
+import dev.loraone.core.init.LoraOneInit;
+import dev.loraone.core.init.ShardedGradientInit;
+import dev.loraone.core.lora.LoraScaling;
+import dev.loraone.core.optim.OptimizerConfig;
+import dev.loraone.core.optim.Schedule;
+import dev.loraone.core.svd.RandomizedSvdRounds;
+import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.job.JobSpec;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What a job file means to the coordinator: the work plan, the init settings, the optimizer and the
+ * adapter config, built from {@link JobSpec} exactly as the single-process fine-tune builds them
+ * ({@code FinetuneConfig.fromJob} and {@code Finetuner} in gpu-worker), so both run the same
+ * arithmetic:
+ *
+ * <pre>
+ *   init       ShardedGradientInit.Settings(method, LoraScaling(alpha, r, rslora), gamma (0 = method default),
+ *                                           init.mode == randomized, q-factor, niter, seed)
+ *   optimizer  OptimizerConfig.defaults(lr).withLoraPlusRatio.withWeightDecay.withLambda
+ *                .withSchedule(Schedule.forName(schedule, min(warmup, steps), steps)); clipping by AdapterTrainer
+ *   plan       init.shards x init.iters, 2*niter+2 SVD rounds (1 in exact mode), train.batch / train.micro-batch
+ *              micro-batches per step, eval every eval.every steps and at the end
+ * </pre>
+ */
+record JobSetup(
+    String specSha256, String method, ShardedGradientInit.Settings initSettings, double stableGamma, int initShards, int initIters,
+    int steps, int microBatchesPerStep, int evalEvery, int minWorkers, int checkpointEvery, String optimizer,
+    OptimizerConfig optimizerConfig, double maxGradNorm, int rank, double alpha, boolean rslora, double dropout,
+    List<String> targets, String model) {
+
+  /** The target list as the worker's {@code LoraConfig.of} reads {@code lora.targets}: {@code none} keeps all-linear at rank 0. */
+  static List<String> targets(String spec) {
+    String t = spec.trim().toLowerCase(Locale.ROOT);
+    if (t.isEmpty() || t.equals("none")) return List.of("all-linear");
+    return Arrays.stream(t.split(",")).map(String::trim).toList();
+  }
+
+  static JobSetup of(JobSpec spec) {
+    String method = spec.getString("init.method");
+    if (method.equals(LoraGaInit.NAME)) {
+      throw new IllegalArgumentException("'job.init.method' = lora-ga is not supported by the distributed coordinator: it needs W0 and"
+          + " the full gradient in one place; run it with 'loraone finetune' or pick lora-one, pissa, lora or gaussian");
+    }
+    int steps = spec.getInt("train.steps");
+    double gamma = spec.getDouble("init.gamma");
+    InitParams params = gamma == 0 ? InitParams.defaults() : InitParams.defaults().withGamma(gamma);
+    int rank = spec.getInt("lora.rank");
+    double alpha = spec.getDouble("lora.alpha");
+    boolean rslora = spec.getBoolean("lora.rslora");
+    ShardedGradientInit.Settings init = new ShardedGradientInit.Settings(method, new LoraScaling(alpha, rank, rslora), params,
+        spec.getString("init.mode").equals("randomized"), spec.getInt("init.q-factor"), spec.getInt("init.niter"), spec.getLong("seed"));
+    OptimizerConfig oc = OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
+        .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio"))
+        .withWeightDecay(spec.getDouble("optimizer.weight-decay"))
+        .withLambda(spec.getDouble("optimizer.lambda"))
+        .withSchedule(Schedule.forName(spec.getString("optimizer.schedule"), Math.min(spec.getInt("optimizer.warmup"), steps), steps));
+    return new JobSetup(sha256(spec.render()), method, init, params.gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA),
+        spec.getInt("init.shards"), spec.getInt("init.iters"), steps, spec.getInt("train.batch") / spec.getInt("train.micro-batch"),
+        spec.getInt("eval.every"), spec.getInt("workers.min"), spec.getInt("checkpoint.every"), spec.getString("optimizer.name"), oc,
+        spec.getDouble("optimizer.max-grad-norm"), rank, alpha, rslora, spec.getDouble("lora.dropout"),
+        targets(spec.getString("lora.targets")), spec.getString("model"));
+  }
+
+  /** Whether the method's init needs the one-step gradient (LoRA-One); the others run on the workers. */
+  boolean needsGradient() {
+    return ShardedGradientInit.needsGradient(method);
+  }
+
+  boolean randomized() {
+    return initSettings.randomized();
+  }
+
+  /** {@code 2*niter + 2} Halko rounds, or 1 round that returns each shard's G itself (exact mode). */
+  int svdRounds() {
+    return randomized() ? RandomizedSvdRounds.plannedRounds(initSettings.niter()) : 1;
+  }
+
+  /** The work plan once the first layout told the number of eval batches and whether the coordinator runs the init. */
+  JobPlan plan(boolean gradientInit, int evalBatches) {
+    int eval = Math.max(1, evalBatches);
+    return gradientInit
+        ? new JobPlan(initShards, initIters, svdRounds(), steps, microBatchesPerStep, evalEvery, eval, minWorkers)
+        : JobPlan.withoutGradientInit(steps, microBatchesPerStep, evalEvery, eval, minWorkers);
+  }
+
+  /** Checkpoint after {@code step}: every {@code checkpoint.every} steps and after the last (a phase end). */
+  boolean checkpointsAfter(int step) {
+    return step == steps || (checkpointEvery > 0 && step % checkpointEvery == 0);
+  }
+
+  /** {@code adapter_config.json} as the fine-tune writes it: task SEQ_CLS for a classifier head, CAUSAL_LM without. */
+  PeftAdapter.Config peftConfig(String baseModel, boolean classifier) {
+    return new PeftAdapter.Config(rank, alpha, rslora, targets, classifier ? "SEQ_CLS" : "CAUSAL_LM", baseModel, dropout);
+  }
+
+  static String sha256(String text) {
+    return sha256(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+}
