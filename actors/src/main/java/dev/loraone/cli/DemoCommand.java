@@ -6,8 +6,11 @@ import dev.loraone.data.WordNetSupersense;
 import dev.loraone.worker.export.OnnxClassifier;
 import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.TaskData;
+import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobSpec;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -20,46 +23,52 @@ import picocli.CommandLine.Option;
  * {@code loraone demo}: the main job on an embedded default. Fine-tunes real all-MiniLM-L6-v2 on
  * the real WordNet supersense task (26 classes) with LoRA-One and with default LoRA under the same
  * budget, prints a side-by-side table, writes the adapters and the LoRA-One ONNX model, and
- * classifies held-out glosses with ONNX Runtime. Runs in one process (the actor pipeline will
- * take this job over); a few minutes on 2 cores.
+ * classifies held-out glosses with ONNX Runtime. Each fine-tune is a job run by an embedded
+ * coordinator and two worker actors ({@code loraone train}); a few minutes on 2 cores.
  */
 @Command(name = "demo", description = "Fine-tune MiniLM on WordNet supersense with LoRA-One and default LoRA, compare, export, classify.")
 final class DemoCommand implements Callable<Integer> {
   @Option(names = "--steps", defaultValue = "150", description = "optimizer steps per method (default: ${DEFAULT-VALUE})") int steps;
   @Option(names = "--seed", defaultValue = "0") long seed;
   @Option(names = "--out", defaultValue = "out/demo", description = "output folder (default: ${DEFAULT-VALUE})") Path out;
+  @Option(names = "--workers", defaultValue = "2", description = "worker actors (default: ${DEFAULT-VALUE})") int workers;
+
+  private record Run(String init, JobEvent.Finished end, double seconds) {}
 
   @Override
   public Integer call() throws Exception {
     FinetuneConfig d = FinetuneConfig.defaults();
     List<String> methods = List.of("lora-one", "lora");
-    List<FinetuneCommand.Outcome> outcomes = new ArrayList<>();
+    List<Run> runs = new ArrayList<>();
     long t0 = System.nanoTime();
     for (String init : methods) {
-      FinetuneConfig cfg = new FinetuneConfig("minilm", TaskData.WORDNET, null, init, "adamw", d.rank(), d.alpha(), d.rslora(),
-          d.targets(), d.dropout(), d.lr(), d.loraPlusRatio(), d.weightDecay(), d.lambda(), d.schedule(), d.warmup(),
-          d.maxGradNorm(), steps, d.batch(), d.microBatch(), d.initBatch(), d.initIters(), d.gamma(), d.maxLength(),
-          d.maxPerClass(), d.evalExamples(), Math.max(1, steps / 3), seed, d.onBadRecord(), d.initShards(), d.initMode(),
-          d.qFactor(), d.niter());
+      JobSpec spec = JobSpec.of(Map.of("name", "demo-" + init, "seed", seed, "init.method", init, "train.steps", steps,
+          "eval.every", Math.max(1, steps / 3)));
       long ts = System.nanoTime();
-      FinetuneCommand.Outcome o = FinetuneCommand.run(cfg, out.resolve(init), init.equals("lora-one"));
-      outcomes.add(o);
+      deleteTree(out.resolve(init).resolve("checkpoint")); // a demo starts fresh; `loraone train` would resume
+      JobEvent end = TrainCommand.run(spec, workers, out.resolve(init), Duration.ofMinutes(60));
+      if (!(end instanceof JobEvent.Finished f)) {
+        System.err.println("[" + init + "] failed: " + ((JobEvent.Failed) end).reason());
+        return 1;
+      }
+      runs.add(new Run(init, f, (System.nanoTime() - ts) / 1e9));
       System.err.printf("[%s] done in %s%n", init, ProgressBar.time((System.nanoTime() - ts) / 1e9));
     }
     System.out.println();
-    System.out.println("MiniLM (all-MiniLM-L6-v2) on WordNet 3.1 supersense, 26 classes; " + steps + " steps x " + d.batch()
-        + " examples, r=" + d.rank() + " all-linear, alpha=" + d.alpha() + " (rsLoRA), lr " + d.lr() + ", seed " + seed);
-    System.out.printf("%-10s %10s %10s %10s %10s  %s%n", "method", "accuracy", "eval loss", "init s", "train s", "adapter sha256");
-    for (FinetuneCommand.Outcome o : outcomes) {
-      System.out.printf("%-10s %10.4f %10.4f %10.1f %10.1f  %s%n", o.result().config().init(), o.result().finalEval().accuracy(),
-          o.result().finalEval().loss(), o.result().initSeconds(), o.result().trainSeconds(), o.sha256().substring(0, 16));
+    System.out.println("MiniLM (all-MiniLM-L6-v2) on WordNet 3.1 supersense, 26 classes; coordinator + " + workers
+        + " worker actors; " + steps + " steps x " + d.batch() + " examples, r=" + d.rank() + " all-linear, alpha=" + d.alpha()
+        + " (rsLoRA), lr " + d.lr() + ", seed " + seed);
+    System.out.printf("%-10s %10s %10s %10s  %s%n", "method", "accuracy", "eval loss", "wall s", "adapter sha256");
+    for (Run r : runs) {
+      System.out.printf("%-10s %10.4f %10.4f %10.1f  %s%n", r.init(), r.end().finalEval().accuracy(), r.end().finalEval().loss(),
+          r.seconds(), r.end().adapterSha256().substring(0, 16));
     }
-    FinetuneCommand.Outcome best = outcomes.get(0);
+    Path model = out.resolve("lora-one").resolve("model");
     System.out.println();
-    System.out.println("held-out glosses (WordNet test split) classified by ONNX Runtime with " + best.onnxDir().resolve(Artifacts.ONNX_FILE) + ":");
+    System.out.println("held-out glosses (WordNet test split) classified by ONNX Runtime with " + model.resolve(Artifacts.ONNX_FILE) + ":");
     List<Example.Classification> samples = heldOut(8);
-    try (OnnxClassifier c = OnnxClassifier.open(best.onnxDir().resolve(Artifacts.ONNX_FILE),
-        best.onnxDir().resolve(Artifacts.TOKENIZER_FILE), d.maxLength())) {
+    try (OnnxClassifier c = OnnxClassifier.open(model.resolve(Artifacts.ONNX_FILE), model.resolve(Artifacts.TOKENIZER_FILE),
+        d.maxLength())) {
       List<OnnxClassifier.Prediction> preds = c.predict(samples.stream().map(Example.Classification::text).toList());
       int right = 0;
       for (int i = 0; i < samples.size(); i++) {
@@ -87,5 +96,12 @@ final class DemoCommand implements Callable<Integer> {
       if (out.size() == n) break;
     }
     return out;
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    if (!java.nio.file.Files.exists(dir)) return;
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(dir)) {
+      for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.delete(p);
+    }
   }
 }

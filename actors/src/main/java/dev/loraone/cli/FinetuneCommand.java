@@ -53,6 +53,8 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--init-mode", description = "randomized (Halko rounds over shard products, lora-one) | exact (default: ${DEFAULT-VALUE})") String initMode = D.initMode();
   @Option(names = "--q-factor", description = "randomized SVD: q = q-factor * rank (default: ${DEFAULT-VALUE})") int qFactor = D.qFactor();
   @Option(names = "--niter", description = "randomized SVD power iterations (default: ${DEFAULT-VALUE})") int niter = D.niter();
+  @Option(names = "--head-warmup", description = "head-only steps before the gradient estimate and init, 0 = none (default: ${DEFAULT-VALUE})") int headWarmup = D.headWarmup();
+  @Option(names = "--head-warmup-lr", description = "lr of the head warm-up (default: --lr)") double headWarmupLr = D.headWarmupLr();
   @Option(names = "--gamma", description = "stable_gamma (default: 128 for lora-one, 16 for lora-ga)") double gamma = D.gamma();
   @Option(names = "--max-length") int maxLength = D.maxLength();
   @Option(names = "--max-per-class", description = "WordNet: examples per class and split (default: ${DEFAULT-VALUE})") int maxPerClass = D.maxPerClass();
@@ -68,7 +70,8 @@ final class FinetuneCommand implements Callable<Integer> {
     FinetuneConfig cfg = new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters,
         gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord),
-        initShards, init.equals("lora-ga") && initMode.equals("randomized") ? "exact" : initMode, qFactor, niter);
+        initShards, init.equals("lora-ga") && initMode.equals("randomized") ? "exact" : initMode, qFactor, niter)
+        .withHeadWarmup(headWarmup, headWarmupLr);
     Path dir = out != null ? out : Path.of("out", "finetune-" + init);
     if (CausalLmFinetuner.isLlamaFolder(model)) return FinetuneCausalLm.run(cfg, dir, onnx);
     Outcome o = run(cfg, dir, onnx);

@@ -7,7 +7,9 @@ import dev.loraone.core.lora.LoraScaling;
 import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.OnBadRecord;
+import dev.loraone.protocol.job.JobSpec;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /**
  * Everything that determines a fine-tuning run. Two runs with equal configs produce bit-identical
@@ -51,6 +53,28 @@ public record FinetuneConfig(
         4, "randomized", 4, 2, 0, Double.NaN);
   }
 
+  /**
+   * The config a job file describes ({@code protocol.job.JobKeys}): every key that shapes the
+   * computation maps to one component; {@code init.gamma = 0} means the method's default (NaN here).
+   * {@code name}, {@code checkpoint.every} and {@code workers.min} are the coordinator's alone, and
+   * a job has no head warm-up.
+   */
+  public static FinetuneConfig fromJob(JobSpec job) {
+    String evalFile = job.getString("eval-file");
+    double gamma = job.getDouble("init.gamma");
+    return new FinetuneConfig(job.getString("model"), job.getString("task"), evalFile == null ? null : Path.of(evalFile),
+        job.getString("init.method"), job.getString("optimizer.name"), job.getInt("lora.rank"), job.getDouble("lora.alpha"),
+        job.getBoolean("lora.rslora"), job.getString("lora.targets"), job.getDouble("lora.dropout"),
+        job.getDouble("optimizer.lr"), job.getDouble("optimizer.lora-plus-ratio"), job.getDouble("optimizer.weight-decay"),
+        job.getDouble("optimizer.lambda"), job.getString("optimizer.schedule"), job.getInt("optimizer.warmup"),
+        job.getDouble("optimizer.max-grad-norm"), job.getInt("train.steps"), job.getInt("train.batch"),
+        job.getInt("train.micro-batch"), job.getInt("init.batch"), job.getInt("init.iters"), gamma == 0 ? Double.NaN : gamma,
+        job.getInt("train.max-length"), job.getInt("data.max-per-class"), job.getInt("eval.examples"),
+        job.getInt("eval.every"), job.getLong("seed"),
+        OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
+        job.getString("init.mode"), job.getInt("init.q-factor"), job.getInt("init.niter"), 0, Double.NaN);
+  }
+
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
   public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha,
       boolean rslora, String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
@@ -83,6 +107,9 @@ public record FinetuneConfig(
     require(rank >= 1, "rank", rank, ">= 1");
     require(alpha > 0 && Double.isFinite(alpha), "alpha", alpha, "finite and > 0");
     require(dropout >= 0 && dropout < 1, "dropout", dropout, "in [0, 1)");
+    require(dropout == 0, "dropout", dropout, "0 in this version: with adapter dropout, LoRA gradients are intermittently"
+        + " corrupted after a garbage collection (a native-memory bug under investigation; reproducer"
+        + " WorkerEngineTest.gradientsSurviveGarbageCollectionWithAdapterDropout)");
     require(lr > 0 && Double.isFinite(lr), "lr", lr, "finite and > 0");
     require(loraPlusRatio > 0, "lora-plus-ratio", loraPlusRatio, "> 0");
     require(weightDecay >= 0, "weight-decay", weightDecay, ">= 0");

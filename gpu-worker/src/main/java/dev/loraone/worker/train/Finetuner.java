@@ -6,7 +6,6 @@ import dev.loraone.core.optim.DenseAdamW;
 import dev.loraone.core.optim.GradClip;
 import dev.loraone.core.optim.OptimizerConfig;
 import dev.loraone.core.optim.Schedule;
-import dev.loraone.data.Example;
 import dev.loraone.data.MicroBatchPlan;
 import dev.loraone.data.TextTokenizer;
 import dev.loraone.protocol.io.PeftAdapter;
@@ -80,7 +79,7 @@ public final class Finetuner implements AutoCloseable {
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora,
         new BertLoraModel.Head.Classification(task.labels().size()), source.weights());
-    checkTargets(model);
+    checkTargets(cfg, model);
     stepper = new BertStepper(model);
     try (TextTokenizer tok = TextTokenizer.fromJson(source.openTokenizer(), cfg.maxLength())) {
       Batches batches = new Batches(tok, task);
@@ -253,7 +252,8 @@ public final class Finetuner implements AutoCloseable {
     return new EvalReport(step, loss / n, correct / (double) n, n);
   }
 
-  private void checkTargets(BertLoraModel model) {
+  /** Rejects target patterns that match no module and ranks too large for a module, naming it. */
+  static void checkTargets(FinetuneConfig cfg, BertLoraModel model) {
     if (cfg.headOnly()) return;
     for (String p : model.loraConfig().targets()) {
       if (!p.equals(LoraConfig.ALL_LINEAR) && model.adaptedModules().stream().noneMatch(m -> m.equals(p) || m.endsWith("." + p))) {
@@ -271,36 +271,6 @@ public final class Finetuner implements AutoCloseable {
         throw new IllegalArgumentException("--rank " + cfg.rank() + " is too large for " + m + " (" + lin.outFeatures() + " x "
             + lin.inFeatures() + "): expected <= " + (cfg.init().equals("lora-ga") ? max / 2 + " for lora-ga" : max));
       }
-    }
-  }
-
-  /** Tokenises examples into micro-batches on demand. */
-  private static final class Batches {
-    final TextTokenizer tok;
-    final TaskData task;
-
-    Batches(TextTokenizer tok, TaskData task) {
-      this.tok = tok;
-      this.task = task;
-    }
-
-    ClassificationBatch of(long index, int[] exampleIdx) {
-      return make(index, task.train(), exampleIdx);
-    }
-
-    ClassificationBatch ofEval(int[] exampleIdx) {
-      return make(-1, task.eval(), exampleIdx);
-    }
-
-    private ClassificationBatch make(long index, List<Example.Classification> from, int[] idx) {
-      List<String> texts = new ArrayList<>(idx.length);
-      int[] labels = new int[idx.length];
-      for (int i = 0; i < idx.length; i++) {
-        Example.Classification e = from.get(idx[i]);
-        texts.add(e.text());
-        labels[i] = task.labels().id(e.label());
-      }
-      return new ClassificationBatch(index, tok.encode(texts), labels);
     }
   }
 }

@@ -89,7 +89,7 @@ class CausalLmFinetunerTest {
     o.put("rank", 2);
     o.put("alpha", 4.0);
     o.put("targets", targets);
-    o.put("dropout", 0.1);
+    o.put("dropout", 0.0);
     o.put("lr", 2e-2);
     o.put("schedule", "constant");
     o.put("warmup", 0);

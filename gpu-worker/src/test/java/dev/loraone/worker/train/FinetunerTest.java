@@ -16,7 +16,7 @@ class FinetunerTest {
 
   private static FinetuneConfig small(String init, String optimizer) {
     FinetuneConfig d = FinetuneConfig.defaults();
-    return new FinetuneConfig("minilm", TaskData.WORDNET, null, init, optimizer, 4, 16, true, "query,value", 0.1, 1e-3,
+    return new FinetuneConfig("minilm", TaskData.WORDNET, null, init, optimizer, 4, 16, true, "query,value", 0.0, 1e-3,
         1.0, 0.0, 1e-6, "constant", 0, 1.0, 2, 8, 4, 4, 2, Double.NaN, 32, 3, 24, 0, 5, OnBadRecord.FAIL);
   }
 
@@ -36,6 +36,19 @@ class FinetunerTest {
     PeftAdapter back = PeftAdapter.read(dir.resolve("a"));
     assertEquals(12, back.modules().size(), "query and value of 6 layers");
     assertEquals(java.util.List.of("classifier"), back.savedModuleNames());
+  }
+
+  @Test
+  void headWarmupTrainsTheHeadBeforeTheLoraOneGradientAndZeroStepsIsTheDefault() throws IOException {
+    FinetuneConfig cfg = small("lora-one", "adamw");
+    assertEquals(cfg, cfg.withHeadWarmup(0, Double.NaN), "no warm-up is the default config");
+    PeftAdapter plain = run(cfg);
+    PeftAdapter warm = run(cfg.withHeadWarmup(3, 1e-2));
+    String query = "encoder.layer.0.attention.self.query";
+    assertNotEquals(plain.modules().get(query).a(), warm.modules().get(query).a(),
+        "the one-step gradient, hence LoRA-One's A0, is taken through the warmed head");
+    assertNotEquals(plain.savedModules().get("classifier.weight"), warm.savedModules().get("classifier.weight"));
+    assertEquals(plain.config().r(), warm.config().r());
   }
 
   @Test

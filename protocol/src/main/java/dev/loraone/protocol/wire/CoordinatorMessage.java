@@ -86,6 +86,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
    *   data.eval-examples     I64  [1]       evaluation examples used: Evaluate batches of 32 cover them
    *   data.labels            U8   [bytes]   class names in id order, a UTF-8 JSON array
    *   model.sha256           U8   [64]      hex SHA-256 of the model id and base weights
+   *   model.id               U8   [bytes]   the base model's id (UTF-8), the adapter's base_model_name_or_path
    * </pre>
    * The accessors below decode it, so neither side spells a key twice.
    */
@@ -101,6 +102,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
     public static final String EVAL_EXAMPLES = "data.eval-examples";
     public static final String LABELS = "data.labels";
     public static final String MODEL_SHA256 = "model.sha256";
+    public static final String MODEL_ID = "model.id";
     /** Examples per {@code Evaluate} batch. */
     public static final int EVAL_BATCH = 32;
 

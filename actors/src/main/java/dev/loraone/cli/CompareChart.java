@@ -1,0 +1,95 @@
+package dev.loraone.cli;
+
+import dev.loraone.cli.CompareResults.CurvePoint;
+import dev.loraone.cli.CompareResults.MethodSummary;
+import dev.loraone.cli.CompareResults.Stat;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.geom.Rectangle2D;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import javax.imageio.ImageIO;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.DeviationRenderer;
+import org.jfree.chart.title.TextTitle;
+import org.jfree.data.xy.YIntervalSeries;
+import org.jfree.data.xy.YIntervalSeriesCollection;
+
+/**
+ * Draws {@code compare.png}: two 760x500 panels side by side, eval accuracy and eval loss against
+ * the optimizer step, one line per method at the mean over seeds with a light band from the min to
+ * the max seed. Runs headless.
+ */
+final class CompareChart {
+  static {
+    System.setProperty("java.awt.headless", "true");
+  }
+
+  private static final int PANEL_WIDTH = 760;
+  private static final int PANEL_HEIGHT = 500;
+  /** Distinguishable on white, in method order (Tableau 10). */
+  private static final Color[] COLORS = {
+    new Color(0x4E79A7), new Color(0xE15759), new Color(0xF28E2B), new Color(0x59A14F), new Color(0xB07AA1),
+    new Color(0x9C755F), new Color(0x76B7B2), new Color(0xEDC948), new Color(0xFF9DA7), new Color(0xBAB0AC)};
+
+  private CompareChart() {}
+
+  static void write(List<MethodSummary> summaries, Map<String, Object> settings, Path file) throws IOException {
+    String budget = String.format("%s steps x %s examples, lr %s; eval on %s validation examples; mean over seeds, band = min..max",
+        settings.get("steps"), settings.get("batch"), settings.get("lr"), settings.get("evalExamples"));
+    JFreeChart acc = panel("Eval accuracy", "accuracy", summaries, CurvePoint::accuracy, budget);
+    JFreeChart loss = panel("Eval loss (cross-entropy)", "loss", summaries, CurvePoint::loss, budget);
+    BufferedImage image = new BufferedImage(2 * PANEL_WIDTH, PANEL_HEIGHT, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = image.createGraphics();
+    try {
+      g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+      g.setColor(Color.WHITE);
+      g.fillRect(0, 0, image.getWidth(), image.getHeight());
+      acc.draw(g, new Rectangle2D.Double(0, 0, PANEL_WIDTH, PANEL_HEIGHT));
+      loss.draw(g, new Rectangle2D.Double(PANEL_WIDTH, 0, PANEL_WIDTH, PANEL_HEIGHT));
+    } finally {
+      g.dispose();
+    }
+    if (!ImageIO.write(image, "png", file.toFile())) throw new IOException("no PNG writer available");
+  }
+
+  private static JFreeChart panel(String title, String yLabel, List<MethodSummary> summaries,
+      Function<CurvePoint, Stat> value, String subtitle) {
+    YIntervalSeriesCollection data = new YIntervalSeriesCollection();
+    for (MethodSummary m : summaries) {
+      YIntervalSeries series = new YIntervalSeries(m.method().label() + " (" + m.seeds().size() + ")", false, false);
+      for (CurvePoint p : m.curve()) {
+        Stat s = value.apply(p);
+        series.add(p.step(), s.mean(), s.min(), s.max());
+      }
+      data.addSeries(series);
+    }
+    JFreeChart chart = ChartFactory.createXYLineChart(title, "step", yLabel, data);
+    chart.addSubtitle(new TextTitle(subtitle));
+    XYPlot plot = chart.getXYPlot();
+    plot.setBackgroundPaint(Color.WHITE);
+    plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    DeviationRenderer renderer = new DeviationRenderer(true, true);
+    renderer.setAlpha(0.10f);
+    for (int i = 0; i < summaries.size(); i++) {
+      Color c = COLORS[i % COLORS.length];
+      renderer.setSeriesPaint(i, c);
+      renderer.setSeriesFillPaint(i, c);
+      renderer.setSeriesStroke(i, new BasicStroke(summaries.get(i).method().headOnly() ? 1.5f : 2.2f));
+    }
+    plot.setRenderer(renderer);
+    ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+    ((NumberAxis) plot.getDomainAxis()).setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+    return chart;
+  }
+}

@@ -1,0 +1,491 @@
+package dev.loraone.worker.actor;
+
+import com.typesafe.config.Config;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.protocol.transport.ChunkSender;
+import dev.loraone.protocol.transport.TransferId;
+import dev.loraone.protocol.transport.TransferMessage;
+import dev.loraone.protocol.transport.TransferOutcome;
+import dev.loraone.protocol.transport.TransferSettings;
+import dev.loraone.protocol.wire.CoordinatorMessage;
+import dev.loraone.protocol.wire.CoordinatorMessage.Evaluated;
+import dev.loraone.protocol.wire.CoordinatorMessage.Exported;
+import dev.loraone.protocol.wire.CoordinatorMessage.GradientsComputed;
+import dev.loraone.protocol.wire.CoordinatorMessage.Heartbeat;
+import dev.loraone.protocol.wire.CoordinatorMessage.InitShardAccumulated;
+import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
+import dev.loraone.protocol.wire.CoordinatorMessage.RegisterWorker;
+import dev.loraone.protocol.wire.CoordinatorMessage.SketchReply;
+import dev.loraone.protocol.wire.CoordinatorMessage.WorkFailed;
+import dev.loraone.protocol.wire.Endpoint;
+import dev.loraone.protocol.wire.JobId;
+import dev.loraone.protocol.wire.WireRegistry;
+import dev.loraone.protocol.wire.WorkItem;
+import dev.loraone.protocol.wire.WorkerId;
+import dev.loraone.protocol.wire.WorkerMessage;
+import dev.loraone.protocol.wire.WorkerMessage.AdapterVersion;
+import dev.loraone.protocol.wire.WorkerMessage.AssignInitShard;
+import dev.loraone.protocol.wire.WorkerMessage.CancelJob;
+import dev.loraone.protocol.wire.WorkerMessage.ComputeGradients;
+import dev.loraone.protocol.wire.WorkerMessage.Evaluate;
+import dev.loraone.protocol.wire.WorkerMessage.Export;
+import dev.loraone.protocol.wire.WorkerMessage.JoinJob;
+import dev.loraone.protocol.wire.WorkerMessage.RegistrationAccepted;
+import dev.loraone.protocol.wire.WorkerMessage.RegistrationRejected;
+import dev.loraone.protocol.wire.WorkerMessage.SketchRequest;
+import dev.loraone.worker.train.WorkerEngine;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * A worker: registers with the coordinator, then serves one job at a time as a thin shell around
+ * {@link WorkerEngine}. Every engine call runs on the dispatcher {@value #DJL_DISPATCHER} and comes
+ * back as a message; the actor itself keeps addresses, adapter versions and finished results.
+ *
+ * <pre>
+ *   coordinator                              worker                         engine (DJL thread)
+ *   (start, every register-retry)      &lt;-    RegisterWorker(endpoint)
+ *   RegistrationAccepted(endpoint)     -&gt;    replies go there; Heartbeat every heartbeat-interval
+ *   JoinJob(spec, model hash)          -&gt;                                   open; a SHA-256 hash is checked
+ *                                      &lt;=    JobJoined(layout)
+ *   AssignInitShard(s, micro-batches)  -&gt;                                   computeShard
+ *                                      &lt;-    InitShardAccumulated
+ *   SketchRequest(round, layer, [s])   -&gt;    one unit per shard             sketch
+ *                                      &lt;=    SketchReply per shard
+ *   AdapterVersion(v)                  -&gt;    kept (keep-versions); first one releases the init shards
+ *   ComputeGradients(t, g)             -&gt;    waits for version t-1          setAdapters(t-1), gradients(g)
+ *                                      &lt;=    GradientsComputed(lossSum = mean * examples, + metrics.correct)
+ *   Evaluate(t, b)                     -&gt;    waits for version t            setAdapters(t), evaluate(b)
+ *                                      &lt;-    Evaluated(sums: correct)
+ *   Export(t, dir, [onnx])             -&gt;    waits for version t            exportOnnx(dir)
+ *                                      &lt;-    Exported(files: model.onnx, tokenizer.json -&gt; sha256)
+ *   CancelJob                          -&gt;    engine closed, results dropped
+ *   (any unit that throws)             &lt;-    WorkFailed(item, exception message)
+ * </pre>
+ * {@code =>} replies go through {@link ChunkSender} to the coordinator's transfer inbox when they
+ * hold more than {@code direct-send-limit} tensor bytes.
+ *
+ * <p>Idempotent by address: each unit of work is named by its {@link WorkItem} (shard; round,
+ * layer, shard; step, micro-batch; step, batch; step). A command for a unit that is running is
+ * dropped (its reply is coming); one for a finished unit is answered from the last
+ * {@code remember-results} replies without touching the engine. A new {@code AdapterVersion} with
+ * other values for a step it already held forgets the results computed from the old ones.
+ *
+ * <p>One DJL thread per JVM: DJL's PyTorch engine allows a single open gradient collector, so the
+ * dispatcher is a fixed pool of one thread that every WorkerActor of the JVM shares; their engine
+ * calls run one after another, in submission order. Mutable state in an {@link AbstractBehavior},
+ * like {@code TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the
+ * actor's thread, the engine only on the DJL thread.
+ */
+public final class WorkerActor extends AbstractBehavior<Object> {
+  /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */
+  public static final String DJL_DISPATCHER = "loraone.djl-dispatcher";
+  /** The training-accuracy scalar (I64 [1]) that {@code GradientsComputed.gradients} carries beside the gradients. */
+  public static final String CORRECT = "metrics.correct";
+  /** A SHA-256 in hex: a {@code JoinJob} hash of another form (e.g. {@code unverified}) skips the check. */
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+
+  /** The {@code loraone.worker} section (meanings in gpu-worker's {@code reference.conf}). */
+  public record Settings(Duration registerRetry, Duration heartbeatInterval, long directSendLimit, int rememberResults,
+      int keepVersions, int maxWaiting, int maxResends, TransferSettings transfer) {
+    public static Settings fromConfig(Config root) {
+      Config c = root.getConfig("loraone.worker");
+      return new Settings(c.getDuration("register-retry"), c.getDuration("heartbeat-interval"), c.getBytes("direct-send-limit"),
+          c.getInt("remember-results"), c.getInt("keep-versions"), c.getInt("max-waiting"), c.getInt("max-resends"),
+          TransferSettings.fromConfig(root));
+    }
+  }
+
+  // ---- internal protocol: engine results and timers, all on this actor's own thread ----
+
+  private enum Tick { REGISTER, HEARTBEAT }
+
+  /** The engine of session {@code generation} opened (or failed to). */
+  private record Opened(long generation, WorkerEngine engine, Throwable failure) {}
+
+  /** One unit of session {@code generation} finished with {@code reply} or {@code failure}. */
+  private record Finished(long generation, WorkItem item, CoordinatorMessage reply, Throwable failure) {}
+
+  /** A chunked reply in flight, kept to resend it if the transfer fails. */
+  private record Outgoing(CoordinatorMessage message, int resends) {}
+
+  private final WorkerId id;
+  private final String device;
+  private final Map<String, String> runtime;
+  private final ActorRef<CoordinatorMessage> registrar;
+  private final ActorRef<TransferMessage> inbox;
+  private final Settings settings;
+  private final TimerScheduler<Object> timers;
+  private final Executor djl;
+  private final List<CoordinatorMessage> outbox = new ArrayList<>();
+  private final Map<TransferId, Outgoing> transfers = new HashMap<>();
+  private Endpoint<CoordinatorMessage> coordinator;
+  private JobSession session;
+  private long generations;
+  private long heartbeats;
+
+  /**
+   * A worker with the settings of the actor system's config and the plain JVM facts as its runtime.
+   *
+   * @param coordinator where to register (the coordinator, or a front that forwards to it)
+   * @param inbox this node's {@code TransferInbox}, published in the worker's endpoint
+   */
+  public static Behavior<WorkerMessage> create(WorkerId id, String device, ActorRef<CoordinatorMessage> coordinator,
+      ActorRef<TransferMessage> inbox) {
+    return create(id, device, jvmFacts(), coordinator, inbox, null);
+  }
+
+  /**
+   * @param runtime facts reported in {@code RegisterWorker} (e.g. {@code RuntimeInfo.probe().entries()})
+   * @param settings null for {@link Settings#fromConfig} of the actor system's config
+   */
+  public static Behavior<WorkerMessage> create(WorkerId id, String device, Map<String, String> runtime,
+      ActorRef<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox, Settings settings) {
+    return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> new WorkerActor(ctx, timers, id, device, runtime,
+        coordinator, inbox, settings != null ? settings : Settings.fromConfig(ctx.getSystem().settings().config()))))
+        .unsafeCast();
+  }
+
+  private WorkerActor(ActorContext<Object> ctx, TimerScheduler<Object> timers, WorkerId id, String device,
+      Map<String, String> runtime, ActorRef<CoordinatorMessage> registrar, ActorRef<TransferMessage> inbox, Settings settings) {
+    super(ctx);
+    this.id = id;
+    this.device = device;
+    this.runtime = Map.copyOf(runtime);
+    this.registrar = registrar;
+    this.inbox = inbox;
+    this.settings = settings;
+    this.timers = timers;
+    this.djl = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DJL_DISPATCHER));
+    register();
+    timers.startTimerWithFixedDelay(Tick.REGISTER, settings.registerRetry());
+  }
+
+  @Override
+  public Receive<Object> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(RegistrationAccepted.class, this::onAccepted)
+        .onMessage(RegistrationRejected.class, this::onRejected)
+        .onMessage(WorkerMessage.class, this::onWork)
+        .onMessage(Opened.class, this::onOpened)
+        .onMessage(Finished.class, this::onFinished)
+        .onMessage(TransferOutcome.class, this::onTransferOutcome)
+        .onMessageEquals(Tick.REGISTER, this::onRegisterTick)
+        .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatTick)
+        .onSignal(PostStop.class, s -> {
+          if (session != null) close(session, "worker stopped");
+          return this;
+        })
+        .build();
+  }
+
+  // ---- registration ----
+
+  private void register() {
+    registrar.tell(new RegisterWorker(id, WireRegistry.PROTOCOL_VERSION, device, runtime,
+        new Endpoint<>(getContext().getSelf().narrow(), inbox)));
+  }
+
+  private Behavior<Object> onRegisterTick() {
+    if (coordinator == null) register();
+    return this;
+  }
+
+  private Behavior<Object> onAccepted(RegistrationAccepted a) {
+    if (!a.worker().equals(id)) return this;
+    coordinator = a.coordinator();
+    timers.cancel(Tick.REGISTER);
+    if (!settings.heartbeatInterval().isZero() && !timers.isTimerActive(Tick.HEARTBEAT)) {
+      timers.startTimerWithFixedDelay(Tick.HEARTBEAT, settings.heartbeatInterval());
+    }
+    List<CoordinatorMessage> queued = List.copyOf(outbox);
+    outbox.clear();
+    queued.forEach(this::send);
+    return this;
+  }
+
+  private Behavior<Object> onRejected(RegistrationRejected r) {
+    if (!r.worker().equals(id)) return this;
+    getContext().getLog().error("worker {}: registration rejected: {}", id, r.reason());
+    return Behaviors.stopped();
+  }
+
+  private Behavior<Object> onHeartbeatTick() {
+    if (coordinator != null) coordinator.actor().tell(new Heartbeat(id, heartbeats++));
+    return this;
+  }
+
+  // ---- commands ----
+
+  private Behavior<Object> onWork(WorkerMessage m) {
+    if (m instanceof JoinJob j) onJoin(j);
+    else if (m instanceof AssignInitShard a) onAssignInitShard(a);
+    else if (m instanceof SketchRequest r) onSketch(r);
+    else if (m instanceof AdapterVersion v) onAdapterVersion(v);
+    else if (m instanceof ComputeGradients c) onComputeGradients(c);
+    else if (m instanceof Evaluate e) onEvaluate(e);
+    else if (m instanceof Export x) onExport(x);
+    else if (m instanceof CancelJob c) onCancel(c);
+    return this;
+  }
+
+  private void onJoin(JoinJob j) {
+    JobSession s = session;
+    if (s != null && s.job.equals(j.job()) && s.failure == null) {
+      if (s.joined != null) send(s.joined); // a repeated join: the same layout again
+      return; // still opening: JobJoined follows
+    }
+    if (s != null) close(s, s.job.equals(j.job()) ? "joining again after a failed join" : "replaced by job " + j.job());
+    long generation = ++generations;
+    CompletableFuture<WorkerEngine> engine = CompletableFuture.supplyAsync(() -> open(j), djl);
+    session = new JobSession(j.job(), generation, engine, settings.rememberResults(), settings.keepVersions());
+    getContext().pipeToSelf(engine, (e, failure) -> new Opened(generation, e, failure));
+  }
+
+  private static WorkerEngine open(JoinJob j) {
+    WorkerEngine engine;
+    try {
+      engine = WorkerEngine.open(j.parsedSpec());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (SHA256.matcher(j.baseModelHash()).matches() && !j.baseModelHash().equals(engine.modelHash())) {
+      engine.close();
+      throw new IllegalArgumentException("base model mismatch: the coordinator expects " + j.baseModelHash()
+          + " but this worker's " + engine.config().model() + " hashes to " + engine.modelHash());
+    }
+    return engine;
+  }
+
+  private Behavior<Object> onOpened(Opened o) {
+    JobSession s = session;
+    if (s == null || s.generation != o.generation()) {
+      if (o.engine() != null) djl.execute(o.engine()::close); // opened for a job that is gone
+      return this;
+    }
+    if (o.failure() != null) {
+      s.failure = reason(o.failure());
+      getContext().getLog().error("worker {} could not join job {}: {}", id, s.job, s.failure);
+      return this;
+    }
+    s.joined = new JobJoined(s.job, id, o.engine().layout().toWire());
+    send(s.joined);
+    return this;
+  }
+
+  private void onAssignInitShard(AssignInitShard a) {
+    int[] microBatches = a.microBatches().stream().mapToInt(Integer::intValue).toArray();
+    run(a.job(), new WorkItem.InitShard(a.shard()), e ->
+        new InitShardAccumulated(a.job(), id, a.shard(), microBatches.length, e.computeShard(a.shard(), microBatches)));
+  }
+
+  private void onSketch(SketchRequest r) {
+    for (int shard : r.shards()) {
+      run(r.job(), new WorkItem.Sketch(r.round(), r.layer(), shard), e ->
+          new SketchReply(r.job(), id, r.round(), shard, r.layer(), e.sketch(shard, r.layer(), r.side(), r.operand())));
+    }
+  }
+
+  private void onAdapterVersion(AdapterVersion v) {
+    JobSession s = session;
+    if (s == null || !s.job.equals(v.job())) {
+      getContext().getLog().debug("worker {}: adapter version {} of job {} it does not serve", id, v.step(), v.job());
+      return;
+    }
+    if (!s.hold(v.step(), v.adapters())) return; // redelivered
+    if (s.releaseShardsOnce()) s.engine.thenAcceptAsync(WorkerEngine::releaseShards, djl);
+    s.takeWaiting().forEach(this::onWork);
+  }
+
+  private void onComputeGradients(ComputeGradients c) {
+    WorkItem item = new WorkItem.Gradients(c.step(), c.microBatch());
+    if (c.step() == 0) {
+      fail(c.job(), item, "ComputeGradients steps count from 1: step t uses adapter version t-1");
+      return;
+    }
+    atVersion(c, c.job(), item, c.step() - 1, e -> {
+      WorkerEngine.Gradients g = e.gradients(c.microBatch());
+      Map<String, TensorBlob> grads = new HashMap<>(g.grads());
+      grads.put(CORRECT, JobJoined.i64(g.correct()));
+      return new GradientsComputed(c.job(), id, c.step(), c.microBatch(), g.examples(), g.lossSum(), grads);
+    });
+  }
+
+  private void onEvaluate(Evaluate c) {
+    atVersion(c, c.job(), new WorkItem.Evaluation(c.step(), c.batch()), c.step(), e -> {
+      WorkerEngine.Evaluation r = e.evaluate(c.batch());
+      return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.lossSum(), Map.of("correct", (double) r.correct()));
+    });
+  }
+
+  private void onExport(Export c) {
+    WorkItem item = new WorkItem.Export(c.step());
+    if (!c.formats().contains("onnx")) { // the PEFT adapter is the coordinator's to write, from its masters
+      run(c.job(), item, e -> new Exported(c.job(), id, c.step(), c.destination(), Map.of()));
+      return;
+    }
+    atVersion(c, c.job(), item, c.step(), e -> {
+      try {
+        return new Exported(c.job(), id, c.step(), c.destination(), e.exportOnnx(Path.of(c.destination()), e.adapters(), e.labels()));
+      } catch (IOException ex) {
+        throw new UncheckedIOException(ex);
+      }
+    });
+  }
+
+  private void onCancel(CancelJob c) {
+    if (session != null && session.job.equals(c.job())) {
+      close(session, c.reason());
+      session = null;
+    }
+  }
+
+  // ---- running units ----
+
+  /** Runs {@code work} once the worker holds adapter version {@code version}; until then {@code command} waits. */
+  private void atVersion(WorkerMessage command, JobId job, WorkItem item, long version, Function<WorkerEngine, CoordinatorMessage> work) {
+    JobSession s = serving(job, item);
+    if (s == null || answered(s, item) || s.isWaiting(item)) return;
+    Map<String, TensorBlob> values = s.version(version);
+    if (values != null) {
+      start(s, item, e -> {
+        if (e.adapterStep() != version || !values.equals(e.adapters())) e.setAdapters(version, values);
+        return work.apply(e);
+      });
+    } else if (s.dropped(version)) {
+      fail(job, item, "adapter version " + version + " is no longer held by worker " + id + " (it holds " + s.heldVersions() + ")");
+    } else if (!s.await(command, item, settings.maxWaiting())) {
+      fail(job, item, s.waitingCount() + " commands already wait for adapter versions on worker " + id);
+    }
+  }
+
+  private void run(JobId job, WorkItem item, Function<WorkerEngine, CoordinatorMessage> work) {
+    JobSession s = serving(job, item);
+    if (s != null && !answered(s, item)) start(s, item, work);
+  }
+
+  /** The session of {@code job}, or null after telling the coordinator this worker does not serve it. */
+  private JobSession serving(JobId job, WorkItem item) {
+    if (session != null && session.job.equals(job)) return session;
+    fail(job, item, "worker " + id + " is not serving job " + job + (session == null ? "" : " (it serves " + session.job + ")"));
+    return null;
+  }
+
+  /** True when {@code item} is running (its reply is coming) or finished (answered again now). */
+  private boolean answered(JobSession s, WorkItem item) {
+    CoordinatorMessage reply = s.reply(item);
+    if (reply != null) send(reply);
+    return reply != null || s.isRunning(item);
+  }
+
+  private void start(JobSession s, WorkItem item, Function<WorkerEngine, CoordinatorMessage> work) {
+    s.started(item);
+    CompletableFuture<CoordinatorMessage> result = s.engine.thenApplyAsync(e -> {
+      if (s.cancelled) throw new CancellationException("job " + s.job + " was cancelled");
+      return work.apply(e);
+    }, djl);
+    long generation = s.generation;
+    getContext().pipeToSelf(result, (reply, failure) -> new Finished(generation, item, reply, failure));
+  }
+
+  private Behavior<Object> onFinished(Finished f) {
+    JobSession s = session;
+    if (s == null || s.generation != f.generation()) return this; // a cancelled or replaced job
+    s.finished(f.item(), f.reply());
+    if (f.failure() != null) {
+      fail(s.job, f.item(), s.failure != null ? "job " + s.job + " was not joined: " + s.failure : reason(f.failure()));
+    } else {
+      send(f.reply());
+    }
+    return this;
+  }
+
+  private void close(JobSession s, String why) {
+    s.cancelled = true;
+    s.engine.thenAcceptAsync(WorkerEngine::close, djl); // after the units already queued on the DJL thread
+    getContext().getLog().info("worker {} leaves job {}: {}", id, s.job, why);
+  }
+
+  // ---- replies ----
+
+  private void fail(JobId job, WorkItem item, String reason) {
+    send(new WorkFailed(job, id, item, reason));
+  }
+
+  private void send(CoordinatorMessage m) {
+    if (coordinator == null) {
+      outbox.add(m); // sent once registration is accepted
+    } else if (tensorBytes(m) <= settings.directSendLimit()) {
+      coordinator.actor().tell(m);
+    } else {
+      sendChunked(m, 0);
+    }
+  }
+
+  private void sendChunked(CoordinatorMessage m, int resends) {
+    TransferId t = TransferId.random();
+    transfers.put(t, new Outgoing(m, resends));
+    getContext().spawnAnonymous(ChunkSender.create(t, m, coordinator.actor(), coordinator.inbox(),
+        getContext().getSelf().narrow(), settings.transfer()));
+  }
+
+  private Behavior<Object> onTransferOutcome(TransferOutcome o) {
+    Outgoing out = transfers.remove(o.transfer());
+    if (out == null || o instanceof TransferOutcome.Delivered) return this;
+    String what = out.message().getClass().getSimpleName();
+    if (out.resends() < settings.maxResends() && coordinator != null) {
+      getContext().getLog().warn("worker {}: sending {} again: {}", id, what, ((TransferOutcome.Failed) o).reason());
+      sendChunked(out.message(), out.resends() + 1);
+    } else {
+      getContext().getLog().error("worker {}: gave up sending {}: {}", id, what, ((TransferOutcome.Failed) o).reason());
+    }
+    return this;
+  }
+
+  private static long tensorBytes(CoordinatorMessage m) {
+    if (m instanceof JobJoined j) return bytes(j.layout());
+    if (m instanceof GradientsComputed g) return bytes(g.gradients());
+    if (m instanceof SketchReply r) return r.product().byteSize();
+    return 0;
+  }
+
+  private static long bytes(Map<String, TensorBlob> tensors) {
+    long n = 0;
+    for (TensorBlob t : tensors.values()) n += t.byteSize();
+    return n;
+  }
+
+  /** The failure's own message, without the future's wrappers. */
+  static String reason(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof CompletionException || c instanceof UncheckedIOException) && c.getCause() != null) c = c.getCause();
+    return c.getMessage() != null ? c.getMessage() : c.getClass().getName();
+  }
+
+  private static Map<String, String> jvmFacts() {
+    Runtime rt = Runtime.getRuntime();
+    return Map.of("java", System.getProperty("java.version"), "cpus", Integer.toString(rt.availableProcessors()),
+        "max heap", (rt.maxMemory() >> 20) + " MiB");
+  }
+}

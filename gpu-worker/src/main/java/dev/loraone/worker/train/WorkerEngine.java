@@ -1,0 +1,472 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.core.lora.LoraPair;
+import dev.loraone.core.svd.MatrixOperator;
+import dev.loraone.core.svd.SvdRequest;
+import dev.loraone.data.MicroBatchPlan;
+import dev.loraone.data.TextTokenizer;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
+import dev.loraone.protocol.wire.SketchSide;
+import dev.loraone.worker.export.OnnxExport;
+import dev.loraone.worker.model.BertLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The DJL work of one job on one worker, addressed the way the coordinator hands it out, and built
+ * so that every result is bit-identical to what {@link Finetuner} computes for the same address:
+ * the same model, data, tokenizer, {@link MicroBatchPlan} and {@link Batches}, the same batch
+ * indices and dropout seeds, the same double arithmetic.
+ *
+ * <pre>
+ *   open             model + data as Finetuner builds them; inits without a gradient (lora, gaussian,
+ *                    pissa) run here, PiSSA's W0 offset applied to this copy of the model
+ *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW, per adapted module  [out,in] double
+ *                    init micro-batch i = examples order[i*bsz .. (i+1)*bsz) of epoch 0's order
+ *   sketch           RIGHT: G_s X   X:[in,q]  -> [out,q]      LEFT: G_s^T Q   Q:[out,q] -> [in,q]   (F64)
+ *   setAdapters      A:[r,in], B:[out,r], classifier.weight:[C,H], classifier.bias:[C] (float copies of the masters)
+ *   gradients g      LoRA gradients of training micro-batch g, dropout seeded by (seed, g)
+ *   evaluate b       eval examples [32b, min(n, 32b+32)) of the first n = eval.examples
+ *   exportOnnx       merged model.onnx + tokenizer.json, each with its SHA-256
+ * </pre>
+ *
+ * Tensor keys: {@code <module>.lora_A}, {@code <module>.lora_B}, {@code classifier.weight},
+ * {@code classifier.bias}, for adapters in and gradients out alike.
+ *
+ * <p>Not thread-safe, and DJL allows one open gradient collector per JVM: every engine of a JVM
+ * must be called from one thread at a time (the worker actor runs them all on the single thread
+ * of {@code loraone.djl-dispatcher}). Imports no Pekko, so it is tested without actors.
+ */
+public final class WorkerEngine implements AutoCloseable {
+  /** The message when a job asks for LoRA-GA, whose init needs the reduced gradient and W0 on one machine. */
+  public static final String LORA_GA_UNSUPPORTED =
+      "init.method = lora-ga is not supported by the distributed pipeline; use loraone finetune";
+
+  /** An adapted module: its HF name and base weight shape {@code W:[out,in]}. */
+  public record ModuleShape(String name, int out, int in) {}
+
+  /**
+   * What this worker holds after {@link #open}; equal on every worker of a job.
+   *
+   * @param modules adapted modules in model order
+   * @param head {@code classifier.weight} [C,H] and {@code classifier.bias} [C], initial values
+   * @param init A0/B0 by {@code <module>.lora_A|B} when the init ran here; empty for LoRA-One
+   * @param initModifiedBase the init subtracted an offset from W0 (PiSSA); the init pairs are then
+   *     needed to export a plain adapter ({@code s(BA - B0A0)})
+   * @param evalExamples evaluation examples used (eval.examples capped by the eval set)
+   * @param labels class names in id order
+   * @param modelHash {@link #baseModelHash} of the base model
+   * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base model)
+   */
+  public record Layout(List<ModuleShape> modules, Map<String, TensorBlob> head, Map<String, TensorBlob> init,
+      boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId) {
+    public Layout {
+      modules = List.copyOf(modules);
+      head = Map.copyOf(head);
+      init = Map.copyOf(init);
+      labels = List.copyOf(labels);
+    }
+
+    /** The layout as {@link JobJoined} carries it (the key table is in its Javadoc). */
+    public Map<String, TensorBlob> toWire() {
+      Map<String, TensorBlob> w = new LinkedHashMap<>();
+      for (int i = 0; i < modules.size(); i++) {
+        ModuleShape m = modules.get(i);
+        w.put(m.name() + JobJoined.SHAPE, JobJoined.i64(m.out(), m.in()));
+        w.put(m.name() + JobJoined.INDEX, JobJoined.i64(i));
+      }
+      w.putAll(head);
+      w.putAll(init);
+      w.put(JobJoined.MODIFIES_BASE, JobJoined.i64(initModifiedBase ? 1 : 0));
+      w.put(JobJoined.TRAIN_EXAMPLES, JobJoined.i64(trainExamples));
+      w.put(JobJoined.EVAL_EXAMPLES, JobJoined.i64(evalExamples));
+      w.put(JobJoined.LABELS, JobJoined.labelsBlob(labels));
+      w.put(JobJoined.MODEL_SHA256, JobJoined.utf8(modelHash));
+      w.put(JobJoined.MODEL_ID, JobJoined.utf8(modelId));
+      return w;
+    }
+  }
+
+  /**
+   * LoRA gradients of one training micro-batch's mean loss.
+   *
+   * @param loss the micro-batch's mean loss, the term Finetuner adds up over a step's micro-batches
+   * @param grads F32 by {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r], {@code classifier.*}
+   */
+  public record Gradients(double loss, int correct, int examples, Map<String, TensorBlob> grads) {
+    /** The loss summed over the micro-batch's examples ({@code GradientsComputed.lossSum}, like {@code Evaluated.lossSum}). */
+    public double lossSum() {
+      return loss * examples;
+    }
+  }
+
+  /** One evaluation batch: summed loss, correct predictions, examples. */
+  public record Evaluation(double lossSum, int correct, int examples) {}
+
+  private record Shard(int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
+
+  private static final List<String> HEAD = List.of(JobJoined.HEAD_WEIGHT, JobJoined.HEAD_BIAS);
+  private static final long NO_STEP = -1;
+
+  private final FinetuneConfig cfg;
+  private final TaskData task;
+  private final BertSource source;
+  private final BertStepper stepper;
+  private final TextTokenizer tok;
+  private final Batches batches;
+  private final MicroBatchPlan plan;
+  private final Layout layout;
+  private final Map<String, LoraPair> initPairs;
+  private final Map<Integer, Shard> shards = new TreeMap<>();
+  private final Map<String, TensorBlob> initial;
+  private Map<String, TensorBlob> adapters = Map.of();
+  private long adapterStep = NO_STEP;
+  private boolean pristine = true;
+
+  private WorkerEngine(FinetuneConfig cfg, TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok,
+      Map<String, LoraPair> initPairs, boolean initRanHere, String modelHash) {
+    this.cfg = cfg;
+    this.task = task;
+    this.source = source;
+    this.stepper = stepper;
+    this.tok = tok;
+    this.batches = new Batches(tok, task);
+    this.plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
+    this.initPairs = initPairs;
+    this.layout = describe(initRanHere, modelHash);
+    this.initial = snapshot();
+  }
+
+  /** The model's adapters and head now, under the keys of {@link #setAdapters}. */
+  private Map<String, TensorBlob> snapshot() {
+    BertLoraModel model = stepper.model();
+    Map<String, TensorBlob> out = new LinkedHashMap<>(layout.head());
+    int r = cfg.rank();
+    for (ModuleShape m : layout.modules()) {
+      out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, model.getLoraA(m.name())));
+      out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, model.getLoraB(m.name())));
+    }
+    return Map.copyOf(out);
+  }
+
+  /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
+  public static WorkerEngine open(JobSpec spec) throws IOException {
+    FinetuneConfig cfg = FinetuneConfig.fromJob(spec);
+    if (cfg.init().equals("lora-ga")) throw new IllegalArgumentException(LORA_GA_UNSUPPORTED);
+    TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
+    if (cfg.needsGradient() && !cfg.headOnly() && task.train().size() < cfg.initIters() * cfg.initBatch()) {
+      throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
+          + " training examples (init.iters x init.batch) but " + cfg.task() + " has " + task.train().size());
+    }
+    BertSource full = BertSource.resolve(cfg.model());
+    String hash = Digests.model(full);
+    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
+    BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora,
+        new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
+    Finetuner.checkTargets(cfg, model);
+    // Keep only what export needs: the weights now live in the model (90 MB for MiniLM).
+    BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
+    BertStepper stepper = new BertStepper(model);
+    TextTokenizer tok = null;
+    try (InputStream json = source.openTokenizer()) {
+      tok = TextTokenizer.fromJson(json, cfg.maxLength());
+      boolean initHere = !cfg.headOnly() && !cfg.needsGradient();
+      Map<String, LoraPair> initPairs = initHere ? AdapterInit.apply(model, null, cfg.initIters(), cfg) : null;
+      return new WorkerEngine(cfg, task, source, stepper, tok, initPairs, initHere, hash);
+    } catch (IOException | RuntimeException e) {
+      if (tok != null) tok.close();
+      stepper.close();
+      throw e;
+    }
+  }
+
+  private Layout describe(boolean initRanHere, String modelHash) {
+    BertLoraModel model = stepper.model();
+    List<ModuleShape> modules = new ArrayList<>();
+    Map<String, TensorBlob> init = new LinkedHashMap<>();
+    for (String m : model.adaptedModules()) {
+      var lin = model.linear(m);
+      modules.add(new ModuleShape(m, lin.outFeatures(), lin.inFeatures()));
+    }
+    if (initRanHere) {
+      // The model holds (float) of the double init result, so these equal TensorBlob.ofMatrix(A0), ofMatrix(B0).
+      AdapterState state = AdapterState.fromAdapters(model);
+      for (ModuleShape m : modules) {
+        init.put(m.name() + JobJoined.LORA_A, AdapterState.blob(state.pair(m.name()).a()));
+        init.put(m.name() + JobJoined.LORA_B, AdapterState.blob(state.pair(m.name()).b()));
+      }
+    }
+    Map<String, TensorBlob> head = new LinkedHashMap<>();
+    for (String h : HEAD) {
+      var a = model.namedParameters().get(h).getArray();
+      head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
+    }
+    return new Layout(modules, head, init, initPairs != null, task.train().size(), evalExamples(), task.labels().labels(),
+        modelHash, source.id());
+  }
+
+  public Layout layout() {
+    return layout;
+  }
+
+  public FinetuneConfig config() {
+    return cfg;
+  }
+
+  /** Class names in id order. */
+  public List<String> labels() {
+    return layout.labels();
+  }
+
+  /** The init factors when the init modified W0 (PiSSA), for a plain-LoRA export; null otherwise. */
+  public Map<String, LoraPair> initPairs() {
+    return initPairs;
+  }
+
+  /** Evaluation examples used: {@code min(eval.examples, eval set)}. */
+  public int evalExamples() {
+    return Math.min(cfg.evalExamples(), task.eval().size());
+  }
+
+  public int evalBatches() {
+    return (evalExamples() + JobJoined.EVAL_BATCH - 1) / JobJoined.EVAL_BATCH;
+  }
+
+  /**
+   * Sums the full gradients of init micro-batches {@code microBatches}, in this order, and keeps
+   * the sum as shard {@code shard}. Idempotent: a shard already held for the same micro-batches is
+   * not recomputed. Runs on the untrained model, as Finetuner's estimate does: adapters set since
+   * the job opened are replaced by the initial ones first.
+   *
+   * @return the sum of the micro-batches' mean losses
+   */
+  public double computeShard(int shard, int[] microBatches) {
+    Shard held = shards.get(shard);
+    if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
+    if (!cfg.needsGradient() || cfg.headOnly()) {
+      throw new IllegalStateException("init.method = " + cfg.init() + " needs no gradient estimate; it ran when the job opened");
+    }
+    if (!pristine) { // Finetuner estimates the gradient on the untrained model: B = 0, the initial head
+      write(initial);
+      adapters = Map.of();
+      adapterStep = NO_STEP;
+      pristine = true;
+    }
+    int[] order = plan.permutation(0);
+    int bsz = cfg.initBatch();
+    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
+    for (ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
+    double loss = 0;
+    for (int i : microBatches) {
+      if (i < 0 || i >= cfg.initIters()) {
+        throw new IllegalArgumentException("init micro-batch " + i + " is not in [0, init.iters=" + cfg.initIters() + ")");
+      }
+      int[] idx = Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz);
+      BertStepper.FullGradients g = stepper.fullGradients(batches.of(-1 - i, idx)); // Finetuner's index for init batch i
+      for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
+        double[] sum = sums.get(e.getKey()).data;
+        float[] v = e.getValue();
+        for (int j = 0; j < v.length; j++) sum[j] += v[j]; // GradientShards' arithmetic
+      }
+      loss += g.loss();
+    }
+    shards.put(shard, new Shard(microBatches.clone(), loss, sums));
+    return loss;
+  }
+
+  /** Whether init shard {@code shard} is held. */
+  public boolean holdsShard(int shard) {
+    return shards.containsKey(shard);
+  }
+
+  /** Drops the init shard sums (tens of MB each) once the init is done. */
+  public void releaseShards() {
+    shards.clear();
+  }
+
+  /**
+   * One shard's product for one randomized-SVD round: exactly
+   * {@code SvdRequest.applyTo(MatrixOperator.of(G_s))}, as the single-process init computes it.
+   *
+   * @param operand F64 {@code X:[in,q]} (RIGHT) or {@code Q:[out,q]} (LEFT)
+   * @return F64 {@code [out,q]} (RIGHT) or {@code [in,q]} (LEFT)
+   */
+  public TensorBlob sketch(int shard, String module, SketchSide side, TensorBlob operand) {
+    Shard s = shards.get(shard);
+    if (s == null) throw new IllegalStateException("init shard " + shard + " is not held by this worker; assign it first");
+    DMatrixRMaj g = s.sums().get(module);
+    if (g == null) throw new IllegalArgumentException("no adapted module '" + module + "'; modules are " + s.sums().keySet());
+    if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
+    DMatrixRMaj x = matrix(operand);
+    int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
+    if (x.numRows != rows) {
+      throw new IllegalArgumentException(side + " operand for " + module + " (" + g.numRows + "x" + g.numCols + ") must have "
+          + rows + " rows, got " + operand);
+    }
+    SvdRequest request = side == SketchSide.RIGHT
+        ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
+    return f64(request.applyTo(MatrixOperator.of(g)));
+  }
+
+  /**
+   * Writes the adapters and head into the model (float32, as Finetuner's {@code AdapterState.writeTo}).
+   *
+   * @param values {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r], {@code classifier.weight}
+   *     [C,H], {@code classifier.bias} [C]; F32 (F64 is rounded to float, as the masters are)
+   */
+  public void setAdapters(long step, Map<String, TensorBlob> values) {
+    write(values);
+    adapters = Map.copyOf(values);
+    adapterStep = step;
+    pristine = false;
+  }
+
+  /** The adapters in the model, as last set; empty before {@link #setAdapters}. */
+  public Map<String, TensorBlob> adapters() {
+    return adapters;
+  }
+
+  /** The step of the adapters in the model; -1 before {@link #setAdapters}. */
+  public long adapterStep() {
+    return adapterStep;
+  }
+
+  private void write(Map<String, TensorBlob> values) {
+    BertLoraModel model = stepper.model();
+    Map<String, long[]> want = expectedShapes();
+    List<String> missing = want.keySet().stream().filter(k -> !values.containsKey(k)).toList();
+    List<String> unknown = values.keySet().stream().filter(k -> !want.containsKey(k)).sorted().toList();
+    if (!missing.isEmpty() || !unknown.isEmpty()) {
+      throw new IllegalArgumentException("adapter tensors: missing " + missing + ", unknown " + unknown);
+    }
+    want.forEach((k, shape) -> {
+      if (!Arrays.equals(values.get(k).shape(), shape)) {
+        throw new IllegalArgumentException(k + " is " + values.get(k) + " but must be " + Arrays.toString(shape));
+      }
+    });
+    for (ModuleShape m : layout.modules()) {
+      model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
+      model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
+    }
+    for (String h : HEAD) model.namedParameters().get(h).getArray().set(values.get(h).toFloats());
+  }
+
+  private Map<String, long[]> expectedShapes() {
+    Map<String, long[]> want = new LinkedHashMap<>();
+    int r = cfg.rank();
+    for (ModuleShape m : layout.modules()) {
+      want.put(m.name() + JobJoined.LORA_A, new long[] {r, m.in()});
+      want.put(m.name() + JobJoined.LORA_B, new long[] {m.out(), r});
+    }
+    for (String h : HEAD) want.put(h, layout.head().get(h).shape());
+    return want;
+  }
+
+  /** LoRA gradients of training micro-batch {@code microBatch} under the adapters in the model. */
+  public Gradients gradients(long microBatch) {
+    BertStepper.LoraGradients g = stepper.loraGradients(batches.of(microBatch, plan.microBatch(microBatch)),
+        DropoutSeeds.of(cfg.seed(), microBatch));
+    Map<String, TensorBlob> out = new LinkedHashMap<>();
+    int r = cfg.rank();
+    for (ModuleShape m : layout.modules()) {
+      float[][] ab = g.adapters().get(m.name());
+      out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, ab[0]));
+      out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, ab[1]));
+    }
+    for (String h : HEAD) out.put(h, TensorBlob.ofFloats(layout.head().get(h).shape(), g.head().get(h)));
+    return new Gradients(g.loss(), g.correct(), g.examples(), out);
+  }
+
+  /** Evaluation batch {@code batch}: examples {@code [32 batch, min(n, 32 batch + 32))}, as Finetuner evaluates. */
+  public Evaluation evaluate(int batch) {
+    int n = evalExamples();
+    long from = (long) batch * JobJoined.EVAL_BATCH;
+    if (batch < 0 || from >= n) {
+      throw new IllegalArgumentException("evaluation batch " + batch + " is not in [0, " + evalBatches() + ")");
+    }
+    int[] idx = new int[(int) Math.min(JobJoined.EVAL_BATCH, n - from)];
+    for (int i = 0; i < idx.length; i++) idx[i] = (int) from + i;
+    BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
+    return new Evaluation(e.lossSum(), e.correct(), e.examples());
+  }
+
+  /**
+   * Writes the merged model with {@code finalAdapters} to {@code dir} ({@link Artifacts#writeOnnx}).
+   *
+   * @return each written file's name under {@code dir} and its SHA-256 (hex)
+   */
+  public Map<String, String> exportOnnx(Path dir, Map<String, TensorBlob> finalAdapters, List<String> labels) throws IOException {
+    if (!finalAdapters.equals(adapters)) {
+      write(finalAdapters);
+      adapters = Map.copyOf(finalAdapters);
+      adapterStep = NO_STEP; // values of no announced step
+      pristine = false;
+    }
+    OnnxExport export = Artifacts.writeOnnx(stepper.model(), labels, source, dir);
+    List<Path> files = new ArrayList<>(List.of(export.model()));
+    export.externalData().ifPresent(files::add);
+    files.add(dir.resolve(Artifacts.TOKENIZER_FILE));
+    Map<String, String> out = new TreeMap<>();
+    for (Path f : files) out.put(f.getFileName().toString(), Digests.file(f)); // all written directly under dir
+    return out;
+  }
+
+  /** {@link #baseModelHash} of this engine's model, computed when it opened. */
+  public String modelHash() {
+    return layout.modelHash();
+  }
+
+  /** SHA-256 (hex) over the model id and every base weight (name, shape, float32 bytes, by name): the same on every worker with the same model. */
+  public static String baseModelHash(JobSpec spec) throws IOException {
+    return Digests.model(BertSource.resolve(spec.getString("model")));
+  }
+
+  /** A row-major F64 {@code [rows, cols]} tensor of {@code m}, every bit kept. */
+  public static TensorBlob f64(DMatrixRMaj m) {
+    ByteBuffer b = ByteBuffer.allocate(m.numRows * m.numCols * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asDoubleBuffer().put(m.data, 0, m.numRows * m.numCols);
+    return new TensorBlob(DType.F64, new long[] {m.numRows, m.numCols}, b.array());
+  }
+
+  /** The matrix of an F64 {@code [rows, cols]} tensor. */
+  public static DMatrixRMaj matrix(TensorBlob t) {
+    long[] s = t.shape();
+    if (t.dtype() != DType.F64 || s.length != 2) throw new IllegalArgumentException("expected an F64 [rows, cols] tensor, got " + t);
+    DMatrixRMaj m = new DMatrixRMaj(Math.toIntExact(s[0]), Math.toIntExact(s[1]));
+    t.buffer().asDoubleBuffer().get(m.data, 0, m.numRows * m.numCols);
+    return m;
+  }
+
+  @Override
+  public void close() {
+    shards.clear();
+    try {
+      tok.close();
+    } finally {
+      stepper.close();
+    }
+  }
+
+  // Package-private views for tests that rebuild Finetuner's computation beside the engine.
+  BertLoraModel model() {
+    return stepper.model();
+  }
+
+  MicroBatchPlan plan() {
+    return plan;
+  }
+}
