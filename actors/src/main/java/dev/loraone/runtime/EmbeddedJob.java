@@ -45,6 +45,16 @@ public final class EmbeddedJob {
    */
   public static JobEvent run(JobSpec spec, int workers, WorkerFactory factory, Path outDir, Consumer<JobEvent> progress,
       Duration timeout) {
+    return run(spec, workers, factory, outDir, progress, e -> false, timeout);
+  }
+
+  /**
+   * As {@link #run(JobSpec, int, WorkerFactory, Path, Consumer, Duration)}, but the whole
+   * ActorSystem is torn down as soon as {@code abortWhen} accepts an event, as a crash would (what
+   * is on disk stays: the last checkpoint). Returns {@link JobEvent.Failed} in that case.
+   */
+  public static JobEvent run(JobSpec spec, int workers, WorkerFactory factory, Path outDir, Consumer<JobEvent> progress,
+      java.util.function.Predicate<JobEvent> abortWhen, Duration timeout) {
     if (workers < 1) throw new IllegalArgumentException("--workers must be >= 1, got " + workers);
     JobId job = new JobId(spec.getString("name"));
     CompletableFuture<JobEvent> done = new CompletableFuture<>();
@@ -53,6 +63,7 @@ public final class EmbeddedJob {
       ActorRef<JobEvent> listener = ctx.spawn(Behaviors.<JobEvent>receiveMessage(e -> {
         progress.accept(e);
         if (e instanceof JobEvent.Finished || e instanceof JobEvent.Failed) done.complete(e);
+        else if (abortWhen.test(e)) done.complete(new JobEvent.Failed(job, "aborted by the caller after " + e));
         return Behaviors.same();
       }), "job-events");
       ActorRef<CoordinatorActor.Command> coordinator =

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The determinism contract (DESIGN.md section 4) on real MiniLM and real WordNet data: the final
- * adapter file has the same SHA-256 whether the job ran in one process ({@code loraone finetune})
- * or as a coordinator with 1 or 3 worker actors.
+ * adapter file has the same SHA-256 whether the job ran in one process ({@code loraone finetune}),
+ * as a coordinator with 1 or 3 worker actors, or was torn down after a checkpoint and resumed.
  */
 class PipelineDeterminismIT {
   @TempDir static Path dir;
@@ -37,7 +37,8 @@ class PipelineDeterminismIT {
         Map.entry("lora.dropout", 0.0), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4), Map.entry("init.iters", 4),
         Map.entry("init.shards", 2), Map.entry("optimizer.name", "scaled-adamw"), Map.entry("optimizer.lr", 1e-3),
         Map.entry("optimizer.warmup", 1), Map.entry("train.steps", 3), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4),
-        Map.entry("train.max-length", 32), Map.entry("eval.every", 2), Map.entry("eval.examples", 40), Map.entry("data.max-per-class", 3)));
+        Map.entry("train.max-length", 32), Map.entry("eval.every", 2), Map.entry("eval.examples", 40), Map.entry("data.max-per-class", 3),
+        Map.entry("checkpoint.every", 1)));
     try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
       PeftAdapter adapter = f.run().adapter();
       Path out = dir.resolve("finetune");
@@ -64,6 +65,53 @@ class PipelineDeterminismIT {
     JobEvent.Finished three = pipeline(3);
     assertEquals(reference, three.adapterSha256());
     assertTrue(Files.isRegularFile(three.adapterDir().resolve(PeftAdapter.CONFIG_FILE)));
+  }
+
+  @Test
+  void coordinatorKilledAfterACheckpointResumesToTheSameAdapter() {
+    Path out = dir.resolve("resumed");
+    JobEvent aborted = EmbeddedJob.run(spec, 2, LocalWorkers.factory(), out, e -> {}, e -> e instanceof JobEvent.Checkpointed c
+        && c.step() == 2, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Failed.class, aborted, "the first run is torn down after the step-2 checkpoint");
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent end = EmbeddedJob.run(spec, 2, LocalWorkers.factory(), out, events::add, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Finished.class, end, () -> "resumed job ended with " + end);
+    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p && p.detail().contains("resuming after step 2")),
+        () -> "the second run resumed from the checkpoint: " + events);
+    assertEquals(reference, ((JobEvent.Finished) end).adapterSha256());
+  }
+
+  @Test
+  void workerDyingMidTrainingDoesNotChangeTheAdapter() {
+    // worker-2 stops (as if its JVM died) when asked for its third gradient; its work is reassigned
+    EmbeddedJob.WorkerFactory dying = (id, coordinator, inbox) -> {
+      org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> real =
+          dev.loraone.worker.actor.WorkerActor.create(id, "cpu", coordinator.actor(), inbox);
+      if (!id.value().equals("worker-2")) return real;
+      return org.apache.pekko.actor.typed.javadsl.Behaviors.intercept(() -> new org.apache.pekko.actor.typed.BehaviorInterceptor<
+          dev.loraone.protocol.wire.WorkerMessage, dev.loraone.protocol.wire.WorkerMessage>(dev.loraone.protocol.wire.WorkerMessage.class) {
+        int gradients;
+
+        @Override
+        public org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> aroundReceive(
+            org.apache.pekko.actor.typed.TypedActorContext<dev.loraone.protocol.wire.WorkerMessage> ctx,
+            dev.loraone.protocol.wire.WorkerMessage msg, ReceiveTarget<dev.loraone.protocol.wire.WorkerMessage> target) {
+          if (msg instanceof dev.loraone.protocol.wire.WorkerMessage.ComputeGradients && ++gradients == 3) {
+            return org.apache.pekko.actor.typed.javadsl.Behaviors.stopped();
+          }
+          return target.apply(ctx, msg);
+        }
+      }, real);
+    };
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent end = EmbeddedJob.run(spec, 3, dying, dir.resolve("dying"), events::add, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
+    List<List<String>> memberships = events.stream().filter(e -> e instanceof JobEvent.WorkersChanged)
+        .map(e -> ((JobEvent.WorkersChanged) e).workers()).toList();
+    int joined = memberships.indexOf(memberships.stream().filter(w -> w.contains("worker-2")).findFirst().orElseThrow());
+    assertTrue(memberships.subList(joined, memberships.size()).stream().anyMatch(w -> !w.contains("worker-2")),
+        () -> "worker-2 joined and then left: " + memberships);
+    assertEquals(reference, ((JobEvent.Finished) end).adapterSha256());
   }
 
   static String sha256(Path f) throws IOException {
