@@ -83,7 +83,7 @@ class PipelineDeterminismIT {
 
   @Test
   void workerDyingMidTrainingDoesNotChangeTheAdapter() {
-    // worker-2 stops (as if its JVM died) when asked for its third gradient; its work is reassigned
+    // worker-2 stops (as if its JVM died) when asked for its second gradient (step 3); its work is reassigned
     EmbeddedJob.WorkerFactory dying = (id, coordinator, inbox) -> {
       org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> real =
           dev.loraone.worker.actor.WorkerActor.create(id, "cpu", coordinator.actor(), inbox);
@@ -96,7 +96,7 @@ class PipelineDeterminismIT {
         public org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> aroundReceive(
             org.apache.pekko.actor.typed.TypedActorContext<dev.loraone.protocol.wire.WorkerMessage> ctx,
             dev.loraone.protocol.wire.WorkerMessage msg, ReceiveTarget<dev.loraone.protocol.wire.WorkerMessage> target) {
-          if (msg instanceof dev.loraone.protocol.wire.WorkerMessage.ComputeGradients && ++gradients == 3) {
+          if (msg instanceof dev.loraone.protocol.wire.WorkerMessage.ComputeGradients && ++gradients == 2) {
             return org.apache.pekko.actor.typed.javadsl.Behaviors.stopped();
           }
           return target.apply(ctx, msg);
