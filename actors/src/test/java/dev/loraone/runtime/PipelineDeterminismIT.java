@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,49 +26,54 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelineDeterminismIT {
   @TempDir static Path dir;
-  static JobSpec spec;
-  static String reference;
-
-  @BeforeAll
-  static void singleProcessReference() throws Exception {
-    spec = JobSpec.of(Map.ofEntries(
+  static final JobSpec spec = JobSpec.of(Map.ofEntries(
         Map.entry("name", "determinism"), Map.entry("seed", 3), Map.entry("lora.rank", 4), Map.entry("lora.targets", "query,value"),
         Map.entry("lora.dropout", 0.0), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4), Map.entry("init.iters", 4),
         Map.entry("init.shards", 2), Map.entry("optimizer.name", "scaled-adamw"), Map.entry("optimizer.lr", 1e-3),
         Map.entry("optimizer.warmup", 1), Map.entry("train.steps", 3), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4),
         Map.entry("train.max-length", 32), Map.entry("eval.every", 2), Map.entry("eval.examples", 40), Map.entry("data.max-per-class", 3),
         Map.entry("checkpoint.every", 1)));
-    try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
-      PeftAdapter adapter = f.run().adapter();
-      Path out = dir.resolve("finetune");
-      adapter.write(out);
-      reference = sha256(out.resolve(PeftAdapter.WEIGHTS_FILE));
+  private static String reference;
+
+  /**
+   * The single-process adapter's SHA-256, computed by the first test that needs it (inside a test,
+   * so a run hit by the intermittent gradient corruption noted in ARCHITECTURE.md is rerun whole).
+   */
+  static synchronized String reference() throws IOException {
+    if (reference == null) {
+      try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
+        PeftAdapter adapter = f.run().adapter();
+        Path out = dir.resolve("finetune");
+        adapter.write(out);
+        reference = sha256(out.resolve(PeftAdapter.WEIGHTS_FILE));
+      }
     }
+    return reference;
   }
 
   private static JobEvent.Finished pipeline(int workers) {
     List<JobEvent> events = new ArrayList<>();
-    JobEvent end = EmbeddedJob.run(spec, workers, LocalWorkers.factory(), dir.resolve("workers-" + workers), events::add,
+    JobEvent end = EmbeddedJob.run(spec, workers, LocalWorkers.factory(), fresh("workers-" + workers), events::add,
         Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
     return (JobEvent.Finished) end;
   }
 
   @Test
-  void finalAdapterIsIdenticalToTheSingleProcessReferenceOnOneWorker() {
-    assertEquals(reference, pipeline(1).adapterSha256());
+  void finalAdapterIsIdenticalToTheSingleProcessReferenceOnOneWorker() throws IOException {
+    assertEquals(reference(), pipeline(1).adapterSha256());
   }
 
   @Test
-  void finalAdapterIsIdenticalOnOneAndThreeWorkers() {
+  void finalAdapterIsIdenticalOnOneAndThreeWorkers() throws IOException {
     JobEvent.Finished three = pipeline(3);
-    assertEquals(reference, three.adapterSha256());
+    assertEquals(reference(), three.adapterSha256());
     assertTrue(Files.isRegularFile(three.adapterDir().resolve(PeftAdapter.CONFIG_FILE)));
   }
 
   @Test
-  void coordinatorKilledAfterACheckpointResumesToTheSameAdapter() {
-    Path out = dir.resolve("resumed");
+  void coordinatorKilledAfterACheckpointResumesToTheSameAdapter() throws IOException {
+    Path out = fresh("resumed");
     JobEvent aborted = EmbeddedJob.run(spec, 2, LocalWorkers.factory(), out, e -> {}, e -> e instanceof JobEvent.Checkpointed c
         && c.step() == 2, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Failed.class, aborted, "the first run is torn down after the step-2 checkpoint");
@@ -78,11 +82,11 @@ class PipelineDeterminismIT {
     assertInstanceOf(JobEvent.Finished.class, end, () -> "resumed job ended with " + end);
     assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p && p.detail().contains("resuming after step 2")),
         () -> "the second run resumed from the checkpoint: " + events);
-    assertEquals(reference, ((JobEvent.Finished) end).adapterSha256());
+    assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
   }
 
   @Test
-  void workerDyingMidTrainingDoesNotChangeTheAdapter() {
+  void workerDyingMidTrainingDoesNotChangeTheAdapter() throws IOException {
     // worker-2 stops (as if its JVM died) when asked for its second gradient (step 3); its work is reassigned
     EmbeddedJob.WorkerFactory dying = (id, coordinator, inbox) -> {
       org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> real =
@@ -104,14 +108,19 @@ class PipelineDeterminismIT {
       }, real);
     };
     List<JobEvent> events = new ArrayList<>();
-    JobEvent end = EmbeddedJob.run(spec, 3, dying, dir.resolve("dying"), events::add, Duration.ofMinutes(10));
+    JobEvent end = EmbeddedJob.run(spec, 3, dying, fresh("dying"), events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
     List<List<String>> memberships = events.stream().filter(e -> e instanceof JobEvent.WorkersChanged)
         .map(e -> ((JobEvent.WorkersChanged) e).workers()).toList();
     int joined = memberships.indexOf(memberships.stream().filter(w -> w.contains("worker-2")).findFirst().orElseThrow());
     assertTrue(memberships.subList(joined, memberships.size()).stream().anyMatch(w -> !w.contains("worker-2")),
         () -> "worker-2 joined and then left: " + memberships);
-    assertEquals(reference, ((JobEvent.Finished) end).adapterSha256());
+    assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
+  }
+
+  /** A new output folder per attempt: a rerun must not resume a previous attempt's checkpoint. */
+  private static Path fresh(String name) {
+    return dir.resolve(name + "-" + System.nanoTime());
   }
 
   static String sha256(Path f) throws IOException {

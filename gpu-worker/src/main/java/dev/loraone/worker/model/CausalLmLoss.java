@@ -66,6 +66,6 @@ public final class CausalLmLoss extends Loss {
 
   /** The labels of a batch as an int64 {@code [B,L]} array. */
   public static NDArray labels(NDManager manager, CausalLmBatch batch) {
-    return manager.create(batch.labels(), new Shape(batch.batchSize(), batch.sequenceLength()));
+    return Owned.copy(manager.create(batch.labels(), new Shape(batch.batchSize(), batch.sequenceLength())));
   }
 }

@@ -123,7 +123,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   /** The two inputs (input_ids, attention_mask), int64 {@code [B,L]}, of an encoded batch. */
   public static NDList inputs(NDManager manager, CausalLmBatch batch) {
     Shape s = new Shape(batch.batchSize(), batch.sequenceLength());
-    return new NDList(manager.create(batch.inputIds(), s), manager.create(batch.attentionMask(), s));
+    return new NDList(Owned.copy(manager.create(batch.inputIds(), s)), Owned.copy(manager.create(batch.attentionMask(), s)));
   }
 
   private int rankFor(String module) {
@@ -202,7 +202,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     for (int i = 0; i < l; i++) {
       Arrays.fill(causal, i * t, i * t + past + i + 1, 1f);
     }
-    NDArray allowed = m.create(causal, new Shape(1, 1, l, t));
+    NDArray allowed = Owned.copy(m.create(causal, new Shape(1, 1, l, t)));
     if (mask != null) {
       if (!mask.getShape().equals(new Shape(b, t))) {
         throw new IllegalArgumentException("attention_mask must be [" + b + "," + t + "], got " + mask.getShape());

@@ -111,7 +111,7 @@ public final class LoraLinear extends AbstractBlock {
     long forwardSeed = s instanceof Long l ? l : seed;
     float[] mask = Seeded.dropoutMask(Seeded.mix(forwardSeed, Seeded.hash(module)),
         Math.toIntExact(x.size()), dropout);
-    return x.getManager().create(mask, x.getShape());
+    return Owned.copy(x.getManager().create(mask, x.getShape()));
   }
 
   @Override

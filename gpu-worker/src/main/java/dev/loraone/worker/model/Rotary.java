@@ -50,7 +50,7 @@ final class Rotary {
       }
     }
     Shape shape = new Shape(length, headDim);
-    return new NDList(manager.create(cos, shape), manager.create(sin, shape));
+    return new NDList(Owned.copy(manager.create(cos, shape)), Owned.copy(manager.create(sin, shape)));
   }
 
   /** Rotates {@code x:[B,heads,L,d]} by the table of its L positions. */

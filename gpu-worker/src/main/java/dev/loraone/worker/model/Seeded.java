@@ -100,7 +100,7 @@ final class Seeded {
   }
 
   private static NDArray create(NDManager manager, float[] v, Shape shape, DataType dataType) {
-    NDArray a = manager.create(v, shape);
+    NDArray a = Owned.copy(manager.create(v, shape));
     if (dataType == DataType.FLOAT32) {
       return a;
     }

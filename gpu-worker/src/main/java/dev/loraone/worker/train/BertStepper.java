@@ -12,6 +12,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import dev.loraone.data.TokenBatch;
 import dev.loraone.worker.model.BertLoraModel;
+import dev.loraone.worker.model.Owned;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -125,13 +126,14 @@ public final class BertStepper implements AutoCloseable {
 
   static NDList inputs(NDManager m, TokenBatch t) {
     Shape s = new Shape(t.batchSize(), t.sequenceLength());
-    return new NDList(m.create(t.inputIds(), s), m.create(t.tokenTypeIds(), s), m.create(t.attentionMask(), s));
+    return new NDList(Owned.copy(m.create(t.inputIds(), s)), Owned.copy(m.create(t.tokenTypeIds(), s)),
+        Owned.copy(m.create(t.attentionMask(), s)));
   }
 
   private static NDArray labelArray(NDManager m, int[] labels) {
     float[] f = new float[labels.length];
     for (int i = 0; i < f.length; i++) f[i] = labels[i];
-    return m.create(f);
+    return Owned.copy(m.create(f));
   }
 
   private static int[] toInts(NDArray a) {
