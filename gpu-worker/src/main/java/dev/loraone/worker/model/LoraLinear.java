@@ -269,6 +269,6 @@ public final class LoraLinear extends AbstractBlock {
       throw new IllegalArgumentException(module + "." + p.getName() + " needs " + expected
           + " values (" + p.getShape() + "), got " + values.length);
     }
-    p.getArray().set(values);
+    Owned.write(p.getArray(), values);
   }
 }

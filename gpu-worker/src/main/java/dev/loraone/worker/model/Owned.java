@@ -15,6 +15,27 @@ import ai.djl.ndarray.NDArray;
 public final class Owned {
   private Owned() {}
 
+  /**
+   * Overwrites {@code target}'s values in place with {@code values} (row-major, same size). DJL's
+   * {@code NDArray.set(float[])} instead points the tensor at a new Java direct buffer kept alive
+   * only by a field of that one Java object; a parameter must keep memory libtorch owns.
+   */
+  public static void write(NDArray target, float[] values) {
+    if (values.length != target.size()) {
+      throw new IllegalArgumentException(values.length + " values for a tensor of shape " + target.getShape());
+    }
+    // grad mode is per thread in libtorch and on by default: an in-place write to a parameter that
+    // requires grad is refused unless it is off (DJL turns it off only on the thread that loaded it)
+    boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+    ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+    try (ai.djl.ndarray.NDManager tmp = target.getManager().newSubManager()) {
+      NDArray src = copy(tmp.create(values, target.getShape()));
+      target.set(new ai.djl.ndarray.index.NDIndex(":"), src);
+    } finally {
+      ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+    }
+  }
+
   /** A libtorch-owned clone of {@code fromJava}, attached to the same manager; the original is closed. */
   public static NDArray copy(NDArray fromJava) {
     NDArray owned = fromJava.duplicate();

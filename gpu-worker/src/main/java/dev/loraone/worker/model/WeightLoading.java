@@ -50,7 +50,7 @@ final class WeightLoading {
     weights.forEach((name, t) -> {
       Parameter p = params.get(name);
       if (p != null) {
-        p.getArray().set(t.data());
+        Owned.write(p.getArray(), t.data());
       }
     });
   }

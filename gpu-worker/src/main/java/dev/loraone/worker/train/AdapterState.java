@@ -5,6 +5,7 @@ import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.BertLoraModel;
+import dev.loraone.worker.model.Owned;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,7 +62,7 @@ public final class AdapterState {
       model.setLoraA(m, floats(p.a()));
       model.setLoraB(m, floats(p.b()));
     });
-    head.forEach((name, v) -> model.namedParameters().get(name).getArray().set(floats(v)));
+    head.forEach((name, v) -> Owned.write(model.namedParameters().get(name).getArray(), floats(v)));
   }
 
   /** A live view over trainer-owned masters (updates show through), with the head tensors named. */

@@ -7,6 +7,7 @@ import dev.loraone.worker.export.BertOnnxExporter;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.model.Owned;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -86,7 +87,7 @@ public final class Artifacts {
         throw new IllegalArgumentException(e.getKey() + " has " + e.getValue().numel() + " values, the model expects "
             + param.getArray().getShape() + " (" + numLabels + " labels)");
       }
-      param.getArray().set(e.getValue().toFloats());
+      Owned.write(param.getArray(), e.getValue().toFloats());
     }
     return stepper;
   }

@@ -12,6 +12,7 @@ import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
 import dev.loraone.worker.model.LoraLinear;
+import dev.loraone.worker.model.Owned;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -179,7 +180,7 @@ public final class Finetuner implements AutoCloseable {
       DenseAdamW opt = new DenseAdamW(OptimizerConfig.defaults(cfg.headWarmupLrOrLr()));
       double loss = Double.NaN;
       for (int s = 0; s < cfg.headWarmup(); s++) {
-        for (int i = 0; i < names.size(); i++) probe.namedParameters().get(names.get(i)).getArray().set(AdapterState.floats(head.get(i)));
+        for (int i = 0; i < names.size(); i++) Owned.write(probe.namedParameters().get(names.get(i)).getArray(), AdapterState.floats(head.get(i)));
         List<DMatrixRMaj> grads = new ArrayList<>();
         for (DMatrixRMaj h : head) grads.add(new DMatrixRMaj(h.numRows, h.numCols));
         loss = 0;
@@ -197,7 +198,7 @@ public final class Finetuner implements AutoCloseable {
         opt.step(head, grads);
       }
       listener.phase("head-warmup", String.format("done, last step's training loss %.4f", loss));
-      for (int i = 0; i < names.size(); i++) model.namedParameters().get(names.get(i)).getArray().set(AdapterState.floats(head.get(i)));
+      for (int i = 0; i < names.size(); i++) Owned.write(model.namedParameters().get(names.get(i)).getArray(), AdapterState.floats(head.get(i)));
     }
   }
 

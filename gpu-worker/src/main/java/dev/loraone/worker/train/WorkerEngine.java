@@ -13,6 +13,7 @@ import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.model.Owned;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -362,7 +363,7 @@ public final class WorkerEngine implements AutoCloseable {
       model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
       model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
     }
-    for (String h : HEAD) model.namedParameters().get(h).getArray().set(values.get(h).toFloats());
+    for (String h : HEAD) Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
   }
 
   private Map<String, long[]> expectedShapes() {
