@@ -45,7 +45,7 @@ final class CompareChart {
 
   static void write(List<MethodSummary> summaries, Map<String, Object> settings, Path file) throws IOException {
     String budget = String.format("%s steps x %s examples, lr %s; eval on %s validation examples; mean over seeds, band = min..max",
-        settings.get("steps"), settings.get("batch"), settings.get("lr"), settings.get("evalExamples"));
+        settings.get("steps"), settings.get("batch"), CompareTable.num(settings.get("lr")), settings.get("evalExamples"));
     JFreeChart acc = panel("Eval accuracy", "accuracy", summaries, CurvePoint::accuracy, budget);
     JFreeChart loss = panel("Eval loss (cross-entropy)", "loss", summaries, CurvePoint::loss, budget);
     BufferedImage image = new BufferedImage(2 * PANEL_WIDTH, PANEL_HEIGHT, BufferedImage.TYPE_INT_RGB);

@@ -245,7 +245,7 @@ public final class Finetuner implements AutoCloseable {
     int size = 32;
     for (int from = 0; from < n; from += size) {
       int[] idx = new int[Math.min(size, n - from)];
-      for (int i = 0; i < idx.length; i++) idx[i] = from + i;
+      for (int i = 0; i < idx.length; i++) idx[i] = batches.task.evalExample(from + i, n);
       BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
       loss += e.lossSum();
       correct += e.correct();

@@ -75,4 +75,12 @@ public record TaskData(String name, List<Example.Classification> train, List<Exa
     }
     return out;
   }
+
+  /**
+   * The {@code j}-th of {@code n} evaluation examples: evenly spaced over the whole eval list, whose
+   * built-in order groups examples by class (a prefix of WordNet's would cover only a few classes).
+   */
+  public int evalExample(int j, int n) {
+    return n >= eval.size() ? j : (int) ((long) j * eval.size() / n);
+  }
 }

@@ -400,7 +400,7 @@ public final class WorkerEngine implements AutoCloseable {
       throw new IllegalArgumentException("evaluation batch " + batch + " is not in [0, " + evalBatches() + ")");
     }
     int[] idx = new int[(int) Math.min(JobJoined.EVAL_BATCH, n - from)];
-    for (int i = 0; i < idx.length; i++) idx[i] = (int) from + i;
+    for (int i = 0; i < idx.length; i++) idx[i] = task.evalExample((int) from + i, n);
     BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
     return new Evaluation(e.lossSum(), e.correct(), e.examples());
   }
