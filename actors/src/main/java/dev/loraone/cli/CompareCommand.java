@@ -84,8 +84,8 @@ final class CompareCommand implements Callable<Integer> {
   @Option(names = "--alpha") double alpha = D.alpha();
   @Option(names = "--targets", description = "LoRA targets of the adapter methods (default: ${DEFAULT-VALUE})") String targets = D.targets();
   @Option(names = "--max-per-class", description = "WordNet: examples per class and split (default: ${DEFAULT-VALUE})") int maxPerClass = D.maxPerClass();
-  @Option(names = "--eval-examples", description = "evaluate on the first N validation examples; 0 = all (default: ${DEFAULT-VALUE}; "
-      + "WordNet's validation list is sorted by class, so a prefix covers only the first classes)") int evalExamples = 0;
+  @Option(names = "--eval-examples", description = "evaluate on N validation examples spread evenly over the list "
+      + "(every class); 0 = all (default: ${DEFAULT-VALUE})") int evalExamples = 0;
   @Option(names = "--eval-every", description = "evaluate every N steps and at the end (default: ${DEFAULT-VALUE})") int evalEvery = 40;
   @Option(names = "--head-warmup", description = "head-only steps before the init of the *-warm methods (default: ${DEFAULT-VALUE})") int headWarmup = 50;
   @Option(names = "--head-warmup-lr", description = "lr of the head warm-up (default: ${DEFAULT-VALUE})") double headWarmupLr = 2e-2;
