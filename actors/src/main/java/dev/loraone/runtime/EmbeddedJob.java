@@ -20,6 +20,9 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -29,6 +32,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  */
 public final class EmbeddedJob {
   private EmbeddedJob() {}
+
+  /** Every loraone node's actor system is called this (cluster addresses: {@code pekko://loraone@host:port}). */
+  public static final String SYSTEM_NAME = "loraone";
 
   /** The guardian learns the coordinator's endpoint, then spawns the workers. */
   private record Started(Endpoint<CoordinatorMessage> endpoint, Throwable failure) {}
@@ -56,6 +62,18 @@ public final class EmbeddedJob {
   public static JobEvent run(JobSpec spec, int workers, WorkerFactory factory, Path outDir, Consumer<JobEvent> progress,
       java.util.function.Predicate<JobEvent> abortWhen, Duration timeout) {
     if (workers < 1) throw new IllegalArgumentException("--workers must be >= 1, got " + workers);
+    return run(config(), spec, workers, factory, outDir, progress, abortWhen, timeout);
+  }
+
+  /**
+   * The job on an actor system made from {@code config}: with {@code provider = cluster} this is a
+   * coordinator node ({@code loraone node --role coordinator}) whose workers, on other nodes, find it
+   * through the receptionist; {@code workers} local ones may be added (0 for none). CoordinatedShutdown
+   * (Ctrl-C, SIGTERM, the cluster downing this node) first writes a checkpoint of the last applied step.
+   */
+  public static JobEvent run(Config config, JobSpec spec, int workers, WorkerFactory factory, Path outDir, Consumer<JobEvent> progress,
+      java.util.function.Predicate<JobEvent> abortWhen, Duration timeout) {
+    if (workers < 0) throw new IllegalArgumentException("workers must be >= 0, got " + workers);
     JobId job = new JobId(spec.getString("name"));
     CompletableFuture<JobEvent> done = new CompletableFuture<>();
     Behavior<Started> guardian = Behaviors.setup(ctx -> {
@@ -72,6 +90,11 @@ public final class EmbeddedJob {
       Class<Endpoint<CoordinatorMessage>> endpointClass = (Class<Endpoint<CoordinatorMessage>>) (Class<?>) Endpoint.class;
       ctx.ask(endpointClass, coordinator, Duration.ofSeconds(60), CoordinatorActor.GetEndpoint::new,
           (endpoint, failure) -> new Started(endpoint, failure));
+      org.apache.pekko.actor.typed.ActorSystem<Void> system = ctx.getSystem();
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-checkpoint", () -> done.isDone()
+          ? CompletableFuture.completedFuture(Done.getInstance())
+          : AskPattern.<CoordinatorActor.Command, Done>ask(coordinator, CoordinatorActor.CheckpointNow::new, Duration.ofSeconds(60),
+              system.scheduler()).exceptionally(t -> Done.getInstance()));
       return Behaviors.receiveMessage(started -> {
         if (started.failure() != null) {
           done.complete(new JobEvent.Failed(job, "coordinator did not start: " + started.failure()));
@@ -84,7 +107,9 @@ public final class EmbeddedJob {
         return Behaviors.same();
       });
     });
-    ActorSystem<Started> system = ActorSystem.create(guardian, "loraone", config());
+    ActorSystem<Started> system = ActorSystem.create(guardian, SYSTEM_NAME, config);
+    system.getWhenTerminated().thenRun(() -> done.complete(new JobEvent.Failed(job, "the node shut down before the job ended; "
+        + "its last checkpoint in " + outDir + " is resumed by the next coordinator on that folder")));
     try {
       return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {

@@ -16,9 +16,11 @@ import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.CoordinatorMessage.RegisterWorker;
 import dev.loraone.protocol.wire.Endpoint;
 import dev.loraone.protocol.wire.JobId;
+import dev.loraone.protocol.wire.WorkItem;
 import dev.loraone.protocol.wire.WorkerMessage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -27,6 +29,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.slf4j.Logger;
@@ -65,11 +68,21 @@ public final class CoordinatorActor {
   /** Ends the job as failed with {@code reason}; the last checkpoint stays for a later resume. */
   public record Cancel(String reason) implements Command {}
 
+  /**
+   * Writes a checkpoint of the last applied step now (CoordinatedShutdown's task on a cluster node) and
+   * answers once everything asked of the writer before it is on disk. Before the init is done there is
+   * nothing to save beyond what is on disk already; the answer comes all the same.
+   */
+  public record CheckpointNow(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
+
   private record WorkerStopped(String worker, ActorRef<WorkerMessage> actor) implements Command {}
 
   private record WrappedTransferOutcome(TransferOutcome outcome) implements Command {}
 
   private record WrappedWritten(Writer.Written written) implements Command {}
+
+  /** {@code workers.wait-seconds} passed with no worker in the job. */
+  private enum NoWorkers implements Command { TIMEOUT }
 
   /** Coordinators register their wire endpoint here, so workers on any node can find them. */
   public static final ServiceKey<CoordinatorMessage> SERVICE_KEY = ServiceKey.create(CoordinatorMessage.class, "loraone-coordinator");
@@ -85,7 +98,7 @@ public final class CoordinatorActor {
    */
   public static Behavior<Command> create(JobId job, JobSpec spec, Path outDir, ActorRef<TransferMessage> inbox,
       ActorRef<JobEvent> listener) {
-    return Behaviors.setup(ctx -> {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       JobSetup setup;
       Checkpoint resume;
       try {
@@ -104,11 +117,13 @@ public final class CoordinatorActor {
       Job j = new Job(ctx, job, spec, setup, outDir, listener, new Endpoint<>(wire, inbox),
           ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()), ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
           ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new), TransferSettings.of(ctx.getSystem()),
-          ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"), resume);
+          ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"), resume, timers,
+          Duration.ofSeconds(spec.getInt("workers.wait-seconds")));
       listener.tell(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS,
           resume == null ? "waiting for workers" : "resuming after step " + resume.step()));
-      return j.awaitingLayout(Workers.none());
-    });
+      j.awaitWorkers(true);
+      return j.awaitingLayout(Workers.none(), null);
+    }));
   }
 
   static void reportCheckpoint(Ports io, Writer.CheckpointWritten c) {
@@ -119,17 +134,40 @@ public final class CoordinatorActor {
   /** The job's fixed context and the actor's states; implements the {@link Ports} a running job acts through. */
   private record Job(ActorContext<Command> ctx, JobId job, JobSpec spec, JobSetup setup, Path outDir, ActorRef<JobEvent> listener,
       Endpoint<CoordinatorMessage> endpoint, ActorRef<Writer.Request> writer, ActorRef<Writer.Written> written,
-      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, Checkpoint resume) implements Ports {
+      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, Checkpoint resume,
+      TimerScheduler<Command> timers, Duration workerWait) implements Ports {
 
-    /** Workers register and are sent the job; the first one to answer with its layout starts the job. */
-    Behavior<Command> awaitingLayout(Workers workers) {
+    /**
+     * Workers register and are sent the job; the first one to answer with its layout starts the job.
+     * {@code problem}: why the last worker that tried could not join (its model, data or layout), for the timeout's message.
+     */
+    Behavior<Command> awaitingLayout(Workers workers, String problem) {
       return Behaviors.receive(Command.class)
           .onMessage(WrappedCoordinatorMessage.class, m -> {
-            if (m.message() instanceof RegisterWorker r) return awaitingLayout(RunningJob.register(this, workers, r, UNVERIFIED_MODEL));
+            if (m.message() instanceof RegisterWorker r) {
+              return awaitingLayout(RunningJob.register(this, workers, r, UNVERIFIED_MODEL), problem);
+            }
             if (m.message() instanceof JobJoined j && j.job().equals(job) && workers.get(j.worker().value()) != null) return start(workers, j);
+            if (m.message() instanceof CoordinatorMessage.WorkFailed f && f.job().equals(job) && f.item() instanceof WorkItem.Join
+                && workers.get(f.worker().value()) != null) {
+              String why = "worker " + f.worker().value() + " could not join: " + f.reason();
+              ctx.getLog().error("job {}: {}", job, why);
+              listener.tell(new JobEvent.WorkersChanged(job, List.of(), why));
+              ctx.unwatch(workers.get(f.worker().value()).actor());
+              return awaitingLayout(workers.without(f.worker().value()), why);
+            }
             return Behaviors.same();
           })
-          .onMessage(WorkerStopped.class, s -> awaitingLayout(workers.isCurrent(s.worker(), s.actor()) ? workers.without(s.worker()) : workers))
+          .onMessage(WorkerStopped.class, s -> awaitingLayout(workers.isCurrent(s.worker(), s.actor()) ? workers.without(s.worker()) : workers,
+              problem))
+          .onMessage(CheckpointNow.class, c -> {
+            flushThen(c.replyTo());
+            return Behaviors.same();
+          })
+          .onMessage(NoWorkers.class, t -> {
+            workers.endpoints().values().forEach(ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, "no worker joined in time")));
+            return closing(new JobEvent.Failed(job, noWorkers() + (problem == null ? "" : "; " + problem)));
+          })
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
           .onMessage(Cancel.class, c -> closing(new JobEvent.Failed(job, "cancelled: " + c.reason())))
           .onMessage(WrappedWritten.class, w -> Behaviors.same())
@@ -169,8 +207,36 @@ public final class CoordinatorActor {
           .onMessage(WrappedTransferOutcome.class, o -> step(r, d -> d.transferEnded(o.outcome())))
           .onMessage(WrappedWritten.class, w -> step(r, d -> d.written(w.written())))
           .onMessage(Cancel.class, c -> step(r, d -> d.cancel(c.reason())))
+          .onMessage(NoWorkers.class, t -> r.state().workers().isEmpty() ? step(r, d -> d.cancel(noWorkers())) : Behaviors.same())
+          .onMessage(CheckpointNow.class, c -> {
+            if (r.training() != null) checkpoint(r.training().checkpoint(setup.specSha256(), Phase.TRAINING.name()));
+            flushThen(c.replyTo());
+            return Behaviors.same();
+          })
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
           .build();
+    }
+
+    /** Answers {@code replyTo} once the writer has put everything asked before this on disk. */
+    private void flushThen(ActorRef<org.apache.pekko.Done> replyTo) {
+      ActorRef<Writer.Written> once = ctx.spawnAnonymous(Behaviors.receive(Writer.Written.class)
+          .onMessage(Writer.Flushed.class, f -> {
+            replyTo.tell(org.apache.pekko.Done.getInstance());
+            return Behaviors.stopped();
+          })
+          .onAnyMessage(m -> Behaviors.same())
+          .build());
+      writer.tell(new Writer.Flush(once));
+    }
+
+    /** Starts the {@code workers.wait-seconds} timer when the job has no worker, stops it when it has one. */
+    void awaitWorkers(boolean none) {
+      if (!none) timers.cancel(NoWorkers.TIMEOUT);
+      else if (!workerWait.isZero() && !timers.isTimerActive(NoWorkers.TIMEOUT)) timers.startSingleTimer(NoWorkers.TIMEOUT, workerWait);
+    }
+
+    private String noWorkers() {
+      return "no worker served the job for " + workerWait.toSeconds() + " s (workers.wait-seconds)";
     }
 
     /** One message's change; a bug surfacing here still ends the job with a reason rather than a silent stop. */
@@ -188,11 +254,14 @@ public final class CoordinatorActor {
 
     private Behavior<Command> next(RunningJob.Draft d) {
       RunningJob r = d.freeze();
-      return r.end() != null ? closing(r.end()) : running(r);
+      if (r.end() != null) return closing(r.end());
+      awaitWorkers(r.state().workers().isEmpty());
+      return running(r);
     }
 
     /** The job ended: wait until the writer has everything on disk, then report the end and stop. */
     private Behavior<Command> closing(JobEvent end) {
+      timers.cancel(NoWorkers.TIMEOUT);
       writer.tell(new Writer.Flush(written));
       return Behaviors.receive(Command.class)
           .onMessage(WrappedWritten.class, w -> {
@@ -203,6 +272,10 @@ public final class CoordinatorActor {
             return Behaviors.stopped();
           })
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
+          .onMessage(CheckpointNow.class, c -> {
+            flushThen(c.replyTo());
+            return Behaviors.same();
+          })
           .onAnyMessage(m -> Behaviors.same())
           .build();
     }

@@ -246,6 +246,10 @@ record RunningJob(
     /** Retries a unit a worker could not do by taking the worker out and back in, which reassigns its units. */
     private void workFailed(CoordinatorMessage.WorkFailed f) {
       String w = f.worker().value();
+      if (ours(f.job()) && f.item() instanceof WorkItem.Join && workers.get(w) != null) {
+        lose(w, "it could not join: " + f.reason(), false);
+        return;
+      }
       if (!ours(f.job()) || !pending(f.item(), w)) return;
       int n = failures.merge(f.item(), 1, Integer::sum);
       if (n >= MAX_ATTEMPTS) {

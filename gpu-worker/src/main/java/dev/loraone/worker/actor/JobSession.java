@@ -38,6 +38,8 @@ final class JobSession {
   JobJoined joined;
   /** Why the engine could not be opened, or null. */
   String failure;
+  /** The job's {@code model} as its spec names it, for a {@code WorkItem.Join} failure. */
+  String model = "";
 
   private final int keepVersions;
   private final TreeMap<Long, Map<String, TensorBlob>> versions = new TreeMap<>();

@@ -81,6 +81,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *   Export(t, dir, [onnx])             -&gt;    waits for version t            exportOnnx(dir)
  *                                      &lt;-    Exported(files: model.onnx, tokenizer.json -&gt; sha256)
  *   CancelJob                          -&gt;    engine closed, results dropped
+ *   (JoinJob that cannot open)         &lt;-    WorkFailed(Join, e.g. the model file or key at fault)
  *   (any unit that throws)             &lt;-    WorkFailed(item, exception message)
  * </pre>
  * {@code =>} replies go through {@link ChunkSender} to the coordinator's transfer inbox when they
@@ -260,6 +261,11 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     long generation = ++generations;
     CompletableFuture<WorkerEngine> engine = CompletableFuture.supplyAsync(() -> open(j), djl);
     session = new JobSession(j.job(), generation, engine, settings.rememberResults(), settings.keepVersions());
+    try {
+      session.model = j.parsedSpec().getString("model");
+    } catch (RuntimeException e) {
+      session.model = "(unparsed spec)"; // open() reports the spec's problem
+    }
     getContext().pipeToSelf(engine, (e, failure) -> new Opened(generation, e, failure));
   }
 
@@ -287,6 +293,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     if (o.failure() != null) {
       s.failure = reason(o.failure());
       getContext().getLog().error("worker {} could not join job {}: {}", id, s.job, s.failure);
+      fail(s.job, new WorkItem.Join(s.model), s.failure); // the coordinator names it in the job's status
       return this;
     }
     s.joined = new JobJoined(s.job, id, o.engine().layout().toWire());

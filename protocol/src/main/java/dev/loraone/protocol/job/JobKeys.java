@@ -117,6 +117,8 @@ public final class JobKeys {
     put(m, choice("data.on-bad-record", "fail", "bad data records", "fail", "skip"));
     put(m, integer("checkpoint.every", 25, 0, Integer.MAX_VALUE, "checkpoint every N steps (0: phase ends only)"));
     put(m, integer("workers.min", 1, 1, 4096, "workers needed before the job starts"));
+    put(m, integer("workers.wait-seconds", 600, 0, Integer.MAX_VALUE,
+        "fail the job when no worker has joined (at the start, or after all left) for this long; 0 waits forever"));
     ALL = Collections.unmodifiableMap(m);
   }
 

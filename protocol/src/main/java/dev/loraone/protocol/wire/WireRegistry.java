@@ -30,7 +30,7 @@ import java.util.stream.Collectors;
  */
 public final class WireRegistry {
   /** Sent in {@code RegisterWorker}; both sides must agree. */
-  public static final int PROTOCOL_VERSION = 1;
+  public static final int PROTOCOL_VERSION = 2; // 2: WorkItem.Join
 
   /** One registration: Kryo id, manifest, class. */
   public record Entry(int id, String manifest, Class<?> type) {}
@@ -55,6 +55,7 @@ public final class WireRegistry {
       new Entry(122, "I.Gradients", WorkItem.Gradients.class),
       new Entry(123, "I.Evaluation", WorkItem.Evaluation.class),
       new Entry(124, "I.Export", WorkItem.Export.class),
+      new Entry(125, "I.Join", WorkItem.Join.class),
 
       new Entry(200, "C.RegisterWorker", CoordinatorMessage.RegisterWorker.class),
       new Entry(201, "C.Heartbeat", CoordinatorMessage.Heartbeat.class),

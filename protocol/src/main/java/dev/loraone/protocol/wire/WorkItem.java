@@ -44,4 +44,14 @@ public sealed interface WorkItem {
       WireChecks.nonNegative("step", step);
     }
   }
+
+  /**
+   * Opening the job on the worker ({@code JoinJob}): loading {@code model} and the data. A failure
+   * here names the file or key at fault.
+   */
+  record Join(String model) implements WorkItem {
+    public Join {
+      WireChecks.notNull("model", model);
+    }
+  }
 }

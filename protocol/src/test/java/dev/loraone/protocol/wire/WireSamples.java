@@ -82,6 +82,7 @@ public final class WireSamples {
     m.put(WorkItem.Gradients.class, r -> new WorkItem.Gradients(41, 5));
     m.put(WorkItem.Evaluation.class, r -> new WorkItem.Evaluation(40, 0));
     m.put(WorkItem.Export.class, r -> new WorkItem.Export(100));
+    m.put(WorkItem.Join.class, r -> new WorkItem.Join("minilm"));
 
     m.put(RegisterWorker.class, r -> new RegisterWorker(WORKER, WireRegistry.PROTOCOL_VERSION, "cuda:0",
         Map.of("java", "17.0.15", "engine", "PyTorch 2.7.1", "threads", "2"), endpoint.apply(r)));

@@ -1,0 +1,78 @@
+package dev.loraone.cli;
+
+import com.typesafe.config.Config;
+import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.runtime.ClusterConfig;
+import dev.loraone.runtime.EmbeddedJob;
+import dev.loraone.runtime.LocalWorkers;
+import dev.loraone.runtime.WorkerNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.pekko.actor.typed.ActorSystem;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code loraone node}: one node of a Pekko cluster on several JVMs or machines. A coordinator node
+ * runs one job file and exits when it ends (exit code 0 when it finished); a worker node stays up
+ * and serves every coordinator that appears in the cluster, until it is stopped (SIGTERM or Ctrl-C:
+ * it leaves the cluster gracefully; its units are reassigned). A coordinator restarted on the same
+ * {@code --out} resumes the job from its checkpoint, and the running workers serve it again.
+ */
+@Command(name = "node", description = "Run a cluster node: a job's coordinator, or a long-lived worker.")
+final class NodeCommand implements Callable<Integer> {
+  @Option(names = "--role", required = true, description = "coordinator | worker") String role;
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind and advertise (default: ${DEFAULT-VALUE})") String host;
+  @Option(names = "--port", defaultValue = "0", description = "cluster port; 0 picks a free one (default: ${DEFAULT-VALUE})") int port;
+  @Option(names = "--seed-nodes", split = ",", required = true, description = "host:port of nodes to join through, comma-separated")
+  List<String> seeds;
+  @Option(names = "--job", description = "coordinator: the job file (HOCON or JSON)") Path job;
+  @Option(names = "--out", description = "coordinator: output folder (default: out/jobs/<job name>); a checkpoint there is resumed") Path out;
+  @Option(names = "--timeout", defaultValue = "600", description = "coordinator: give up after this many minutes (default: ${DEFAULT-VALUE})")
+  long timeoutMinutes;
+  @Option(names = "--json", description = "coordinator: each job event as one JSON object per line on stdout") boolean json;
+  @Option(names = "--id", description = "worker: its id, stable across restarts (default: worker-<host>-<port>)") String id;
+  @Option(names = "--device", split = ",", defaultValue = "cpu", description = "worker: devices, one worker actor each (default: ${DEFAULT-VALUE})")
+  List<String> devices;
+
+  @Override
+  public Integer call() throws Exception {
+    ClusterConfig.Role r = switch (role.toLowerCase(Locale.ROOT)) {
+      case "coordinator" -> ClusterConfig.Role.COORDINATOR;
+      case "worker" -> ClusterConfig.Role.WORKER;
+      default -> throw new IllegalArgumentException("--role: expected coordinator or worker, got '" + role + "'");
+    };
+    Config config = ClusterConfig.of(r, host, port, seeds);
+    return r == ClusterConfig.Role.COORDINATOR ? coordinator(config) : worker(config);
+  }
+
+  private int coordinator(Config config) {
+    if (job == null) throw new IllegalArgumentException("--job FILE is required for --role coordinator");
+    JobSpec spec = JobSpec.parseFile(job);
+    Path dir = out != null ? out : Path.of("out", "jobs", spec.getString("name"));
+    JobEvent end = EmbeddedJob.run(config, spec, 0, LocalWorkers.factory(), dir,
+        json ? JobOutput.json(System.out) : JobOutput.human(spec.getString("name"), System.err), e -> false,
+        Duration.ofMinutes(timeoutMinutes));
+    return json ? (end instanceof JobEvent.Finished ? 0 : 1) : JobOutput.printEnd(end, System.out, System.err);
+  }
+
+  private int worker(Config config) throws Exception {
+    for (String d : devices) {
+      if (d.matches("gpu:\\d+")) {
+        throw new IllegalArgumentException("--device " + d + ": this worker runs DJL on the CPU only; GPU placement is not built yet");
+      }
+      if (!d.equals("cpu")) throw new IllegalArgumentException("--device: expected cpu (or gpu:K, not built yet), got '" + d + "'");
+    }
+    int bound = config.getInt("pekko.remote.artery.canonical.port");
+    String base = id != null ? id : "worker-" + host.replace(':', '.') + "-" + (bound == 0 ? ProcessHandle.current().pid() : bound);
+    ActorSystem<Void> system = ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+    System.err.println("worker node " + base + " at " + system.address() + ", joining " + seeds);
+    system.getWhenTerminated().toCompletableFuture().get();
+    System.err.println("worker node " + base + " stopped");
+    return 0;
+  }
+}
