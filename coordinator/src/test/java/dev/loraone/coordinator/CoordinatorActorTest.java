@@ -291,4 +291,42 @@ class CoordinatorActorTest {
     assertEquals(4, PeftAdapter.read(f.adapterDir()).config().r());
     assertTrue(o.all(JobEvent.PhaseChanged.class).stream().noneMatch(p -> p.phase() == dev.loraone.coordinator.state.Phase.SVD_INIT));
   }
+
+  @Test
+  void noWorkerWithinTheWaitFailsTheJobNamingTheKey() {
+    Run run = new Run(Synthetic.spec("workers.wait-seconds", 1), tmp);
+    JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, run.await().end());
+    assertTrue(f.reason().contains("no worker served the job for 1 s (workers.wait-seconds)"), f.reason());
+  }
+
+  @Test
+  void aWorkerThatCannotOpenTheJobIsNamedInTheStatusAndTheTimeout() {
+    Run run = new Run(Synthetic.spec("workers.wait-seconds", 2), tmp);
+    TestProbe<WorkerMessage> broken = kit.createTestProbe();
+    dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
+    run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
+        Map.of(), new Endpoint<>(broken.ref(), inbox)));
+    broken.fishForMessage(END, m -> m instanceof WorkerMessage.JoinJob ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
+    String why = "model folder /models/missing: config.json not found";
+    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join("/models/missing"),
+        why));
+    Outcome o = run.await();
+    assertTrue(o.all(JobEvent.WorkersChanged.class).stream().anyMatch(c -> c.detail().equals("worker broken could not join: " + why)),
+        o.events().toString());
+    JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, o.end());
+    assertTrue(f.reason().contains("workers.wait-seconds") && f.reason().endsWith(why), f.reason());
+  }
+
+  @Test
+  void checkpointNowSavesTheLastAppliedStepBetweenPeriodicCheckpoints() throws IOException {
+    Run run = new Run(Synthetic.spec("checkpoint.every", 0), tmp);
+    run.worker(new FakeWorker.Options("w1", -1, 5, -1, -1, 0, layout(), false)); // never answers step 5
+    run.awaitUntil(e -> e instanceof JobEvent.StepDone s && s.step() == 4);
+    assertEquals(0, Checkpoint.read(tmp.resolve(CoordinatorActor.CHECKPOINT_DIR)).orElseThrow().step(), "only the init's checkpoint so far");
+    TestProbe<org.apache.pekko.Done> done = kit.createTestProbe();
+    run.coordinator.tell(new CoordinatorActor.CheckpointNow(done.ref()));
+    done.receiveMessage(END);
+    assertEquals(4, Checkpoint.read(tmp.resolve(CoordinatorActor.CHECKPOINT_DIR)).orElseThrow().step());
+    kit.stop(run.coordinator);
+  }
 }

@@ -220,4 +220,17 @@ class WorkerActorTest {
     for (int i = 0; i < f.length; i++) f[i] = (float) ((rnd.nextDouble() - 0.5) * 2 * scale);
     return TensorBlob.ofFloats(new long[] {rows, cols}, f);
   }
+
+  @Test
+  void aJobWhoseModelCannotBeOpenedIsAnsweredWithAJoinFailureNamingTheFolder() throws IOException {
+    TestProbe<CoordinatorMessage> probe = kit.createTestProbe();
+    Endpoint<WorkerMessage> worker = registered("no-model", probe);
+    java.nio.file.Path missing = java.nio.file.Files.createTempDirectory("no-model").resolve("llama-missing");
+    Map<String, Object> m = new HashMap<>();
+    m.put("model", missing.toString());
+    worker.actor().tell(WorkerMessage.JoinJob.of(JOB, JobSpec.of(m), "unverified"));
+    CoordinatorMessage.WorkFailed f = probe.expectMessageClass(CoordinatorMessage.WorkFailed.class, OPEN);
+    assertEquals(new dev.loraone.protocol.wire.WorkItem.Join(missing.toString()), f.item());
+    assertTrue(f.reason().contains(missing.toString()), f.reason());
+  }
 }
