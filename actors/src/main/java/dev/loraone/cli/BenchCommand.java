@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code loraone bench ...}: measurements printed side by side from one run. */
-@Command(name = "bench", description = "Benchmarks, reported side by side from one run.", subcommands = {BenchCommand.Svd.class, BenchCommand.Model.class})
+@Command(name = "bench", description = "Benchmarks, reported side by side from one run.", subcommands = {BenchCommand.Svd.class, BenchCommand.Model.class, BenchCommand.Pipeline.class})
 final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -111,6 +111,50 @@ final class BenchCommand implements Runnable {
       System.out.println("3x forward: backward counted as 2x forward (dX and dW); lora-exact: frozen base weights need dX only (see BertFlops)");
       System.out.println("of peak: median step vs median matmul peak; of best: best step vs best matmul peak (less exposed to other load)");
       System.out.println("a LoRA step is forward + backward + adapter-gradient read-out (BertStepper.loraGradients); no optimizer step");
+    }
+  }
+
+  @Command(name = "pipeline", description = "Coordination overhead (embedded 1 worker vs single process), randomized vs exact init (upload, time, "
+      + "subspace similarity, accuracy), loopback cluster with 1..N worker JVMs.")
+  static final class Pipeline implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--steps", defaultValue = "12", description = "Training steps per job. Default: ${DEFAULT-VALUE}.") int steps;
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank on all linear layers. Default: ${DEFAULT-VALUE}.") int rank;
+    @Option(names = "--workers", defaultValue = "3", description = "Largest loopback cluster (worker JVMs). Default: ${DEFAULT-VALUE}.") int workers;
+    @Option(names = "--skip-cluster", description = "Skip the loopback-cluster runs.") boolean skipCluster;
+    @Option(names = "--out", defaultValue = "out/bench-pipeline", description = "Work folder. Default: ${DEFAULT-VALUE}.") java.nio.file.Path out;
+    @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--json", description = "Print one JSON document.") boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+      if (steps < 3) throw new IllegalArgumentException("--steps must be >= 3 (the first two are warm-up), got " + steps);
+      if (workers < 1) throw new IllegalArgumentException("--workers must be >= 1, got " + workers);
+      dev.loraone.bench.PipelineBenchmark.Report r = dev.loraone.bench.PipelineBenchmark.run(
+          new dev.loraone.bench.PipelineBenchmark.Settings(steps, rank, workers, !skipCluster, seed), out.resolve("run-" + System.currentTimeMillis()),
+          System.err);
+      if (json) {
+        System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r));
+        return 0;
+      }
+      var j = r.job();
+      System.out.printf("%s, LoRA-One r = %d on %s, %d steps x %d examples (micro-batch %d, L = %d); init %d examples in %d shards, q = %d r, niter %d%n%n",
+          j.model(), j.rank(), j.targets(), j.steps(), j.batch(), j.microBatch(), j.maxLength(), j.initExamples(), j.initShards(), j.qFactor(), j.niter());
+      var o = r.overhead();
+      System.out.printf("coordination overhead: median step %.3f s embedded (coordinator + 1 worker actor) / %.3f s single process = %.3f (target <= 1.10)%n%n",
+          o.embeddedSeconds(), o.singleProcessSeconds(), o.ratio());
+      System.out.printf("%-11s %10s %14s  %s%n", "init", "wall s", "final acc", "adapter sha256");
+      for (var run : r.init().runs()) System.out.printf("%-11s %10.2f %14.4f  %s%n", run.mode(), run.initSeconds(), run.finalAccuracy(), run.adapterSha256());
+      System.out.printf("%ntop-%d subspace similarity, randomized vs exact init (B: left, A: right), min over all %d layers: %.5f (target >= 0.98)%n",
+          j.rank(), r.init().similarityB().size(), r.init().minSimilarity());
+      r.init().similarityB().forEach((m, b) -> System.out.printf("  %-44s B %.5f  A %.5f%n", m, b, r.init().similarityA().get(m)));
+      System.out.printf("%nupload per layer and init shard: %-12s %14s %14s %8s%n", "layer", "randomized B", "exact B", "ratio");
+      for (var u : r.init().uploads()) System.out.printf("                                 %-12s %14d %14d %8.4f%n", u.shape(), u.randomizedBytes(), u.exactBytes(), u.ratio());
+      if (!r.cluster().isEmpty()) {
+        System.out.printf("%nloopback cluster (coordinator in this JVM, worker JVMs on 127.0.0.1; 2 cores cannot show scaling):%n");
+        System.out.printf("%8s %14s %16s  %s%n", "workers", "median step s", "bytes per step", "adapter sha256");
+        for (var c : r.cluster()) System.out.printf("%8d %14.3f %16d  %s%n", c.workers(), c.medianStepSeconds(), c.bytesPerStep(), c.adapterSha256());
+      }
+      return 0;
     }
   }
 

@@ -1,0 +1,259 @@
+package dev.loraone.bench;
+
+import dev.loraone.coordinator.JobEvent;
+import dev.loraone.core.metrics.Subspaces;
+import dev.loraone.protocol.io.SafeTensors;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.runtime.ClusterConfig;
+import dev.loraone.runtime.EmbeddedJob;
+import dev.loraone.runtime.LocalWorkers;
+import dev.loraone.worker.train.FinetuneConfig;
+import dev.loraone.worker.train.Finetuner;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * {@code loraone bench pipeline}: what the actor pipeline costs, side by side in one run on real
+ * MiniLM and WordNet.
+ *
+ * <pre>
+ *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <= 1.10)
+ *   init       randomized rounds (q = q-factor * r, niter) vs exact reduction of G: upload per layer and shard,
+ *              init wall time, top-r subspace similarity of the distributed init vs the exact one, final accuracy
+ *   cluster    coordinator in this JVM + 1, 2, 3 worker JVMs on 127.0.0.1: median step time, bytes per step
+ * </pre>
+ * Upload sizes follow the protocol's round shapes: randomized sends {@code (niter + 1) * q * (out + in)}
+ * floats per layer and shard, exact {@code out * in}; per step, every micro-batch's LoRA gradients go up
+ * and every worker gets the new adapter version.
+ */
+public final class PipelineBenchmark {
+  private PipelineBenchmark() {}
+
+  public record Settings(int steps, int rank, int workersMax, boolean cluster, long seed) {}
+
+  public record Overhead(double singleProcessSeconds, double embeddedSeconds, double ratio) {}
+
+  public record LayerUpload(String shape, long randomizedBytes, long exactBytes, double ratio) {}
+
+  public record InitRun(String mode, double initSeconds, double finalAccuracy, String adapterSha256) {}
+
+  public record InitComparison(List<InitRun> runs, Map<String, Double> similarityB, Map<String, Double> similarityA, double minSimilarity,
+      List<LayerUpload> uploads) {}
+
+  public record ClusterRun(int workers, double medianStepSeconds, long bytesPerStep, String adapterSha256) {}
+
+  public record Report(JobSummary job, Overhead overhead, InitComparison init, List<ClusterRun> cluster) {}
+
+  public record JobSummary(String model, String targets, int rank, int steps, int batch, int microBatch, int maxLength, int initExamples,
+      int initShards, int qFactor, int niter) {}
+
+  static JobSpec spec(Settings s, String name, String mode) {
+    return spec(s, name, mode, 1);
+  }
+
+  static JobSpec spec(Settings s, String name, String mode, int workersMin) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("workers.min", workersMin);
+    m.put("name", name);
+    m.put("seed", s.seed());
+    m.put("lora.rank", s.rank());
+    m.put("lora.targets", "all-linear");
+    m.put("init.method", "lora-one");
+    m.put("init.mode", mode);
+    m.put("init.batch", 8);
+    m.put("init.iters", 8);
+    m.put("init.shards", 4);
+    m.put("optimizer.lr", 5e-4);
+    m.put("optimizer.warmup", 2);
+    m.put("train.steps", s.steps());
+    m.put("train.batch", 16);
+    m.put("train.micro-batch", 8);
+    m.put("train.max-length", 64);
+    m.put("eval.every", 0);
+    m.put("eval.examples", 256);
+    m.put("data.max-per-class", 40);
+    m.put("checkpoint.every", 0);
+    return JobSpec.of(m);
+  }
+
+  public static Report run(Settings s, Path work, PrintStream log) throws IOException, InterruptedException {
+    JobSpec randomized = spec(s, "bench-randomized", "randomized");
+    JobSummary summary = new JobSummary("minilm", "all-linear", s.rank(), s.steps(), 16, 8, 64, 64, 4, randomized.getInt("init.q-factor"),
+        randomized.getInt("init.niter"));
+
+    log.println("bench pipeline: single-process reference (loraone finetune, same settings) ...");
+    List<Double> single = new ArrayList<>();
+    try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(randomized), new Finetuner.Listener() {
+      @Override
+      public void step(Finetuner.StepReport r) {
+        single.add(r.seconds());
+      }
+    })) {
+      f.run();
+    }
+
+    log.println("bench pipeline: embedded coordinator + 1 worker, randomized init ...");
+    Job rand = job(EmbeddedJobRunner.local(1), randomized, work.resolve("randomized"));
+    log.println("bench pipeline: embedded coordinator + 1 worker, exact init ...");
+    Job exact = job(EmbeddedJobRunner.local(1), spec(s, "bench-exact", "exact"), work.resolve("exact"));
+    double ratio = median(rand.steps) / median(single);
+    Overhead overhead = new Overhead(median(single), median(rand.steps), ratio);
+
+    Map<String, Double> simB = new TreeMap<>();
+    Map<String, Double> simA = new TreeMap<>();
+    Map<String, TensorBlob> r0 = SafeTensors.read(rand.init).tensors();
+    Map<String, TensorBlob> e0 = SafeTensors.read(exact.init).tensors();
+    double min = 1;
+    List<String> modules = rand.modules;
+    for (int i = 0; i < modules.size(); i++) {
+      double b = Subspaces.similarity(matrix(r0.get("pair." + i + ".B"), false), matrix(e0.get("pair." + i + ".B"), false));
+      double a = Subspaces.similarity(matrix(r0.get("pair." + i + ".A"), true), matrix(e0.get("pair." + i + ".A"), true));
+      simB.put(modules.get(i), b);
+      simA.put(modules.get(i), a);
+      min = Math.min(min, Math.min(a, b));
+    }
+    int q = summary.qFactor() * s.rank();
+    List<LayerUpload> uploads = new ArrayList<>();
+    for (long[] shape : new long[][] {{384, 384}, {1536, 384}, {384, 1536}, {4096, 4096}, {4096, 11008}, {11008, 4096}}) {
+      long rb = 4L * (summary.niter() + 1) * q * (shape[0] + shape[1]);
+      long eb = 4L * shape[0] * shape[1];
+      uploads.add(new LayerUpload(shape[0] + "x" + shape[1], rb, eb, (double) rb / eb));
+    }
+    InitComparison init = new InitComparison(List.of(new InitRun("randomized", rand.initSeconds, rand.accuracy, rand.sha),
+        new InitRun("exact", exact.initSeconds, exact.accuracy, exact.sha)), simB, simA, min, uploads);
+
+    List<ClusterRun> cluster = new ArrayList<>();
+    if (s.cluster()) {
+      for (int w = 1; w <= s.workersMax(); w++) {
+        log.println("bench pipeline: loopback cluster, coordinator + " + w + " worker JVM(s) ...");
+        Job c = clusterJob(spec(s, "bench-cluster-" + w, "randomized", w), w, work.resolve("cluster-" + w));
+        cluster.add(new ClusterRun(w, median(c.steps), stepBytes(rand.adapterFloats, 16 / 8, w), c.sha));
+      }
+    }
+    return new Report(summary, overhead, init, cluster);
+  }
+
+  /** F32 gradients of every micro-batch up, the new F32 adapter version down to every worker. */
+  static long stepBytes(long adapterFloats, int microBatches, int workers) {
+    return 4L * adapterFloats * (microBatches + workers);
+  }
+
+  // ---- running jobs ----
+
+  private record Job(List<Double> steps, double initSeconds, double accuracy, String sha, Path init, List<String> modules,
+      long adapterFloats) {}
+
+  /** How a bench job gets its workers. */
+  private interface EmbeddedJobRunner {
+    JobEvent run(JobSpec spec, Path out, java.util.function.Consumer<JobEvent> events);
+
+    static EmbeddedJobRunner local(int workers) {
+      return (spec, out, events) -> EmbeddedJob.run(spec, workers, LocalWorkers.factory(), out, events, Duration.ofMinutes(60));
+    }
+  }
+
+  private static Job job(EmbeddedJobRunner runner, JobSpec spec, Path out) throws IOException {
+    List<Double> steps = new ArrayList<>();
+    long[] initStart = {0};
+    long[] initEnd = {0};
+    Path initCopy = out.resolveSibling(out.getFileName() + "-init.safetensors");
+    Files.createDirectories(out.getParent());
+    JobEvent end = runner.run(spec, out, e -> {
+      if (e instanceof JobEvent.PhaseChanged p && p.phase() == dev.loraone.coordinator.state.Phase.GRADIENT_ACCUMULATION) {
+        initStart[0] = System.nanoTime();
+      } else if (e instanceof JobEvent.Checkpointed c && c.step() == 0) {
+        initEnd[0] = System.nanoTime();
+        try { // the init's state file is replaced by the final one: keep a copy for the comparison
+          Files.copy(out.resolve("checkpoint").resolve(String.format("state-%08d.safetensors", 0)), initCopy,
+              StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException ex) {
+          throw new java.io.UncheckedIOException(ex);
+        }
+      } else if (e instanceof JobEvent.StepDone d) {
+        steps.add(d.seconds());
+      }
+    });
+    if (!(end instanceof JobEvent.Finished f)) throw new IllegalStateException("bench job " + spec.getString("name") + " failed: " + end);
+    dev.loraone.protocol.io.PeftAdapter adapter = dev.loraone.protocol.io.PeftAdapter.read(f.adapterDir());
+    long floats = 0;
+    for (var pair : adapter.modules().values()) floats += pair.a().numel() + pair.b().numel();
+    for (TensorBlob t : adapter.savedModules().values()) floats += t.numel();
+    return new Job(steps, (initEnd[0] - initStart[0]) / 1e9, f.finalEval().accuracy(), f.adapterSha256(), initCopy, moduleOrder(out),
+        floats);
+  }
+
+  /** The checkpoint's module order (pair.i is the i-th module). */
+  private static List<String> moduleOrder(Path out) throws IOException {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("checkpoint").resolve("checkpoint.json").toFile());
+    List<String> m = new ArrayList<>();
+    json.path("modules").forEach(n -> m.add(n.asText()));
+    return m;
+  }
+
+  private static Job clusterJob(JobSpec spec, int workers, Path out) throws IOException, InterruptedException {
+    int port = freePort();
+    Path jar = Path.of(PipelineBenchmark.class.getProtectionDomain().getCodeSource().getLocation().getPath());
+    if (!jar.toString().endsWith(".jar")) throw new IllegalStateException("bench pipeline's cluster part runs from the packaged loraone.jar");
+    List<Process> procs = new ArrayList<>();
+    Files.createDirectories(out);
+    try {
+      for (int w = 0; w < workers; w++) {
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
+            "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", ""), "-jar", jar.toString(), "node",
+            "--role", "worker", "--id", "bench-w" + (w + 1), "--seed-nodes", "127.0.0.1:" + port);
+        procs.add(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.resolve("worker-" + (w + 1) + ".log").toFile()).start());
+      }
+      return job((sp, o, ev) -> EmbeddedJob.run(ClusterConfig.of(ClusterConfig.Role.COORDINATOR, "127.0.0.1", port,
+          List.of("127.0.0.1:" + port)), sp, 0, LocalWorkers.factory(), o, ev, e -> false, Duration.ofMinutes(60)), spec,
+          out.resolve("job"));
+    } finally {
+      for (Process p : procs) {
+        p.destroy();
+        if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+      }
+    }
+  }
+
+  // ---- helpers ----
+
+  /** B:[out,r] as is (columns span the left subspace); A:[r,in] transposed to [in,r]. */
+  static DMatrixRMaj matrix(TensorBlob t, boolean transpose) {
+    int rows = (int) t.shape()[0];
+    int cols = (int) t.shape()[1];
+    DoubleBuffer d = t.buffer().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+    double[] v = new double[rows * cols];
+    d.get(v);
+    DMatrixRMaj m = new DMatrixRMaj(rows, cols, true, v);
+    if (!transpose) return m;
+    DMatrixRMaj tr = new DMatrixRMaj(cols, rows);
+    org.ejml.dense.row.CommonOps_DDRM.transpose(m, tr);
+    return tr;
+  }
+
+  static double median(List<Double> xs) {
+    if (xs.isEmpty()) return Double.NaN;
+    double[] v = xs.stream().skip(Math.min(2, xs.size() - 1)).mapToDouble(Double::doubleValue).sorted().toArray(); // skip warm-up steps
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}
