@@ -88,7 +88,7 @@ final class BertLayer extends AbstractBlock {
     NDArray q = heads4d.apply(query);
     NDArray k = heads4d.apply(key);
     NDArray v = heads4d.apply(value);
-    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(dh)).add(maskBias);
+    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(Owned.scalar(q, (float) Math.sqrt(dh))).add(maskBias);
     NDArray context = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, l, config.hiddenSize());
     NDArray attended = attentionOut.forward(ps, new NDList(context), training, params).head();
     NDArray x1 = layerNorm(attended.add(x), ln1Gamma, ln1Beta, ps, d, training);

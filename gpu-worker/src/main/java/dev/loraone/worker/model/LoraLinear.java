@@ -103,7 +103,7 @@ public final class LoraLinear extends AbstractBlock {
     NDArray xa = training && dropout > 0 ? x.mul(dropoutMask(x, params)) : x;
     NDArray xA = Linear.linear(xa, ps.getValue(loraA, d, training)).head();
     NDArray xAB = Linear.linear(xA, ps.getValue(loraB, d, training)).head();
-    return new NDList(y.add(xAB.mul(scaling)));
+    return new NDList(y.add(xAB.mul(Owned.scalar(xAB, scaling))));
   }
 
   private NDArray dropoutMask(NDArray x, PairList<String, Object> params) {

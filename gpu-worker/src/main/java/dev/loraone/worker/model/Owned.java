@@ -36,6 +36,18 @@ public final class Owned {
     }
   }
 
+  /**
+   * A libtorch-owned scalar of {@code like}'s manager and data type, for arithmetic on tensors in an
+   * autograd graph: DJL's {@code mul(Number)} / {@code div(Number)} make the scalar with
+   * {@code create(float)}, a {@code from_blob} over a Java direct buffer that the op's closing frees
+   * only on the Java side; autograd saves that scalar for backward, and once a GC has run the
+   * buffer's Cleaner, backward reads freed memory (the non-finite gradients of layer 0 that
+   * ARCHITECTURE.md tracked). Same value and type as DJL's scalar, so results are bit-identical.
+   */
+  public static NDArray scalar(NDArray like, float value) {
+    return copy(like.getManager().create(value)).toType(like.getDataType(), false);
+  }
+
   /** A libtorch-owned clone of {@code fromJava}, attached to the same manager; the original is closed. */
   public static NDArray copy(NDArray fromJava) {
     NDArray owned = fromJava.duplicate();

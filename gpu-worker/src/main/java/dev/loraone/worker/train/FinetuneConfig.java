@@ -107,9 +107,6 @@ public record FinetuneConfig(
     require(rank >= 1, "rank", rank, ">= 1");
     require(alpha > 0 && Double.isFinite(alpha), "alpha", alpha, "finite and > 0");
     require(dropout >= 0 && dropout < 1, "dropout", dropout, "in [0, 1)");
-    require(dropout == 0, "dropout", dropout, "0 in this version: with adapter dropout, LoRA gradients are intermittently"
-        + " corrupted after a garbage collection (a native-memory bug under investigation; reproducer"
-        + " WorkerEngineTest.gradientsSurviveGarbageCollectionWithAdapterDropout)");
     require(lr > 0 && Double.isFinite(lr), "lr", lr, "finite and > 0");
     require(loraPlusRatio > 0, "lora-plus-ratio", loraPlusRatio, "> 0");
     require(weightDecay >= 0, "weight-decay", weightDecay, ">= 0");

@@ -270,20 +270,12 @@ class WorkerEngineTest {
   }
 
   /**
-   * Known defect, outside the worker: with adapter dropout, {@code BertStepper.loraGradients}
-   * returns NaN/garbage gradients for the lower layers (and the model's {@code .grad} buffers stay
-   * NaN from then on) after a garbage collection, in about half the runs of this loop; the loss
-   * stays correct. Without dropout, or without GC ({@code -XX:+DisableExplicitGC} and a young
-   * generation large enough for no collection), it never happens. Keeping the dropout masks, the
-   * input tensors or every parameter buffer strongly reachable does not help, each alone; one
-   * thread ({@code OMP_NUM_THREADS=1}) does not help; glibc's MALLOC_CHECK_=3 reports nothing.
-   * The other tests run without dropout until it is fixed. Since then every tensor made from Java
-   * data is cloned into libtorch-owned memory ({@code model.Owned}): autograd kept DJL's
-   * {@code from_blob} tensors (masks, ids, labels, initial parameters) whose Java buffers a GC could
-   * free. With that change this loop passed 3 of 3 runs, but it also passed 4 of 4 without it on a
-   * later run, so the cause is not proven; job files still refuse dropout.
+   * Adapter dropout with garbage collections between micro-batches gives the same gradients for the
+   * same adapters and micro-batch. This loop was the reproducer of the gradient corruption that
+   * {@code Owned.scalar} fixed: DJL's {@code mul(Number)} (the LoRA scaling) and {@code div(Number)}
+   * (attention's 1/sqrt(d)) fed autograd a scalar over a Java direct buffer that a GC freed before
+   * backward ({@code GcDuringBackwardTest} shows it deterministically).
    */
-  @org.junit.jupiter.api.Disabled("known DJL-side corruption with adapter dropout after GC; reproducer for whoever fixes it")
   @Test
   void gradientsSurviveGarbageCollectionWithAdapterDropout() throws Exception {
     Map<String, Object> job = tinyJob("lora-one");

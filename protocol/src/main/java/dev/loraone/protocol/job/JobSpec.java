@@ -105,9 +105,6 @@ public final class JobSpec {
       int micro = merged.getInt("train.micro-batch");
       if (batch % micro != 0) problems.add(where(merged.getValue("train.batch")) + "'job.train.batch' = " + batch
           + " must be a multiple of 'job.train.micro-batch' = " + micro);
-      if (merged.getDouble("lora.dropout") != 0) problems.add(where(merged.getValue("lora.dropout")) + "'job.lora.dropout' = "
-          + merged.getDouble("lora.dropout") + ": adapter dropout is off in this version (LoRA gradients are intermittently"
-          + " corrupted with it after a garbage collection; a native-memory bug under investigation); use 0");
       int initMb = merged.getInt("init.iters");
       int shards = merged.getInt("init.shards");
       if (initMb % shards != 0) problems.add(where(merged.getValue("init.shards")) + "'job.init.shards' = " + shards
