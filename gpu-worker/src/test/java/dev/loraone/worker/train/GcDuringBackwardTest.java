@@ -6,7 +6,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
@@ -53,7 +52,11 @@ class GcDuringBackwardTest {
   }
 
   private static BertLoraModel model() {
-    return BertLoraModel.create(small(), LoraConfig.of(4, 8, false, 0.0, 3, "all-linear"),
+    return model(0.0);
+  }
+
+  private static BertLoraModel model(double dropout) {
+    return BertLoraModel.create(small(), LoraConfig.of(4, 8, false, dropout, 3, "all-linear"),
         new BertLoraModel.Head.Classification(3));
   }
 
@@ -81,7 +84,7 @@ class GcDuringBackwardTest {
     }
   }
 
-  /** The model's forward and backward as BertStepper runs them, with a full GC in between. */
+  /** The model's forward and backward as BertStepper runs them, once plain, once with a full GC in between. */
   @Test
   void gradientsDoNotChangeWhenGarbageIsCollectedBetweenForwardAndBackward() throws Exception {
     BertLoraModel model = model();
@@ -101,26 +104,37 @@ class GcDuringBackwardTest {
     }
   }
 
-  private static void manualStep(BertLoraModel model, ClassificationBatch batch, boolean gcInBetween) throws InterruptedException {
-      try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
-        ParameterStore store = new ParameterStore(m, false);
-        NDList in = BertStepper.inputs(m, batch.tokens());
-        float[] f = new float[batch.size()];
-        for (int i = 0; i < f.length; i++) f[i] = batch.labels()[i];
-        NDArray labels = m.create(f).duplicate();
-        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-          NDArray logits = model.forward(store, in, true).head();
-          NDArray l = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(labels), new NDList(logits));
-          if (gcInBetween) collect();
-          gc.backward(l);
-        }
+  private static void manualStep(BertLoraModel model, ClassificationBatch batch, boolean gcInBetween)
+      throws InterruptedException {
+    try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+      ParameterStore store = new ParameterStore(m, false);
+      NDList in = BertStepper.inputs(m, batch.tokens());
+      float[] f = new float[batch.size()];
+      for (int i = 0; i < f.length; i++) f[i] = batch.labels()[i];
+      NDArray labels = m.create(f).duplicate();
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray logits = model.forward(store, in, true).head();
+        NDArray l = Loss.softmaxCrossEntropyLoss().evaluate(new NDList(labels), new NDList(logits));
+        if (gcInBetween) collect();
+        gc.backward(l);
       }
+    }
   }
 
   /** BertStepper.loraGradients, unchanged, while another thread collects garbage all the time. */
   @Test
   void loraGradientsAreBitIdenticalUnderConstantGarbageCollection() throws Exception {
-    BertLoraModel model = model();
+    underConstantGarbageCollection(0.0);
+  }
+
+  /** As above with adapter dropout (same seed every call, so the same masks). */
+  @Test
+  void loraGradientsWithAdapterDropoutAreBitIdenticalUnderConstantGarbageCollection() throws Exception {
+    underConstantGarbageCollection(0.1);
+  }
+
+  private static void underConstantGarbageCollection(double dropout) throws Exception {
+    BertLoraModel model = model(dropout);
     try (BertStepper stepper = new BertStepper(model)) {
       nonZeroAdapters(model);
       ClassificationBatch batch = batch();
@@ -143,7 +157,7 @@ class GcDuringBackwardTest {
       hammer.setDaemon(true);
       hammer.start();
       int bad = 0;
-      int runs = 60;
+      int runs = 30;
       String first = null;
       try {
         for (int i = 0; i < runs; i++) {
