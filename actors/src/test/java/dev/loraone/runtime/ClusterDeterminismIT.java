@@ -35,7 +35,7 @@ class ClusterDeterminismIT {
       Map.entry("name", "cluster"), Map.entry("seed", 5), Map.entry("lora.rank", 4), Map.entry("lora.targets", "query,value"),
       Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4), Map.entry("init.iters", 4), Map.entry("init.shards", 2),
       Map.entry("optimizer.name", "scaled-adamw"), Map.entry("optimizer.lr", 1e-3), Map.entry("optimizer.warmup", 1),
-      Map.entry("train.steps", 40), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 32),
+      Map.entry("train.steps", 80), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 32),
       Map.entry("eval.every", 0), Map.entry("eval.examples", 16), Map.entry("data.max-per-class", 3), Map.entry("checkpoint.every", 1),
       Map.entry("workers.wait-seconds", 300), Map.entry("workers.min", 2))); // both first workers serve from the init on
   static final Duration JOB = Duration.ofMinutes(8);
