@@ -43,6 +43,10 @@ final class JobOutput {
   }
 
   static String toJson(JobEvent e) {
+    return toNode(e).toString();
+  }
+
+  private static ObjectNode toNode(JobEvent e) {
     ObjectNode o = JSON.createObjectNode();
     o.put("event", e.getClass().getSimpleName());
     for (RecordComponent c : e.getClass().getRecordComponents()) {
@@ -52,19 +56,19 @@ final class JobOutput {
       } catch (ReflectiveOperationException ex) {
         throw new IllegalStateException(ex);
       }
-      if (v instanceof Number || v instanceof Boolean || v instanceof java.util.Collection<?> || v instanceof java.util.Map<?, ?>) {
+      if (v instanceof JobEvent inner) o.set(c.getName(), toNode(inner));
+      else if (v instanceof Number || v instanceof Boolean || v instanceof java.util.Collection<?> || v instanceof java.util.Map<?, ?>) {
         o.set(c.getName(), JSON.valueToTree(v));
-      } else if (v instanceof JobEvent inner) {
-        try {
-          o.set(c.getName(), JSON.readTree(toJson(inner)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
-          throw new IllegalStateException(ex);
-        }
       } else {
         o.put(c.getName(), v == null ? null : v.toString());
       }
     }
-    return o.toString();
+    return o;
+  }
+
+  /** The exit code of a job command: 0 when the job finished; with {@code json} the events said it all, else the end is printed. */
+  static int end(JobEvent end, boolean json) {
+    return json ? (end instanceof JobEvent.Finished ? 0 : 1) : printEnd(end, System.out, System.err);
   }
 
   /** The end of a job for people: final metrics, the adapter and its SHA-256, exported files. Returns the exit code. */

@@ -57,7 +57,7 @@ final class NodeCommand implements Callable<Integer> {
     JobEvent end = EmbeddedJob.run(config, spec, 0, LocalWorkers.factory(), dir,
         json ? JobOutput.json(System.out) : JobOutput.human(spec.getString("name"), System.err), e -> false,
         Duration.ofMinutes(timeoutMinutes));
-    return json ? (end instanceof JobEvent.Finished ? 0 : 1) : JobOutput.printEnd(end, System.out, System.err);
+    return JobOutput.end(end, json);
   }
 
   private int worker(Config config) throws Exception {

@@ -35,7 +35,7 @@ final class TrainCommand implements Callable<Integer> {
     Path dir = out != null ? out : Path.of("out", "jobs", spec.getString("name"));
     JobEvent end = EmbeddedJob.run(spec, workers, LocalWorkers.factory(), dir,
         json ? JobOutput.json(System.out) : JobOutput.human(spec.getString("name"), System.err), Duration.ofMinutes(timeoutMinutes));
-    return json ? (end instanceof JobEvent.Finished ? 0 : 1) : JobOutput.printEnd(end, System.out, System.err);
+    return JobOutput.end(end, json);
   }
 
   /** Runs a job in this JVM with progress on stderr; returns Finished or Failed. */

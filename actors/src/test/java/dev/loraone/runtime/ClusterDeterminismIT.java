@@ -71,25 +71,46 @@ class ClusterDeterminismIT {
     return false;
   }
 
+  /**
+   * Node JVMs on 127.0.0.1 that seed through the coordinator's port and w1's, so a restarted
+   * coordinator (same port) finds the running workers; closing stops whatever still runs.
+   */
+  private static final class Cluster implements AutoCloseable {
+    final int coordinatorPort = NodeProcess.freePort();
+    final int firstWorkerPort = NodeProcess.freePort();
+    final List<Integer> seeds = List.of(coordinatorPort, firstWorkerPort);
+    final List<NodeProcess> nodes = new ArrayList<>();
+
+    NodeProcess coordinator(Path out) throws IOException {
+      return add(NodeProcess.coordinator(dir, coordinatorPort, seeds, jobFile(), out));
+    }
+
+    /** w1 listens on the seed port; the others on free ports. */
+    NodeProcess worker(String id) throws IOException {
+      return add(NodeProcess.worker(dir, id, id.equals("w1") ? firstWorkerPort : NodeProcess.freePort(), seeds));
+    }
+
+    private NodeProcess add(NodeProcess n) {
+      nodes.add(n);
+      return n;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      for (NodeProcess n : nodes) n.close();
+    }
+  }
+
   @Test
   void aWorkerJoiningAndAnotherKilledMidTrainingLeaveTheAdapterUnchanged() throws Exception {
-    int c = NodeProcess.freePort();
-    int w1 = NodeProcess.freePort();
-    int w2 = NodeProcess.freePort();
-    List<Integer> seeds = List.of(c, w1);
-    Path out = dir.resolve("elastic-" + System.nanoTime());
-    List<NodeProcess> nodes = new ArrayList<>();
-    try {
-      NodeProcess coordinator = NodeProcess.coordinator(dir, c, seeds, jobFile(), out);
-      nodes.add(coordinator);
-      nodes.add(NodeProcess.worker(dir, "w1", w1, seeds));
-      NodeProcess doomed = NodeProcess.worker(dir, "w2", w2, seeds);
-      nodes.add(doomed);
+    try (Cluster cluster = new Cluster()) {
+      NodeProcess coordinator = cluster.coordinator(dir.resolve("elastic-" + System.nanoTime()));
+      cluster.worker("w1");
+      NodeProcess doomed = cluster.worker("w2");
       coordinator.await("step 2", e -> event("StepDone").test(e) && e.path("step").asInt() >= 2, JOB);
       assertTrue(coordinator.events().stream().anyMatch(e -> servedBy(e, "w2")), () -> "w2 served the job; " + coordinator.describe());
 
-      NodeProcess late = NodeProcess.worker(dir, "w3", NodeProcess.freePort(), seeds);
-      nodes.add(late);
+      cluster.worker("w3");
       coordinator.await("w3 joining", e -> servedBy(e, "w3"), JOB);
       int joinedAt = lastStep(coordinator);
       doomed.kill();
@@ -102,29 +123,21 @@ class ClusterDeterminismIT {
       assertTrue(joinedAt < spec.getInt("train.steps") && killedAt < spec.getInt("train.steps"),
           () -> "w3 joined after step " + joinedAt + " and w2 was killed after step " + killedAt + " of " + spec.getInt("train.steps"));
       assertEquals(reference(), end.path("adapterSha256").asText(), "the adapter of the elastic 3-JVM run");
-    } finally {
-      for (NodeProcess n : nodes) n.close();
     }
   }
 
   @Test
   void aCoordinatorKilledMidTrainingAndStartedAgainResumesToTheSameAdapter() throws Exception {
-    int c = NodeProcess.freePort();
-    int w1 = NodeProcess.freePort();
-    List<Integer> seeds = List.of(c, w1);
     Path out = dir.resolve("resume-" + System.nanoTime());
-    List<NodeProcess> nodes = new ArrayList<>();
-    try {
-      NodeProcess first = NodeProcess.coordinator(dir, c, seeds, jobFile(), out);
-      nodes.add(first);
-      nodes.add(NodeProcess.worker(dir, "w1", w1, seeds));
-      nodes.add(NodeProcess.worker(dir, "w2", NodeProcess.freePort(), seeds));
+    try (Cluster cluster = new Cluster()) {
+      NodeProcess first = cluster.coordinator(out);
+      cluster.worker("w1");
+      cluster.worker("w2");
       first.await("the step-3 checkpoint", e -> event("Checkpointed").test(e) && e.path("step").asInt() >= 3, JOB);
       first.kill();
       int saved = lastCheckpoint(first);
 
-      NodeProcess second = NodeProcess.coordinator(dir, c, seeds, jobFile(), out);
-      nodes.add(second);
+      NodeProcess second = cluster.coordinator(out);
       JsonNode resumed = second.await("resuming", e -> event("PhaseChanged").test(e) && e.path("detail").asText().startsWith("resuming"),
           JOB);
       JsonNode end = second.end(JOB);
@@ -135,8 +148,6 @@ class ClusterDeterminismIT {
       assertTrue(second.events().stream().filter(event("StepDone")).allMatch(e -> e.path("step").asInt() > from),
           () -> "the resumed run does not redo steps up to " + from + ": " + second.events());
       assertEquals(reference(), end.path("adapterSha256").asText(), "the adapter of the resumed run");
-    } finally {
-      for (NodeProcess n : nodes) n.close();
     }
   }
 

@@ -160,10 +160,7 @@ public final class CoordinatorActor {
           })
           .onMessage(WorkerStopped.class, s -> awaitingLayout(workers.isCurrent(s.worker(), s.actor()) ? workers.without(s.worker()) : workers,
               problem))
-          .onMessage(CheckpointNow.class, c -> {
-            flushThen(c.replyTo());
-            return Behaviors.same();
-          })
+          .onMessage(CheckpointNow.class, c -> checkpointNow(null, c))
           .onMessage(NoWorkers.class, t -> {
             workers.endpoints().values().forEach(ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, "no worker joined in time")));
             return closing(new JobEvent.Failed(job, noWorkers() + (problem == null ? "" : "; " + problem)));
@@ -208,17 +205,18 @@ public final class CoordinatorActor {
           .onMessage(WrappedWritten.class, w -> step(r, d -> d.written(w.written())))
           .onMessage(Cancel.class, c -> step(r, d -> d.cancel(c.reason())))
           .onMessage(NoWorkers.class, t -> r.state().workers().isEmpty() ? step(r, d -> d.cancel(noWorkers())) : Behaviors.same())
-          .onMessage(CheckpointNow.class, c -> {
-            if (r.training() != null) checkpoint(r.training().checkpoint(setup.specSha256(), Phase.TRAINING.name()));
-            flushThen(c.replyTo());
-            return Behaviors.same();
-          })
+          .onMessage(CheckpointNow.class, c -> checkpointNow(r, c))
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
           .build();
     }
 
-    /** Answers {@code replyTo} once the writer has put everything asked before this on disk. */
-    private void flushThen(ActorRef<org.apache.pekko.Done> replyTo) {
+    /**
+     * Checkpoints the masters of {@code r} (null before the job started or after it ended: what is on
+     * disk is all there is), then answers once the writer has put everything asked before on disk.
+     */
+    private Behavior<Command> checkpointNow(RunningJob r, CheckpointNow c) {
+      if (r != null && r.training() != null) checkpoint(r.training().checkpoint(setup.specSha256(), Phase.TRAINING.name()));
+      ActorRef<org.apache.pekko.Done> replyTo = c.replyTo();
       ActorRef<Writer.Written> once = ctx.spawnAnonymous(Behaviors.receive(Writer.Written.class)
           .onMessage(Writer.Flushed.class, f -> {
             replyTo.tell(org.apache.pekko.Done.getInstance());
@@ -227,6 +225,7 @@ public final class CoordinatorActor {
           .onAnyMessage(m -> Behaviors.same())
           .build());
       writer.tell(new Writer.Flush(once));
+      return Behaviors.same();
     }
 
     /** Starts the {@code workers.wait-seconds} timer when the job has no worker, stops it when it has one. */
@@ -272,10 +271,7 @@ public final class CoordinatorActor {
             return Behaviors.stopped();
           })
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
-          .onMessage(CheckpointNow.class, c -> {
-            flushThen(c.replyTo());
-            return Behaviors.same();
-          })
+          .onMessage(CheckpointNow.class, c -> checkpointNow(null, c))
           .onAnyMessage(m -> Behaviors.same())
           .build();
     }

@@ -1,6 +1,7 @@
 package dev.loraone.worker.actor;
 
 import com.typesafe.config.Config;
+import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.ChunkSender;
 import dev.loraone.protocol.transport.TransferId;
@@ -259,26 +260,31 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     }
     if (s != null) close(s, s.job.equals(j.job()) ? "joining again after a failed join" : "replaced by job " + j.job());
     long generation = ++generations;
-    CompletableFuture<WorkerEngine> engine = CompletableFuture.supplyAsync(() -> open(j), djl);
-    session = new JobSession(j.job(), generation, engine, settings.rememberResults(), settings.keepVersions());
+    JobSpec spec;
+    CompletableFuture<WorkerEngine> engine;
     try {
-      session.model = j.parsedSpec().getString("model");
-    } catch (RuntimeException e) {
-      session.model = "(unparsed spec)"; // open() reports the spec's problem
+      JobSpec parsed = j.parsedSpec();
+      spec = parsed;
+      engine = CompletableFuture.supplyAsync(() -> open(parsed, j.baseModelHash()), djl);
+    } catch (RuntimeException e) { // a spec this worker cannot read fails the join like a model it cannot load
+      spec = null;
+      engine = CompletableFuture.failedFuture(e);
     }
+    session = new JobSession(j.job(), generation, engine, settings.rememberResults(), settings.keepVersions());
+    session.model = spec == null ? "(unreadable spec)" : spec.getString("model");
     getContext().pipeToSelf(engine, (e, failure) -> new Opened(generation, e, failure));
   }
 
-  private static WorkerEngine open(JoinJob j) {
+  private static WorkerEngine open(JobSpec spec, String baseModelHash) {
     WorkerEngine engine;
     try {
-      engine = WorkerEngine.open(j.parsedSpec());
+      engine = WorkerEngine.open(spec);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    if (SHA256.matcher(j.baseModelHash()).matches() && !j.baseModelHash().equals(engine.modelHash())) {
+    if (SHA256.matcher(baseModelHash).matches() && !baseModelHash.equals(engine.modelHash())) {
       engine.close();
-      throw new IllegalArgumentException("base model mismatch: the coordinator expects " + j.baseModelHash()
+      throw new IllegalArgumentException("base model mismatch: the coordinator expects " + baseModelHash
           + " but this worker's " + engine.config().model() + " hashes to " + engine.modelHash());
     }
     return engine;
