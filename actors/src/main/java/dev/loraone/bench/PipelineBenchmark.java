@@ -56,7 +56,13 @@ public final class PipelineBenchmark {
   public record InitComparison(List<InitRun> runs, Map<String, Double> similarityB, Map<String, Double> similarityA, double minSimilarity,
       List<LayerUpload> uploads) {}
 
-  public record ClusterRun(int workers, double medianStepSeconds, long bytesPerStep, String adapterSha256) {}
+  /**
+   * One loopback-cluster job. {@code initHeapPeakMiB} / {@code initHeapRetainedMiB}: the coordinator
+   * JVM's heap growth over the init (gradient accumulation + SVD), see {@link HeapWatch}; this JVM
+   * holds no model in the cluster runs, so it is the coordinator's memory for that init mode.
+   */
+  public record ClusterRun(int workers, String initMode, double medianStepSeconds, long bytesPerStep, String adapterSha256,
+      double initSeconds, double initHeapPeakMiB, double initHeapRetainedMiB) {}
 
   public record Report(JobSummary job, Overhead overhead, InitComparison init, List<ClusterRun> cluster) {}
 
@@ -138,11 +144,19 @@ public final class PipelineBenchmark {
     if (s.cluster()) {
       for (int w = 1; w <= s.workersMax(); w++) {
         log.println("bench pipeline: loopback cluster, coordinator + " + w + " worker JVM(s) ...");
-        Job c = clusterJob(spec(s, "bench-cluster-" + w, "randomized", w), w, work.resolve("cluster-" + w));
-        cluster.add(new ClusterRun(w, median(c.steps), stepBytes(rand.adapterFloats, summary.batch() / summary.microBatch(), w), c.sha));
+        cluster.add(clusterRun(s, w, "randomized", rand.adapterFloats, summary, work));
       }
+      log.println("bench pipeline: loopback cluster, coordinator + 1 worker JVM, exact init ...");
+      cluster.add(clusterRun(s, 1, "exact", rand.adapterFloats, summary, work));
     }
     return new Report(summary, overhead, init, cluster);
+  }
+
+  private static ClusterRun clusterRun(Settings s, int w, String mode, long adapterFloats, JobSummary summary, Path work)
+      throws IOException, InterruptedException {
+    Job c = clusterJob(spec(s, "bench-cluster-" + mode + "-" + w, mode, w), w, work.resolve("cluster-" + mode + "-" + w));
+    return new ClusterRun(w, mode, median(c.steps), stepBytes(adapterFloats, summary.batch() / summary.microBatch(), w), c.sha,
+        c.initSeconds, c.initHeap.peakMiB(), c.initHeap.retainedMiB());
   }
 
   private static List<Double> singleProcess(JobSpec spec) throws IOException {
@@ -165,8 +179,8 @@ public final class PipelineBenchmark {
 
   // ---- running jobs ----
 
-  private record Job(List<Double> steps, double initSeconds, double accuracy, String sha, Path init, List<String> modules,
-      long adapterFloats) {}
+  private record Job(List<Double> steps, double initSeconds, HeapWatch.Reading initHeap, double accuracy, String sha, Path init,
+      List<String> modules, long adapterFloats) {}
 
   /** How a bench job gets its workers. */
   private interface EmbeddedJobRunner {
@@ -183,11 +197,14 @@ public final class PipelineBenchmark {
     long[] initEnd = {0};
     Path initCopy = out.resolveSibling(out.getFileName() + "-init.safetensors");
     Files.createDirectories(out.getParent());
+    HeapWatch heap = new HeapWatch();
     JobEvent end = runner.run(spec, out, e -> {
       if (e instanceof JobEvent.PhaseChanged p && p.phase() == dev.loraone.coordinator.state.Phase.GRADIENT_ACCUMULATION) {
+        heap.start();
         initStart[0] = System.nanoTime();
       } else if (e instanceof JobEvent.Checkpointed c && c.step() == 0) {
         initEnd[0] = System.nanoTime();
+        heap.stop();
         try { // the init's state file is replaced by the final one: keep a copy for the comparison
           Files.copy(out.resolve("checkpoint").resolve(String.format("state-%08d.safetensors", 0)), initCopy,
               StandardCopyOption.REPLACE_EXISTING);
@@ -198,12 +215,13 @@ public final class PipelineBenchmark {
         steps.add(d.seconds());
       }
     });
+    HeapWatch.Reading initHeap = heap.stop();
     if (!(end instanceof JobEvent.Finished f)) throw new IllegalStateException("bench job " + spec.getString("name") + " failed: " + end);
     dev.loraone.protocol.io.PeftAdapter adapter = dev.loraone.protocol.io.PeftAdapter.read(f.adapterDir());
     long floats = 0;
     for (var pair : adapter.modules().values()) floats += pair.a().numel() + pair.b().numel();
     for (TensorBlob t : adapter.savedModules().values()) floats += t.numel();
-    return new Job(steps, (initEnd[0] - initStart[0]) / 1e9, f.finalEval().accuracy(), f.adapterSha256(), initCopy, moduleOrder(out),
+    return new Job(steps, (initEnd[0] - initStart[0]) / 1e9, initHeap, f.finalEval().accuracy(), f.adapterSha256(), initCopy, moduleOrder(out),
         floats);
   }
 

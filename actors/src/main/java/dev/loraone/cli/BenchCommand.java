@@ -153,8 +153,14 @@ final class BenchCommand implements Runnable {
       for (var u : r.init().uploads()) System.out.printf("                                 %-12s %14d %14d %8.4f%n", u.shape(), u.randomizedBytes(), u.exactBytes(), u.ratio());
       if (!r.cluster().isEmpty()) {
         System.out.printf("%nloopback cluster (coordinator in this JVM, worker JVMs on 127.0.0.1; 2 cores cannot show scaling):%n");
-        System.out.printf("%8s %14s %16s  %s%n", "workers", "median step s", "bytes per step", "adapter sha256");
-        for (var c : r.cluster()) System.out.printf("%8d %14.3f %16d  %s%n", c.workers(), c.medianStepSeconds(), c.bytesPerStep(), c.adapterSha256());
+        System.out.printf("%8s %-11s %14s %16s %8s %12s %14s  %s%n", "workers", "init", "median step s", "bytes per step", "init s",
+            "heap peak", "heap retained", "adapter sha256");
+        for (var c : r.cluster()) {
+          System.out.printf("%8d %-11s %14.3f %16d %8.2f %8.1f MiB %10.1f MiB  %s%n", c.workers(), c.initMode(), c.medianStepSeconds(),
+              c.bytesPerStep(), c.initSeconds(), c.initHeapPeakMiB(), c.initHeapRetainedMiB(), c.adapterSha256());
+        }
+        System.out.println("heap: the coordinator JVM's Java-heap growth over the init (it holds no model here): peak = the heap pools'"
+            + " peaks (garbage included), retained = the most held right after a collection");
       }
       return 0;
     }

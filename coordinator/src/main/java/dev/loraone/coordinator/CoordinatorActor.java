@@ -290,8 +290,8 @@ public final class CoordinatorActor {
 
     @Override
     public Optional<TransferId> send(Endpoint<WorkerMessage> to, WorkerMessage m) {
-      if (tensorBytes(m) <= directSendLimit) {
-        to.actor().tell(m);
+      if (tensorBytes(m) <= directSendLimit || to.actor().path().address().hasLocalScope()) {
+        to.actor().tell(m); // in-JVM recipients get the object itself: nothing to serialize or chunk
         return Optional.empty();
       }
       TransferId id = TransferId.random();

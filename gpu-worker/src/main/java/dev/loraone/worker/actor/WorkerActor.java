@@ -449,8 +449,8 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   private void send(CoordinatorMessage m) {
     if (coordinator == null) {
       outbox.add(m); // sent once registration is accepted
-    } else if (tensorBytes(m) <= settings.directSendLimit()) {
-      coordinator.actor().tell(m);
+    } else if (tensorBytes(m) <= settings.directSendLimit() || coordinator.actor().path().address().hasLocalScope()) {
+      coordinator.actor().tell(m); // an in-JVM coordinator gets the object itself: nothing to serialize or chunk
     } else {
       sendChunked(m, 0);
     }
