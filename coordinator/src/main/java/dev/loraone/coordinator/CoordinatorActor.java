@@ -118,7 +118,7 @@ public final class CoordinatorActor {
           ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()), ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
           ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new), TransferSettings.of(ctx.getSystem()),
           ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"), resume, timers,
-          Duration.ofSeconds(spec.getInt("workers.wait-seconds")));
+          Duration.ofSeconds(spec.getInt("workers.wait-seconds")), new long[2]);
       listener.tell(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS,
           resume == null ? "waiting for workers" : "resuming after step " + resume.step()));
       j.awaitWorkers(true);
@@ -135,7 +135,7 @@ public final class CoordinatorActor {
   private record Job(ActorContext<Command> ctx, JobId job, JobSpec spec, JobSetup setup, Path outDir, ActorRef<JobEvent> listener,
       Endpoint<CoordinatorMessage> endpoint, ActorRef<Writer.Request> writer, ActorRef<Writer.Written> written,
       ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, Checkpoint resume,
-      TimerScheduler<Command> timers, Duration workerWait) implements Ports {
+      TimerScheduler<Command> timers, Duration workerWait, long[] traffic) implements Ports {
 
     /**
      * Workers register and are sent the job; the first one to answer with its layout starts the job.
@@ -199,7 +199,10 @@ public final class CoordinatorActor {
 
     private Behavior<Command> running(RunningJob r) {
       return Behaviors.receive(Command.class)
-          .onMessage(WrappedCoordinatorMessage.class, m -> step(r, d -> d.onMessage(m.message())))
+          .onMessage(WrappedCoordinatorMessage.class, m -> {
+            traffic[1] += tensorBytes(m.message());
+            return step(r, d -> d.onMessage(m.message()));
+          })
           .onMessage(WorkerStopped.class, s -> step(r, d -> d.stopped(s.worker(), s.actor())))
           .onMessage(WrappedTransferOutcome.class, o -> step(r, d -> d.transferEnded(o.outcome())))
           .onMessage(WrappedWritten.class, w -> step(r, d -> d.written(w.written())))
@@ -290,6 +293,7 @@ public final class CoordinatorActor {
 
     @Override
     public Optional<TransferId> send(Endpoint<WorkerMessage> to, WorkerMessage m) {
+      traffic[0] += tensorBytes(m);
       if (tensorBytes(m) <= directSendLimit || to.actor().path().address().hasLocalScope()) {
         to.actor().tell(m); // in-JVM recipients get the object itself: nothing to serialize or chunk
         return Optional.empty();
@@ -297,6 +301,13 @@ public final class CoordinatorActor {
       TransferId id = TransferId.random();
       ctx.spawnAnonymous(ChunkSender.create(id, m, to.actor(), to.inbox(), outcomes, transfer));
       return Optional.of(id);
+    }
+
+    private static long tensorBytes(CoordinatorMessage m) {
+      if (m instanceof JobJoined j) return j.layout().values().stream().mapToLong(t -> t.byteSize()).sum();
+      if (m instanceof CoordinatorMessage.GradientsComputed g) return g.gradients().values().stream().mapToLong(t -> t.byteSize()).sum();
+      if (m instanceof CoordinatorMessage.SketchReply r) return r.product().byteSize();
+      return 0;
     }
 
     private static long tensorBytes(WorkerMessage m) {
@@ -318,6 +329,7 @@ public final class CoordinatorActor {
     @Override
     public void report(JobEvent event) {
       listener.tell(event);
+      if (event instanceof JobEvent.StepDone d) listener.tell(new JobEvent.Traffic(job, d.step(), traffic[0], traffic[1]));
     }
 
     @Override

@@ -32,6 +32,12 @@ public sealed interface JobEvent {
   record StepDone(JobId job, int step, int steps, double loss, double accuracy, double lr, double gradNorm, double seconds)
       implements JobEvent {}
 
+  /**
+   * Tensor bytes the coordinator sent to and received from workers since it started (adapter
+   * versions, sketch operands; gradients, sketch products, layouts), reported after each step.
+   */
+  record Traffic(JobId job, int step, long bytesSent, long bytesReceived) implements JobEvent {}
+
   /** Evaluation after {@code step}: loss and accuracy per example over {@code examples} examples. */
   record Evaluated(JobId job, int step, double loss, double accuracy, int examples) implements JobEvent {}
 
