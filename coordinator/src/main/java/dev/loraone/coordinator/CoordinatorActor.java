@@ -117,7 +117,9 @@ public final class CoordinatorActor {
       Job j = new Job(ctx, job, spec, setup, outDir, listener, new Endpoint<>(wire, inbox),
           ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()), ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
           ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new), TransferSettings.of(ctx.getSystem()),
-          ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"), resume, timers,
+          ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"),
+          ctx.getSystem().settings().config().getBoolean("loraone.coordinator.chunk-in-jvm")
+              ? ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit") : Long.MAX_VALUE, resume, timers,
           Duration.ofSeconds(spec.getInt("workers.wait-seconds")), new long[2]);
       listener.tell(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS,
           resume == null ? "waiting for workers" : "resuming after step " + resume.step()));
@@ -134,7 +136,7 @@ public final class CoordinatorActor {
   /** The job's fixed context and the actor's states; implements the {@link Ports} a running job acts through. */
   private record Job(ActorContext<Command> ctx, JobId job, JobSpec spec, JobSetup setup, Path outDir, ActorRef<JobEvent> listener,
       Endpoint<CoordinatorMessage> endpoint, ActorRef<Writer.Request> writer, ActorRef<Writer.Written> written,
-      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, Checkpoint resume,
+      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, long inJvmSendLimit, Checkpoint resume,
       TimerScheduler<Command> timers, Duration workerWait, long[] traffic) implements Ports {
 
     /**
@@ -294,7 +296,8 @@ public final class CoordinatorActor {
     @Override
     public Optional<TransferId> send(Endpoint<WorkerMessage> to, WorkerMessage m) {
       traffic[0] += tensorBytes(m);
-      if (tensorBytes(m) <= directSendLimit || to.actor().path().address().hasLocalScope()) {
+      long bytes = tensorBytes(m);
+      if (bytes <= directSendLimit || (bytes <= inJvmSendLimit && to.actor().path().address().hasLocalScope())) {
         to.actor().tell(m); // in-JVM recipients get the object itself: nothing to serialize or chunk
         return Optional.empty();
       }
