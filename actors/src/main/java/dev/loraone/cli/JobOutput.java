@@ -1,18 +1,13 @@
 package dev.loraone.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraone.coordinator.JobEvent;
 import java.io.PrintStream;
-import java.lang.reflect.RecordComponent;
 import java.util.Locale;
 import java.util.function.Consumer;
 
 /** How {@code train} and {@code node} show a job's events: progress for people, or one JSON object per line. */
 final class JobOutput {
   private JobOutput() {}
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Phase lines, a progress bar over the steps and evaluation lines, on {@code out}. */
   static Consumer<JobEvent> human(String name, PrintStream out) {
@@ -43,27 +38,7 @@ final class JobOutput {
   }
 
   static String toJson(JobEvent e) {
-    return toNode(e).toString();
-  }
-
-  private static ObjectNode toNode(JobEvent e) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("event", e.getClass().getSimpleName());
-    for (RecordComponent c : e.getClass().getRecordComponents()) {
-      Object v;
-      try {
-        v = c.getAccessor().invoke(e);
-      } catch (ReflectiveOperationException ex) {
-        throw new IllegalStateException(ex);
-      }
-      if (v instanceof JobEvent inner) o.set(c.getName(), toNode(inner));
-      else if (v instanceof Number || v instanceof Boolean || v instanceof java.util.Collection<?> || v instanceof java.util.Map<?, ?>) {
-        o.set(c.getName(), JSON.valueToTree(v));
-      } else {
-        o.put(c.getName(), v == null ? null : v.toString());
-      }
-    }
-    return o;
+    return dev.loraone.runtime.JobEventJson.toJson(e);
   }
 
   /** The exit code of a job command: 0 when the job finished; with {@code json} the events said it all, else the end is printed. */

@@ -156,7 +156,11 @@ public final class CoordinatorActor {
               ctx.getLog().error("job {}: {}", job, why);
               listener.tell(new JobEvent.WorkersChanged(job, List.of(), why));
               ctx.unwatch(workers.get(f.worker().value()).actor());
-              return awaitingLayout(workers.without(f.worker().value()), why);
+              Workers rest = workers.without(f.worker().value());
+              if (rest.endpoints().isEmpty() && spec.getBoolean("workers.fail-on-join-error")) {
+                return closing(new JobEvent.Failed(job, "no worker could open the job: " + why));
+              }
+              return awaitingLayout(rest, why);
             }
             return Behaviors.same();
           })

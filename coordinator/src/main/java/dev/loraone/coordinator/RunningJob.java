@@ -466,7 +466,7 @@ record RunningJob(
 
     private void sendExport(String w) {
       send(w, new WorkerMessage.Export(io.job(), state.plan().steps(), io.outDir().resolve(MODEL_DIR).toAbsolutePath().toString(),
-          List.of("onnx")));
+          io.spec().getBoolean("export.onnx") ? List.of("onnx") : List.of()));
     }
 
     private void finished(Effect.Finished f) {

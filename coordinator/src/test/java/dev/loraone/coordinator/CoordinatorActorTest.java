@@ -301,7 +301,7 @@ class CoordinatorActorTest {
 
   @Test
   void aWorkerThatCannotOpenTheJobIsNamedInTheStatusAndTheTimeout() {
-    Run run = new Run(Synthetic.spec("workers.wait-seconds", 2), tmp);
+    Run run = new Run(Synthetic.spec("workers.wait-seconds", 2, "workers.fail-on-join-error", false), tmp);
     TestProbe<WorkerMessage> broken = kit.createTestProbe();
     dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
     run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
@@ -315,6 +315,20 @@ class CoordinatorActorTest {
         o.events().toString());
     JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, o.end());
     assertTrue(f.reason().contains("workers.wait-seconds") && f.reason().endsWith(why), f.reason());
+  }
+
+  @Test
+  void aJobFailsAtOnceWhenEveryWorkerThatTriedCannotOpenIt() {
+    Run run = new Run(Synthetic.spec("workers.wait-seconds", 600), tmp);
+    TestProbe<WorkerMessage> broken = kit.createTestProbe();
+    dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
+    run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
+        Map.of(), new Endpoint<>(broken.ref(), inbox)));
+    broken.fishForMessage(END, m -> m instanceof WorkerMessage.JoinJob ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
+    String why = "data.txt:3: invalid UTF-8";
+    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join("minilm"), why));
+    JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, run.await().end());
+    assertEquals("no worker could open the job: worker broken could not join: " + why, f.reason());
   }
 
   @Test

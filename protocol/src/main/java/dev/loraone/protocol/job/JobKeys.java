@@ -115,8 +115,11 @@ public final class JobKeys {
     put(m, integer("eval.examples", 512, 1, Integer.MAX_VALUE, "evaluation examples"));
     put(m, integer("data.max-per-class", 200, 1, Integer.MAX_VALUE, "WordNet: examples per class and split"));
     put(m, choice("data.on-bad-record", "fail", "bad data records", "fail", "skip"));
+    put(m, bool("export.onnx", true, "also export the merged model to ONNX (the PEFT adapter is always written)"));
     put(m, integer("checkpoint.every", 25, 0, Integer.MAX_VALUE, "checkpoint every N steps (0: phase ends only)"));
     put(m, integer("workers.min", 1, 1, 4096, "workers needed before the job starts"));
+    put(m, bool("workers.fail-on-join-error", true,
+        "fail the job when every worker that tried could not open it (model, data, targets); false: wait for others"));
     put(m, integer("workers.wait-seconds", 600, 0, Integer.MAX_VALUE,
         "fail the job when no worker has joined (at the start, or after all left) for this long; 0 waits forever"));
     ALL = Collections.unmodifiableMap(m);

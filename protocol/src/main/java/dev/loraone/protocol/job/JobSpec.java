@@ -27,6 +27,9 @@ import java.util.TreeSet;
  * in checkpoints.
  */
 public final class JobSpec {
+  /** What {@code job.name} may be: it names output folders and, with a sequence number, service job ids. */
+  public static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
   private final Config job;
   private final String source;
 
@@ -99,6 +102,10 @@ public final class JobSpec {
     for (JobKeys.Key k : JobKeys.ALL.values()) {
       String problem = k.check(merged);
       if (problem != null) problems.add(where(merged.getValue(k.path())) + "'job." + k.path() + "' " + problem);
+    }
+    if (problems.isEmpty() && !NAME.matcher(merged.getString("name")).matches()) {
+      problems.add(where(merged.getValue("name")) + "'job.name' = \"" + merged.getString("name")
+          + "\" is not a job name: expected 1-64 of [A-Za-z0-9._-], starting with a letter or digit (it names folders)");
     }
     if (problems.isEmpty()) {
       int batch = merged.getInt("train.batch");

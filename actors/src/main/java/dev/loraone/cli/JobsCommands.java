@@ -1,0 +1,159 @@
+package dev.loraone.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code loraone submit | status | cancel | logs}: clients of a running {@code loraone serve}. */
+final class JobsCommands {
+  private JobsCommands() {}
+
+  @Command(name = "submit", description = "Submit a job file to a loraone service; follows it with a progress bar unless --detach.")
+  static final class Submit implements Callable<Integer> {
+    @Mixin ServiceClient client;
+    @Parameters(paramLabel = "FILE", description = "job file (HOCON or JSON; see conf/jobs/)") Path file;
+    @Option(names = "--detach", description = "print the job id and return at once") boolean detach;
+    @Option(names = "--json", description = "print the job's events as JSON lines instead of progress") boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
+      String text = Files.readString(file, StandardCharsets.UTF_8);
+      String type = file.toString().endsWith(".json") ? "application/json" : "application/hocon";
+      JsonNode job;
+      try {
+        job = client.post("/jobs", text, type);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(file + ": " + e.getMessage().replace("request body", file.toString()));
+      }
+      String id = job.path("id").asText();
+      System.out.println(id);
+      System.out.flush();
+      if (detach) return 0;
+      return follow(client, id, json, System.err);
+    }
+  }
+
+  @Command(name = "status", description = "Show the service's jobs, or one job in detail.")
+  static final class Status implements Callable<Integer> {
+    @Mixin ServiceClient client;
+    @Parameters(paramLabel = "ID", arity = "0..1", description = "a job id (default: every job)") String id;
+    @Option(names = "--json", description = "print the server's JSON") boolean json;
+
+    @Override
+    public Integer call() {
+      JsonNode n = client.get(id == null ? "/jobs" : "/jobs/" + id);
+      if (json) {
+        System.out.println(n.toPrettyString());
+        return 0;
+      }
+      if (id == null) {
+        System.out.printf("%-32s %-10s %-22s %9s %9s%n", "id", "state", "phase", "step", "loss");
+        for (JsonNode j : n) {
+          System.out.printf("%-32s %-10s %-22s %9s %9s%n", j.path("id").asText(), j.path("state").asText(), j.path("phase").asText(),
+              j.path("step").asInt() + "/" + j.path("steps").asInt(), j.has("loss") ? String.format(Locale.ROOT, "%.4f", j.path("loss").asDouble()) : "-");
+        }
+        return 0;
+      }
+      System.out.println("job      " + n.path("id").asText() + " (" + n.path("name").asText() + ")");
+      System.out.println("state    " + n.path("state").asText() + ", phase " + n.path("phase").asText() + ", step " + n.path("step").asInt() + "/"
+          + n.path("steps").asInt());
+      if (!n.path("detail").asText().isEmpty()) System.out.println("detail   " + n.path("detail").asText());
+      if (n.has("reason")) System.out.println("reason   " + n.path("reason").asText());
+      System.out.println("workers  " + n.path("workers"));
+      JsonNode evals = n.path("evaluations");
+      if (!evals.isEmpty()) {
+        JsonNode e = evals.get(evals.size() - 1);
+        System.out.printf(Locale.ROOT, "eval     accuracy %.4f, loss %.4f after step %d%n", e.path("accuracy").asDouble(), e.path("loss").asDouble(),
+            e.path("step").asInt());
+      }
+      if (n.has("adapterSha256")) System.out.println("adapter  sha256 " + n.path("adapterSha256").asText());
+      n.path("artifacts").fields().forEachRemaining(a -> System.out.println("artifact " + a.getKey() + ": " + a.getValue().asText()));
+      return 0;
+    }
+  }
+
+  @Command(name = "cancel", description = "Cancel a queued or running job (its last checkpoint stays).")
+  static final class Cancel implements Callable<Integer> {
+    @Mixin ServiceClient client;
+    @Parameters(paramLabel = "ID") String id;
+
+    @Override
+    public Integer call() {
+      JsonNode n = client.post("/jobs/" + id + "/cancel", "", "text/plain");
+      System.out.println(id + ": " + n.path("state").asText() + (n.path("cancelRequested").asBoolean() ? " (cancel requested)" : ""));
+      return 0;
+    }
+  }
+
+  @Command(name = "logs", description = "Print a job's events; --follow keeps printing until it ends.")
+  static final class Logs implements Callable<Integer> {
+    @Mixin ServiceClient client;
+    @Parameters(paramLabel = "ID") String id;
+    @Option(names = {"-f", "--follow"}, description = "keep printing live events until the job ends") boolean follow;
+    @Option(names = "--json", description = "the events as JSON lines") boolean json;
+
+    @Override
+    public Integer call() {
+      client.events(id, 0, follow, e -> {
+        System.out.println(json ? e.toString() : line(e));
+        return true;
+      });
+      return 0;
+    }
+  }
+
+  /** Follows job {@code id} until it ends: a progress bar over its steps; returns 0 when it succeeded. */
+  static int follow(ServiceClient client, String id, boolean json, PrintStream out) {
+    ProgressBar[] bar = new ProgressBar[1];
+    String[] end = {null};
+    client.events(id, 0, true, e -> {
+      String kind = e.path("event").asText();
+      if (json) {
+        System.out.println(e);
+      } else if (kind.equals("StepDone")) {
+        if (bar[0] == null) bar[0] = new ProgressBar(out, "[" + id + "] train", e.path("steps").asInt());
+        bar[0].update(e.path("step").asInt(), String.format(Locale.ROOT, "loss %.3f acc %.2f %.2fs/step", e.path("loss").asDouble(),
+            e.path("accuracy").asDouble(), e.path("seconds").asDouble()));
+      } else if (!kind.equals("Traffic") && !kind.equals("Checkpointed")) {
+        out.println((bar[0] != null && kind.equals("Evaluated") ? "\n" : "") + "[" + id + "] " + line(e));
+      }
+      if (kind.equals("Finished") || kind.equals("Failed") || kind.equals("Cancelled")) end[0] = kind;
+      return true;
+    });
+    JsonNode job = client.get("/jobs/" + id);
+    if (!json) {
+      out.println("[" + id + "] " + job.path("state").asText() + (job.has("reason") ? ": " + job.path("reason").asText() : ""));
+      if (job.has("adapterSha256")) System.out.println("adapter sha256 " + job.path("adapterSha256").asText());
+    }
+    return "SUCCEEDED".equals(job.path("state").asText()) ? 0 : 1;
+  }
+
+  /** One event for people. */
+  static String line(JsonNode e) {
+    String kind = e.path("event").asText();
+    return switch (kind) {
+      case "PhaseChanged" -> e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + e.path("detail").asText();
+      case "WorkersChanged" -> "workers " + e.path("workers") + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
+      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f acc %.3f lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
+          e.path("steps").asInt(), e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
+          e.path("seconds").asDouble());
+      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d: accuracy %.4f loss %.4f (%d examples)", e.path("step").asInt(),
+          e.path("accuracy").asDouble(), e.path("loss").asDouble(), e.path("examples").asInt());
+      case "Checkpointed" -> "checkpoint after step " + e.path("step").asInt();
+      case "Traffic" -> "traffic after step " + e.path("step").asInt() + ": " + e.path("bytesSent").asLong() + " B sent, "
+          + e.path("bytesReceived").asLong() + " B received";
+      case "Finished" -> "finished: adapter sha256 " + e.path("adapterSha256").asText();
+      case "Failed" -> "failed: " + e.path("reason").asText();
+      default -> kind.toLowerCase(Locale.ROOT) + ": " + e.path("detail").asText();
+    };
+  }
+}

@@ -1,0 +1,270 @@
+package dev.loraone.service;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraone.protocol.job.JobSpec;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.ContentDisposition;
+import org.apache.pekko.http.javadsl.model.headers.ContentDispositionTypes;
+import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.Location;
+import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
+import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * The service's HTTP API and web page (Pekko HTTP). Reads are open; every request that changes
+ * something ({@code POST}) needs {@code Authorization: Bearer <token>} when the service has a token
+ * (it must have one when it listens beyond loopback, see {@link Service}).
+ *
+ * <pre>
+ *   POST /jobs                        HOCON or JSON job spec (at most max-body bytes) -&gt; 201 job | 400 {problems}
+ *   GET  /jobs                        every job's summary
+ *   GET  /jobs/{id}                   phase, step, curves, evaluations, timeline, workers, artefacts
+ *   GET  /jobs/{id}/events            server-sent events: every event so far, then live ones (Last-Event-ID or ?from=N
+ *                                     resumes; ?follow=false ends after the events so far)
+ *   POST /jobs/{id}/cancel            202 | 404 | 409 (already ended)
+ *   GET  /jobs/{id}/artifacts/adapter the PEFT adapter folder as a zip
+ *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
+ *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
+ *   GET  /workers                     cluster members; POST /workers/{host:port}/leave drains a worker node
+ *   GET  /metrics                     Prometheus text; GET /health
+ *   GET  /                            the web page (resources web/)
+ * </pre>
+ */
+final class HttpApi extends AllDirectives {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Duration ASK = Duration.ofSeconds(10);
+  private static final Duration POLL = Duration.ofMillis(250);
+
+  private final ActorSystem<?> system;
+  private final ActorRef<JobManager.Command> jobs;
+  private final JobStore store;
+  private final ServiceMetrics metrics;
+  private final Workers workers;
+  private final String token;
+  private final long maxBody;
+
+  /** The cluster's worker nodes, for {@code /workers}. */
+  interface Workers {
+    ArrayNode list();
+
+    /** Asks {@code hostPort}'s node to leave; false when no worker node has that address. */
+    boolean leave(String hostPort);
+  }
+
+  HttpApi(ActorSystem<?> system, ActorRef<JobManager.Command> jobs, JobStore store, ServiceMetrics metrics, Workers workers, String token,
+      long maxBody) {
+    this.system = system;
+    this.jobs = jobs;
+    this.store = store;
+    this.metrics = metrics;
+    this.workers = workers;
+    this.token = token;
+    this.maxBody = maxBody;
+  }
+
+  Route routes() {
+    return concat(
+        pathEndOrSingleSlash(() -> get(() -> getFromResource("web/index.html", ContentTypes.TEXT_HTML_UTF8))),
+        pathPrefix("ui", () -> get(() -> getFromResourceDirectory("web"))),
+        path("health", () -> get(() -> json(StatusCodes.OK, JSON.createObjectNode().put("status", "up")))),
+        path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(
+            HttpEntities.create(ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
+        pathPrefix("jobs", this::jobRoutes),
+        pathPrefix("workers", this::workerRoutes));
+  }
+
+  private Route jobRoutes() {
+    return concat(
+        pathEnd(() -> concat(
+            get(() -> onSuccess(ask(JobManager.ListJobs::new), list -> json(StatusCodes.OK, list))),
+            post(() -> mutating(() -> withSizeLimit(maxBody, () -> entity(Unmarshaller.entityToString(), this::submit)))))),
+        pathPrefix(PathMatchers.segment(JobStore.ID), id -> concat(
+            pathEnd(() -> get(() -> onSuccess(ask((ActorRef<Optional<ObjectNode>> r) -> new JobManager.GetJob(id, r)),
+                job -> job.map(j -> json(StatusCodes.OK, j)).orElseGet(() -> error(StatusCodes.NOT_FOUND, "no job '" + id + "'"))))),
+            path("events", () -> get(() -> events(id))),
+            path("cancel", () -> post(() -> mutating(() -> onSuccess(
+                ask((ActorRef<JobManager.CancelOutcome> r) -> new JobManager.Cancel(id, r)),
+                c -> c.error() != null && c.job() == null ? error(StatusCodes.get(c.status()), c.error())
+                    : json(StatusCodes.get(c.status()), c.error() == null ? c.job() : c.job().put("error", c.error())))))),
+            pathPrefix("artifacts", () -> get(() -> artifacts(id))))),
+        pathPrefix(PathMatchers.segment(), bad -> error(StatusCodes.BAD_REQUEST,
+            "invalid job id '" + bad + "': expected 1-100 of [A-Za-z0-9._-], starting with a letter or digit")));
+  }
+
+  private Route submit(String body) {
+    JobSpec spec;
+    try {
+      spec = JobSpec.parseString(body, "request body");
+    } catch (JobSpec.InvalidJobException e) {
+      ObjectNode o = JSON.createObjectNode().put("error", "invalid job");
+      ArrayNode p = o.putArray("problems");
+      e.problems().forEach(p::add);
+      return json(StatusCodes.BAD_REQUEST, o);
+    } catch (IllegalArgumentException e) {
+      return error(StatusCodes.BAD_REQUEST, e.getMessage());
+    }
+    return onSuccess(ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)), s -> s.job() == null
+        ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
+        : respondWithHeader(Location.create("/jobs/" + s.job().path("id").asText()), () -> json(StatusCodes.CREATED, s.job())));
+  }
+
+  /** Every event from the client's position on; completes after the job's last event. */
+  private Route events(String id) {
+    return optionalHeaderValueByName("Last-Event-ID", last -> parameterOptional("from", from -> parameterOptional("follow", follow -> {
+      boolean live = !follow.map("false"::equalsIgnoreCase).orElse(false);
+      int start;
+      try {
+        start = last.map(l -> Integer.parseInt(l.trim()) + 1).orElseGet(() -> from.map(Integer::parseInt).orElse(0));
+      } catch (NumberFormatException e) {
+        return error(StatusCodes.BAD_REQUEST, "Last-Event-ID / from: expected an event index, got " + last.orElse(from.orElse("")));
+      }
+      return onSuccess(ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, 0, r)), first -> {
+        if (!first.found()) return error(StatusCodes.NOT_FOUND, "no job '" + id + "'");
+        Source<ServerSentEvent, NotUsed> stream = Source.unfoldAsync(Math.max(0, start), i -> nextPage(id, i, live))
+            .mapConcat(page -> {
+              List<ServerSentEvent> out = new java.util.ArrayList<>();
+              for (int i = 0; i < page.events().size(); i++) {
+                ObjectNode e = page.events().get(i);
+                out.add(ServerSentEvent.create(e.toString(), e.path("event").asText(), String.valueOf(page.from() + i)));
+              }
+              return out;
+            })
+            .keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat);
+        return completeOK(stream, EventStreamMarshalling.toEventStream());
+      });
+    })));
+  }
+
+  /** The next non-empty page of {@code id}'s events from {@code index}, polling while the job runs; empty once it ended. */
+  private CompletionStage<Optional<org.apache.pekko.japi.Pair<Integer, JobManager.EventsPage>>> nextPage(String id, int index, boolean live) {
+    return ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, index, r)).thenCompose(p -> {
+      if (!p.events().isEmpty()) return CompletableFuture.completedFuture(Optional.of(org.apache.pekko.japi.Pair.create(index + p.events().size(), p)));
+      if (p.ended() || !p.found() || !live) return CompletableFuture.completedFuture(Optional.empty());
+      return after(POLL, () -> nextPage(id, index, live));
+    });
+  }
+
+  private Route artifacts(String id) {
+    Path out = store.outDir(id);
+    return concat(
+        path("adapter", () -> {
+          Path dir = out.resolve("adapter");
+          if (!Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) return error(StatusCodes.NOT_FOUND, "job " + id + " has no adapter yet");
+          return complete(HttpResponse.create()
+              .withEntity(HttpEntities.create(ContentTypes.create(org.apache.pekko.http.javadsl.model.MediaTypes.APPLICATION_ZIP), zip(dir)))
+              .addHeader(ContentDisposition.create(ContentDispositionTypes.ATTACHMENT,
+                  java.util.Map.of("filename", id + "-adapter.zip"))));
+        }),
+        path("onnx", () -> {
+          Path f = out.resolve("model").resolve("model.onnx");
+          return Files.isRegularFile(f) ? getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM)
+              : error(StatusCodes.NOT_FOUND, "job " + id + " has no ONNX model (it has not finished, or exported none)");
+        }),
+        extractUnmatchedPath(rest -> {
+          String rel = rest.startsWith("/") ? rest.substring(1) : rest;
+          rel = java.net.URLDecoder.decode(rel.replace("+", "%2B"), StandardCharsets.UTF_8);
+          Path base = out.toAbsolutePath().normalize();
+          Path f = base.resolve(rel).normalize();
+          if (rel.isEmpty() || rel.contains("\0") || !f.startsWith(base) || Path.of(rel).isAbsolute()) {
+            return error(StatusCodes.BAD_REQUEST, "artifact path '" + rel + "' is not a file inside job " + id + "'s folder");
+          }
+          try {
+            if (Files.isRegularFile(f) && f.toRealPath().startsWith(base.toRealPath())) {
+              return getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM);
+            }
+          } catch (IOException e) {
+            // not there: 404 below
+          }
+          return error(StatusCodes.NOT_FOUND, "job " + id + " has no artifact '" + rel + "'");
+        }));
+  }
+
+  private Route workerRoutes() {
+    return concat(
+        pathEnd(() -> get(() -> json(StatusCodes.OK, workers.list()))),
+        path(PathMatchers.segment(java.util.regex.Pattern.compile("[A-Za-z0-9.\\-]+:\\d{1,5}")).slash("leave"), hostPort -> post(() -> mutating(
+            () -> workers.leave(hostPort)
+                ? json(StatusCodes.ACCEPTED, JSON.createObjectNode().put("leaving", hostPort))
+                : error(StatusCodes.NOT_FOUND, "no worker node at " + hostPort + " (GET /workers lists them)")))));
+  }
+
+  // ---- helpers ----
+
+  /** {@code inner} when the request carries the service's bearer token, or the service has none; 401 otherwise. */
+  private Route mutating(Supplier<Route> inner) {
+    if (token == null) return inner.get();
+    return optionalHeaderValueByName("Authorization", h -> {
+      if (h.isPresent() && MessageDigest.isEqual(h.get().getBytes(StandardCharsets.UTF_8),
+          ("Bearer " + token).getBytes(StandardCharsets.UTF_8))) {
+        return inner.get();
+      }
+      return respondWithHeader(WWWAuthenticate.create(HttpChallenge.create("Bearer", "loraone")),
+          () -> error(StatusCodes.UNAUTHORIZED, h.isPresent() ? "wrong bearer token" : "this request needs Authorization: Bearer <token>"));
+    });
+  }
+
+  private <T> CompletionStage<T> ask(Function<ActorRef<T>, JobManager.Command> message) {
+    return AskPattern.ask(jobs, message::apply, ASK, system.scheduler());
+  }
+
+  private Route json(StatusCode status, com.fasterxml.jackson.databind.JsonNode body) {
+    return complete(HttpResponse.create().withStatus(status).withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString())));
+  }
+
+  private Route error(StatusCode status, String message) {
+    return json(status, JSON.createObjectNode().put("error", message));
+  }
+
+  private static byte[] zip(Path dir) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ZipOutputStream z = new ZipOutputStream(bytes); var files = Files.list(dir)) {
+      for (Path f : files.sorted().toList()) {
+        if (!Files.isRegularFile(f)) continue;
+        z.putNextEntry(new ZipEntry(f.getFileName().toString()));
+        Files.copy(f, z);
+        z.closeEntry();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  static <T> CompletionStage<T> after(Duration d, Supplier<CompletionStage<T>> next) {
+    return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(d.toMillis(), TimeUnit.MILLISECONDS))
+        .thenCompose(x -> next.get());
+  }
+}

@@ -1,0 +1,214 @@
+package dev.loraone.service;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import dev.loraone.protocol.transport.TransferInbox;
+import dev.loraone.protocol.transport.TransferMessage;
+import dev.loraone.protocol.transport.TransferSettings;
+import dev.loraone.runtime.ClusterConfig;
+import dev.loraone.runtime.EmbeddedJob;
+import dev.loraone.runtime.WorkerNode;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Leave;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+
+/**
+ * {@code loraone serve}: a long-lived coordinator node. It accepts jobs over HTTP ({@link HttpApi}),
+ * queues and runs them ({@link JobManager}) with the workers of the cluster (worker nodes join
+ * through this node's cluster port) and, optionally, its own local workers; job state lives in
+ * {@link JobStore} under the data folder, so a restart resumes where the last run stopped.
+ *
+ * <p>Security: mutating requests need the bearer token when one is set, and a service that listens
+ * beyond loopback refuses to start without one.
+ */
+public final class Service implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * @param host HTTP bind address (loopback by default)
+   * @param port HTTP port; 0 picks a free one
+   * @param localWorkers worker actors in this JVM (0: only cluster workers serve jobs)
+   * @param token bearer token for mutating requests; null: none (loopback only)
+   * @param clusterPort this node's cluster port; 0 picks a free one
+   * @param seeds nodes to join through; empty: this node starts its own cluster
+   * @param maxBody largest accepted request body in bytes
+   */
+  public record Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
+      int clusterPort, List<String> seeds, long maxBody) {
+    public Settings {
+      if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
+      if (localWorkers < 0) throw new IllegalArgumentException("--workers must be >= 0, got " + localWorkers);
+      if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
+      if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
+      if (token != null && token.isBlank()) token = null;
+      if (token != null && token.length() < 16) {
+        throw new IllegalArgumentException("--token: use at least 16 characters (got " + token.length() + ")");
+      }
+    }
+  }
+
+  private final ActorSystem<Void> system;
+  private final ServerBinding binding;
+  private final Settings settings;
+
+  private Service(ActorSystem<Void> system, ServerBinding binding, Settings settings) {
+    this.system = system;
+    this.binding = binding;
+    this.settings = settings;
+  }
+
+  public static Service start(Settings s) throws IOException {
+    if (!isLoopback(s.host()) && s.token() == null) {
+      throw new IllegalArgumentException("--host " + s.host() + " is not a loopback address: give --token (or set LORAONE_TOKEN) so that "
+          + "only holders of the token can submit or cancel jobs");
+    }
+    JobStore store = new JobStore(s.data());
+    int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
+    List<String> seeds = s.seeds().isEmpty() ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
+    Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds);
+    CompletableFuture<ActorRef<JobManager.Command>> manager = new CompletableFuture<>();
+    ServiceMetrics[] metrics = new ServiceMetrics[1];
+    Behavior<Void> guardian = Behaviors.setup(ctx -> {
+      ActorRef<TransferMessage> inbox = ctx.spawn(TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
+      ActorSystem<Void> sys = ctx.getSystem();
+      metrics[0] = new ServiceMetrics(() -> liveWorkers(sys) + s.localWorkers());
+      try {
+        manager.complete(ctx.spawn(JobManager.create(store, s.maxConcurrent(), inbox, metrics[0]), "jobs"));
+      } catch (RuntimeException e) {
+        manager.completeExceptionally(e);
+      }
+      if (s.localWorkers() > 0) {
+        ctx.spawn(WorkerNode.create("local", Collections.nCopies(s.localWorkers(), "cpu")), "local-workers");
+      }
+      return Behaviors.empty();
+    });
+    ActorSystem<Void> system = ActorSystem.create(guardian, EmbeddedJob.SYSTEM_NAME, config);
+    try {
+      ActorRef<JobManager.Command> jobs = manager.get(60, TimeUnit.SECONDS);
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-jobs-checkpoint",
+          () -> AskPattern.<JobManager.Command, Done>ask(jobs, JobManager.ShutDown::new, Duration.ofSeconds(90), system.scheduler())
+              .exceptionally(t -> Done.getInstance()));
+      HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.token(), s.maxBody());
+      ServerBinding binding = Http.get(system).newServerAt(s.host(), s.port()).bind(api.routes()).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS);
+      binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
+      return new Service(system, binding, s);
+    } catch (java.util.concurrent.ExecutionException e) {
+      system.terminate();
+      Throwable c = e.getCause();
+      throw new IOException("loraone serve: could not start on " + s.host() + ":" + s.port() + ": " + c.getMessage(), c);
+    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+      system.terminate();
+      throw new IOException("loraone serve: did not start within 60 s", e);
+    }
+  }
+
+  /** The HTTP address, e.g. {@code http://127.0.0.1:8080}. */
+  public String url() {
+    String h = binding.localAddress().getAddress().getHostAddress();
+    if (h.contains(":")) h = "[" + h + "]";
+    return "http://" + h + ":" + binding.localAddress().getPort();
+  }
+
+  public Address clusterAddress() {
+    return system.address();
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  public CompletionStage<Done> whenTerminated() {
+    return system.getWhenTerminated();
+  }
+
+  /** Stops like SIGTERM: running jobs checkpoint and stay RUNNING in the store; the next start resumes them. */
+  @Override
+  public void close() {
+    CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(120, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // the jobs' state is on disk already
+    }
+  }
+
+  static boolean isLoopback(String host) {
+    try {
+      return InetAddress.getByName(host).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("--host " + host + ": unknown host");
+    }
+  }
+
+  private static int liveWorkers(ActorSystem<?> system) {
+    int n = 0;
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      if (m.status() == MemberStatus.up() && m.hasRole("worker")) n++;
+    }
+    return n;
+  }
+
+  private static HttpApi.Workers workers(ActorSystem<?> system) {
+    return new HttpApi.Workers() {
+      @Override
+      public ArrayNode list() {
+        ArrayNode a = JSON.createArrayNode();
+        for (Member m : Cluster.get(system).state().getMembers()) {
+          ObjectNode o = a.addObject();
+          o.put("address", m.address().toString());
+          o.put("node", m.address().host().getOrElse(() -> "") + ":" + m.address().port().getOrElse(() -> 0));
+          o.put("status", m.status().toString());
+          ArrayNode roles = o.putArray("roles");
+          List<String> sorted = new ArrayList<>(m.getRoles());
+          Collections.sort(sorted);
+          sorted.stream().filter(r -> !r.startsWith("dc-")).forEach(roles::add);
+        }
+        return a;
+      }
+
+      @Override
+      public boolean leave(String hostPort) {
+        for (Member m : Cluster.get(system).state().getMembers()) {
+          String hp = m.address().host().getOrElse(() -> "") + ":" + m.address().port().getOrElse(() -> 0);
+          if (hp.equals(hostPort) && m.hasRole("worker")) {
+            Cluster.get(system).manager().tell(Leave.create(m.address()));
+            return true;
+          }
+        }
+        return false;
+      }
+    };
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}
