@@ -12,7 +12,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -23,13 +28,14 @@ import picocli.CommandLine.Option;
  * it leaves the cluster gracefully; its units are reassigned). A coordinator restarted on the same
  * {@code --out} resumes the job from its checkpoint, and the running workers serve it again.
  */
-@Command(name = "node", description = "Run a cluster node: a job's coordinator, or a long-lived worker.")
+@Command(name = "node", description = "Run a cluster node: a job's coordinator, or a long-lived worker.",
+    subcommands = NodeCommand.Leave.class)
 final class NodeCommand implements Callable<Integer> {
-  @Option(names = "--role", required = true, description = "coordinator | worker") String role;
+  @Option(names = "--role", description = "coordinator | worker (required)") String role;
   @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind and advertise (default: ${DEFAULT-VALUE})") String host;
   @Option(names = "--port", defaultValue = "0", description = "cluster port; 0 picks a free one (default: ${DEFAULT-VALUE})") int port;
-  @Option(names = "--seed-nodes", split = ",", required = true, description = "host:port of nodes to join through, comma-separated")
-  List<String> seeds;
+  @Option(names = "--seed-nodes", split = ",", description = "host:port of nodes to join through, comma-separated (required)")
+  List<String> seeds = List.of();
   @Option(names = "--job", description = "coordinator: the job file (HOCON or JSON)") Path job;
   @Option(names = "--out", description = "coordinator: output folder (default: out/jobs/<job name>); a checkpoint there is resumed") Path out;
   @Option(names = "--timeout", defaultValue = "600", description = "coordinator: give up after this many minutes (default: ${DEFAULT-VALUE})")
@@ -41,6 +47,7 @@ final class NodeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (role == null) throw new IllegalArgumentException("--role coordinator|worker is required (or `loraone node leave NODE`)");
     ClusterConfig.Role r = switch (role.toLowerCase(Locale.ROOT)) {
       case "coordinator" -> ClusterConfig.Role.COORDINATOR;
       case "worker" -> ClusterConfig.Role.WORKER;
@@ -69,10 +76,41 @@ final class NodeCommand implements Callable<Integer> {
     }
     int bound = config.getInt("pekko.remote.artery.canonical.port");
     String base = id != null ? id : "worker-" + host.replace(':', '.') + "-" + (bound == 0 ? ProcessHandle.current().pid() : bound);
-    ActorSystem<Void> system = ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+    ActorSystem<WorkerNode.Command> system = ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+    // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered first
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-drain-workers",
+        () -> {
+          System.err.println("worker node " + base + " drains: its running units finish and are delivered before it leaves");
+          return AskPattern.<WorkerNode.Command, Done>ask(system, WorkerNode.DrainAll::new, Duration.ofMinutes(5), system.scheduler())
+              .exceptionally(t -> Done.getInstance()).thenApply(d -> {
+                System.err.println("worker node " + base + " drained");
+                return d;
+              });
+        });
     System.err.println("worker node " + base + " at " + system.address() + ", joining " + seeds);
     system.getWhenTerminated().toCompletableFuture().get();
     System.err.println("worker node " + base + " stopped");
     return 0;
+  }
+
+  /**
+   * {@code loraone node leave NODE}: asks the service the node belongs to to take worker node {@code
+   * host:port} out of the cluster. The node drains (its running units finish and are delivered), then
+   * leaves; the jobs it served continue on the other workers with the same result.
+   */
+  @Command(name = "leave", description = "Drain a worker node and take it out of the cluster (through the service's API).")
+  static final class Leave implements Callable<Integer> {
+    @Mixin ServiceClient client;
+    @Parameters(paramLabel = "NODE", description = "the worker node's cluster address host:port (see GET /workers)") String node;
+
+    @Override
+    public Integer call() {
+      if (!node.matches("[A-Za-z0-9.\\-]+:\\d{1,5}")) {
+        throw new IllegalArgumentException("NODE '" + node + "' is not host:port (e.g. 127.0.0.1:25531; GET /workers lists them)");
+      }
+      client.post("/workers/" + node + "/leave", "", "text/plain");
+      System.out.println(node + ": leaving (it drains its running work first)");
+      return 0;
+    }
   }
 }

@@ -34,29 +34,46 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 public final class WorkerNode {
   private WorkerNode() {}
 
+  /** What the guardian accepts. */
+  public sealed interface Command {}
+
   /** The receptionist's answer, adapted. */
-  private record Listed(Receptionist.Listing listing) {}
+  private record Listed(Receptionist.Listing listing) implements Command {}
+
+  /**
+   * Drain every worker actor of this node ({@link WorkerActor.Drain}) and answer once all finished
+   * their running units: the node's CoordinatedShutdown task, so a leaving node loses no work.
+   */
+  public record DrainAll(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
+
+  private record Drained(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
 
   /**
    * @param baseId this node's worker id; with several devices, each worker is {@code baseId-K}
    * @param devices e.g. {@code [cpu]}; DJL's one gradient collector per JVM makes devices of one JVM take turns
    */
-  public static Behavior<Void> create(String baseId, List<String> devices) {
+  public static Behavior<Command> create(String baseId, List<String> devices) {
     if (devices.isEmpty()) throw new IllegalArgumentException("--device: give at least one (cpu)");
     List<WorkerId> ids = new ArrayList<>();
     for (int k = 0; k < devices.size(); k++) ids.add(new WorkerId(devices.size() == 1 ? baseId : baseId + "-" + k));
-    return Behaviors.<Listed>setup(ctx -> {
+    return Behaviors.<Command>setup(ctx -> {
       ActorRef<TransferMessage> inbox = ctx.spawn(TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
       ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
       ctx.getSystem().receptionist().tell(Receptionist.subscribe(CoordinatorActor.SERVICE_KEY, listings));
       ctx.getLog().info("worker node {} serving coordinators with devices {}", ids, devices);
       return serving(ctx, ids, devices, inbox, new HashMap<>(), 0);
-    }).unsafeCast();
+    });
   }
 
-  private static Behavior<Listed> serving(ActorContext<Listed> ctx, List<WorkerId> ids, List<String> devices,
+  private static Behavior<Command> serving(ActorContext<Command> ctx, List<WorkerId> ids, List<String> devices,
       ActorRef<TransferMessage> inbox, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served, int spawned) {
-    return Behaviors.receiveMessage(l -> {
+    return Behaviors.receive(Command.class)
+        .onMessage(DrainAll.class, d -> drain(ctx, served, d.replyTo()))
+        .onMessage(Drained.class, d -> {
+          d.replyTo().tell(org.apache.pekko.Done.getInstance());
+          return Behaviors.same();
+        })
+        .onMessage(Listed.class, l -> {
       Set<ActorRef<CoordinatorMessage>> now = l.listing().getServiceInstances(CoordinatorActor.SERVICE_KEY);
       Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> next = new HashMap<>();
       int count = spawned;
@@ -78,6 +95,33 @@ public final class WorkerNode {
         next.put(c, workers);
       }
       return serving(ctx, ids, devices, inbox, next, count);
-    });
+    }).build();
+  }
+
+  /** Asks every worker actor to drain; stops serving new coordinators meanwhile (the node is leaving). */
+  private static Behavior<Command> drain(ActorContext<Command> ctx, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served,
+      ActorRef<org.apache.pekko.Done> replyTo) {
+    List<java.util.concurrent.CompletableFuture<org.apache.pekko.Done>> all = new ArrayList<>();
+    for (List<ActorRef<?>> workers : served.values()) {
+      for (ActorRef<?> w : workers) {
+        all.add(org.apache.pekko.actor.typed.javadsl.AskPattern.<WorkerActor.Drain, org.apache.pekko.Done>ask(w.unsafeUpcast(),
+            WorkerActor.Drain::new, java.time.Duration.ofMinutes(5), ctx.getSystem().scheduler()).toCompletableFuture()
+            .exceptionally(t -> org.apache.pekko.Done.getInstance()));
+      }
+    }
+    ctx.getLog().info("worker node draining {} worker actor(s) before it leaves", all.size());
+    ctx.pipeToSelf(java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture[]::new)),
+        (ok, failure) -> new Drained(replyTo));
+    return Behaviors.receive(Command.class)
+        .onMessage(Drained.class, d -> {
+          d.replyTo().tell(org.apache.pekko.Done.getInstance());
+          return Behaviors.same();
+        })
+        .onMessage(DrainAll.class, d -> {
+          d.replyTo().tell(org.apache.pekko.Done.getInstance()); // a second ask while draining: the first answer covers it
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> Behaviors.same())
+        .build();
   }
 }

@@ -119,6 +119,13 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     }
   }
 
+  /**
+   * Leave gracefully (the node is leaving the cluster): take no new work, let the units already
+   * handed to the DJL thread finish and send their results, then answer and stop. The coordinator
+   * reassigns whatever else it had asked of this worker when it sees the worker stop.
+   */
+  public record Drain(ActorRef<org.apache.pekko.Done> replyTo) {}
+
   // ---- internal protocol: engine results and timers, all on this actor's own thread ----
 
   private enum Tick { REGISTER, HEARTBEAT }
@@ -146,6 +153,10 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   private JobSession session;
   private long generations;
   private long heartbeats;
+  /** Units handed to the DJL thread whose Finished has not come back yet. */
+  private int inFlight;
+  /** Set by {@link Drain}: who to answer once {@link #inFlight} is 0. */
+  private ActorRef<org.apache.pekko.Done> drained;
 
   /**
    * A worker with the settings of the actor system's config and the plain JVM facts as its runtime.
@@ -189,9 +200,14 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     return newReceiveBuilder()
         .onMessage(RegistrationAccepted.class, this::onAccepted)
         .onMessage(RegistrationRejected.class, this::onRejected)
-        .onMessage(WorkerMessage.class, this::onWork)
+        .onMessage(Drain.class, this::onDrain)
+        .onMessage(WorkerMessage.class, m -> drained != null ? this : onWork(m))
         .onMessage(Opened.class, this::onOpened)
-        .onMessage(Finished.class, this::onFinished)
+        .onMessage(Finished.class, f -> {
+          inFlight--;
+          Behavior<Object> next = onFinished(f);
+          return drained != null && inFlight == 0 ? drainedNow() : next;
+        })
         .onMessage(TransferOutcome.class, this::onTransferOutcome)
         .onMessageEquals(Tick.REGISTER, this::onRegisterTick)
         .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatTick)
@@ -200,6 +216,17 @@ public final class WorkerActor extends AbstractBehavior<Object> {
           return this;
         })
         .build();
+  }
+
+  private Behavior<Object> onDrain(Drain d) {
+    drained = d.replyTo();
+    getContext().getLog().info("worker {} drains: {} unit(s) still running, no new work taken", id, inFlight);
+    return inFlight == 0 ? drainedNow() : this;
+  }
+
+  private Behavior<Object> drainedNow() {
+    drained.tell(org.apache.pekko.Done.getInstance());
+    return Behaviors.stopped();
   }
 
   // ---- registration ----
@@ -414,6 +441,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   private void start(JobSession s, WorkItem item, Function<WorkerEngine, CoordinatorMessage> work) {
     s.started(item);
+    inFlight++;
     CompletableFuture<CoordinatorMessage> result = s.engine.thenApplyAsync(e -> {
       if (s.cancelled) throw new CancellationException("job " + s.job + " was cancelled");
       return work.apply(e);
