@@ -44,6 +44,12 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--id", description = "worker: its id, stable across restarts (default: worker-<host>-<port>)") String id;
   @Option(names = "--device", split = ",", defaultValue = "cpu", description = "worker: devices, one worker actor each (default: ${DEFAULT-VALUE})")
   List<String> devices;
+  @Option(names = "--tls-key-store", paramLabel = "FILE", description = "TLS between nodes (turns it on): this node's PKCS12 key "
+      + "store; password from LORAONE_TLS_KEY_STORE_PASSWORD") Path tlsKeyStore;
+  @Option(names = "--tls-trust-store", paramLabel = "FILE", description = "TLS between nodes (turns it on): PKCS12 store of the "
+      + "certificates peers must present; password from LORAONE_TLS_TRUST_STORE_PASSWORD") Path tlsTrustStore;
+  @Option(names = "--tls-password-env", paramLabel = "NAME", description = "TLS: the environment variable holding the password "
+      + "of both stores") String tlsPasswordEnv;
 
   @Override
   public Integer call() throws Exception {
@@ -53,7 +59,7 @@ final class NodeCommand implements Callable<Integer> {
       case "worker" -> ClusterConfig.Role.WORKER;
       default -> throw new IllegalArgumentException("--role: expected coordinator or worker, got '" + role + "'");
     };
-    Config config = ClusterConfig.of(r, host, port, seeds);
+    Config config = ClusterConfig.of(r, host, port, seeds, new ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv));
     return r == ClusterConfig.Role.COORDINATOR ? coordinator(config) : worker(config);
   }
 

@@ -29,12 +29,17 @@ final class ServeCommand implements Callable<Integer> {
   int clusterPort;
   @Option(names = "--seed-nodes", split = ",", description = "host:port of nodes to join (default: none, this node starts the cluster)")
   List<String> seeds = List.of();
+  @Option(names = "--tls-key-store", paramLabel = "FILE", description = "TLS between nodes (see `loraone node --help`)") Path tlsKeyStore;
+  @Option(names = "--tls-trust-store", paramLabel = "FILE", description = "TLS between nodes: trusted peer certificates") Path tlsTrustStore;
+  @Option(names = "--tls-password-env", paramLabel = "NAME", description = "TLS: the environment variable holding the stores' password")
+  String tlsPasswordEnv;
   @Option(names = "--max-body", defaultValue = "1048576", description = "largest request body in bytes (default: ${DEFAULT-VALUE})") long maxBody;
 
   @Override
   public Integer call() throws Exception {
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
-    Service s = Service.start(new Service.Settings(host, port, data, maxConcurrent, workers, t, clusterHost, clusterPort, seeds, maxBody));
+    Service s = Service.start(new Service.Settings(host, port, data, maxConcurrent, workers, t, clusterHost, clusterPort, seeds, maxBody,
+        new dev.loraone.runtime.ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv)));
     System.err.println("loraone service at " + s.url() + " (jobs in " + data.toAbsolutePath() + ", cluster " + s.clusterAddress() + ", "
         + workers + " local worker(s), " + maxConcurrent + " job(s) at once" + (t == null ? "" : ", token required for changes") + ")");
     System.out.println(s.url());

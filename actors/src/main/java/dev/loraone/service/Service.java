@@ -57,13 +57,15 @@ public final class Service implements AutoCloseable {
    * @param clusterPort this node's cluster port; 0 picks a free one
    * @param seeds nodes to join through; empty: this node starts its own cluster
    * @param maxBody largest accepted request body in bytes
+   * @param tls TLS between nodes ({@code --tls-*}), or {@link ClusterConfig.TlsOptions#NONE}
    */
   public record Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
-      int clusterPort, List<String> seeds, long maxBody) {
+      int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls) {
     public Settings {
       if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
       if (localWorkers < 0) throw new IllegalArgumentException("--workers must be >= 0, got " + localWorkers);
       if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
+      if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
       if (token != null && token.isBlank()) token = null;
       if (token != null && token.length() < 16) {
@@ -90,7 +92,7 @@ public final class Service implements AutoCloseable {
     JobStore store = new JobStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
     List<String> seeds = s.seeds().isEmpty() ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
-    Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds);
+    Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls());
     CompletableFuture<ActorRef<JobManager.Command>> manager = new CompletableFuture<>();
     ServiceMetrics[] metrics = new ServiceMetrics[1];
     Behavior<Void> guardian = Behaviors.setup(ctx -> {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -50,16 +51,30 @@ final class NodeProcess implements AutoCloseable {
     reader.start();
   }
 
+  /** More options for {@code loraone node} and environment variables for its JVM (e.g. TLS stores and their passwords). */
+  record Extra(List<String> args, Map<String, String> env) {
+    static final Extra NONE = new Extra(List.of(), Map.of());
+  }
+
   static NodeProcess coordinator(Path dir, int port, List<Integer> seeds, Path jobFile, Path out) throws IOException {
+    return coordinator(dir, port, seeds, jobFile, out, Extra.NONE);
+  }
+
+  static NodeProcess coordinator(Path dir, int port, List<Integer> seeds, Path jobFile, Path out, Extra extra) throws IOException {
     return start("coordinator-" + port, dir, port, seeds, List.of("--role", "coordinator", "--job", jobFile.toString(), "--out",
-        out.toString(), "--json"));
+        out.toString(), "--json"), extra);
   }
 
   static NodeProcess worker(Path dir, String id, int port, List<Integer> seeds) throws IOException {
-    return start(id, dir, port, seeds, List.of("--role", "worker", "--id", id));
+    return worker(dir, id, port, seeds, Extra.NONE);
   }
 
-  private static NodeProcess start(String name, Path dir, int port, List<Integer> seeds, List<String> args) throws IOException {
+  static NodeProcess worker(Path dir, String id, int port, List<Integer> seeds, Extra extra) throws IOException {
+    return start(id, dir, port, seeds, List.of("--role", "worker", "--id", id), extra);
+  }
+
+  private static NodeProcess start(String name, Path dir, int port, List<Integer> seeds, List<String> args, Extra extra)
+      throws IOException {
     if (!Files.isRegularFile(JAR)) throw new IllegalStateException(JAR + " is missing: the ITs run after `mvn package`");
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
         "-Djava.awt.headless=true", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getenv().getOrDefault("DJL_CACHE_DIR", ""),
@@ -67,8 +82,11 @@ final class NodeProcess implements AutoCloseable {
         "-Dpekko.cluster.split-brain-resolver.stable-after=3s", "-jar", JAR.toString(), "node", "--port", Integer.toString(port),
         "--seed-nodes", String.join(",", seeds.stream().map(p -> "127.0.0.1:" + p).toList())));
     cmd.addAll(args);
+    cmd.addAll(extra.args());
     Path log = dir.resolve(name + "-" + System.nanoTime() + ".log");
-    Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(log.toFile());
+    builder.environment().putAll(extra.env());
+    Process p = builder.start();
     return new NodeProcess(name, port, log, p);
   }
 
@@ -85,6 +103,34 @@ final class NodeProcess implements AutoCloseable {
       Thread.sleep(100);
     }
     throw new AssertionError("no " + what + " within " + timeout + "; " + describe());
+  }
+
+  /** The first line of the node's log (stderr) containing {@code text}, waiting up to {@code timeout}; fails with the log's tail. */
+  String awaitLog(String text, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    do {
+      for (String line : logLines()) if (line.contains(text)) return line;
+      Thread.sleep(200);
+    } while (System.nanoTime() < end);
+    throw new AssertionError("no log line with '" + text + "' within " + timeout + "; " + describe());
+  }
+
+  List<String> logLines() {
+    try {
+      return Files.readAllLines(log);
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** The exit code, waiting up to {@code timeout}; fails with the log's tail when it still runs. */
+  int exitCode(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) throw new AssertionError(name + " still runs after " + timeout + "; " + describe());
+    return process.exitValue();
   }
 
   List<JsonNode> events() {
