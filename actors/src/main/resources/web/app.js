@@ -1,9 +1,14 @@
 // loraone web page: job list (polled), one job's live view (server-sent events), submit and cancel.
 'use strict';
 const $ = (id) => document.getElementById(id);
+const ENDED = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+const EVENTS = ['PhaseChanged', 'WorkersChanged', 'StepDone', 'Evaluated', 'Checkpointed', 'Traffic', 'Finished', 'Failed',
+  'Submitted', 'Started', 'Requeued', 'CancelRequested', 'Cancelled'];
+const ARTIFACT_LABELS = { adapter: 'PEFT adapter (zip)', onnx: 'merged ONNX model' };
 let selected = null;
 let source = null;
 let view = null;
+let renderPending = false;
 
 function headers(extra) {
   const h = Object.assign({}, extra || {});
@@ -12,63 +17,114 @@ function headers(extra) {
   return h;
 }
 
+/** The response's JSON body, or {error: its text} when it is not JSON (a proxy's or Pekko's plain-text error). */
+async function body(res) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return { error: text || res.statusText };
+  }
+}
+
+const fmt = (v, digits) => (v === undefined || v === null || !Number.isFinite(Number(v)) ? '-' : Number(v).toFixed(digits));
+
 async function refreshJobs() {
+  let jobs;
   try {
     const res = await fetch('/jobs');
-    const jobs = await res.json();
+    jobs = await res.json();
     $('conn').textContent = '';
-    const body = $('jobs').querySelector('tbody');
-    body.innerHTML = '';
-    for (const j of jobs.slice().reverse()) {
-      const tr = document.createElement('tr');
-      tr.dataset.id = j.id;
-      if (j.id === selected) tr.className = 'selected';
-      const loss = j.loss === undefined || j.loss === null ? '-' : Number(j.loss).toFixed(4);
-      for (const v of [j.id, j.state, j.phase, j.step + '/' + j.steps, loss]) {
-        const td = document.createElement('td');
-        td.textContent = v;
-        tr.appendChild(td);
-      }
-      tr.children[1].className = j.state;
-      tr.onclick = () => select(j.id);
-      body.appendChild(tr);
-    }
   } catch (e) {
     $('conn').textContent = 'service unreachable';
+    return;
+  }
+  const tbody = $('jobs').querySelector('tbody');
+  tbody.innerHTML = '';
+  if (!jobs.length) {
+    const tr = document.createElement('tr');
+    tr.className = 'empty';
+    tr.innerHTML = '<td colspan="5">no jobs yet: submit one below</td>';
+    tbody.appendChild(tr);
+  }
+  for (const j of jobs.slice().reverse()) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = j.id;
+    if (j.id === selected) tr.className = 'selected';
+    for (const v of [j.id, j.state, j.phase, j.steps ? j.step + '/' + j.steps : '-', fmt(j.loss, 4)]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    tr.children[1].className = j.state;
+    tr.title = j.reason || j.name;
+    tr.onclick = () => select(j.id);
+    tbody.appendChild(tr);
   }
 }
 
 async function submit() {
-  $('submit-result').textContent = '';
+  const out = $('submit-result');
+  out.textContent = 'submitting ...';
+  out.className = 'muted';
   const t = $('token').value;
   if (t) localStorage.setItem('loraone-token', t);
-  const res = await fetch('/jobs', { method: 'POST', headers: headers({ 'Content-Type': 'application/hocon' }), body: $('spec').value });
-  const body = await res.json();
-  if (res.status !== 201) {
-    $('submit-result').textContent = res.status + ' ' + body.error + (body.problems ? '\n' + body.problems.join('\n') : '');
+  let res, b;
+  try {
+    res = await fetch('/jobs', { method: 'POST', headers: headers({ 'Content-Type': 'application/hocon' }), body: $('spec').value });
+    b = await body(res);
+  } catch (e) {
+    out.textContent = 'service unreachable: ' + e.message;
+    out.className = 'error';
     return;
   }
-  $('submit-result').textContent = 'submitted ' + body.id;
+  if (res.status !== 201) {
+    out.textContent = res.status + ' ' + b.error + (b.problems ? '\n' + b.problems.join('\n') : '');
+    out.className = 'error';
+    return;
+  }
+  out.textContent = 'submitted ' + b.id;
   await refreshJobs();
-  select(body.id);
+  select(b.id);
 }
 
 function select(id) {
   selected = id;
   if (source) source.close();
-  view = { id, curve: [], evals: [], timeline: [], workers: [], state: '', phase: '', step: 0, steps: 0, reason: '' };
+  view = { id, curve: [], evals: [], timeline: [], workers: [], state: '', phase: '', step: 0, steps: 0, reason: '', artifacts: {},
+    seconds: NaN, checkpoint: -1 };
   $('detail').hidden = false;
+  $('nothing').hidden = true;
   $('detail-title').textContent = id;
+  if (decodeURIComponent(location.hash.slice(1)) !== id) history.replaceState(null, '', '#' + encodeURIComponent(id)); // a link to this view
   render();
-  fetch('/jobs/' + encodeURIComponent(id)).then((r) => r.json()).then((j) => { view.state = j.state; render(); });
+  details(view);
+  const v = view;
   source = new EventSource('/jobs/' + encodeURIComponent(id) + '/events');
   source.onmessage = (m) => apply(JSON.parse(m.data));
-  for (const kind of ['PhaseChanged', 'WorkersChanged', 'StepDone', 'Evaluated', 'Checkpointed', 'Traffic', 'Finished', 'Failed',
-    'Submitted', 'Started', 'Requeued', 'CancelRequested', 'Cancelled']) {
-    source.addEventListener(kind, (m) => apply(JSON.parse(m.data)));
+  for (const kind of EVENTS) source.addEventListener(kind, (m) => apply(JSON.parse(m.data)));
+  source.onerror = () => {
+    if (v === view && ENDED.includes(v.state)) source.close(); // the stream ends with the job; don't reconnect
+  };
+  for (const tr of $('jobs').querySelectorAll('tbody tr')) tr.className = tr.dataset.id === id ? 'selected' : '';
+}
+
+/** What GET /jobs/{id} says that the events don't: the stored state and reason, the artefact links. */
+async function details(v) {
+  let j;
+  try {
+    const res = await fetch('/jobs/' + encodeURIComponent(v.id));
+    if (res.status !== 200) return;
+    j = await res.json();
+  } catch (e) {
+    return;
   }
-  source.onerror = () => { if (view && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(view.state)) source.close(); };
-  refreshJobs();
+  if (v !== view) return;
+  if (!ENDED.includes(v.state) || ENDED.includes(j.state)) v.state = j.state; // events may be ahead of this answer
+  if (j.reason) v.reason = j.reason;
+  v.artifacts = j.artifacts || {};
+  if (j.adapterSha256) v.sha = j.adapterSha256;
+  render();
 }
 
 function apply(e) {
@@ -76,16 +132,43 @@ function apply(e) {
   switch (e.event) {
     case 'PhaseChanged': view.phase = e.phase; view.timeline.push([e.phase, e.time, e.detail]); break;
     case 'WorkersChanged': view.workers = e.workers; view.workersDetail = e.detail; break;
-    case 'StepDone': view.step = e.step; view.steps = e.steps; view.curve.push([e.step, e.loss, e.accuracy]); break;
-    case 'Evaluated': view.evals.push([e.step, e.accuracy]); break;
+    case 'StepDone':
+      view.step = e.step; view.steps = e.steps; view.seconds = e.seconds;
+      view.curve.push([e.step, Number(e.loss), Number(e.accuracy)]);
+      break;
+    case 'Evaluated': view.evals.push([e.step, Number(e.accuracy), Number(e.loss)]); break;
+    case 'Checkpointed': view.checkpoint = e.step; break;
     case 'Started': view.state = 'RUNNING'; break;
-    case 'Submitted': case 'Requeued': view.state = 'QUEUED'; view.timeline.push(['QUEUED', e.time, e.detail]); break;
-    case 'Finished': view.state = 'SUCCEEDED'; view.phase = 'DONE'; view.sha = e.adapterSha256; break;
-    case 'Failed': view.state = view.cancelling ? 'CANCELLED' : 'FAILED'; view.phase = view.state; view.reason = e.reason; break;
-    case 'CancelRequested': view.cancelling = true; break;
-    case 'Cancelled': view.state = 'CANCELLED'; view.phase = 'CANCELLED'; view.reason = e.detail; break;
+    case 'Submitted': case 'Requeued': view.state = 'QUEUED'; view.phase = 'QUEUED'; view.timeline.push(['QUEUED', e.time, e.detail]); break;
+    case 'Finished':
+      view.state = 'SUCCEEDED'; view.phase = 'DONE'; view.sha = e.adapterSha256;
+      view.timeline.push(['SUCCEEDED', e.time, '']); // the adapter's sha256 is under Artefacts
+      details(view);
+      break;
+    case 'Failed':
+      view.state = view.cancelling ? 'CANCELLED' : 'FAILED'; view.phase = view.state; view.reason = e.reason;
+      if (!view.cancelling) view.timeline.push(['FAILED', e.time, e.reason]); // a cancel's Failed is followed by Cancelled
+      break;
+    case 'CancelRequested': view.cancelling = true; view.reason = e.detail; break;
+    case 'Cancelled':
+      view.state = 'CANCELLED'; view.phase = 'CANCELLED'; view.reason = e.detail;
+      view.timeline.push(['CANCELLED', e.time, e.detail]);
+      break;
+    default: return; // Traffic: nothing shown
   }
-  render();
+  scheduleRender();
+}
+
+/** One render per burst of events (a replayed job sends thousands at once). */
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => { renderPending = false; render(); }, 40);
+}
+
+function seconds(ms) {
+  const s = ms / 1000;
+  return s < 60 ? s.toFixed(1) + ' s' : Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
 }
 
 function render() {
@@ -95,64 +178,139 @@ function render() {
   $('phase').textContent = view.phase;
   $('step').textContent = view.step + '/' + view.steps;
   $('reason').textContent = view.reason || '';
-  $('cancel').disabled = ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(view.state);
+  $('cancel').disabled = !view.state || ENDED.includes(view.state) || !!view.cancelling;
   $('workers').textContent = (view.workers.length ? view.workers.join(', ') : 'none') + (view.workersDetail ? ' (' + view.workersDetail + ')' : '');
+
+  const last = view.curve[view.curve.length - 1];
+  const ev = view.evals[view.evals.length - 1];
+  const stats = [];
+  if (last) stats.push('loss ' + fmt(last[1], 4), 'train accuracy ' + fmt(last[2], 3));
+  if (ev) stats.push('eval accuracy ' + fmt(ev[1], 3) + ' at step ' + ev[0]);
+  if (Number.isFinite(view.seconds)) stats.push(view.seconds.toFixed(2) + ' s/step');
+  if (view.checkpoint >= 0) stats.push('checkpoint at step ' + view.checkpoint);
+  $('chart-stats').textContent = stats.join(' · ');
+
   const tl = $('timeline');
   tl.innerHTML = '';
-  for (const [phase, time, detail] of view.timeline) {
+  view.timeline.forEach(([phase, time, detail], i) => {
     const li = document.createElement('li');
-    li.textContent = new Date(time).toLocaleTimeString() + ' ' + phase + (detail ? ': ' + detail : '');
+    const next = view.timeline[i + 1];
+    const ended = ENDED.includes(phase);
+    const took = next ? next[1] - time : (ended || ENDED.includes(view.state) ? null : Date.now() - time);
+    li.innerHTML = '<span class="time"></span> <b></b><span class="detail"></span><span class="took"></span>';
+    li.children[0].textContent = new Date(time).toLocaleTimeString();
+    li.children[1].textContent = phase;
+    li.children[1].className = phase;
+    li.children[2].textContent = detail ? ': ' + detail : '';
+    li.children[3].textContent = took === null ? '' : ' (' + seconds(took) + (next ? '' : ' so far') + ')';
     tl.appendChild(li);
-  }
+  });
+
   const arts = $('artifacts');
   arts.innerHTML = '';
-  if (view.state === 'SUCCEEDED') {
-    for (const [name, label] of [['adapter', 'PEFT adapter (zip)'], ['onnx', 'merged ONNX model']]) {
-      const li = document.createElement('li');
-      const a = document.createElement('a');
-      a.href = '/jobs/' + encodeURIComponent(view.id) + '/artifacts/' + name;
-      a.textContent = label;
-      li.appendChild(a);
-      arts.appendChild(li);
-    }
-    if (view.sha) { const li = document.createElement('li'); li.textContent = 'adapter sha256 ' + view.sha; arts.appendChild(li); }
+  for (const [name, href] of Object.entries(view.artifacts || {})) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = ARTIFACT_LABELS[name] || name;
+    li.appendChild(a);
+    arts.appendChild(li);
+  }
+  if (view.sha && arts.children.length) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'adapter sha256 ' + view.sha;
+    arts.appendChild(li);
+  }
+  if (!arts.children.length) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = view.state === 'SUCCEEDED' ? 'loading ...' : ENDED.includes(view.state) ? 'none: the job did not finish' : 'when the job has finished';
+    arts.appendChild(li);
   }
   chart();
 }
 
+/** Round numbers for an axis from 0 to about max: [step, top]. */
+function niceAxis(max, ticks) {
+  if (!(max > 0)) max = 1;
+  const raw = max / ticks;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  return [step, step * Math.ceil(max / step - 1e-9)];
+}
+
 function chart() {
   const svg = $('loss-chart');
-  const W = 600, H = 220, pad = 24;
-  const steps = Math.max(view.steps, 1);
-  const losses = view.curve.map((p) => p[1]).filter(Number.isFinite);
-  const maxLoss = losses.length ? Math.max(...losses) * 1.05 : 1;
-  const x = (s) => pad + (W - 2 * pad) * (s / steps);
-  const y = (v, max) => H - pad - (H - 2 * pad) * (v / max);
-  const line = (pts, cls, color) => {
+  const W = Math.max(320, Math.round(svg.getBoundingClientRect().width) || 600), H = 240;
+  const L = 48, R = 44, T = 12, B = 28;
+  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+  const curve = view.curve;
+  const lastStep = curve.length ? curve[curve.length - 1][0] : 0;
+  const [xStep, xMax] = niceAxis(Math.max(10, lastStep, ...view.evals.map((p) => p[0])), 6);
+  const losses = curve.map((p) => p[1]).filter(Number.isFinite);
+  const [yStep, yMax] = niceAxis(losses.length ? Math.max(...losses) : 1, 4);
+  const x = (s) => L + (W - L - R) * (s / xMax);
+  const yLoss = (v) => H - B - (H - T - B) * (v / yMax);
+  const yAcc = (v) => H - B - (H - T - B) * v;
+  const parts = [];
+  for (let v = 0; v <= yMax + 1e-9; v += yStep) {
+    parts.push('<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + yLoss(v).toFixed(1) + '" y2="' + yLoss(v).toFixed(1) + '"/>');
+    parts.push('<text class="tick loss" x="' + (L - 6) + '" y="' + (yLoss(v) + 4).toFixed(1) + '" text-anchor="end">' + +v.toFixed(3) + '</text>');
+  }
+  for (const v of [0, 0.5, 1]) {
+    parts.push('<text class="tick acc" x="' + (W - R + 6) + '" y="' + (yAcc(v) + 4).toFixed(1) + '">' + v + '</text>');
+  }
+  for (let s = 0; s <= xMax + 1e-9; s += xStep) {
+    parts.push('<text class="tick" x="' + x(s).toFixed(1) + '" y="' + (H - B + 16) + '" text-anchor="middle">' + +s.toFixed(2) + '</text>');
+  }
+  parts.push('<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + (H - B) + '" y2="' + (H - B) + '"/>');
+  parts.push('<text class="tick" x="' + (W - R + 14) + '" y="' + (H - B + 16) + '">step</text>');
+  const path = (pts, cls) => {
     if (!pts.length) return '';
     const d = pts.map((p, i) => (i ? 'L' : 'M') + x(p[0]).toFixed(1) + ',' + p[1].toFixed(1)).join(' ');
-    return '<path class="' + cls + '" data-points="' + pts.length + '" d="' + d + '" fill="none" stroke="' + color + '" stroke-width="2"/>';
+    return '<path class="' + cls + '" data-points="' + pts.length + '" d="' + d + '"/>';
   };
-  const loss = view.curve.filter((p) => Number.isFinite(p[1])).map((p) => [p[0], y(p[1], maxLoss)]);
-  const acc = view.curve.filter((p) => Number.isFinite(p[2])).map((p) => [p[0], y(p[2], 1)]);
-  const ev = view.evals.map((p) => [p[0], y(p[1], 1)]);
-  svg.innerHTML = '<line x1="' + pad + '" y1="' + (H - pad) + '" x2="' + (W - pad) + '" y2="' + (H - pad) + '" stroke="#999"/>'
-    + '<text x="' + pad + '" y="14" font-size="11" fill="#c0392b">loss max ' + maxLoss.toFixed(2) + '</text>'
-    + '<text x="' + (W - pad - 60) + '" y="14" font-size="11" fill="#666">step ' + view.step + '/' + view.steps + '</text>'
-    + line(loss, 'loss-line', '#c0392b') + line(acc, 'acc-line', '#2e86c1') + line(ev, 'eval-line', '#27ae60');
+  parts.push(path(curve.filter((p) => Number.isFinite(p[2])).map((p) => [p[0], yAcc(p[2])]), 'acc-line'));
+  parts.push(path(curve.filter((p) => Number.isFinite(p[1])).map((p) => [p[0], yLoss(p[1])]), 'loss-line'));
+  const evals = view.evals.filter((p) => Number.isFinite(p[1])).map((p) => [p[0], yAcc(p[1])]);
+  parts.push(path(evals, 'eval-line'));
+  for (const [s, y] of evals) parts.push('<circle class="eval-point" cx="' + x(s).toFixed(1) + '" cy="' + y.toFixed(1) + '" r="3.5"/>');
+  if (!curve.length) {
+    const msg = ENDED.includes(view.state) ? 'no training steps' : 'waiting for the first training step';
+    parts.push('<text class="empty" x="' + (W / 2) + '" y="' + (H / 2) + '" text-anchor="middle">' + msg + '</text>');
+  }
+  svg.innerHTML = parts.join('');
 }
 
 async function cancel() {
   if (!view) return;
-  const res = await fetch('/jobs/' + encodeURIComponent(view.id) + '/cancel', { method: 'POST', headers: headers() });
-  const body = await res.json();
-  if (res.status !== 202) $('reason').textContent = res.status + ' ' + body.error;
-  else view.cancelling = true;
+  const v = view;
+  $('cancel').disabled = true;
+  let res, b;
+  try {
+    res = await fetch('/jobs/' + encodeURIComponent(v.id) + '/cancel', { method: 'POST', headers: headers() });
+    b = await body(res);
+  } catch (e) {
+    res = { status: 0 };
+    b = { error: 'service unreachable' };
+  }
+  if (v !== view) return;
+  if (res.status !== 202) {
+    view.reason = 'cancel: ' + (res.status || '') + ' ' + b.error;
+  } else {
+    view.cancelling = true;
+    if (!ENDED.includes(view.state)) view.reason = 'cancel requested';
+  }
+  render();
   refreshJobs();
 }
 
 $('submit').onclick = submit;
 $('cancel').onclick = cancel;
 $('token').value = localStorage.getItem('loraone-token') || '';
+window.addEventListener('resize', () => { if (view) chart(); });
 refreshJobs();
+if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)));
 setInterval(refreshJobs, 2000);
+setInterval(() => { if (view && !ENDED.includes(view.state)) scheduleRender(); }, 1000); // the running phase's "so far"
