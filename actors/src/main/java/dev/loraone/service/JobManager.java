@@ -196,7 +196,7 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
       store.save(v.record);
       note(c.id(), "CancelRequested", "cancel requested; the coordinator stops the job");
       ActorRef<CoordinatorActor.Command> coordinator = running.get(c.id());
-      if (coordinator != null) coordinator.tell(new CoordinatorActor.Cancel("cancelled by the user"));
+      if (coordinator != null) coordinator.tell(new CoordinatorActor.Cancel("by the user"));
       c.replyTo().tell(new CancelOutcome(202, v.summary(), null));
     }
     return this;

@@ -216,7 +216,7 @@ class WebPageIT {
     assertTrue(el("cancel").isEnabled(), "Cancel enabled while it runs");
     el("cancel").click();
     await("state CANCELLED on the page", b -> "CANCELLED".equals(el("state").getText()));
-    await("the reason on the page", b -> el("reason").getText().contains("cancelled by the user"));
+    await("the reason on the page", b -> el("reason").getText().contains("cancelled: by the user"));
     assertFalse(el("cancel").isEnabled(), "Cancel disabled once cancelled");
     await("CANCELLED in the job list", b -> {
       List<WebElement> cells = b.findElement(row).findElements(By.tagName("td"));
@@ -225,14 +225,14 @@ class WebPageIT {
     await("the timeline to end with CANCELLED", b -> {
       List<String> t = texts("#timeline li");
       String end = t.isEmpty() ? "" : t.get(t.size() - 1);
-      return end.contains(" CANCELLED") && end.contains("cancelled by the user");
+      return end.contains(" CANCELLED") && end.contains("cancelled: by the user");
     });
     int stopped = lossPoints();
     screenshot("web-cancelled.png");
 
     // the API agrees
     JsonNode job = service.awaitJob(id, j -> "CANCELLED".equals(j.path("state").asText()), Duration.ofSeconds(10));
-    assertTrue(job.path("reason").asText().contains("cancelled by the user"), job.toString());
+    assertTrue(job.path("reason").asText().contains("cancelled: by the user"), job.toString());
     assertTrue(job.path("cancelRequested").asBoolean(), job.toString());
     int step = job.path("step").asInt();
     assertTrue(step > 0 && step < STEPS, "cancelled mid-training: " + job);
