@@ -106,6 +106,23 @@ class ServiceBadInputIT {
 
   @Test
   @Order(3)
+  void jobTextMayNotReadTheServicesFilesOrEnvironment() throws Exception {
+    Path local = Files.writeString(dir.resolve("local.conf"), "job.model = /from/the/service/disk\n");
+    for (String inc : List.of("include \"" + local + "\"", "include file(\"" + local + "\")", "include url(\"file://" + local + "\")")) {
+      ServiceProcess.Response r = service.post("/jobs", inc + "\n" + job("inc", ""));
+      assertEquals(400, r.status(), () -> inc + ": " + r.body());
+      assertTrue(problems(r).contains("is not allowed here"), () -> problems(r));
+    }
+    ServiceProcess.Response env = service.post("/jobs", job("env", "job.model = ${HOME}"));
+    assertEquals(400, env.status(), env.body()::toString);
+    assertTrue(problems(env).contains("${HOME}") && problems(env).contains("never the environment"), () -> problems(env));
+    ServiceProcess.Response missing = service.post("/jobs", job("subst", "job.init.batch = ${job.no.such.key}"));
+    assertEquals(400, missing.status(), () -> "an unresolvable substitution: " + missing.body());
+    assertTrue(problems(missing).contains("${job.no.such.key}"), () -> problems(missing));
+  }
+
+  @Test
+  @Order(4)
   void aRankLargerThanTheLayersFailsTheJobNamingRankAndLayerSize() throws Exception {
     String reason = failed(job("bigrank", "job.lora.rank = 4096")).path("reason").asText();
     assertTrue(reason.contains("4096") && reason.contains("lora.rank") && reason.contains("384 x 384")
@@ -113,14 +130,14 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void anUnknownModelFolderFailsTheJobNamingIt() throws Exception {
     String reason = failed(job("nomodel", "job.model = /nonexistent/folder")).path("reason").asText();
     assertTrue(reason.contains("/nonexistent/folder") && reason.contains("no such folder"), reason);
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void anUnknownTargetModuleFailsTheJobNamingItAndTheRealOnes() throws Exception {
     String reason = failed(job("notarget", "job.lora.targets = \"nosuchmodule\"")).path("reason").asText();
     assertTrue(reason.contains("'nosuchmodule'") && reason.contains("lora.targets"), reason);
@@ -128,7 +145,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void anEmptyDatasetFailsTheJobNamingTheFile() throws Exception {
     Path empty = Files.createFile(dir.resolve("empty.jsonl"));
     String reason = failed(job("emptydata", "job.task = \"" + empty + "\"")).path("reason").asText();
@@ -136,7 +153,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void invalidUtf8InADataFileFailsTheJobNamingFileAndLine() throws Exception {
     Path bad = dir.resolve("bad-utf8.jsonl");
     java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
@@ -151,7 +168,15 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
+  void anEvalFileWithTheBuiltInTaskFailsTheJobInsteadOfBeingIgnored() throws Exception {
+    String reason = failed(job("evalfile", "job.eval-file = \"" + dir.resolve("eval.jsonl") + "\"")).path("reason").asText();
+    assertTrue(reason.contains("eval-file") && reason.contains(dir.resolve("eval.jsonl").toString()) && reason.contains("wordnet-supersense"),
+        reason);
+  }
+
+  @Test
+  @Order(10)
   void aBodyOverMaxBodyIs413() throws Exception {
     String body = job("huge", "# " + "x".repeat((int) MAX_BODY));
     ServiceProcess.Response r = service.post("/jobs", body);
@@ -163,7 +188,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(9)
+  @Order(11)
   void artefactPathsNeverLeaveTheJobFolder() throws Exception {
     ServiceProcess.Response r = service.post("/jobs", job("paths", "job.workers.min = 64\njob.workers.wait-seconds = 0"));
     assertEquals(201, r.status(), r.body()::toString);
@@ -191,7 +216,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(10)
+  @Order(12)
   void invalidJobIdsAre400() throws Exception {
     for (String bad : List.of("-abc", ".hidden", "a%2Fb", "a%00b", "x$y", "abc%0Adef", "a".repeat(101), "%2E%2E%2Fetc")) {
       for (String path : List.of("/jobs/" + bad, "/jobs/" + bad + "/events", "/jobs/" + bad + "/artifacts/adapter")) {
@@ -211,7 +236,7 @@ class ServiceBadInputIT {
    * finite, step 2's loss is NaN (found by a sweep; the run is deterministic, so it always is).
    */
   @Test
-  @Order(11)
+  @Order(13)
   void aDivergingJobFailsNamingTheStepAndKeepsItsLastGoodCheckpoint() throws Exception {
     String diverging = job("diverge", """
         job {
@@ -245,7 +270,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(12)
+  @Order(14)
   void mutatingRequestsNeedTheToken() throws Exception {
     String token = "0123456789abcdef-test-token";
     try (ServiceProcess secured = ServiceProcess.start(dir, dir.resolve("data-token"), ServiceProcess.freePort(),
@@ -271,7 +296,7 @@ class ServiceBadInputIT {
   }
 
   @Test
-  @Order(13)
+  @Order(15)
   void aServiceBeyondLoopbackWithoutATokenRefusesToStart() throws Exception {
     List<String> cmd = ServiceProcess.java(List.of(), List.of("serve", "--host", "0.0.0.0", "--port", "0", "--cluster-port", "0", "--data",
         dir.resolve("data-open").toString()));
