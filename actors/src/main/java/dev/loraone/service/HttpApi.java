@@ -38,9 +38,12 @@ import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -110,7 +113,8 @@ final class HttpApi extends AllDirectives {
     return concat(
         pathEnd(() -> concat(
             get(() -> onSuccess(ask(JobManager.ListJobs::new), list -> json(StatusCodes.OK, list))),
-            post(() -> mutating(() -> withSizeLimit(maxBody, () -> entity(Unmarshaller.entityToString(), this::submit)))))),
+            post(() -> mutating(() -> handleRejections(bodyRejections(),
+                () -> withSizeLimit(maxBody, () -> entity(Unmarshaller.entityToString(), this::submit))))))),
         pathPrefix(PathMatchers.segment(JobStore.ID), id -> concat(
             pathEnd(() -> get(() -> onSuccess(ask((ActorRef<Optional<ObjectNode>> r) -> new JobManager.GetJob(id, r)),
                 job -> job.map(j -> json(StatusCodes.OK, j)).orElseGet(() -> error(StatusCodes.NOT_FOUND, "no job '" + id + "'"))))),
@@ -139,6 +143,14 @@ final class HttpApi extends AllDirectives {
     return onSuccess(ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)), s -> s.job() == null
         ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
         : respondWithHeader(Location.create("/jobs/" + s.job().path("id").asText()), () -> json(StatusCodes.CREATED, s.job())));
+  }
+
+  /** A body over --max-body: 413 naming the limit (Pekko's default said "The request content was malformed"). */
+  private RejectionHandler bodyRejections() {
+    return RejectionHandler.newBuilder().handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException
+        ? error(StatusCodes.PAYLOAD_TOO_LARGE, "the request body is larger than the service's limit of " + maxBody
+            + " bytes (loraone serve --max-body)")
+        : error(StatusCodes.BAD_REQUEST, "the request body is not readable: " + r.message())).build();
   }
 
   /** Every event from the client's position on; completes after the job's last event. */
@@ -197,9 +209,15 @@ final class HttpApi extends AllDirectives {
           String rel = rest.startsWith("/") ? rest.substring(1) : rest;
           rel = java.net.URLDecoder.decode(rel.replace("+", "%2B"), StandardCharsets.UTF_8);
           Path base = out.toAbsolutePath().normalize();
-          Path f = base.resolve(rel).normalize();
-          if (rel.isEmpty() || rel.contains("\0") || !f.startsWith(base) || Path.of(rel).isAbsolute()) {
-            return error(StatusCodes.BAD_REQUEST, "artifact path '" + rel + "' is not a file inside job " + id + "'s folder");
+          Path f;
+          try { // a NUL (or another character no file name may hold) makes Path throw: checked before any resolve
+            f = rel.isEmpty() || rel.indexOf('\0') >= 0 || Path.of(rel).isAbsolute() ? null : base.resolve(rel).normalize();
+          } catch (java.nio.file.InvalidPathException e) {
+            f = null;
+          }
+          if (f == null || !f.startsWith(base)) {
+            return error(StatusCodes.BAD_REQUEST, "artifact path '" + rel.replace("\0", "\\0") + "' is not a file inside job " + id
+                + "'s folder");
           }
           try {
             if (Files.isRegularFile(f) && f.toRealPath().startsWith(base.toRealPath())) {

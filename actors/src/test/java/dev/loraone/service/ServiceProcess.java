@@ -81,6 +81,27 @@ final class ServiceProcess implements AutoCloseable {
         .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)));
   }
 
+  /** A response's body as text (artefacts, SSE, Prometheus). */
+  record Text(int status, String body) {}
+
+  Text getText(String path) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).GET();
+    if (token != null) b.header("Authorization", "Bearer " + token);
+    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return new Text(r.statusCode(), r.body());
+  }
+
+  /** The job's events so far: the {@code data:} lines of {@code GET /jobs/{id}/events?follow=false} (server-sent events). */
+  List<JsonNode> events(String id) throws IOException, InterruptedException {
+    Text t = getText("/jobs/" + id + "/events?follow=false");
+    if (t.status() != 200) throw new AssertionError("GET /jobs/" + id + "/events: " + t.status() + " " + t.body());
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : t.body().split("\n")) {
+      if (line.startsWith("data:")) out.add(JSON.readTree(line.substring("data:".length())));
+    }
+    return out;
+  }
+
   private Response send(HttpRequest.Builder b) throws IOException, InterruptedException {
     if (token != null) b.header("Authorization", "Bearer " + token);
     HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());

@@ -214,6 +214,11 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
     return out;
   }
 
+  /** HF names of every Linear module, adapted or not, in layer order. */
+  public List<String> linearModules() {
+    return List.copyOf(linears.keySet());
+  }
+
   /** The Linear layer of an HF module name, e.g. {@code encoder.layer.0.attention.self.query}. */
   public LoraLinear linear(String module) {
     LoraLinear lin = linears.get(module);

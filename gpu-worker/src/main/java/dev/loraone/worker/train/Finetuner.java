@@ -259,8 +259,8 @@ public final class Finetuner implements AutoCloseable {
     for (String p : model.loraConfig().targets()) {
       if (!p.equals(LoraConfig.ALL_LINEAR) && model.adaptedModules().stream().noneMatch(m -> m.equals(p) || m.endsWith("." + p))) {
         java.util.Set<String> kinds = new java.util.TreeSet<>();
-        model.adaptedModules().forEach(m -> kinds.add(m.replaceAll("^encoder\\.layer\\.\\d+\\.", "")));
-        throw new IllegalArgumentException("--targets: unknown target module '" + p + "' in " + cfg.model()
+        model.linearModules().forEach(m -> kinds.add(m.replaceAll("^encoder\\.layer\\.\\d+\\.", "")));
+        throw new IllegalArgumentException("--targets (job key lora.targets): unknown target module '" + p + "' in " + cfg.model()
             + "; its Linear modules are " + kinds + " in every encoder.layer.N (a suffix like query or output.dense"
             + " matches them; all-linear takes all)");
       }
@@ -269,7 +269,7 @@ public final class Finetuner implements AutoCloseable {
       LoraLinear lin = model.linear(m);
       int max = Math.min(lin.inFeatures(), lin.outFeatures());
       if (cfg.rank() > max || (cfg.init().equals("lora-ga") && 2 * cfg.rank() > max)) {
-        throw new IllegalArgumentException("--rank " + cfg.rank() + " is too large for " + m + " (" + lin.outFeatures() + " x "
+        throw new IllegalArgumentException("--rank " + cfg.rank() + " (job key lora.rank) is too large for " + m + " (" + lin.outFeatures() + " x "
             + lin.inFeatures() + "): expected <= " + (cfg.init().equals("lora-ga") ? max / 2 + " for lora-ga" : max));
       }
     }

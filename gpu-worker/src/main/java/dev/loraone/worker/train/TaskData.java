@@ -32,6 +32,10 @@ public record TaskData(String name, List<Example.Classification> train, List<Exa
 
   public static TaskData load(String task, Path evalFile, int maxPerClass, long seed, OnBadRecord onBad) throws IOException {
     if (task.equals(WORDNET) || task.equals(WORDNET_ALL)) {
+      if (evalFile != null) { // it was silently ignored: the job evaluated on WordNet's validation split instead
+        throw new IllegalArgumentException("--eval-file (job key eval-file) " + evalFile + ": only read with a task FILE; the built-in task "
+            + task + " evaluates on its own validation split (unset eval-file, or give task = your training FILE)");
+      }
       WordNetSupersense wn = WordNetSupersense.load(task.equals(WORDNET) ? WordNetSupersense.Inventory.NOUNS
           : WordNetSupersense.Inventory.ALL);
       List<Example.Classification> train = wn.balancedExamples(Split.TRAIN, maxPerClass, seed);

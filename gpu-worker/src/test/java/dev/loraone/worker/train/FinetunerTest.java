@@ -79,6 +79,8 @@ class FinetunerTest {
         d.maxPerClass(), d.evalExamples(), d.evalEvery(), d.seed(), d.onBadRecord());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(bad));
     assertTrue(e.getMessage().contains("q_proj"), e.getMessage());
+    // every Linear module of the model, not only the ones the other patterns matched
+    assertTrue(e.getMessage().contains("attention.self.key") && e.getMessage().contains("intermediate.dense"), e.getMessage());
   }
 
   @Test

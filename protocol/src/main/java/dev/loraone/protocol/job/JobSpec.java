@@ -3,8 +3,15 @@ package dev.loraone.protocol.job;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigIncludeContext;
+import com.typesafe.config.ConfigIncluder;
+import com.typesafe.config.ConfigIncluderClasspath;
+import com.typesafe.config.ConfigIncluderFile;
+import com.typesafe.config.ConfigIncluderURL;
+import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
 import java.nio.file.Files;
@@ -61,13 +68,53 @@ public final class JobSpec {
     }
   }
 
-  /** Parses HOCON or JSON text (JSON is HOCON); {@code source} names it in messages. */
+  /**
+   * Parses HOCON or JSON text (JSON is HOCON); {@code source} names it in messages. The text comes
+   * from elsewhere (an HTTP request, a cluster message), so it may not read this JVM's files or
+   * environment: {@code include} is refused and {@code ${VAR}} resolves only against the job
+   * itself (a job file read with {@link #parseFile} keeps both).
+   */
   public static JobSpec parseString(String text, String source) {
+    Config raw;
     try {
-      return of(ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(source)
-          .setSyntax(ConfigSyntax.CONF)), source);
-    } catch (ConfigException.Parse e) {
+      raw = ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(source)
+          .setSyntax(ConfigSyntax.CONF).setIncluder(new NoIncludes(source)));
+    } catch (ConfigException e) {
       throw new InvalidJobException(source, List.of(e.getMessage()));
+    }
+    return of(raw, source, ConfigResolveOptions.defaults().setUseSystemEnvironment(false));
+  }
+
+  /** Refuses every {@code include}: job text that is not a local file must not read local files, URLs or resources. */
+  private record NoIncludes(String source) implements ConfigIncluder, ConfigIncluderFile, ConfigIncluderURL, ConfigIncluderClasspath {
+    @Override
+    public ConfigIncluder withFallback(ConfigIncluder fallback) {
+      return this;
+    }
+
+    private ConfigObject refuse(String what) {
+      throw new ConfigException.Generic(source + ": 'include " + what + "' is not allowed here: a job sent as text may not read the"
+          + " files of the JVM that parses it; put the included keys into the job");
+    }
+
+    @Override
+    public ConfigObject include(ConfigIncludeContext context, String what) {
+      return refuse("\"" + what + "\"");
+    }
+
+    @Override
+    public ConfigObject includeFile(ConfigIncludeContext context, java.io.File what) {
+      return refuse("file(\"" + what + "\")");
+    }
+
+    @Override
+    public ConfigObject includeURL(ConfigIncludeContext context, java.net.URL what) {
+      return refuse("url(\"" + what + "\")");
+    }
+
+    @Override
+    public ConfigObject includeResources(ConfigIncludeContext context, String what) {
+      return refuse("classpath(\"" + what + "\")");
     }
   }
 
@@ -79,6 +126,16 @@ public final class JobSpec {
   }
 
   private static JobSpec of(Config raw, String source) {
+    return of(raw, source, ConfigResolveOptions.defaults());
+  }
+
+  private static JobSpec of(Config raw, String source, ConfigResolveOptions resolve) {
+    try { // the whole text first, so that ${job.x} means the job's key x
+      raw = raw.resolve(resolve);
+    } catch (ConfigException.UnresolvedSubstitution e) {
+      throw new InvalidJobException(source, List.of(e.getMessage() + (resolve.getUseSystemEnvironment() ? ""
+          : " (a job sent as text resolves ${...} against its own keys only, never the environment)")));
+    }
     List<String> problems = new ArrayList<>();
     if (!raw.hasPath("job")) {
       throw new InvalidJobException(source, List.of("expected a top-level 'job { ... }' block; found keys " + raw.root().keySet()));
@@ -98,7 +155,7 @@ public final class JobSpec {
         problems.add(where(e.getValue()) + "unknown key 'job." + e.getKey() + "'" + JobKeys.suggest(e.getKey()));
       }
     }
-    Config merged = job.withFallback(JobKeys.defaults()).resolve();
+    Config merged = job.withFallback(JobKeys.defaults()).resolve(resolve);
     for (JobKeys.Key k : JobKeys.ALL.values()) {
       String problem = k.check(merged);
       if (problem != null) problems.add(where(merged.getValue(k.path())) + "'job." + k.path() + "' " + problem);

@@ -76,4 +76,23 @@ class JobSpecTest {
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> JobSpec.parseFile(dir.resolve("nope.conf")));
     assertTrue(missing.getMessage().contains("nope.conf"), missing.getMessage());
   }
+
+  @Test
+  void jobTextMayNotIncludeFilesOrReadTheEnvironment() throws IOException {
+    Path secret = Files.writeString(dir.resolve("secret.conf"), "job.model = /secret/folder\n");
+    for (String inc : new String[] {"include \"" + secret + "\"", "include file(\"" + secret + "\")", "include required(file(\"" + secret
+        + "\"))", "include url(\"file://" + secret + "\")", "include classpath(\"reference.conf\")"}) {
+      JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+          () -> JobSpec.parseString(inc + "\njob.name = inc\n", "request body"), inc);
+      assertTrue(e.problems().get(0).contains("is not allowed here"), e.getMessage());
+    }
+    String env = System.getenv().keySet().stream().filter(k -> k.matches("[A-Z_]+")).findFirst().orElseThrow();
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+        () -> JobSpec.parseString("job { name = env, model = ${" + env + "} }", "request body"));
+    assertTrue(e.problems().get(0).contains(env) && e.problems().get(0).contains("never the environment"), e.getMessage());
+    assertEquals(8, JobSpec.parseString("job { name = self, lora.rank = 8, init.batch = ${job.lora.rank} }", "request body").getInt("init.batch"),
+        "substitutions within the job still resolve");
+    assertEquals("/secret/folder", JobSpec.parseFile(write("include \"secret.conf\"\njob.name = file\n")).getString("model"),
+        "a job file may include its neighbours");
+  }
 }
