@@ -143,6 +143,8 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
         .onMessage(CoordinatorStopped.class, this::onCoordinatorStopped)
         .onMessage(ShutDown.class, this::onShutDown)
         .onMessage(CheckpointsWritten.class, c -> {
+          // stop the coordinators at their checkpoint: no step after it, so the resumed run continues exactly there
+          running.values().forEach(getContext()::stop);
           c.replyTo().tell(Done.getInstance());
           return this;
         })
