@@ -299,17 +299,21 @@ class CoordinatorActorTest {
     assertTrue(f.reason().contains("no worker served the job for 1 s (workers.wait-seconds)"), f.reason());
   }
 
-  @Test
-  void aWorkerThatCannotOpenTheJobIsNamedInTheStatusAndTheTimeout() {
-    Run run = new Run(Synthetic.spec("workers.wait-seconds", 2, "workers.fail-on-join-error", false), tmp);
+  /** A worker "broken" registers, is sent the job and answers that it cannot open it. */
+  private static void joinFails(Run run, String model, String why) {
     TestProbe<WorkerMessage> broken = kit.createTestProbe();
     dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
     run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
         Map.of(), new Endpoint<>(broken.ref(), inbox)));
     broken.fishForMessage(END, m -> m instanceof WorkerMessage.JoinJob ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
+    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join(model), why));
+  }
+
+  @Test
+  void aWorkerThatCannotOpenTheJobIsNamedInTheStatusAndTheTimeout() {
+    Run run = new Run(Synthetic.spec("workers.wait-seconds", 2, "workers.fail-on-join-error", false), tmp);
     String why = "model folder /models/missing: config.json not found";
-    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join("/models/missing"),
-        why));
+    joinFails(run, "/models/missing", why);
     Outcome o = run.await();
     assertTrue(o.all(JobEvent.WorkersChanged.class).stream().anyMatch(c -> c.detail().equals("worker broken could not join: " + why)),
         o.events().toString());
@@ -320,13 +324,8 @@ class CoordinatorActorTest {
   @Test
   void aJobFailsAtOnceWhenEveryWorkerThatTriedCannotOpenIt() {
     Run run = new Run(Synthetic.spec("workers.wait-seconds", 600), tmp);
-    TestProbe<WorkerMessage> broken = kit.createTestProbe();
-    dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
-    run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
-        Map.of(), new Endpoint<>(broken.ref(), inbox)));
-    broken.fishForMessage(END, m -> m instanceof WorkerMessage.JoinJob ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
     String why = "data.txt:3: invalid UTF-8";
-    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join("minilm"), why));
+    joinFails(run, "minilm", why);
     JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, run.await().end());
     assertEquals("no worker could open the job: worker broken could not join: " + why, f.reason());
   }
