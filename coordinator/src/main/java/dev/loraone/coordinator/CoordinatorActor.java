@@ -118,8 +118,7 @@ public final class CoordinatorActor {
           ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()), ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
           ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new), TransferSettings.of(ctx.getSystem()),
           ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"),
-          ctx.getSystem().settings().config().getBoolean("loraone.coordinator.chunk-in-jvm")
-              ? ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit") : Long.MAX_VALUE, resume, timers,
+          ctx.getSystem().settings().config().getBoolean("loraone.coordinator.chunk-in-jvm"), resume, timers,
           Duration.ofSeconds(spec.getInt("workers.wait-seconds")), new long[2]);
       listener.tell(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS,
           resume == null ? "waiting for workers" : "resuming after step " + resume.step()));
@@ -136,7 +135,7 @@ public final class CoordinatorActor {
   /** The job's fixed context and the actor's states; implements the {@link Ports} a running job acts through. */
   private record Job(ActorContext<Command> ctx, JobId job, JobSpec spec, JobSetup setup, Path outDir, ActorRef<JobEvent> listener,
       Endpoint<CoordinatorMessage> endpoint, ActorRef<Writer.Request> writer, ActorRef<Writer.Written> written,
-      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, long inJvmSendLimit, Checkpoint resume,
+      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, boolean chunkInJvm, Checkpoint resume,
       TimerScheduler<Command> timers, Duration workerWait, long[] traffic) implements Ports {
 
     /**
@@ -206,7 +205,7 @@ public final class CoordinatorActor {
     private Behavior<Command> running(RunningJob r) {
       return Behaviors.receive(Command.class)
           .onMessage(WrappedCoordinatorMessage.class, m -> {
-            traffic[1] += tensorBytes(m.message());
+            traffic[1] += m.message().tensorBytes();
             return step(r, d -> d.onMessage(m.message()));
           })
           .onMessage(WorkerStopped.class, s -> step(r, d -> d.stopped(s.worker(), s.actor())))
@@ -299,28 +298,15 @@ public final class CoordinatorActor {
 
     @Override
     public Optional<TransferId> send(Endpoint<WorkerMessage> to, WorkerMessage m) {
-      traffic[0] += tensorBytes(m);
-      long bytes = tensorBytes(m);
-      if (bytes <= directSendLimit || (bytes <= inJvmSendLimit && to.actor().path().address().hasLocalScope())) {
+      long bytes = m.tensorBytes();
+      traffic[0] += bytes;
+      if (bytes <= directSendLimit || (!chunkInJvm && to.actor().path().address().hasLocalScope())) {
         to.actor().tell(m); // in-JVM recipients get the object itself: nothing to serialize or chunk
         return Optional.empty();
       }
       TransferId id = TransferId.random();
       ctx.spawnAnonymous(ChunkSender.create(id, m, to.actor(), to.inbox(), outcomes, transfer));
       return Optional.of(id);
-    }
-
-    private static long tensorBytes(CoordinatorMessage m) {
-      if (m instanceof JobJoined j) return j.layout().values().stream().mapToLong(t -> t.byteSize()).sum();
-      if (m instanceof CoordinatorMessage.GradientsComputed g) return g.gradients().values().stream().mapToLong(t -> t.byteSize()).sum();
-      if (m instanceof CoordinatorMessage.SketchReply r) return r.product().byteSize();
-      return 0;
-    }
-
-    private static long tensorBytes(WorkerMessage m) {
-      if (m instanceof WorkerMessage.AdapterVersion v) return v.adapters().values().stream().mapToLong(t -> t.byteSize()).sum();
-      if (m instanceof WorkerMessage.SketchRequest s) return s.operand().byteSize();
-      return 0;
     }
 
     @Override

@@ -477,7 +477,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   private void send(CoordinatorMessage m) {
     if (coordinator == null) {
       outbox.add(m); // sent once registration is accepted
-    } else if (tensorBytes(m) <= settings.directSendLimit() || coordinator.actor().path().address().hasLocalScope()) {
+    } else if (m.tensorBytes() <= settings.directSendLimit() || coordinator.actor().path().address().hasLocalScope()) {
       coordinator.actor().tell(m); // an in-JVM coordinator gets the object itself: nothing to serialize or chunk
     } else {
       sendChunked(m, 0);
@@ -502,19 +502,6 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       getContext().getLog().error("worker {}: gave up sending {}: {}", id, what, ((TransferOutcome.Failed) o).reason());
     }
     return this;
-  }
-
-  private static long tensorBytes(CoordinatorMessage m) {
-    if (m instanceof JobJoined j) return bytes(j.layout());
-    if (m instanceof GradientsComputed g) return bytes(g.gradients());
-    if (m instanceof SketchReply r) return r.product().byteSize();
-    return 0;
-  }
-
-  private static long bytes(Map<String, TensorBlob> tensors) {
-    long n = 0;
-    for (TensorBlob t : tensors.values()) n += t.byteSize();
-    return n;
   }
 
   /** The failure's own message, without the future's wrappers. */

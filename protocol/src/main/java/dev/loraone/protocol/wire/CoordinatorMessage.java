@@ -114,6 +114,11 @@ public sealed interface CoordinatorMessage extends WireMessage {
       layout = sortedMap("layout", layout);
     }
 
+    @Override
+    public long tensorBytes() {
+      return WireMessage.tensorBytes(layout);
+    }
+
     /** The adapted modules in model order. */
     public List<String> modules() {
       List<String> out = new ArrayList<>();
@@ -238,6 +243,11 @@ public sealed interface CoordinatorMessage extends WireMessage {
       notNull("layer", layer);
       notNull("product", product);
     }
+
+    @Override
+    public long tensorBytes() {
+      return product.byteSize();
+    }
   }
 
   /**
@@ -255,6 +265,11 @@ public sealed interface CoordinatorMessage extends WireMessage {
       nonNegative("microBatch", microBatch);
       nonNegative("examples", examples);
       gradients = sortedMap("gradients", gradients);
+    }
+
+    @Override
+    public long tensorBytes() {
+      return WireMessage.tensorBytes(gradients);
     }
   }
 

@@ -10,4 +10,19 @@ package dev.loraone.protocol.wire;
  * one package outside named modules. Each family is sealed and listed in
  * {@link WireRegistry#SEALED_ROOTS}.
  */
-public interface WireMessage {}
+public interface WireMessage {
+  /**
+   * Bytes of tensor payload this message carries (0 for none): senders compare it with their
+   * {@code direct-send-limit} to choose a direct tell or the chunked transfer, and count traffic by it.
+   */
+  default long tensorBytes() {
+    return 0;
+  }
+
+  /** The summed byte size of {@code tensors}. */
+  static long tensorBytes(java.util.Map<String, dev.loraone.protocol.tensor.TensorBlob> tensors) {
+    long n = 0;
+    for (dev.loraone.protocol.tensor.TensorBlob t : tensors.values()) n += t.byteSize();
+    return n;
+  }
+}

@@ -96,6 +96,11 @@ public sealed interface WorkerMessage extends WireMessage {
       for (int s : shards) nonNegative("shard", s);
       notNull("operand", operand);
     }
+
+    @Override
+    public long tensorBytes() {
+      return operand.byteSize();
+    }
   }
 
   /**
@@ -107,6 +112,11 @@ public sealed interface WorkerMessage extends WireMessage {
       notNull("job", job);
       nonNegative("step", step);
       adapters = sortedMap("adapters", adapters);
+    }
+
+    @Override
+    public long tensorBytes() {
+      return WireMessage.tensorBytes(adapters);
     }
   }
 
