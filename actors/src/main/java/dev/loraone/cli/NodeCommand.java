@@ -111,10 +111,7 @@ final class NodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-      if (!node.matches("[A-Za-z0-9.\\-]+:\\d{1,5}")) {
-        throw new IllegalArgumentException("NODE '" + node + "' is not host:port (e.g. 127.0.0.1:25531; GET /workers lists them)");
-      }
-      client.post("/workers/" + node + "/leave", "", "text/plain");
+      client.post("/workers/" + ClusterConfig.hostPort("NODE (see GET /workers)", node) + "/leave", "", "text/plain");
       System.out.println(node + ": leaving (it drains its running work first)");
       return 0;
     }

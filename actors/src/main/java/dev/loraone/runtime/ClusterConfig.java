@@ -108,10 +108,15 @@ public final class ClusterConfig {
 
   /** Checks one {@code --seed-nodes} entry, naming it when it is not {@code host:port}. */
   static String hostPort(String seed) {
-    Matcher m = HOST_PORT.matcher(seed.trim());
+    return hostPort("--seed-nodes", seed);
+  }
+
+  /** Checks a node address given as {@code what}, naming both when it is not {@code host:port}. */
+  public static String hostPort(String what, String value) {
+    Matcher m = HOST_PORT.matcher(value.trim());
     if (!m.matches() || Integer.parseInt(m.group(2)) > 65535) {
-      throw new IllegalArgumentException("--seed-nodes: '" + seed + "' is not host:port (e.g. 127.0.0.1:25520)");
+      throw new IllegalArgumentException(what + ": '" + value + "' is not host:port (e.g. 127.0.0.1:25520)");
     }
-    return seed.trim();
+    return value.trim();
   }
 }

@@ -69,33 +69,29 @@ public final class WorkerNode {
       ActorRef<TransferMessage> inbox, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served, int spawned) {
     return Behaviors.receive(Command.class)
         .onMessage(DrainAll.class, d -> drain(ctx, served, d.replyTo()))
-        .onMessage(Drained.class, d -> {
-          d.replyTo().tell(org.apache.pekko.Done.getInstance());
-          return Behaviors.same();
-        })
         .onMessage(Listed.class, l -> {
-      Set<ActorRef<CoordinatorMessage>> now = l.listing().getServiceInstances(CoordinatorActor.SERVICE_KEY);
-      Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> next = new HashMap<>();
-      int count = spawned;
-      for (var e : served.entrySet()) {
-        if (now.contains(e.getKey())) {
-          next.put(e.getKey(), e.getValue());
-        } else {
-          ctx.getLog().info("coordinator {} is gone: stopping its workers", e.getKey().path());
-          e.getValue().forEach(ctx::stop);
-        }
-      }
-      for (ActorRef<CoordinatorMessage> c : now) {
-        if (next.containsKey(c)) continue;
-        List<ActorRef<?>> workers = new ArrayList<>();
-        for (int k = 0; k < ids.size(); k++) {
-          workers.add(ctx.spawn(WorkerActor.create(ids.get(k), devices.get(k), c, inbox), "worker-" + (++count)));
-        }
-        ctx.getLog().info("serving coordinator {} with {}", c.path(), ids);
-        next.put(c, workers);
-      }
-      return serving(ctx, ids, devices, inbox, next, count);
-    }).build();
+          Set<ActorRef<CoordinatorMessage>> now = l.listing().getServiceInstances(CoordinatorActor.SERVICE_KEY);
+          Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> next = new HashMap<>();
+          int count = spawned;
+          for (var e : served.entrySet()) {
+            if (now.contains(e.getKey())) {
+              next.put(e.getKey(), e.getValue());
+            } else {
+              ctx.getLog().info("coordinator {} is gone: stopping its workers", e.getKey().path());
+              e.getValue().forEach(ctx::stop);
+            }
+          }
+          for (ActorRef<CoordinatorMessage> c : now) {
+            if (next.containsKey(c)) continue;
+            List<ActorRef<?>> workers = new ArrayList<>();
+            for (int k = 0; k < ids.size(); k++) {
+              workers.add(ctx.spawn(WorkerActor.create(ids.get(k), devices.get(k), c, inbox), "worker-" + (++count)));
+            }
+            ctx.getLog().info("serving coordinator {} with {}", c.path(), ids);
+            next.put(c, workers);
+          }
+          return serving(ctx, ids, devices, inbox, next, count);
+        }).build();
   }
 
   /** Asks every worker actor to drain; stops serving new coordinators meanwhile (the node is leaving). */

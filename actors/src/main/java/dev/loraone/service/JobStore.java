@@ -134,10 +134,14 @@ public final class JobStore {
 
   /** A new queued job: its folder, spec and record on disk before the caller hears of it. */
   public synchronized Record create(JobSpec spec) throws IOException {
-    long seq = ++lastSeq;
     String name = spec.getString("name");
+    long seq;
+    Path d;
+    do { // a folder load() skipped as unreadable still holds its id
+      seq = ++lastSeq;
+      d = dir(name + "-" + seq);
+    } while (Files.exists(d));
     String id = name + "-" + seq;
-    Path d = dir(id);
     Files.createDirectories(d);
     write(d.resolve("spec.conf"), ("# job " + id + ", as submitted (defaults filled in)\n" + spec.render()).getBytes(StandardCharsets.UTF_8));
     Record r = new Record(id, name, seq, State.QUEUED, System.currentTimeMillis(), 0, 0, null, false, null);

@@ -54,6 +54,10 @@ class JobStoreTest {
     assertEquals(1, new JobStore(root).load(warnings::add).size());
     assertEquals(1, warnings.size());
     assertTrue(warnings.get(0).contains("broken-9"), warnings::toString);
+    JobStore again = new JobStore(root);
+    again.load(w -> {});
+    Files.createDirectories(root.resolve("jobs").resolve("ok-2")); // an unreadable folder that load() skipped
+    assertEquals("ok-3", again.create(JobSpec.of(Map.of("name", "ok"))).id(), "a skipped folder's id is not taken over");
   }
 
   @Test
