@@ -1,31 +1,61 @@
 package dev.loraone.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraone.coordinator.JobEvent;
+import dev.loraone.runtime.JobEventJson;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.Consumer;
 
-/** How {@code train} and {@code node} show a job's events: progress for people, or one JSON object per line. */
+/** How {@code train}, {@code node} and {@code submit} show a job's events: progress for people, or one JSON object per line. */
 final class JobOutput {
   private JobOutput() {}
 
   /** Phase lines, a progress bar over the steps and evaluation lines, on {@code out}. */
   static Consumer<JobEvent> human(String name, PrintStream out) {
+    Consumer<JsonNode> h = humanJson(name, out);
+    return e -> h.accept(JobEventJson.toNode(e));
+  }
+
+  /**
+   * The same for events as JSON ({@link JobEventJson}, or a service's event stream, which adds its own
+   * kinds such as {@code Submitted} and {@code Requeued}): one line per event, a progress bar for the
+   * steps; traffic, checkpoints and the end are left to the caller.
+   */
+  static Consumer<JsonNode> humanJson(String name, PrintStream out) {
     ProgressBar[] bar = new ProgressBar[1];
     return e -> {
-      if (e instanceof JobEvent.PhaseChanged p) {
-        out.println("[" + name + "] " + p.phase().name().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + p.detail());
-      } else if (e instanceof JobEvent.WorkersChanged w) {
-        out.println("[" + name + "] workers " + w.workers() + (w.detail().isEmpty() ? "" : ": " + w.detail()));
-      } else if (e instanceof JobEvent.StepDone s) {
-        if (bar[0] == null) bar[0] = new ProgressBar(out, "[" + name + "] train", s.steps());
-        bar[0].update(s.step(), String.format("loss %.3f acc %.2f lr %.1e |g| %.2f %.2fs/step", s.loss(), s.accuracy(), s.lr(),
-            s.gradNorm(), s.seconds()));
-      } else if (e instanceof JobEvent.Evaluated v) {
-        out.printf("%n[%s] eval @%d: accuracy %.4f loss %.4f (%d examples)%n", name, v.step(), v.accuracy(), v.loss(), v.examples());
-      } else if (e instanceof JobEvent.Failed f) {
-        out.println("[" + name + "] failed: " + f.reason());
+      switch (e.path("event").asText()) {
+        case "StepDone" -> {
+          if (bar[0] == null) bar[0] = new ProgressBar(out, "[" + name + "] train", e.path("steps").asInt());
+          bar[0].update(e.path("step").asInt(), String.format(Locale.ROOT, "loss %.3f acc %.2f lr %.1e |g| %.2f %.2fs/step",
+              e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
+              e.path("seconds").asDouble()));
+        }
+        case "Traffic", "Checkpointed", "Finished" -> { }
+        case "Evaluated" -> out.printf("%n[%s] %s%n", name, line(e));
+        default -> out.println("[" + name + "] " + line(e));
       }
+    };
+  }
+
+  /** One event for people. */
+  static String line(JsonNode e) {
+    String kind = e.path("event").asText();
+    return switch (kind) {
+      case "PhaseChanged" -> e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + e.path("detail").asText();
+      case "WorkersChanged" -> "workers " + e.path("workers") + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
+      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f acc %.3f lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
+          e.path("steps").asInt(), e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
+          e.path("seconds").asDouble());
+      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d: accuracy %.4f loss %.4f (%d examples)", e.path("step").asInt(),
+          e.path("accuracy").asDouble(), e.path("loss").asDouble(), e.path("examples").asInt());
+      case "Checkpointed" -> "checkpoint after step " + e.path("step").asInt();
+      case "Traffic" -> "traffic after step " + e.path("step").asInt() + ": " + e.path("bytesSent").asLong() + " B sent, "
+          + e.path("bytesReceived").asLong() + " B received";
+      case "Finished" -> "finished: adapter sha256 " + e.path("adapterSha256").asText();
+      case "Failed" -> "failed: " + e.path("reason").asText();
+      default -> kind.toLowerCase(Locale.ROOT) + ": " + e.path("detail").asText();
     };
   }
 
@@ -38,7 +68,7 @@ final class JobOutput {
   }
 
   static String toJson(JobEvent e) {
-    return dev.loraone.runtime.JobEventJson.toJson(e);
+    return JobEventJson.toJson(e);
   }
 
   /** The exit code of a job command: 0 when the job finished; with {@code json} the events said it all, else the end is printed. */

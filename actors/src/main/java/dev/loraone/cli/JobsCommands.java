@@ -104,7 +104,7 @@ final class JobsCommands {
     @Override
     public Integer call() {
       client.events(id, 0, follow, e -> {
-        System.out.println(json ? e.toString() : line(e));
+        System.out.println(json ? e.toString() : JobOutput.line(e));
         return true;
       });
       return 0;
@@ -113,20 +113,9 @@ final class JobsCommands {
 
   /** Follows job {@code id} until it ends: a progress bar over its steps; returns 0 when it succeeded. */
   static int follow(ServiceClient client, String id, boolean json, PrintStream out) {
-    ProgressBar[] bar = new ProgressBar[1];
-    String[] end = {null};
+    java.util.function.Consumer<JsonNode> show = json ? System.out::println : JobOutput.humanJson(id, out);
     client.events(id, 0, true, e -> {
-      String kind = e.path("event").asText();
-      if (json) {
-        System.out.println(e);
-      } else if (kind.equals("StepDone")) {
-        if (bar[0] == null) bar[0] = new ProgressBar(out, "[" + id + "] train", e.path("steps").asInt());
-        bar[0].update(e.path("step").asInt(), String.format(Locale.ROOT, "loss %.3f acc %.2f %.2fs/step", e.path("loss").asDouble(),
-            e.path("accuracy").asDouble(), e.path("seconds").asDouble()));
-      } else if (!kind.equals("Traffic") && !kind.equals("Checkpointed")) {
-        out.println((bar[0] != null && kind.equals("Evaluated") ? "\n" : "") + "[" + id + "] " + line(e));
-      }
-      if (kind.equals("Finished") || kind.equals("Failed") || kind.equals("Cancelled")) end[0] = kind;
+      show.accept(e);
       return true;
     });
     JsonNode job = client.get("/jobs/" + id);
@@ -135,25 +124,5 @@ final class JobsCommands {
       if (job.has("adapterSha256")) System.out.println("adapter sha256 " + job.path("adapterSha256").asText());
     }
     return "SUCCEEDED".equals(job.path("state").asText()) ? 0 : 1;
-  }
-
-  /** One event for people. */
-  static String line(JsonNode e) {
-    String kind = e.path("event").asText();
-    return switch (kind) {
-      case "PhaseChanged" -> e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + e.path("detail").asText();
-      case "WorkersChanged" -> "workers " + e.path("workers") + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
-      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f acc %.3f lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
-          e.path("steps").asInt(), e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
-          e.path("seconds").asDouble());
-      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d: accuracy %.4f loss %.4f (%d examples)", e.path("step").asInt(),
-          e.path("accuracy").asDouble(), e.path("loss").asDouble(), e.path("examples").asInt());
-      case "Checkpointed" -> "checkpoint after step " + e.path("step").asInt();
-      case "Traffic" -> "traffic after step " + e.path("step").asInt() + ": " + e.path("bytesSent").asLong() + " B sent, "
-          + e.path("bytesReceived").asLong() + " B received";
-      case "Finished" -> "finished: adapter sha256 " + e.path("adapterSha256").asText();
-      case "Failed" -> "failed: " + e.path("reason").asText();
-      default -> kind.toLowerCase(Locale.ROOT) + ": " + e.path("detail").asText();
-    };
   }
 }

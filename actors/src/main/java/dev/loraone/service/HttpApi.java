@@ -163,7 +163,8 @@ final class HttpApi extends AllDirectives {
       } catch (NumberFormatException e) {
         return error(StatusCodes.BAD_REQUEST, "Last-Event-ID / from: expected an event index, got " + last.orElse(from.orElse("")));
       }
-      return onSuccess(ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, 0, r)), first -> {
+      // does the job exist? (an index past the end: the answer carries no events)
+      return onSuccess(ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, Integer.MAX_VALUE, r)), first -> {
         if (!first.found()) return error(StatusCodes.NOT_FOUND, "no job '" + id + "'");
         Source<ServerSentEvent, NotUsed> stream = Source.unfoldAsync(Math.max(0, start), i -> nextPage(id, i, live))
             .mapConcat(page -> {
