@@ -1,6 +1,6 @@
 package dev.loraone.bench;
 
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.core.metrics.Subspaces;
 import dev.loraone.protocol.io.SafeTensors;
 import dev.loraone.protocol.job.JobSpec;
@@ -9,7 +9,7 @@ import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
@@ -161,13 +161,10 @@ public final class PipelineBenchmark {
 
   private static List<Double> singleProcess(JobSpec spec) throws IOException {
     List<Double> steps = new ArrayList<>();
-    try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), new Finetuner.Listener() {
-      @Override
-      public void step(Finetuner.StepReport r) {
-        steps.add(r.seconds());
-      }
-    })) {
-      f.run();
+    try (LocalRun f = LocalRun.open(FinetuneConfig.fromJob(spec), "bench")) {
+      f.run(e -> {
+        if (e instanceof JobEvent.StepDone d) steps.add(d.seconds());
+      });
     }
     return steps;
   }
@@ -199,7 +196,7 @@ public final class PipelineBenchmark {
     Files.createDirectories(out.getParent());
     HeapWatch heap = new HeapWatch();
     JobEvent end = runner.run(spec, out, e -> {
-      if (e instanceof JobEvent.PhaseChanged p && p.phase() == dev.loraone.coordinator.state.Phase.GRADIENT_ACCUMULATION) {
+      if (e instanceof JobEvent.PhaseChanged p && p.phase() == dev.loraone.protocol.job.Phase.GRADIENT_ACCUMULATION) {
         heap.start();
         initStart[0] = System.nanoTime();
       } else if (e instanceof JobEvent.Checkpointed c && c.step() == 0) {

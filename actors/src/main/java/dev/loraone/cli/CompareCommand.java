@@ -9,7 +9,8 @@ import dev.loraone.cli.CompareResults.Run;
 import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.protocol.job.JobEvent;
+import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -33,7 +34,7 @@ import picocli.CommandLine.Spec;
  * run so an interrupted study keeps what finished.
  *
  * <p>Runs go seed-major (every method at seed 0, then seed 1, ...) through the same
- * {@link Finetuner} as {@code loraone finetune}, with {@code loraone finetune}'s defaults for
+ * {@link LocalRun} as {@code loraone finetune}, with {@code loraone finetune}'s defaults for
  * everything not set here; a method differs from another only in init, optimizer, targets and head
  * warm-up. A sweep configuration equal to a main run is not run twice.
  */
@@ -216,20 +217,19 @@ final class CompareCommand implements Callable<Integer> {
     log.println(tag + ": start");
     log.flush();
     long t0 = System.nanoTime();
-    Finetuner.Listener listener = new Finetuner.Listener() {
-      @Override
-      public void evaluated(Finetuner.EvalReport e) {
+    java.util.function.Consumer<JobEvent> listener = ev -> {
+      if (ev instanceof JobEvent.Evaluated e) {
         log.printf(Locale.ROOT, "%s @%d: accuracy %.4f loss %.4f (%d examples)%n", tag, e.step(), e.accuracy(), e.loss(), e.examples());
         log.flush();
       }
     };
-    Finetuner.Result r;
-    try (Finetuner f = new Finetuner(p.config(), listener)) {
-      r = f.run();
+    LocalRun.Result r;
+    try (LocalRun f = LocalRun.open(p.config(), "compare")) {
+      r = f.run(listener);
     }
     double wall = (System.nanoTime() - t0) / 1e9;
     List<Point> evals = r.evals().stream().map(e -> new Point(e.step(), e.accuracy(), e.loss())).toList();
-    List<Double> trainLoss = r.steps().stream().map(Finetuner.StepReport::loss).toList();
+    List<Double> trainLoss = r.steps().stream().map(JobEvent.StepDone::loss).toList();
     log.printf(Locale.ROOT, "%s: done in %.0f s (init %.1f s, train+eval %.1f s); %.1f min elapsed%n", tag, wall, r.initSeconds(),
         r.trainSeconds(), (System.nanoTime() - start) / 60e9);
     log.flush();

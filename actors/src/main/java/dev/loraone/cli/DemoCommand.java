@@ -6,7 +6,7 @@ import dev.loraone.data.WordNetSupersense;
 import dev.loraone.worker.export.OnnxClassifier;
 import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -5,7 +5,7 @@ import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.BertStepper;
 import dev.loraone.worker.train.BertSource;
-import dev.loraone.worker.train.CausalLmFinetuner;
+import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.train.LlamaArtifacts;
 import dev.loraone.worker.train.LlamaStepper;
 import java.nio.file.Files;
@@ -25,7 +25,7 @@ final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!Files.isDirectory(adapter)) throw new IllegalArgumentException("--adapter " + adapter + ": not a folder");
-    if (CausalLmFinetuner.isLlamaFolder(model)) return exportLlama();
+    if (ModelFamily.detect(model) == ModelFamily.LLAMA) return exportLlama();
     BertSource source = BertSource.resolve(model);
     PeftAdapter a = PeftAdapter.read(adapter);
     List<String> labels = Artifacts.readLabels(adapter);

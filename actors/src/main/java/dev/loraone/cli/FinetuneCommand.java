@@ -1,146 +1,139 @@
 package dev.loraone.cli;
 
-import dev.loraone.data.OnBadRecord;
-import dev.loraone.protocol.io.PeftAdapter;
-import dev.loraone.worker.train.Artifacts;
-import dev.loraone.worker.train.CausalLmFinetuner;
-import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
+import dev.loraone.protocol.job.JobEvent;
+import dev.loraone.protocol.job.JobKeys;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.runtime.LocalJob;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code loraone finetune}: the single-process fine-tune (no actors) of a pretrained BERT-family
- * model on a classification task, then PEFT export. The reference the actor pipeline reproduces.
+ * {@code loraone finetune}: a job run in this process, without actors ({@link LocalJob}): the
+ * reference the cluster reproduces bit for bit. The job is a job file ({@code --job}), the
+ * defaults, or either with shorthand flags and {@code --set key=value} laid over it: every flag
+ * below is a job key (the table {@link #SHORTHANDS}), so a problem names the key and the flag.
  */
-@Command(name = "finetune", description = "Fine-tune a pretrained model in one process: gradient estimate, init, training, evaluation, export.")
+@Command(name = "finetune", mixinStandardHelpOptions = true,
+    description = "Fine-tune in one process (gradient estimate, init, training, evaluation, export) for any task and model"
+        + " family: a job file and/or shorthand flags for its keys.")
 final class FinetuneCommand implements Callable<Integer> {
-  private static final FinetuneConfig D = FinetuneConfig.defaults();
+  /** Shorthand flag -> job key. */
+  static final Map<String, String> SHORTHANDS = new LinkedHashMap<>();
 
-  @Option(names = "--model", description = "minilm | bge-small | HF folder (config.json, model.safetensors, tokenizer.json) (default: ${DEFAULT-VALUE})") String model = D.model();
-  @Option(names = "--task", description = "wordnet-supersense | wordnet-supersense-all | FILE (JSONL/CSV/TSV of text,label) (default: ${DEFAULT-VALUE})") String task = D.task();
-  @Option(names = "--eval-file", description = "Evaluation FILE (default: a stable 10% of --task FILE)") Path evalFile;
-  @Option(names = "--init", description = "lora-one | lora | gaussian | pissa | lora-ga (default: ${DEFAULT-VALUE})") String init = D.init();
-  @Option(names = "--optimizer", description = "adamw | scaled-adamw | scaled-gd (default: ${DEFAULT-VALUE})") String optimizer = D.optimizer();
-  @Option(names = "--rank") int rank = D.rank();
-  @Option(names = "--alpha") double alpha = D.alpha();
-  @Option(names = "--rslora", negatable = true, description = "scaling alpha/sqrt(r) (default: on)") boolean rslora = D.rslora();
-  @Option(names = "--targets", description = "target modules, e.g. query,value or all-linear (default: ${DEFAULT-VALUE})") String targets = D.targets();
-  @Option(names = "--dropout") double dropout = D.dropout();
-  @Option(names = "--lr") double lr = D.lr();
-  @Option(names = "--lora-plus-ratio") double loraPlusRatio = D.loraPlusRatio();
-  @Option(names = "--weight-decay") double weightDecay = D.weightDecay();
-  @Option(names = "--lambda", description = "Scaled AdamW ridge (default: ${DEFAULT-VALUE})") double lambda = D.lambda();
-  @Option(names = "--schedule", description = "constant | linear | cosine (default: ${DEFAULT-VALUE})") String schedule = D.schedule();
-  @Option(names = "--warmup", description = "warmup steps, capped at --steps (default: ${DEFAULT-VALUE})") int warmup = D.warmup();
-  @Option(names = "--max-grad-norm") double maxGradNorm = D.maxGradNorm();
-  @Option(names = "--steps") int steps = D.steps();
-  @Option(names = "--batch", description = "examples per step (default: ${DEFAULT-VALUE})") int batch = D.batch();
-  @Option(names = "--micro-batch", description = "examples per micro-batch (default: ${DEFAULT-VALUE})") int microBatch = D.microBatch();
-  @Option(names = "--init-batch", description = "gradient estimate: examples per batch (default: ${DEFAULT-VALUE})") int initBatch = D.initBatch();
-  @Option(names = "--init-iters", description = "gradient estimate: batches (default: ${DEFAULT-VALUE})") int initIters = D.initIters();
-  @Option(names = "--init-shards", description = "canonical init shards; must divide --init-iters (default: ${DEFAULT-VALUE})") int initShards = D.initShards();
-  @Option(names = "--init-mode", description = "randomized (Halko rounds over shard products, lora-one) | exact (default: ${DEFAULT-VALUE})") String initMode = D.initMode();
-  @Option(names = "--q-factor", description = "randomized SVD: q = q-factor * rank (default: ${DEFAULT-VALUE})") int qFactor = D.qFactor();
-  @Option(names = "--niter", description = "randomized SVD power iterations (default: ${DEFAULT-VALUE})") int niter = D.niter();
-  @Option(names = "--head-warmup", description = "head-only steps before the gradient estimate and init, 0 = none (default: ${DEFAULT-VALUE})") int headWarmup = D.headWarmup();
-  @Option(names = "--head-warmup-lr", description = "lr of the head warm-up (default: --lr)") double headWarmupLr = D.headWarmupLr();
-  @Option(names = "--gamma", description = "stable_gamma (default: 128 for lora-one, 16 for lora-ga)") double gamma = D.gamma();
-  @Option(names = "--max-length") int maxLength = D.maxLength();
-  @Option(names = "--max-per-class", description = "WordNet: examples per class and split (default: ${DEFAULT-VALUE})") int maxPerClass = D.maxPerClass();
-  @Option(names = "--eval-examples") int evalExamples = D.evalExamples();
-  @Option(names = "--eval-every") int evalEvery = D.evalEvery();
-  @Option(names = "--seed") long seed = D.seed();
-  @Option(names = "--on-bad-record", description = "fail | skip (default: fail)") String onBadRecord = "fail";
-  @Option(names = "--out", description = "output folder (default: out/finetune-<init>)") Path out;
-  @Option(names = "--onnx", negatable = true, description = "also export the merged model to ONNX (default: on)") boolean onnx = true;
+  static {
+    String[][] table = {
+        {"--model", "model"}, {"--task", "task"}, {"--eval-file", "eval-file"}, {"--init", "init.method"},
+        {"--optimizer", "optimizer.name"}, {"--rank", "lora.rank"}, {"--alpha", "lora.alpha"}, {"--rslora", "lora.rslora"},
+        {"--targets", "lora.targets"}, {"--dropout", "lora.dropout"}, {"--lr", "optimizer.lr"},
+        {"--lora-plus-ratio", "optimizer.lora-plus-ratio"}, {"--weight-decay", "optimizer.weight-decay"},
+        {"--lambda", "optimizer.lambda"}, {"--schedule", "optimizer.schedule"}, {"--warmup", "optimizer.warmup"},
+        {"--max-grad-norm", "optimizer.max-grad-norm"}, {"--steps", "train.steps"}, {"--batch", "train.batch"},
+        {"--micro-batch", "train.micro-batch"}, {"--max-length", "train.max-length"}, {"--init-batch", "init.batch"},
+        {"--init-iters", "init.iters"}, {"--init-shards", "init.shards"}, {"--init-mode", "init.mode"},
+        {"--q-factor", "init.q-factor"}, {"--niter", "init.niter"}, {"--gamma", "init.gamma"},
+        {"--head-warmup", "head.warmup-steps"}, {"--head-warmup-lr", "head.warmup-lr"},
+        {"--max-per-class", "data.max-per-class"}, {"--on-bad-record", "data.on-bad-record"},
+        {"--eval-examples", "eval.examples"}, {"--eval-every", "eval.every"}, {"--seed", "seed"}, {"--name", "name"},
+        {"--onnx", "export.onnx"}};
+    for (String[] row : table) SHORTHANDS.put(row[0], row[1]);
+  }
+
+  @Option(names = "--job", description = "job file (HOCON or JSON; conf/jobs/); flags below override its keys") Path job;
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any job key, e.g. --set lora.rank=16 (repeatable)")
+  List<String> set = new ArrayList<>();
+  @Option(names = "--model", description = "job key model: minilm | bge-small | HF folder (BERT or Llama family)") String model;
+  @Option(names = "--task", description = "job key task: wordnet-supersense | wordnet-supersense-all | data FILE"
+      + " (JSONL/CSV/TSV of text,label; prompt,completion for a Llama-family model)") String task;
+  @Option(names = "--eval-file", description = "job key eval-file: evaluation FILE (default: a stable tenth of the task FILE)")
+  String evalFile;
+  @Option(names = "--init", description = "job key init.method: lora-one | lora | gaussian | pissa | lora-ga") String init;
+  @Option(names = "--optimizer", description = "job key optimizer.name: adamw | scaled-adamw | scaled-gd") String optimizer;
+  @Option(names = "--rank", description = "job key lora.rank: LoRA rank r") Integer rank;
+  @Option(names = "--alpha", description = "job key lora.alpha: LoRA alpha") Double alpha;
+  @Option(names = "--rslora", negatable = true, description = "job key lora.rslora: scale alpha/sqrt(r) (default: on)")
+  Boolean rslora;
+  @Option(names = "--targets", description = "job key lora.targets: e.g. query,value | q_proj,v_proj | all-linear | none")
+  String targets;
+  @Option(names = "--dropout", description = "job key lora.dropout: adapter dropout") Double dropout;
+  @Option(names = "--lr", description = "job key optimizer.lr: learning rate") Double lr;
+  @Option(names = "--lora-plus-ratio", description = "job key optimizer.lora-plus-ratio: lr_B / lr_A") Double loraPlusRatio;
+  @Option(names = "--weight-decay", description = "job key optimizer.weight-decay") Double weightDecay;
+  @Option(names = "--lambda", description = "job key optimizer.lambda: Scaled AdamW ridge") Double lambda;
+  @Option(names = "--schedule", description = "job key optimizer.schedule: constant | linear | cosine") String schedule;
+  @Option(names = "--warmup", description = "job key optimizer.warmup: warmup steps, capped at the steps") Integer warmup;
+  @Option(names = "--max-grad-norm", description = "job key optimizer.max-grad-norm: global-norm clipping") Double maxGradNorm;
+  @Option(names = "--steps", description = "job key train.steps: optimizer steps") Integer steps;
+  @Option(names = "--batch", description = "job key train.batch: examples per step") Integer batch;
+  @Option(names = "--micro-batch", description = "job key train.micro-batch: examples per micro-batch") Integer microBatch;
+  @Option(names = "--max-length", description = "job key train.max-length: tokens per example") Integer maxLength;
+  @Option(names = "--init-batch", description = "job key init.batch: gradient estimate, examples per batch") Integer initBatch;
+  @Option(names = "--init-iters", description = "job key init.iters: gradient estimate, batches") Integer initIters;
+  @Option(names = "--init-shards", description = "job key init.shards: canonical init shards, dividing init.iters")
+  Integer initShards;
+  @Option(names = "--init-mode", description = "job key init.mode: randomized | exact (lora-ga needs exact)") String initMode;
+  @Option(names = "--q-factor", description = "job key init.q-factor: randomized SVD, q = q-factor * rank") Integer qFactor;
+  @Option(names = "--niter", description = "job key init.niter: randomized SVD power iterations") Integer niter;
+  @Option(names = "--gamma", description = "job key init.gamma: stable_gamma, 0 = the method's default") Double gamma;
+  @Option(names = "--head-warmup", description = "job key head.warmup-steps: head-only steps before the init")
+  Integer headWarmup;
+  @Option(names = "--head-warmup-lr", description = "job key head.warmup-lr: 0 = the run's lr") Double headWarmupLr;
+  @Option(names = "--max-per-class", description = "job key data.max-per-class: WordNet examples per class and split")
+  Integer maxPerClass;
+  @Option(names = "--on-bad-record", description = "job key data.on-bad-record: fail | skip") String onBadRecord;
+  @Option(names = "--eval-examples", description = "job key eval.examples: evaluation examples") Integer evalExamples;
+  @Option(names = "--eval-every", description = "job key eval.every: evaluate every N steps, 0 = at the end")
+  Integer evalEvery;
+  @Option(names = "--seed", description = "job key seed") Long seed;
+  @Option(names = "--name", description = "job key name: names the default output folder") String name;
+  @Option(names = "--onnx", negatable = true, description = "job key export.onnx: also export the merged model (default: on)")
+  Boolean onnx;
+  @Option(names = "--out", description = "output folder (default: out/finetune-<job name>)") Path out;
+  @Option(names = "--json", description = "print each event as one JSON line and end with a JSON summary") boolean json;
 
   @Override
-  public Integer call() throws IOException {
-    FinetuneConfig cfg = new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters,
-        gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, parsePolicy(onBadRecord),
-        initShards, init.equals("lora-ga") && initMode.equals("randomized") ? "exact" : initMode, qFactor, niter)
-        .withHeadWarmup(headWarmup, headWarmupLr);
-    Path dir = out != null ? out : Path.of("out", "finetune-" + init);
-    if (CausalLmFinetuner.isLlamaFolder(model)) return FinetuneCausalLm.run(cfg, dir, onnx);
-    Outcome o = run(cfg, dir, onnx);
-    System.out.printf("%nfinal: accuracy %.4f, eval loss %.4f on %d examples; init %.1fs, training %.1fs%n",
-        o.result.finalEval().accuracy(), o.result.finalEval().loss(), o.result.finalEval().examples(),
-        o.result.initSeconds(), o.result.trainSeconds());
-    System.out.println("adapter: " + o.adapterDir + " (sha256 " + o.sha256 + ")");
-    if (o.onnxDir != null) System.out.println("onnx:    " + o.onnxDir.resolve(Artifacts.ONNX_FILE) + " (try: loraone infer --model-dir " + o.onnxDir + " \"a gloss\")");
-    return 0;
+  public Integer call() {
+    JobSpec spec = spec();
+    Path dir = out != null ? out : Path.of("out", "finetune-" + spec.getString("name"));
+    JobEvent end = LocalJob.run(spec, dir, json ? JobOutput.json(System.out) : JobOutput.human(spec.getString("name"),
+        System.err)).end();
+    return JobOutput.end(end, json);
   }
 
-  record Outcome(Finetuner.Result result, Path adapterDir, String sha256, Path onnxDir) {}
-
-  /** Runs one fine-tune with progress on stderr; writes {@code dir/adapter} and, if asked, {@code dir/model}. */
-  static Outcome run(FinetuneConfig cfg, Path dir, boolean onnx) throws IOException {
-    try (Finetuner f = new Finetuner(cfg, new ConsoleListener(cfg))) {
-      Finetuner.Result r = f.run();
-      Path adapterDir = dir.resolve("adapter");
-      List<String> labels = r.task().labels().labels();
-      Artifacts.writeAdapter(r.adapter(), labels, adapterDir);
-      Path onnxDir = null;
-      if (onnx) {
-        onnxDir = dir.resolve("model");
-        Artifacts.writeOnnx(f.model(), labels, f.source(), onnxDir);
+  /** The job: the file or defaults with every given shorthand and {@code --set} laid over it. */
+  JobSpec spec() {
+    StringBuilder lines = new StringBuilder();
+    Object[] values = {model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, maxLength, initBatch, initIters,
+        initShards, initMode, qFactor, niter, gamma, headWarmup, headWarmupLr, maxPerClass, onBadRecord, evalExamples,
+        evalEvery, seed, name, onnx};
+    List<String> keys = new ArrayList<>(SHORTHANDS.values());
+    for (int i = 0; i < values.length; i++) {
+      if (values[i] != null) {
+        lines.append("job.").append(keys.get(i)).append(" = ")
+            .append(ConfigValueFactory.fromAnyRef(values[i]).render(ConfigRenderOptions.concise())).append('\n');
       }
-      return new Outcome(r, adapterDir, sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)), onnxDir);
     }
-  }
-
-  static OnBadRecord parsePolicy(String s) {
-    return switch (s) {
-      case "fail" -> OnBadRecord.FAIL;
-      case "skip" -> OnBadRecord.SKIP;
-      default -> throw new IllegalArgumentException("--on-bad-record " + s + ": expected fail or skip");
-    };
-  }
-
-  static String sha256(Path file) throws IOException {
-    try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
-      in.transferTo(java.io.OutputStream.nullOutputStream());
-      return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    if (init != null && initMode == null && job == null && set.stream().noneMatch(s -> s.startsWith("init.mode="))) {
+      String mode = dev.loraone.core.init.InitMethod.of(init).defaultMode(); // lora-ga has no randomized SVD
+      lines.append("job.init.mode = ").append(mode).append('\n');
     }
-  }
-
-  /** Phases as lines, steps as a progress bar, evaluations as lines (all on stderr). */
-  static final class ConsoleListener implements Finetuner.Listener {
-    private final FinetuneConfig cfg;
-    private ProgressBar bar;
-
-    ConsoleListener(FinetuneConfig cfg) {
-      this.cfg = cfg;
+    for (String s : set) {
+      int eq = s.indexOf('=');
+      if (eq <= 0) throw new IllegalArgumentException("--set " + s + ": expected KEY=VALUE, e.g. --set lora.rank=16");
+      String key = s.substring(0, eq).trim().replaceFirst("^job\\.", "");
+      if (!JobKeys.known(key)) {
+        throw new IllegalArgumentException("--set " + s + ": no job key '" + key + "'" + JobKeys.suggest(key));
+      }
+      lines.append("job.").append(key).append(" = ").append(s.substring(eq + 1).trim()).append('\n');
     }
-
-    @Override
-    public void phase(String phase, String detail) {
-      System.err.println("[" + cfg.init() + "] " + phase + ": " + detail);
-      if (phase.equals("train")) bar = new ProgressBar(System.err, "[" + cfg.init() + "] train", cfg.steps());
-    }
-
-    @Override
-    public void step(Finetuner.StepReport r) {
-      bar.update(r.step(), String.format("loss %.3f acc %.2f lr %.1e |g| %.2f %.2fs/step", r.loss(), r.accuracy(), r.lr(), r.gradNorm(), r.seconds()));
-    }
-
-    @Override
-    public void evaluated(Finetuner.EvalReport e) {
-      System.err.printf("%n[%s] eval @%d: accuracy %.4f loss %.4f (%d examples)%n", cfg.init(), e.step(), e.accuracy(), e.loss(), e.examples());
-    }
+    return JobSpec.parseFile(job, lines.toString(), "command-line flags");
   }
 }

@@ -1,13 +1,16 @@
 package dev.loraone.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.runtime.JobEventJson;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.Consumer;
 
-/** How {@code train}, {@code node} and {@code submit} show a job's events: progress for people, or one JSON object per line. */
+/**
+ * How {@code finetune}, {@code train}, {@code node}, {@code submit} and {@code logs} show a job's events: progress for
+ * people, or one JSON object per line.
+ */
 final class JobOutput {
   private JobOutput() {}
 
@@ -28,8 +31,8 @@ final class JobOutput {
       switch (e.path("event").asText()) {
         case "StepDone" -> {
           if (bar[0] == null) bar[0] = new ProgressBar(out, "[" + name + "] train", e.path("steps").asInt());
-          bar[0].update(e.path("step").asInt(), String.format(Locale.ROOT, "loss %.3f acc %.2f lr %.1e |g| %.2f %.2fs/step",
-              e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
+          bar[0].update(e.path("step").asInt(), String.format(Locale.ROOT, "loss %.3f%s lr %.1e |g| %.2f %.2fs/step",
+              e.path("loss").asDouble(), metrics(e, true), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
               e.path("seconds").asDouble()));
         }
         case "Traffic", "Checkpointed", "Finished" -> { }
@@ -45,11 +48,11 @@ final class JobOutput {
     return switch (kind) {
       case "PhaseChanged" -> e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + e.path("detail").asText();
       case "WorkersChanged" -> "workers " + e.path("workers") + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
-      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f acc %.3f lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
-          e.path("steps").asInt(), e.path("loss").asDouble(), e.path("accuracy").asDouble(), e.path("lr").asDouble(), e.path("gradNorm").asDouble(),
-          e.path("seconds").asDouble());
-      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d: accuracy %.4f loss %.4f (%d examples)", e.path("step").asInt(),
-          e.path("accuracy").asDouble(), e.path("loss").asDouble(), e.path("examples").asInt());
+      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f%s lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
+          e.path("steps").asInt(), e.path("loss").asDouble(), metrics(e, true), e.path("lr").asDouble(),
+          e.path("gradNorm").asDouble(), e.path("seconds").asDouble());
+      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d:%s loss %.4f (%d examples)", e.path("step").asInt(),
+          metrics(e, false), e.path("loss").asDouble(), e.path("examples").asInt());
       case "Checkpointed" -> "checkpoint after step " + e.path("step").asInt();
       case "Traffic" -> "traffic after step " + e.path("step").asInt() + ": " + e.path("bytesSent").asLong() + " B sent, "
           + e.path("bytesReceived").asLong() + " B received";
@@ -57,6 +60,19 @@ final class JobOutput {
       case "Failed" -> "failed: " + e.path("reason").asText();
       default -> kind.toLowerCase(Locale.ROOT) + ": " + e.path("detail").asText();
     };
+  }
+
+  /**
+   * A task's metrics for people, e.g. {@code " acc 0.62"} or {@code " ppl 12.3 (4096 tokens)"}; events without a
+   * {@code metrics} object (an older service's) show their {@code accuracy}.
+   */
+  static String metrics(JsonNode e, boolean brief) {
+    JsonNode m = e.has("metrics") ? e.path("metrics") : e;
+    StringBuilder sb = new StringBuilder();
+    if (m.has("accuracy")) sb.append(String.format(Locale.ROOT, brief ? " acc %.3f" : " accuracy %.4f", m.path("accuracy").asDouble()));
+    if (m.has("perplexity")) sb.append(String.format(Locale.ROOT, brief ? " ppl %.2f" : " perplexity %.3f", m.path("perplexity").asDouble()));
+    if (!brief && m.has("tokens")) sb.append(String.format(Locale.ROOT, " (%d tokens)", m.path("tokens").asLong()));
+    return sb.toString();
   }
 
   /** Each event as one line {@code {"event":"StepDone","job":"...","step":1,...}} on {@code out}, flushed. */
@@ -79,8 +95,8 @@ final class JobOutput {
   /** The end of a job for people: final metrics, the adapter and its SHA-256, exported files. Returns the exit code. */
   static int printEnd(JobEvent end, PrintStream out, PrintStream err) {
     if (end instanceof JobEvent.Finished f) {
-      out.printf("%nfinal: accuracy %.4f, eval loss %.4f on %d examples%n", f.finalEval().accuracy(), f.finalEval().loss(),
-          f.finalEval().examples());
+      JsonNode last = JobEventJson.toNode(f.finalEval());
+      out.printf("%nfinal:%s, eval loss %.4f on %d examples%n", metrics(last, false), f.finalEval().loss(), f.finalEval().examples());
       out.println("adapter: " + f.adapterDir() + " (sha256 " + f.adapterSha256() + ")");
       f.exported().forEach((file, sha) -> out.println("exported: " + file + " (sha256 " + sha + ")"));
       return 0;

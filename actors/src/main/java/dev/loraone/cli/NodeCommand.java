@@ -1,7 +1,7 @@
 package dev.loraone.cli;
 
 import com.typesafe.config.Config;
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;

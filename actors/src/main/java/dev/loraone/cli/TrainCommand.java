@@ -1,6 +1,6 @@
 package dev.loraone.cli;
 
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobKeys;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.EmbeddedJob;

@@ -3,7 +3,7 @@ package dev.loraone.runtime;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.loraone.coordinator.CoordinatorActor;
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.transport.TransferInbox;
 import dev.loraone.protocol.transport.TransferMessage;

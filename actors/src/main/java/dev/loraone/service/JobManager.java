@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraone.coordinator.CoordinatorActor;
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.transport.TransferMessage;
 import dev.loraone.protocol.wire.JobId;

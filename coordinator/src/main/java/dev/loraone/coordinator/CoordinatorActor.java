@@ -1,9 +1,10 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.coordinator.state.CoordinatorState;
 import dev.loraone.coordinator.state.Event;
 import dev.loraone.coordinator.state.JobPlan;
-import dev.loraone.coordinator.state.Phase;
+import dev.loraone.protocol.job.Phase;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.transport.ChunkSender;

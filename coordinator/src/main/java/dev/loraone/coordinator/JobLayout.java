@@ -27,10 +27,11 @@ import org.ejml.data.DMatrixRMaj;
  * @param headNames {@code classifier.weight, classifier.bias} in this order (the clipping norm sums in it), or empty
  * @param modifiesBase the init moved part of W0 into the adapter (PiSSA): export {@code s(BA - B0A0)}
  * @param baseModel {@code base_model_name_or_path} of the adapter: the optional key {@value #MODEL_ID}, else the job's model
+ * @param taskType {@code task.type} of the layout ({@code classification} when absent): metrics and PEFT task type
  */
 record JobLayout(
     List<String> modules, List<int[]> shapes, List<LoraPair> init, List<String> headNames, List<DMatrixRMaj> head, boolean modifiesBase,
-    int evalBatches, List<String> labels, String modelHash, String baseModel) {
+    int evalBatches, List<String> labels, String modelHash, String baseModel, String taskType) {
 
   /** Optional: the base model's id as the fine-tune writes it into {@code adapter_config.json} (UTF-8, U8). */
   static final String MODEL_ID = "model.id";
@@ -84,7 +85,7 @@ record JobLayout(
     String hash = layout.containsKey(JobJoined.MODEL_SHA256) ? joined.modelHash() : null;
     String baseModel = layout.containsKey(MODEL_ID) ? new String(layout.get(MODEL_ID).bytes(), StandardCharsets.UTF_8) : setup.model();
     return new JobLayout(List.copyOf(modules), List.copyOf(shapes), init, List.copyOf(headNames), List.copyOf(head), modifies,
-        evalBatches, List.copyOf(labels), hash, baseModel);
+        evalBatches, List.copyOf(labels), hash, baseModel, joined.taskType());
   }
 
   private static List<LoraPair> workerInit(JobJoined joined, List<String> modules, List<int[]> shapes, int r) {

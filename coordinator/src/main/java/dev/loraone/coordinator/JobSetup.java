@@ -2,7 +2,7 @@ package dev.loraone.coordinator;
 
 import dev.loraone.coordinator.state.JobPlan;
 import dev.loraone.core.init.InitParams;
-import dev.loraone.core.init.LoraGaInit;
+import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
 import dev.loraone.core.lora.LoraScaling;
@@ -11,6 +11,7 @@ import dev.loraone.core.optim.Schedule;
 import dev.loraone.core.svd.RandomizedSvdRounds;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.TaskMetrics;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -22,7 +23,7 @@ import java.util.Locale;
 /**
  * What a job file means to the coordinator: the work plan, the init settings, the optimizer and the
  * adapter config, built from {@link JobSpec} exactly as the single-process fine-tune builds them
- * ({@code FinetuneConfig.fromJob} and {@code Finetuner} in gpu-worker), so both run the same
+ * ({@code FinetuneConfig.fromJob} and {@code LocalRun} in gpu-worker), so both run the same
  * arithmetic:
  *
  * <pre>
@@ -49,7 +50,7 @@ record JobSetup(
 
   static JobSetup of(JobSpec spec) {
     String method = spec.getString("init.method");
-    if (method.equals(LoraGaInit.NAME)) {
+    if (InitMethod.of(method) == InitMethod.LORA_GA) {
       throw new IllegalArgumentException("'job.init.method' = lora-ga is not supported by the distributed coordinator: it needs W0 and"
           + " the full gradient in one place; run it with 'loraone finetune' or pick lora-one, pissa, lora or gaussian");
     }
@@ -100,9 +101,9 @@ record JobSetup(
     return step == steps || (checkpointEvery > 0 && step % checkpointEvery == 0);
   }
 
-  /** {@code adapter_config.json} as the fine-tune writes it: task SEQ_CLS for a classifier head, CAUSAL_LM without. */
-  PeftAdapter.Config peftConfig(String baseModel, boolean classifier) {
-    return new PeftAdapter.Config(rank, alpha, rslora, targets, classifier ? "SEQ_CLS" : "CAUSAL_LM", baseModel, dropout);
+  /** {@code adapter_config.json} as the local run writes it, with the task's PEFT task type. */
+  PeftAdapter.Config peftConfig(String baseModel, String taskType) {
+    return new PeftAdapter.Config(rank, alpha, rslora, targets, TaskMetrics.peftTaskType(taskType), baseModel, dropout);
   }
 
   static String sha256(String text) {

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.transport.TransferId;

@@ -1,9 +1,10 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.coordinator.state.CoordinatorState;
 import dev.loraone.coordinator.state.Effect;
 import dev.loraone.coordinator.state.Event;
-import dev.loraone.coordinator.state.Phase;
+import dev.loraone.protocol.job.Phase;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.optim.AdapterTrainer;
@@ -11,6 +12,7 @@ import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.TransferId;
 import dev.loraone.protocol.transport.TransferOutcome;
 import dev.loraone.protocol.wire.CoordinatorMessage;
+import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.protocol.wire.CoordinatorMessage.Evaluated;
 import dev.loraone.protocol.wire.CoordinatorMessage.GradientsComputed;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
@@ -228,15 +230,19 @@ record RunningJob(
       }
       evals.put(v.batch(), v);
       if (evals.size() == state.plan().evalBatches()) {
-        double loss = 0;
-        double correct = 0;
+        double lossSum = 0;
+        double weight = 0;
         int examples = 0;
-        for (Evaluated e : evals.values()) {
-          loss += e.lossSum();
-          correct += e.sums().getOrDefault("correct", 0.0);
+        Map<String, Double> sums = new TreeMap<>();
+        for (Evaluated e : evals.values()) { // batch order
+          lossSum += e.lossSum();
+          weight += e.weight();
           examples += e.examples();
+          e.sums().forEach((k, x) -> sums.merge(k, x, Double::sum));
         }
-        lastEval = new JobEvent.Evaluated(io.job(), state.step(), loss / examples, correct / examples, examples);
+        double loss = lossSum / Math.max(1, weight);
+        lastEval = new JobEvent.Evaluated(io.job(), state.step(), loss, TaskMetrics.summarise(from.layout.taskType(), loss, examples,
+            sums), examples);
         io.report(lastEval);
         evals.clear();
       }
@@ -448,7 +454,7 @@ record RunningJob(
       }
       gradients.clear();
       broadcast(version());
-      io.report(new JobEvent.StepDone(io.job(), a.step(), state.plan().steps(), r.loss(), r.accuracy(), r.info().lr(), r.info().gradNorm(),
+      io.report(new JobEvent.StepDone(io.job(), a.step(), state.plan().steps(), r.loss(), r.metrics(), r.info().lr(), r.info().gradNorm(),
           (System.nanoTime() - stepStart) / 1e9));
       if (io.setup().checkpointsAfter(a.step())) io.checkpoint(training.checkpoint(io.setup().specSha256(), state.phase().name()));
       queue.add(new Event.StepApplied(a.step()));
@@ -459,7 +465,7 @@ record RunningJob(
         sendExport(w);
       } else if (!adapterRequested) {
         adapterRequested = true;
-        io.writeAdapter(training.toPeft(io.setup().peftConfig(from.layout.baseModel(), from.layout.classifier())), from.layout.labels(),
+        io.writeAdapter(training.toPeft(io.setup().peftConfig(from.layout.baseModel(), from.layout.taskType())), from.layout.labels(),
             io.outDir().resolve(ADAPTER_DIR));
       }
     }

@@ -1,8 +1,10 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.wire.CoordinatorMessage.GradientsComputed;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.ejml.data.DMatrixRMaj;
 
 /**
@@ -20,16 +23,14 @@ import org.ejml.data.DMatrixRMaj;
  *
  * <pre>
  *   wire names   &lt;module&gt;.lora_A:[r,in]  &lt;module&gt;.lora_B:[out,r]  classifier.weight:[C,H]  classifier.bias:[C]   (F32)
- *   step t       acc.add(grads of micro-batch g) for g = first .. first+K-1 in index order; acc.apply(K)
- *   report       loss = sum lossSum / sum examples; accuracy = sum metrics.correct / sum examples (NaN if not sent)
+ *   step t       acc.add(grads of micro-batch g) for g = first .. first+K-1 in index order; acc.apply(sum weight)
+ *                (weight: 1 per micro-batch for classification, its completion tokens for causal LM)
+ *   report       loss = sum lossSum / sum weight; metrics = TaskMetrics.summarise(task, loss, examples, sum metrics)
  * </pre>
  */
 final class Training {
-  /** Optional scalar in {@link GradientsComputed#gradients()}: correct predictions of the micro-batch. */
-  static final String CORRECT = "metrics.correct";
-
   /** One applied step, for {@link JobEvent.StepDone}. */
-  record StepResult(AdapterTrainer.StepInfo info, double loss, double accuracy, int examples) {}
+  record StepResult(AdapterTrainer.StepInfo info, double loss, Map<String, Double> metrics, int examples) {}
 
   private final JobLayout layout;
   private final AdapterTrainer trainer;
@@ -98,8 +99,8 @@ final class Training {
     if (trainer.steps() != step - 1) throw new IllegalStateException("applying step " + step + " after " + trainer.steps() + " steps");
     AdapterTrainer.Accumulator acc = trainer.accumulate();
     double lossSum = 0;
-    double correct = 0;
-    boolean counted = true;
+    double weight = 0;
+    Map<String, Double> sums = new TreeMap<>();
     int examples = 0;
     for (GradientsComputed g : inIndexOrder) {
       Map<String, TensorBlob> grads = g.gradients();
@@ -112,17 +113,18 @@ final class Training {
       for (int j = 0; j < dense.length; j++) dense[j] = grads.get(layout.headNames().get(j)).toFloats();
       acc.add(ab, dense);
       lossSum += g.lossSum();
+      weight += g.weight();
       examples += g.examples();
-      TensorBlob c = grads.get(CORRECT);
-      if (c == null) counted = false;
-      else correct += Tensors.scalar(c);
+      g.metrics().forEach((k, v) -> sums.merge(k, v, Double::sum));
     }
     if (!Double.isFinite(lossSum)) {
       throw new AdapterTrainer.DivergedException("step " + step + ": loss is " + lossSum + "; stopping before the update, the adapters"
           + " keep step " + (step - 1) + "'s values (try a lower 'job.optimizer.lr')");
     }
-    AdapterTrainer.StepInfo info = acc.apply(inIndexOrder.size());
-    return new StepResult(info, lossSum / Math.max(1, examples), counted ? correct / Math.max(1, examples) : Double.NaN, examples);
+    double divisor = Math.max(1, weight);
+    AdapterTrainer.StepInfo info = acc.apply(divisor);
+    double loss = lossSum / divisor;
+    return new StepResult(info, loss, TaskMetrics.summarise(layout.taskType(), loss, examples, sums), examples);
   }
 
   /** The float32 adapters and head the workers compute with (an {@code AdapterVersion}'s payload). */

@@ -1,5 +1,7 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.job.Phase;
+import dev.loraone.protocol.job.JobEvent;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.typesafe.config.ConfigFactory;
@@ -275,7 +277,7 @@ class CoordinatorActorTest {
     Outcome o = run.await();
     o.finished();
     assertVersions(Synthetic.reference(spec), r, "w1");
-    assertEquals(1, o.all(JobEvent.PhaseChanged.class).stream().filter(p -> p.phase() == dev.loraone.coordinator.state.Phase.SVD_INIT)
+    assertEquals(1, o.all(JobEvent.PhaseChanged.class).stream().filter(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT)
         .map(JobEvent.PhaseChanged::detail).filter(d -> d.startsWith("1 rounds")).count());
   }
 
@@ -289,7 +291,7 @@ class CoordinatorActorTest {
     assertEquals(Synthetic.layout(Synthetic.workerInit(2), true).get(Synthetic.MODULES.get(0) + ".lora_A"),
         r.versions.get(0L).get(Synthetic.MODULES.get(0) + ".lora_A"));
     assertEquals(4, PeftAdapter.read(f.adapterDir()).config().r());
-    assertTrue(o.all(JobEvent.PhaseChanged.class).stream().noneMatch(p -> p.phase() == dev.loraone.coordinator.state.Phase.SVD_INIT));
+    assertTrue(o.all(JobEvent.PhaseChanged.class).stream().noneMatch(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator.state;
 
+import dev.loraone.protocol.job.Phase;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

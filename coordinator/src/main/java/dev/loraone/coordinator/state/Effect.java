@@ -1,5 +1,6 @@
 package dev.loraone.coordinator.state;
 
+import dev.loraone.protocol.job.Phase;
 import java.util.List;
 
 /** What the coordinator actor must do after a transition: send work, reduce, checkpoint. */

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator.state;
 
+import dev.loraone.protocol.job.Phase;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.ArrayDeque;

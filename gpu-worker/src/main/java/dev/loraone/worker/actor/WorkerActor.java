@@ -35,6 +35,7 @@ import dev.loraone.protocol.wire.WorkerMessage.RegistrationAccepted;
 import dev.loraone.protocol.wire.WorkerMessage.RegistrationRejected;
 import dev.loraone.protocol.wire.WorkerMessage.SketchRequest;
 import dev.loraone.worker.train.WorkerEngine;
+import dev.loraone.worker.train.Workload;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -76,11 +77,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *                                      &lt;=    SketchReply per shard
  *   AdapterVersion(v)                  -&gt;    kept (keep-versions); first one releases the init shards
  *   ComputeGradients(t, g)             -&gt;    waits for version t-1          setAdapters(t-1), gradients(g)
- *                                      &lt;=    GradientsComputed(lossSum = mean * examples, + metrics.correct)
+ *                                      &lt;=    GradientsComputed(loss term, weight, metrics: correct | tokens)
  *   Evaluate(t, b)                     -&gt;    waits for version t            setAdapters(t), evaluate(b)
- *                                      &lt;-    Evaluated(sums: correct)
+ *                                      &lt;-    Evaluated(loss sum, weight, sums: correct | tokens)
  *   Export(t, dir, [onnx])             -&gt;    waits for version t            exportOnnx(dir)
- *                                      &lt;-    Exported(files: model.onnx, tokenizer.json -&gt; sha256)
+ *                                      &lt;-    Exported(files: model.onnx, tokenizer.json (, config.json) -&gt; sha256)
  *   CancelJob                          -&gt;    engine closed, results dropped
  *   (JoinJob that cannot open)         &lt;-    WorkFailed(Join, e.g. the model file or key at fault)
  *   (any unit that throws)             &lt;-    WorkFailed(item, exception message)
@@ -103,8 +104,6 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 public final class WorkerActor extends AbstractBehavior<Object> {
   /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */
   public static final String DJL_DISPATCHER = "loraone.djl-dispatcher";
-  /** The training-accuracy scalar (I64 [1]) that {@code GradientsComputed.gradients} carries beside the gradients. */
-  public static final String CORRECT = "metrics.correct";
   /** A SHA-256 in hex: a {@code JoinJob} hash of another form (e.g. {@code unverified}) skips the check. */
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
@@ -366,16 +365,15 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     }
     atVersion(c, c.job(), item, c.step() - 1, e -> {
       WorkerEngine.Gradients g = e.gradients(c.microBatch());
-      Map<String, TensorBlob> grads = new HashMap<>(g.grads());
-      grads.put(CORRECT, JobJoined.i64(g.correct()));
-      return new GradientsComputed(c.job(), id, c.step(), c.microBatch(), g.examples(), g.lossSum(), grads);
+      return new GradientsComputed(c.job(), id, c.step(), c.microBatch(), g.examples(), g.weight(), g.lossSum(), g.metrics(),
+          g.grads());
     });
   }
 
   private void onEvaluate(Evaluate c) {
     atVersion(c, c.job(), new WorkItem.Evaluation(c.step(), c.batch()), c.step(), e -> {
-      WorkerEngine.Evaluation r = e.evaluate(c.batch());
-      return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.lossSum(), Map.of("correct", (double) r.correct()));
+      Workload.EvalUnit r = e.evaluate(c.batch());
+      return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.weight(), r.lossSum(), r.sums());
     });
   }
 

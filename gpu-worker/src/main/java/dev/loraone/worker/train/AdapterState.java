@@ -30,15 +30,20 @@ public final class AdapterState {
     this.head = new LinkedHashMap<>(head);
   }
 
-  /** Reads the model's current adapters and head. */
+  /** Reads the model's current adapters and classifier head. */
   public static AdapterState fromModel(BertLoraModel model) {
-    Map<String, LoraPair> pairs = adapterPairs(model);
+    return fromModel(model, ClassificationWorkload.HEAD);
+  }
+
+  /** Reads the model's current adapters and the dense parameters {@code headNames} ([rows, cols]; vectors as [n, 1]). */
+  public static AdapterState fromModel(AdaptedModel model, List<String> headNames) {
     Map<String, DMatrixRMaj> head = new LinkedHashMap<>();
-    var w = model.namedParameters().get("classifier.weight").getArray();
-    var b = model.namedParameters().get("classifier.bias").getArray();
-    head.put("classifier.weight", matrix((int) w.getShape().get(0), (int) w.getShape().get(1), w.toFloatArray()));
-    head.put("classifier.bias", matrix((int) b.getShape().get(0), 1, b.toFloatArray()));
-    return new AdapterState(pairs, head);
+    for (String h : headNames) {
+      var a = model.namedParameters().get(h).getArray();
+      long[] s = a.getShape().getShape();
+      head.put(h, matrix((int) s[0], s.length > 1 ? (int) s[1] : 1, a.toFloatArray()));
+    }
+    return new AdapterState(adapterPairs(model), head);
   }
 
   /** Reads the model's current adapters only (no dense head), e.g. of a causal LM. */

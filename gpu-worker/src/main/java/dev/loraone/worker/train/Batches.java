@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Tokenises examples into micro-batches on demand: the one way both the single-process
- * {@link Finetuner} and the distributed {@link WorkerEngine} turn example indices into a
+ * {@link LocalRun} and the distributed worker actors (both through {@link WorkerEngine}) turn example indices into a
  * {@link ClassificationBatch}, so the same addresses give the same tensors.
  */
 final class Batches {

@@ -22,11 +22,11 @@ final class Digests {
    * The model id, then every base weight in name order: name, shape (int64 LE), values (float32
    * LE). Equal on every worker that loads the same model, whatever the file it came from.
    */
-  static String model(BertSource source) {
+  static String model(String id, Map<String, FloatTensor> weights) {
     MessageDigest md = sha256();
-    md.update(source.id().getBytes(StandardCharsets.UTF_8));
+    md.update(id.getBytes(StandardCharsets.UTF_8));
     ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-    for (Map.Entry<String, FloatTensor> e : new TreeMap<>(source.weights()).entrySet()) {
+    for (Map.Entry<String, FloatTensor> e : new TreeMap<>(weights).entrySet()) {
       md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
       for (long d : e.getValue().shape()) buf.putLong(d);
       for (float v : e.getValue().data()) {

@@ -56,8 +56,8 @@ public record FinetuneConfig(
   /**
    * The config a job file describes ({@code protocol.job.JobKeys}): every key that shapes the
    * computation maps to one component; {@code init.gamma = 0} means the method's default (NaN here).
-   * {@code name}, {@code checkpoint.every} and {@code workers.min} are the coordinator's alone, and
-   * a job has no head warm-up.
+   * {@code name}, {@code checkpoint.every} and {@code workers.min} are the coordinator's alone;
+   * {@code head.warmup-lr = 0} means {@code optimizer.lr}.
    */
   public static FinetuneConfig fromJob(JobSpec job) {
     String evalFile = job.getString("eval-file");
@@ -72,7 +72,8 @@ public record FinetuneConfig(
         job.getInt("train.max-length"), job.getInt("data.max-per-class"), job.getInt("eval.examples"),
         job.getInt("eval.every"), job.getLong("seed"),
         OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
-        job.getString("init.mode"), job.getInt("init.q-factor"), job.getInt("init.niter"), 0, Double.NaN);
+        job.getString("init.mode"), job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
+        job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"));
   }
 
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */

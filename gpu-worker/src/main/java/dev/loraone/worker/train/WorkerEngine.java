@@ -1,26 +1,26 @@
 package dev.loraone.worker.train;
 
+import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.svd.MatrixOperator;
 import dev.loraone.core.svd.SvdRequest;
 import dev.loraone.data.MicroBatchPlan;
-import dev.loraone.data.TextTokenizer;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
-import dev.loraone.worker.model.BertLoraModel;
-import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.model.AdaptedModel;
+import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.model.Owned;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,25 +28,25 @@ import java.util.TreeMap;
 import org.ejml.data.DMatrixRMaj;
 
 /**
- * The DJL work of one job on one worker, addressed the way the coordinator hands it out, and built
- * so that every result is bit-identical to what {@link Finetuner} computes for the same address:
- * the same model, data, tokenizer, {@link MicroBatchPlan} and {@link Batches}, the same batch
- * indices and dropout seeds, the same double arithmetic.
+ * The DJL work of one job on one worker, for any task and model family ({@link Workload}),
+ * addressed the way the coordinator hands it out. The single-process {@link LocalRun} drives the
+ * same engine, so every result is bit-identical on both paths for the same address: the same
+ * model, data, tokenizer, {@link MicroBatchPlan}, batch indices, dropout seeds and double arithmetic.
  *
  * <pre>
- *   open             model + data as Finetuner builds them; inits without a gradient (lora, gaussian,
- *                    pissa) run here, PiSSA's W0 offset applied to this copy of the model
- *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW, per adapted module  [out,in] double
+ *   open             model + data; inits without a gradient (lora, gaussian, pissa) run here,
+ *                    PiSSA's W0 offset applied to this copy of the model
+ *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW / w_i, per adapted module  [out,in] double
  *                    init micro-batch i = examples order[i*bsz .. (i+1)*bsz) of epoch 0's order
  *   sketch           RIGHT: G_s X   X:[in,q]  -> [out,q]      LEFT: G_s^T Q   Q:[out,q] -> [in,q]   (F64)
- *   setAdapters      A:[r,in], B:[out,r], classifier.weight:[C,H], classifier.bias:[C] (float copies of the masters)
- *   gradients g      LoRA gradients of training micro-batch g, dropout seeded by (seed, g)
+ *   setAdapters      A:[r,in], B:[out,r], head (classifier.weight:[C,H], classifier.bias:[C]) as float copies of the masters
+ *   gradients g      LoRA (+ head) gradients of training micro-batch g, its loss term and weight; dropout seeded by (seed, g)
  *   evaluate b       eval examples [32b, min(n, 32b+32)) of the first n = eval.examples
  *   exportOnnx       merged model.onnx + tokenizer.json, each with its SHA-256
  * </pre>
  *
- * Tensor keys: {@code <module>.lora_A}, {@code <module>.lora_B}, {@code classifier.weight},
- * {@code classifier.bias}, for adapters in and gradients out alike.
+ * Tensor keys: {@code <module>.lora_A}, {@code <module>.lora_B} and the workload's head names, for
+ * adapters in and gradients out alike.
  *
  * <p>Not thread-safe, and DJL allows one open gradient collector per JVM: every engine of a JVM
  * must be called from one thread at a time (the worker actor runs them all on the single thread
@@ -55,7 +55,8 @@ import org.ejml.data.DMatrixRMaj;
 public final class WorkerEngine implements AutoCloseable {
   /** The message when a job asks for LoRA-GA, whose init needs the reduced gradient and W0 on one machine. */
   public static final String LORA_GA_UNSUPPORTED =
-      "init.method = lora-ga is not supported by the distributed pipeline; use loraone finetune";
+      "'job.init.method' = lora-ga is not supported by the distributed pipeline yet (its W0 offset is not sent to"
+          + " workers); use loraone finetune";
 
   /** An adapted module: its HF name and base weight shape {@code W:[out,in]}. */
   public record ModuleShape(String name, int out, int in) {}
@@ -64,20 +65,22 @@ public final class WorkerEngine implements AutoCloseable {
    * What this worker holds after {@link #open}; equal on every worker of a job.
    *
    * @param modules adapted modules in model order
-   * @param head {@code classifier.weight} [C,H] and {@code classifier.bias} [C], initial values
+   * @param head the trainable dense parameters' initial values (classifier.weight [C,H], classifier.bias [C]), or none
    * @param init A0/B0 by {@code <module>.lora_A|B} when the init ran here; empty for LoRA-One
    * @param initModifiedBase the init subtracted an offset from W0 (PiSSA); the init pairs are then
    *     needed to export a plain adapter ({@code s(BA - B0A0)})
    * @param evalExamples evaluation examples used (eval.examples capped by the eval set)
-   * @param labels class names in id order
-   * @param modelHash {@link #baseModelHash} of the base model
+   * @param labels class names in id order (empty without classes)
+   * @param modelHash SHA-256 of the model id and base weights
    * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base model)
+   * @param taskType {@code classification} or {@code causal-lm}
    */
   public record Layout(List<ModuleShape> modules, Map<String, TensorBlob> head, Map<String, TensorBlob> init,
-      boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId) {
+      boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId,
+      String taskType) {
     public Layout {
       modules = List.copyOf(modules);
-      head = Map.copyOf(head);
+      head = Collections.unmodifiableMap(new LinkedHashMap<>(head));
       init = Map.copyOf(init);
       labels = List.copyOf(labels);
     }
@@ -98,55 +101,39 @@ public final class WorkerEngine implements AutoCloseable {
       w.put(JobJoined.LABELS, JobJoined.labelsBlob(labels));
       w.put(JobJoined.MODEL_SHA256, JobJoined.utf8(modelHash));
       w.put(JobJoined.MODEL_ID, JobJoined.utf8(modelId));
+      w.put(JobJoined.TASK_TYPE, JobJoined.utf8(taskType));
       return w;
     }
   }
 
   /**
-   * LoRA gradients of one training micro-batch's mean loss.
+   * LoRA gradients of one training micro-batch's loss term ({@link Workload.TrainUnit}).
    *
-   * @param loss the micro-batch's mean loss, the term Finetuner adds up over a step's micro-batches
-   * @param grads F32 by {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r], {@code classifier.*}
+   * @param grads F32 by {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r] and the head's names
    */
-  public record Gradients(double loss, int correct, int examples, Map<String, TensorBlob> grads) {
-    /** The loss summed over the micro-batch's examples ({@code GradientsComputed.lossSum}, like {@code Evaluated.lossSum}). */
-    public double lossSum() {
-      return loss * examples;
-    }
-  }
-
-  /** One evaluation batch: summed loss, correct predictions, examples. */
-  public record Evaluation(double lossSum, int correct, int examples) {}
+  public record Gradients(double lossSum, double weight, int examples, Map<String, Double> metrics,
+      Map<String, TensorBlob> grads) {}
 
   private record Shard(int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
 
-  private static final List<String> HEAD = List.of(JobJoined.HEAD_WEIGHT, JobJoined.HEAD_BIAS);
   private static final long NO_STEP = -1;
 
   private final FinetuneConfig cfg;
-  private final TaskData task;
-  private final BertSource source;
-  private final BertStepper stepper;
-  private final TextTokenizer tok;
-  private final Batches batches;
+  private final Workload work;
   private final MicroBatchPlan plan;
   private final Layout layout;
-  private final Map<String, LoraPair> initPairs;
+  private Map<String, LoraPair> initPairs;
   private final Map<Integer, Shard> shards = new TreeMap<>();
-  private final Map<String, TensorBlob> initial;
+  private Map<String, TensorBlob> initial;
   private Map<String, TensorBlob> adapters = Map.of();
   private long adapterStep = NO_STEP;
   private boolean pristine = true;
 
-  private WorkerEngine(FinetuneConfig cfg, TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok,
-      Map<String, LoraPair> initPairs, boolean initRanHere, String modelHash) {
+  private WorkerEngine(FinetuneConfig cfg, Workload work, Map<String, LoraPair> initPairs, boolean initRanHere,
+      String modelHash) {
     this.cfg = cfg;
-    this.task = task;
-    this.source = source;
-    this.stepper = stepper;
-    this.tok = tok;
-    this.batches = new Batches(tok, task);
-    this.plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
+    this.work = work;
+    this.plan = new MicroBatchPlan(work.trainSize(), cfg.microBatch(), cfg.seed());
     this.initPairs = initPairs;
     this.layout = describe(initRanHere, modelHash);
     this.initial = snapshot();
@@ -154,7 +141,7 @@ public final class WorkerEngine implements AutoCloseable {
 
   /** The model's adapters and head now, under the keys of {@link #setAdapters}. */
   private Map<String, TensorBlob> snapshot() {
-    BertLoraModel model = stepper.model();
+    AdaptedModel model = work.model();
     Map<String, TensorBlob> out = new LinkedHashMap<>(layout.head());
     int r = cfg.rank();
     for (ModuleShape m : layout.modules()) {
@@ -164,39 +151,34 @@ public final class WorkerEngine implements AutoCloseable {
     return Map.copyOf(out);
   }
 
-  /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
+  /** Opens the job a spec describes on a worker: LoRA-GA is refused there ({@link #LORA_GA_UNSUPPORTED}). */
   public static WorkerEngine open(JobSpec spec) throws IOException {
     FinetuneConfig cfg = FinetuneConfig.fromJob(spec);
-    if (cfg.init().equals("lora-ga")) throw new IllegalArgumentException(LORA_GA_UNSUPPORTED);
-    TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
-    if (cfg.needsGradient() && !cfg.headOnly() && task.train().size() < cfg.initIters() * cfg.initBatch()) {
-      throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
-          + " training examples (init.iters x init.batch) but " + cfg.task() + " has " + task.train().size());
-    }
-    BertSource full = BertSource.resolve(cfg.model());
-    String hash = Digests.model(full);
-    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-    BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora,
-        new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
-    Finetuner.checkTargets(cfg, model);
-    // Keep only what export needs: the weights now live in the model (90 MB for MiniLM).
-    BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
-    BertStepper stepper = new BertStepper(model);
-    TextTokenizer tok = null;
-    try (InputStream json = source.openTokenizer()) {
-      tok = TextTokenizer.fromJson(json, cfg.maxLength());
+    if (InitMethod.of(cfg.init()) == InitMethod.LORA_GA) throw new IllegalArgumentException(LORA_GA_UNSUPPORTED);
+    return open(cfg);
+  }
+
+  /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
+  public static WorkerEngine open(FinetuneConfig cfg) throws IOException {
+    ModelFamily family = ModelFamily.detect(cfg.model());
+    Workload work = family == ModelFamily.LLAMA ? CausalLmWorkload.open(cfg) : ClassificationWorkload.open(cfg);
+    try {
+      String hash = work instanceof CausalLmWorkload c ? c.modelHash() : ((ClassificationWorkload) work).modelHash();
+      if (cfg.needsGradient() && !cfg.headOnly() && work.trainSize() < cfg.initIters() * cfg.initBatch()) {
+        throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
+            + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task() + " has " + work.trainSize());
+      }
       boolean initHere = !cfg.headOnly() && !cfg.needsGradient();
-      Map<String, LoraPair> initPairs = initHere ? AdapterInit.apply(model, null, cfg.initIters(), cfg) : null;
-      return new WorkerEngine(cfg, task, source, stepper, tok, initPairs, initHere, hash);
-    } catch (IOException | RuntimeException e) {
-      if (tok != null) tok.close();
-      stepper.close();
+      Map<String, LoraPair> initPairs = initHere ? AdapterInit.apply(work.model(), null, cfg.initIters(), cfg) : null;
+      return new WorkerEngine(cfg, work, initPairs, initHere, hash);
+    } catch (RuntimeException e) {
+      work.close();
       throw e;
     }
   }
 
   private Layout describe(boolean initRanHere, String modelHash) {
-    BertLoraModel model = stepper.model();
+    AdaptedModel model = work.model();
     List<ModuleShape> modules = new ArrayList<>();
     Map<String, TensorBlob> init = new LinkedHashMap<>();
     for (String m : model.adaptedModules()) {
@@ -212,12 +194,12 @@ public final class WorkerEngine implements AutoCloseable {
       }
     }
     Map<String, TensorBlob> head = new LinkedHashMap<>();
-    for (String h : HEAD) {
+    for (String h : work.headNames()) {
       var a = model.namedParameters().get(h).getArray();
       head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
     }
-    return new Layout(modules, head, init, initPairs != null, task.train().size(), evalExamples(), task.labels().labels(),
-        modelHash, source.id());
+    return new Layout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
+        modelHash, work.modelId(), work.taskType());
   }
 
   public Layout layout() {
@@ -228,30 +210,43 @@ public final class WorkerEngine implements AutoCloseable {
     return cfg;
   }
 
-  /** Class names in id order. */
+  /** Class names in id order (empty for tasks without classes). */
   public List<String> labels() {
     return layout.labels();
   }
 
-  /** The init factors when the init modified W0 (PiSSA), for a plain-LoRA export; null otherwise. */
+  /** The task type: {@code classification} or {@code causal-lm}. */
+  public String taskType() {
+    return work.taskType();
+  }
+
+  /** The init factors when the init modified W0 (PiSSA, LoRA-GA), for a plain-LoRA export; null otherwise. */
   public Map<String, LoraPair> initPairs() {
     return initPairs;
   }
 
   /** Evaluation examples used: {@code min(eval.examples, eval set)}. */
   public int evalExamples() {
-    return Math.min(cfg.evalExamples(), task.eval().size());
+    return Math.min(cfg.evalExamples(), work.evalSize());
   }
 
   public int evalBatches() {
     return (evalExamples() + JobJoined.EVAL_BATCH - 1) / JobJoined.EVAL_BATCH;
   }
 
+  /** Init micro-batches of shard {@code s}: {@code [s*per, (s+1)*per)} with {@code per = init.iters / init.shards}. */
+  public int[] shardMicroBatches(int shard) {
+    int per = cfg.initIters() / cfg.initShards();
+    int[] out = new int[per];
+    for (int i = 0; i < per; i++) out[i] = shard * per + i;
+    return out;
+  }
+
   /**
    * Sums the full gradients of init micro-batches {@code microBatches}, in this order, and keeps
    * the sum as shard {@code shard}. Idempotent: a shard already held for the same micro-batches is
-   * not recomputed. Runs on the untrained model, as Finetuner's estimate does: adapters set since
-   * the job opened are replaced by the initial ones first.
+   * not recomputed. Runs on the untrained model: adapters set since the job opened are replaced by
+   * the initial ones first.
    *
    * @return the sum of the micro-batches' mean losses
    */
@@ -261,7 +256,7 @@ public final class WorkerEngine implements AutoCloseable {
     if (!cfg.needsGradient() || cfg.headOnly()) {
       throw new IllegalStateException("init.method = " + cfg.init() + " needs no gradient estimate; it ran when the job opened");
     }
-    if (!pristine) { // Finetuner estimates the gradient on the untrained model: B = 0, the initial head
+    if (!pristine) { // the estimate is of the untrained model: B = 0, the initial head
       write(initial);
       adapters = Map.of();
       adapterStep = NO_STEP;
@@ -276,8 +271,7 @@ public final class WorkerEngine implements AutoCloseable {
       if (i < 0 || i >= cfg.initIters()) {
         throw new IllegalArgumentException("init micro-batch " + i + " is not in [0, init.iters=" + cfg.initIters() + ")");
       }
-      int[] idx = Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz);
-      BertStepper.FullGradients g = stepper.fullGradients(batches.of(-1 - i, idx)); // Finetuner's index for init batch i
+      Workload.InitUnit g = work.initGradients(i, Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz));
       for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
         double[] sum = sums.get(e.getKey()).data;
         float[] v = e.getValue();
@@ -289,6 +283,17 @@ public final class WorkerEngine implements AutoCloseable {
     return loss;
   }
 
+  /**
+   * Replaces the head's values before training (a head warm-up): in the model and in the initial
+   * state the gradient estimate runs on.
+   */
+  void warmHead(Map<String, float[]> head) {
+    Map<String, TensorBlob> next = new LinkedHashMap<>(initial);
+    head.forEach((h, v) -> next.put(h, TensorBlob.ofFloats(layout.head().get(h).shape(), v)));
+    write(next);
+    initial = Map.copyOf(next);
+  }
+
   /** Whether init shard {@code shard} is held. */
   public boolean holdsShard(int shard) {
     return shards.containsKey(shard);
@@ -297,6 +302,29 @@ public final class WorkerEngine implements AutoCloseable {
   /** Drops the init shard sums (tens of MB each) once the init is done. */
   public void releaseShards() {
     shards.clear();
+  }
+
+  /**
+   * The init from every shard held here, in one process (the {@link LocalRun} path): per module
+   * {@code ShardedGradientInit.init} over the shard sums in shard order, the factors written into
+   * the model, W0 moved for LoRA-GA. The shards are released.
+   *
+   * @return the init factors when the method modified W0, else null
+   */
+  Map<String, LoraPair> initFromShards() {
+    Map<String, List<DMatrixRMaj>> byModule = new LinkedHashMap<>();
+    for (ModuleShape m : layout.modules()) {
+      List<DMatrixRMaj> list = new ArrayList<>();
+      for (int s = 0; s < cfg.initShards(); s++) {
+        Shard held = shards.get(s);
+        if (held == null) throw new IllegalStateException("init shard " + s + " is not held; compute every shard first");
+        list.add(held.sums().get(m.name()));
+      }
+      byModule.put(m.name(), list);
+    }
+    initPairs = AdapterInit.apply(work.model(), byModule, cfg.initIters(), cfg);
+    shards.clear();
+    return initPairs;
   }
 
   /**
@@ -324,10 +352,10 @@ public final class WorkerEngine implements AutoCloseable {
   }
 
   /**
-   * Writes the adapters and head into the model (float32, as Finetuner's {@code AdapterState.writeTo}).
+   * Writes the adapters and head into the model (float32).
    *
-   * @param values {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r], {@code classifier.weight}
-   *     [C,H], {@code classifier.bias} [C]; F32 (F64 is rounded to float, as the masters are)
+   * @param values {@code <module>.lora_A} [r,in], {@code <module>.lora_B} [out,r] and the head's tensors;
+   *     F32 (F64 is rounded to float, as the masters are)
    */
   public void setAdapters(long step, Map<String, TensorBlob> values) {
     write(values);
@@ -347,7 +375,7 @@ public final class WorkerEngine implements AutoCloseable {
   }
 
   private void write(Map<String, TensorBlob> values) {
-    BertLoraModel model = stepper.model();
+    AdaptedModel model = work.model();
     Map<String, long[]> want = expectedShapes();
     List<String> missing = want.keySet().stream().filter(k -> !values.containsKey(k)).toList();
     List<String> unknown = values.keySet().stream().filter(k -> !want.containsKey(k)).sorted().toList();
@@ -363,7 +391,7 @@ public final class WorkerEngine implements AutoCloseable {
       model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
       model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
     }
-    for (String h : HEAD) Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
+    for (String h : layout.head().keySet()) Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
   }
 
   private Map<String, long[]> expectedShapes() {
@@ -373,14 +401,18 @@ public final class WorkerEngine implements AutoCloseable {
       want.put(m.name() + JobJoined.LORA_A, new long[] {r, m.in()});
       want.put(m.name() + JobJoined.LORA_B, new long[] {m.out(), r});
     }
-    for (String h : HEAD) want.put(h, layout.head().get(h).shape());
+    layout.head().forEach((h, t) -> want.put(h, t.shape()));
     return want;
   }
 
-  /** LoRA gradients of training micro-batch {@code microBatch} under the adapters in the model. */
+  /** The raw unit of training micro-batch {@code microBatch} under the adapters in the model (float arrays). */
+  Workload.TrainUnit trainUnit(long microBatch) {
+    return work.loraGradients(microBatch, plan.microBatch(microBatch), DropoutSeeds.of(cfg.seed(), microBatch));
+  }
+
+  /** LoRA (and head) gradients of training micro-batch {@code microBatch} under the adapters in the model. */
   public Gradients gradients(long microBatch) {
-    BertStepper.LoraGradients g = stepper.loraGradients(batches.of(microBatch, plan.microBatch(microBatch)),
-        DropoutSeeds.of(cfg.seed(), microBatch));
+    Workload.TrainUnit g = trainUnit(microBatch);
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     int r = cfg.rank();
     for (ModuleShape m : layout.modules()) {
@@ -388,25 +420,24 @@ public final class WorkerEngine implements AutoCloseable {
       out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, ab[0]));
       out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, ab[1]));
     }
-    for (String h : HEAD) out.put(h, TensorBlob.ofFloats(layout.head().get(h).shape(), g.head().get(h)));
-    return new Gradients(g.loss(), g.correct(), g.examples(), out);
+    layout.head().forEach((h, t) -> out.put(h, TensorBlob.ofFloats(t.shape(), g.head().get(h))));
+    return new Gradients(g.lossSum(), g.weight(), g.examples(), g.metrics(), out);
   }
 
-  /** Evaluation batch {@code batch}: examples {@code [32 batch, min(n, 32 batch + 32))}, as Finetuner evaluates. */
-  public Evaluation evaluate(int batch) {
+  /** Evaluation batch {@code batch}: examples {@code [32 batch, min(n, 32 batch + 32))} of the first n. */
+  public Workload.EvalUnit evaluate(int batch) {
     int n = evalExamples();
     long from = (long) batch * JobJoined.EVAL_BATCH;
     if (batch < 0 || from >= n) {
       throw new IllegalArgumentException("evaluation batch " + batch + " is not in [0, " + evalBatches() + ")");
     }
     int[] idx = new int[(int) Math.min(JobJoined.EVAL_BATCH, n - from)];
-    for (int i = 0; i < idx.length; i++) idx[i] = task.evalExample((int) from + i, n);
-    BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
-    return new Evaluation(e.lossSum(), e.correct(), e.examples());
+    for (int i = 0; i < idx.length; i++) idx[i] = work.evalExample((int) from + i, n);
+    return work.evaluate(idx);
   }
 
   /**
-   * Writes the merged model with {@code finalAdapters} to {@code dir} ({@link Artifacts#writeOnnx}).
+   * Writes the merged model with {@code finalAdapters} to {@code dir}.
    *
    * @return each written file's name under {@code dir} and its SHA-256 (hex)
    */
@@ -417,23 +448,21 @@ public final class WorkerEngine implements AutoCloseable {
       adapterStep = NO_STEP; // values of no announced step
       pristine = false;
     }
-    OnnxExport export = Artifacts.writeOnnx(stepper.model(), labels, source, dir);
+    OnnxExport export = work.exportOnnx(dir, labels);
     List<Path> files = new ArrayList<>(List.of(export.model()));
     export.externalData().ifPresent(files::add);
-    files.add(dir.resolve(Artifacts.TOKENIZER_FILE));
+    for (String side : List.of(Artifacts.TOKENIZER_FILE, LlamaArtifacts.CONFIG_FILE)) { // copied beside the model
+      Path f = dir.resolve(side);
+      if (side.equals(Artifacts.TOKENIZER_FILE) || work instanceof CausalLmWorkload) files.add(f);
+    }
     Map<String, String> out = new TreeMap<>();
     for (Path f : files) out.put(f.getFileName().toString(), Digests.file(f)); // all written directly under dir
     return out;
   }
 
-  /** {@link #baseModelHash} of this engine's model, computed when it opened. */
+  /** SHA-256 of this engine's model id and base weights, computed when it opened. */
   public String modelHash() {
     return layout.modelHash();
-  }
-
-  /** SHA-256 (hex) over the model id and every base weight (name, shape, float32 bytes, by name): the same on every worker with the same model. */
-  public static String baseModelHash(JobSpec spec) throws IOException {
-    return Digests.model(BertSource.resolve(spec.getString("model")));
   }
 
   /** A row-major F64 {@code [rows, cols]} tensor of {@code m}, every bit kept. */
@@ -455,16 +484,16 @@ public final class WorkerEngine implements AutoCloseable {
   @Override
   public void close() {
     shards.clear();
-    try {
-      tok.close();
-    } finally {
-      stepper.close();
-    }
+    work.close();
   }
 
-  // Package-private views for tests that rebuild Finetuner's computation beside the engine.
-  BertLoraModel model() {
-    return stepper.model();
+  /** The model under training (adapters unmerged), for export, generation and tests. */
+  public AdaptedModel model() {
+    return work.model();
+  }
+
+  Workload workload() {
+    return work;
   }
 
   MicroBatchPlan plan() {

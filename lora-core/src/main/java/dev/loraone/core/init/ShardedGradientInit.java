@@ -32,8 +32,8 @@ public final class ShardedGradientInit {
   public record Settings(String method, LoraScaling scaling, InitParams params, boolean randomized, int qFactor, int niter,
       long seed) {
     public Settings {
-      LoraInitializers.forName(method);
-      if (randomized && !method.equals(LoraOneInit.NAME) && needsGradient(method)) {
+      InitMethod m = InitMethod.of(method);
+      if (randomized && m.needsGradient() && !m.randomizedSvd()) {
         throw new IllegalArgumentException("init.mode = randomized supports lora-one only; use init.mode = exact for " + method);
       }
       if (qFactor < 1) throw new IllegalArgumentException("init.q-factor=" + qFactor + " must be >= 1");
@@ -42,7 +42,7 @@ public final class ShardedGradientInit {
   }
 
   public static boolean needsGradient(String method) {
-    return method.equals(LoraOneInit.NAME) || method.equals(LoraGaInit.NAME);
+    return InitMethod.of(method).needsGradient();
   }
 
   /** The SVD rounds of module {@code index} of shape {@code [out,in]}: what a coordinator drives. */
@@ -65,7 +65,7 @@ public final class ShardedGradientInit {
       throw new IllegalArgumentException(s.method() + " needs the one-step gradient of layer '" + layer + "'");
     }
     long initSeed = Seeds.derive(s.seed(), Seeds.MODULE_INIT + index);
-    if (s.randomized() && s.method().equals(LoraOneInit.NAME)) {
+    if (s.randomized() && InitMethod.of(s.method()).randomizedSvd()) {
       for (int i = 0; i < shardSums.size(); i++) Matrices.requireFinite(shardSums.get(i), "shard " + i + " gradient of layer '" + layer + "'");
       Svd svd = rounds(shape.out(), shape.in(), index, s).runAgainst(MatrixOperator.sumOf(shardSums)).result();
       return LoraOneInit.fromGradientSvd(layer, svd, s.params().gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA));

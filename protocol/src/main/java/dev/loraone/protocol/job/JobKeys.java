@@ -113,6 +113,9 @@ public final class JobKeys {
     put(m, integer("train.max-length", 64, 2, 1 << 16, "tokens per example"));
     put(m, integer("eval.every", 50, 0, Integer.MAX_VALUE, "evaluate every N steps (0: at the end only)"));
     put(m, integer("eval.examples", 512, 1, Integer.MAX_VALUE, "evaluation examples"));
+    put(m, integer("head.warmup-steps", 0, 0, Integer.MAX_VALUE,
+        "classification: head-only steps before the gradient estimate and init (linear probing first); 0 = none"));
+    put(m, dbl("head.warmup-lr", 0, 0, 10, "learning rate of the head warm-up; 0 = optimizer.lr"));
     put(m, integer("data.max-per-class", 200, 1, Integer.MAX_VALUE, "WordNet: examples per class and split"));
     put(m, choice("data.on-bad-record", "fail", "bad data records", "fail", "skip"));
     put(m, bool("export.onnx", true, "also export the merged model to ONNX (the PEFT adapter is always written)"));
@@ -161,7 +164,7 @@ public final class JobKeys {
   }
 
   /** " (did you mean 'x'?)" for the closest known key within edit distance 3, else the section's keys. */
-  static String suggest(String key) {
+  public static String suggest(String key) {
     String best = null;
     int bestD = Integer.MAX_VALUE;
     for (String k : ALL.keySet()) {
@@ -194,6 +197,11 @@ public final class JobKeys {
   }
 
   /** Human documentation of every key: path, default, doc. */
+  /** Whether {@code key} (without the {@code job.} prefix) is a job key. */
+  public static boolean known(String key) {
+    return ALL.containsKey(key);
+  }
+
   public static String describe() {
     StringBuilder sb = new StringBuilder();
     ALL.values().forEach(k -> sb.append(String.format("job.%-26s %-20s %s%n", k.path(),

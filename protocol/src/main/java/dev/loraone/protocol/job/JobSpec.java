@@ -118,6 +118,30 @@ public final class JobSpec {
     }
   }
 
+  /**
+   * A job file, or the defaults when {@code file} is null, with {@code job.key = value} lines laid
+   * over it (HOCON, e.g. from command-line shorthands and {@code --set}); problems name {@code overridesSource}.
+   */
+  public static JobSpec parseFile(Path file, String overrides, String overridesSource) {
+    Config over;
+    try {
+      over = ConfigFactory.parseString(overrides, ConfigParseOptions.defaults().setOriginDescription(overridesSource));
+    } catch (ConfigException e) {
+      throw new InvalidJobException(overridesSource, List.of(e.getMessage()));
+    }
+    if (file == null) {
+      return of(over.hasPath("job") ? over : ConfigFactory.parseMap(Map.of("job.name", "job"), "defaults"), overridesSource);
+    }
+    if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
+    Config base;
+    try {
+      base = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+    } catch (ConfigException e) {
+      throw new InvalidJobException(file.toString(), List.of(e.getMessage()));
+    }
+    return of(over.withFallback(base), overrides.isBlank() ? file.toString() : file + " with " + overridesSource);
+  }
+
   /** A job from overrides of the defaults, e.g. {@code Map.of("train.steps", 10)}. */
   public static JobSpec of(Map<String, ?> overrides) {
     Map<String, Object> prefixed = new LinkedHashMap<>();

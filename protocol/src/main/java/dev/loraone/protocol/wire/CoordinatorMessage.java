@@ -87,6 +87,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
    *   data.labels            U8   [bytes]   class names in id order, a UTF-8 JSON array
    *   model.sha256           U8   [64]      hex SHA-256 of the model id and base weights
    *   model.id               U8   [bytes]   the base model's id (UTF-8), the adapter's base_model_name_or_path
+   *   task.type              U8   [bytes]   classification | causal-lm (UTF-8): metrics and PEFT task type
    * </pre>
    * The accessors below decode it, so neither side spells a key twice.
    */
@@ -103,6 +104,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
     public static final String LABELS = "data.labels";
     public static final String MODEL_SHA256 = "model.sha256";
     public static final String MODEL_ID = "model.id";
+    public static final String TASK_TYPE = "task.type";
     /** Examples per {@code Evaluate} batch. */
     public static final int EVAL_BATCH = 32;
 
@@ -178,6 +180,12 @@ public sealed interface CoordinatorMessage extends WireMessage {
       return new String(require(MODEL_SHA256).bytes(), StandardCharsets.UTF_8);
     }
 
+    /** The task type ({@code classification} when absent). */
+    public String taskType() {
+      TensorBlob t = layout.get(TASK_TYPE);
+      return t == null ? "classification" : new String(t.bytes(), StandardCharsets.UTF_8);
+    }
+
     /** An {@code I64 [n]} tensor, for the scalar and shape entries. */
     public static TensorBlob i64(long... values) {
       java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(values.length * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -251,12 +259,22 @@ public sealed interface CoordinatorMessage extends WireMessage {
   }
 
   /**
-   * LoRA gradients of one micro-batch's summed loss, by PEFT parameter name; the coordinator sums
-   * them over the step's micro-batches in index order.
+   * LoRA gradients of one micro-batch's loss term, by PEFT parameter name; the coordinator sums
+   * them over the step's micro-batches in index order and divides by the summed {@code weight}.
+   *
+   * <pre>
+   *   task             lossSum (the term whose gradient is sent)   weight              metrics
+   *   classification   mean loss of the micro-batch                1                   correct
+   *   causal-lm        summed token loss of the micro-batch        completion tokens   tokens
+   *   step             loss = sum lossSum / sum weight;  g = sum grads / sum weight   (index order)
+   * </pre>
+   * So the step's result does not depend on how its micro-batches were spread over workers.
+   *
+   * @param metrics task sums over the micro-batch (e.g. {@code correct}), reduced like the loss
    */
   record GradientsComputed(
-      JobId job, WorkerId worker, long step, int microBatch, int examples, double lossSum,
-      Map<String, TensorBlob> gradients)
+      JobId job, WorkerId worker, long step, int microBatch, int examples, double weight, double lossSum,
+      Map<String, Double> metrics, Map<String, TensorBlob> gradients)
       implements CoordinatorMessage {
     public GradientsComputed {
       notNull("job", job);
@@ -264,6 +282,8 @@ public sealed interface CoordinatorMessage extends WireMessage {
       nonNegative("step", step);
       nonNegative("microBatch", microBatch);
       nonNegative("examples", examples);
+      if (!(weight >= 0)) throw new IllegalArgumentException("weight must be >= 0, got " + weight);
+      metrics = sortedMap("metrics", metrics);
       gradients = sortedMap("gradients", gradients);
     }
 
@@ -274,10 +294,12 @@ public sealed interface CoordinatorMessage extends WireMessage {
   }
 
   /**
-   * Sums over one evaluation batch; {@code sums} holds task metrics as sums (e.g. {@code correct},
-   * {@code tokens}) so the coordinator can reduce batches in index order before dividing.
+   * Sums over one evaluation batch: {@code lossSum} over {@code weight} loss items (examples for
+   * classification, tokens for causal LM) and task metrics as sums (e.g. {@code correct}), so the
+   * coordinator can reduce batches in index order before dividing.
    */
-  record Evaluated(JobId job, WorkerId worker, long step, int batch, int examples, double lossSum, Map<String, Double> sums)
+  record Evaluated(
+      JobId job, WorkerId worker, long step, int batch, int examples, double weight, double lossSum, Map<String, Double> sums)
       implements CoordinatorMessage {
     public Evaluated {
       notNull("job", job);
@@ -285,6 +307,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
       nonNegative("step", step);
       nonNegative("batch", batch);
       nonNegative("examples", examples);
+      if (!(weight >= 0)) throw new IllegalArgumentException("weight must be >= 0, got " + weight);
       sums = sortedMap("sums", sums);
     }
   }

@@ -1,4 +1,4 @@
-package dev.loraone.coordinator.state;
+package dev.loraone.protocol.job;
 
 /** The phases of one job (DESIGN.md section 4). */
 public enum Phase {

@@ -1,15 +1,15 @@
-package dev.loraone.coordinator;
+package dev.loraone.protocol.job;
 
-import dev.loraone.coordinator.state.Phase;
 import dev.loraone.protocol.wire.JobId;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
 /**
- * What a {@link CoordinatorActor} reports about its job, for the runtime to print or stream. Local
- * only (the listener lives on the coordinator's node), hence not a wire message. A job ends with
- * exactly one {@link Finished} or {@link Failed}.
+ * What a running job reports, whoever runs it: the coordinator actor of a cluster job and the
+ * single-process local run speak this one vocabulary, and one renderer prints it for every command.
+ * Local only (the listener lives on the node that runs the job), hence not a wire message. A job
+ * ends with exactly one {@link Finished} or {@link Failed}.
  */
 public sealed interface JobEvent {
   JobId job();
@@ -23,14 +23,24 @@ public sealed interface JobEvent {
   /**
    * Optimizer step {@code step} of {@code steps} was applied.
    *
-   * @param loss mean training loss per example over the step's micro-batches
-   * @param accuracy training accuracy over them, NaN when the workers report no {@code metrics.correct}
+   * @param loss mean training loss over the step's micro-batches (per micro-batch mean for classification, per
+   *     completion token for causal LM)
+   * @param metrics the task's training metrics over them ({@code accuracy}; {@code perplexity, tokens})
    * @param lr the learning rate of the A factors at this step
    * @param gradNorm the global gradient norm before clipping
    * @param seconds wall time from the step's first work order to its update
    */
-  record StepDone(JobId job, int step, int steps, double loss, double accuracy, double lr, double gradNorm, double seconds)
-      implements JobEvent {}
+  record StepDone(JobId job, int step, int steps, double loss, Map<String, Double> metrics, double lr, double gradNorm,
+      double seconds) implements JobEvent {
+    public StepDone {
+      metrics = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metrics));
+    }
+
+    /** Training accuracy, NaN when the task has none. */
+    public double accuracy() {
+      return metrics.getOrDefault("accuracy", Double.NaN);
+    }
+  }
 
   /**
    * Tensor bytes the coordinator sent to and received from workers since it started (adapter
@@ -38,8 +48,20 @@ public sealed interface JobEvent {
    */
   record Traffic(JobId job, int step, long bytesSent, long bytesReceived) implements JobEvent {}
 
-  /** Evaluation after {@code step}: loss and accuracy per example over {@code examples} examples. */
-  record Evaluated(JobId job, int step, double loss, double accuracy, int examples) implements JobEvent {}
+  /**
+   * Evaluation after {@code step} over {@code examples} examples: mean loss (per example, or per completion token) and
+   * the task's metrics ({@code accuracy}; {@code perplexity, tokens}).
+   */
+  record Evaluated(JobId job, int step, double loss, Map<String, Double> metrics, int examples) implements JobEvent {
+    public Evaluated {
+      metrics = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metrics));
+    }
+
+    /** Accuracy, NaN when the task has none. */
+    public double accuracy() {
+      return metrics.getOrDefault("accuracy", Double.NaN);
+    }
+  }
 
   /** Masters and optimizer state after {@code step} are on disk ({@code file}: the checkpoint's JSON). */
   record Checkpointed(JobId job, int step, Path file) implements JobEvent {}

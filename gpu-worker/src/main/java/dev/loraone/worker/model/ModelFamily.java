@@ -1,0 +1,90 @@
+package dev.loraone.worker.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The model families the engine runs, detected once from what the job's {@code model} names: a
+ * built-in model ({@code minilm}, {@code bge-small}) or an HF folder whose {@code config.json} has
+ * a supported {@code model_type}. Every entry point asks here first, so a folder of another type is
+ * refused when the job is submitted, naming the key and the supported types, never late on a worker.
+ *
+ * <pre>
+ *   family   model_type            task it trains      built-in names
+ *   BERT     bert                  classification      minilm, all-minilm-l6-v2, bge-small, bge-small-en-v1.5
+ *   LLAMA    llama, mistral        causal-lm           -
+ * </pre>
+ */
+public enum ModelFamily {
+  BERT(Set.of("bert"), "classification"),
+  LLAMA(Set.of("llama", "mistral"), "causal-lm");
+
+  /** The models bundled in Maven jars, by the names a job may use. */
+  public static final List<String> BUILT_IN = List.of("minilm", "all-minilm-l6-v2", "bge-small", "bge-small-en-v1.5");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Set<String> modelTypes;
+  private final String taskType;
+
+  ModelFamily(Set<String> modelTypes, String taskType) {
+    this.modelTypes = modelTypes;
+    this.taskType = taskType;
+  }
+
+  /** The task type this family trains ({@code classification} or {@code causal-lm}). */
+  public String taskType() {
+    return taskType;
+  }
+
+  /**
+   * The family of {@code model}: a built-in name or an HF folder.
+   *
+   * @throws IllegalArgumentException naming the job key {@code model}, the value and what was expected
+   */
+  public static ModelFamily detect(String model) {
+    if (model == null || model.isBlank()) throw new IllegalArgumentException("'job.model' is blank: expected " + expected());
+    if (BUILT_IN.contains(model.toLowerCase(Locale.ROOT))) return BERT;
+    Path dir;
+    try {
+      dir = Path.of(model);
+    } catch (InvalidPathException e) {
+      throw new IllegalArgumentException("'job.model' = \"" + model + "\" is not a path: expected " + expected());
+    }
+    Path config = dir.resolve("config.json");
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("'job.model' = \"" + model + "\": no such folder; expected " + expected());
+    }
+    if (!Files.isRegularFile(config)) {
+      throw new IllegalArgumentException("'job.model' = \"" + model + "\": the folder has no config.json; expected " + expected());
+    }
+    JsonNode type;
+    try {
+      type = JSON.readTree(config.toFile()).get("model_type");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(config + ": not readable JSON (" + e.getMessage() + ")");
+    }
+    String t = type == null || !type.isTextual() ? null : type.asText();
+    for (ModelFamily f : values()) {
+      if (t != null && f.modelTypes.contains(t)) return f;
+    }
+    throw new IllegalArgumentException(config + ": 'model_type' is " + (type == null ? "missing" : type)
+        + "; 'job.model' supports model_type " + supportedTypes());
+  }
+
+  /** Every supported {@code model_type}, e.g. {@code [bert, llama, mistral]}. */
+  public static List<String> supportedTypes() {
+    return java.util.Arrays.stream(values()).flatMap(f -> f.modelTypes.stream().sorted()).toList();
+  }
+
+  private static String expected() {
+    return "minilm, bge-small or an HF model folder with config.json of model_type " + supportedTypes();
+  }
+}

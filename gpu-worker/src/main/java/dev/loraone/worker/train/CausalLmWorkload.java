@@ -1,0 +1,173 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.data.CausalLmEncoder;
+import dev.loraone.data.Example;
+import dev.loraone.data.TextTokenizer;
+import dev.loraone.worker.export.OnnxExport;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.weights.LlamaCheckpoint;
+import dev.loraone.worker.weights.LlamaConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * Causal-LM fine-tuning of a Llama-family checkpoint on {@code {prompt, completion}} pairs: input
+ * {@code [BOS] prompt completion [EOS]}, loss on completion tokens only ({@link CausalLmEncoder}).
+ * Gradients are of the summed token loss and weigh by the completion-token count, so a step's mean
+ * does not depend on how its micro-batches are split (HF's {@code num_items_in_batch}); an init batch
+ * contributes its mean-token-loss gradient, as the official code's per-batch mean loss.
+ * Evaluation runs in chunks of {@code train.micro-batch} examples to bound activation memory.
+ */
+final class CausalLmWorkload implements Workload {
+  private final CausalLmTask task;
+  private final Path checkpointDir;
+  private final LlamaStepper stepper;
+  private final TextTokenizer tok;
+  private final CausalLmEncoder encoder;
+  private final int chunk;
+  private final String modelHash;
+
+  private CausalLmWorkload(CausalLmTask task, Path checkpointDir, LlamaStepper stepper, TextTokenizer tok, int chunk,
+      String modelHash) {
+    this.task = task;
+    this.checkpointDir = checkpointDir;
+    this.stepper = stepper;
+    this.tok = tok;
+    LlamaConfig config = stepper.model().config();
+    OptionalLong eos = config.eosTokenIds().isEmpty() ? OptionalLong.empty() : OptionalLong.of(config.eosTokenIds().get(0));
+    this.encoder = new CausalLmEncoder(tok, config.bosTokenId(), eos);
+    this.chunk = chunk;
+    this.modelHash = modelHash;
+  }
+
+  static CausalLmWorkload open(FinetuneConfig cfg) throws IOException {
+    if (cfg.headOnly()) {
+      throw new IllegalArgumentException("'job.lora.targets' = " + cfg.targets() + ": a causal LM has no task head to train alone;"
+          + " name the modules to adapt (e.g. q_proj,v_proj or all-linear)");
+    }
+    CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord());
+    Path dir = Path.of(cfg.model());
+    LlamaCheckpoint checkpoint = LlamaCheckpoint.load(dir);
+    Path tokenizerJson = checkpoint.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("'job.model' = "
+        + cfg.model() + " has no tokenizer.json; causal-LM fine-tuning tokenises with the checkpoint's own"));
+    if (cfg.maxLength() > checkpoint.config().maxPositions()) {
+      throw new IllegalArgumentException("'job.train.max-length' = " + cfg.maxLength() + " exceeds the model's"
+          + " max_position_embeddings " + checkpoint.config().maxPositions());
+    }
+    String hash = Digests.model(dir.getFileName().toString(), checkpoint.weights());
+    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
+    LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
+    Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");
+    LlamaStepper stepper = new LlamaStepper(model);
+    try {
+      TextTokenizer tok = TextTokenizer.fromPath(tokenizerJson, cfg.maxLength());
+      return new CausalLmWorkload(task, dir, stepper, tok, cfg.microBatch(), hash);
+    } catch (IOException | RuntimeException e) {
+      stepper.close();
+      throw e;
+    }
+  }
+
+  String modelHash() {
+    return modelHash;
+  }
+
+  @Override
+  public String taskType() {
+    return "causal-lm";
+  }
+
+  @Override
+  public LlamaLoraModel model() {
+    return stepper.model();
+  }
+
+  @Override
+  public String modelId() {
+    return checkpointDir.toString();
+  }
+
+  @Override
+  public int trainSize() {
+    return task.train().size();
+  }
+
+  @Override
+  public int evalSize() {
+    return task.eval().size();
+  }
+
+  @Override
+  public List<String> labels() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> headNames() {
+    return List.of();
+  }
+
+  @Override
+  public InitUnit initGradients(int i, int[] idx) {
+    LlamaStepper.FullGradients fg = stepper.fullGradients(encode(task.train(), idx));
+    float perToken = 1f / Math.max(fg.tokens(), 1);
+    Map<String, float[]> scaled = new LinkedHashMap<>();
+    fg.weights().forEach((m, v) -> {
+      float[] w = new float[v.length];
+      for (int k = 0; k < v.length; k++) w[k] = v[k] * perToken;
+      scaled.put(m, w);
+    });
+    return new InitUnit(fg.lossSum() / Math.max(fg.tokens(), 1), scaled);
+  }
+
+  @Override
+  public TrainUnit loraGradients(long index, int[] idx, long dropoutSeed) {
+    LlamaStepper.LoraGradients g = stepper.loraGradients(encode(task.train(), idx), dropoutSeed);
+    return new TrainUnit(g.lossSum(), g.tokens(), idx.length, Map.of("tokens", (double) g.tokens()), g.adapters(), Map.of());
+  }
+
+  @Override
+  public EvalUnit evaluate(int[] idx) {
+    double lossSum = 0;
+    int tokens = 0;
+    for (int from = 0; from < idx.length; from += chunk) {
+      int[] part = java.util.Arrays.copyOfRange(idx, from, Math.min(idx.length, from + chunk));
+      LlamaStepper.Evaluation e = stepper.evaluate(encode(task.eval(), part));
+      lossSum += e.lossSum();
+      tokens += e.tokens();
+    }
+    return new EvalUnit(lossSum, tokens, idx.length, Map.of("tokens", (double) tokens));
+  }
+
+  @Override
+  public int evalExample(int j, int n) {
+    return j;
+  }
+
+  @Override
+  public OnnxExport exportOnnx(Path dir, List<String> labels) throws IOException {
+    return LlamaArtifacts.writeOnnx(stepper.model(), checkpointDir, dir);
+  }
+
+  private CausalLmBatch encode(List<Example.Generation> from, int[] idx) {
+    List<Example.Generation> rows = new ArrayList<>(idx.length);
+    for (int i : idx) rows.add(from.get(i));
+    return encoder.encodeExamples(rows);
+  }
+
+  @Override
+  public void close() {
+    try {
+      tok.close();
+    } finally {
+      stepper.close();
+    }
+  }
+}

@@ -1,0 +1,143 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.data.TextTokenizer;
+import dev.loraone.worker.export.OnnxExport;
+import dev.loraone.worker.model.BertLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Sequence classification on a BERT-family encoder: {@code {text,label}} data or the built-in
+ * WordNet supersense task, a {@code classifier} head {@code [C,H] + [C]} trained beside the
+ * adapters, softmax cross-entropy averaged over each micro-batch.
+ */
+final class ClassificationWorkload implements Workload {
+  static final List<String> HEAD = List.of("classifier.weight", "classifier.bias");
+
+  private final TaskData task;
+  private final BertSource source;
+  private final BertStepper stepper;
+  private final TextTokenizer tok;
+  private final Batches batches;
+  private final String modelHash;
+
+  private ClassificationWorkload(TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok, String modelHash) {
+    this.task = task;
+    this.source = source;
+    this.stepper = stepper;
+    this.tok = tok;
+    this.batches = new Batches(tok, task);
+    this.modelHash = modelHash;
+  }
+
+  /** Loads data and model; the base weights' heap copy is dropped once the model holds them. */
+  static ClassificationWorkload open(FinetuneConfig cfg) throws IOException {
+    TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
+    BertSource full = BertSource.resolve(cfg.model());
+    String hash = Digests.model(full.id(), full.weights());
+    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
+    BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora,
+        new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
+    Targets.check(cfg, model, "encoder.layer.N");
+    BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
+    BertStepper stepper = new BertStepper(model);
+    try (InputStream json = source.openTokenizer()) {
+      return new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash);
+    } catch (IOException | RuntimeException e) {
+      stepper.close();
+      throw e;
+    }
+  }
+
+  String modelHash() {
+    return modelHash;
+  }
+
+  TaskData task() {
+    return task;
+  }
+
+  BertSource source() {
+    return source;
+  }
+
+  Batches batches() {
+    return batches;
+  }
+
+  @Override
+  public String taskType() {
+    return "classification";
+  }
+
+  @Override
+  public BertLoraModel model() {
+    return stepper.model();
+  }
+
+  @Override
+  public String modelId() {
+    return source.id();
+  }
+
+  @Override
+  public int trainSize() {
+    return task.train().size();
+  }
+
+  @Override
+  public int evalSize() {
+    return task.eval().size();
+  }
+
+  @Override
+  public List<String> labels() {
+    return task.labels().labels();
+  }
+
+  @Override
+  public List<String> headNames() {
+    return HEAD;
+  }
+
+  @Override
+  public InitUnit initGradients(int i, int[] idx) {
+    BertStepper.FullGradients g = stepper.fullGradients(batches.of(-1 - i, idx));
+    return new InitUnit(g.loss(), g.weights());
+  }
+
+  @Override
+  public TrainUnit loraGradients(long index, int[] idx, long dropoutSeed) {
+    BertStepper.LoraGradients g = stepper.loraGradients(batches.of(index, idx), dropoutSeed);
+    return new TrainUnit(g.loss(), 1, g.examples(), Map.of("correct", (double) g.correct()), g.adapters(), g.head());
+  }
+
+  @Override
+  public EvalUnit evaluate(int[] idx) {
+    BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
+    return new EvalUnit(e.lossSum(), e.examples(), e.examples(), Map.of("correct", (double) e.correct()));
+  }
+
+  @Override
+  public int evalExample(int j, int n) {
+    return task.evalExample(j, n);
+  }
+
+  @Override
+  public OnnxExport exportOnnx(Path dir, List<String> labels) throws IOException {
+    return Artifacts.writeOnnx(stepper.model(), labels, source, dir);
+  }
+
+  @Override
+  public void close() {
+    try {
+      tok.close();
+    } finally {
+      stepper.close();
+    }
+  }
+}

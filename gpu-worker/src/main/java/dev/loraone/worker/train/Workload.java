@@ -1,0 +1,72 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.worker.export.OnnxExport;
+import dev.loraone.worker.model.AdaptedModel;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One task on one model family: what {@link WorkerEngine} needs to run any job, so the engine, the
+ * local driver ({@link LocalRun}) and the worker actor are written once. Adding a task or a family
+ * is one implementation of this interface ({@link ClassificationWorkload}: BERT classifier;
+ * {@link CausalLmWorkload}: Llama causal LM).
+ *
+ * <pre>
+ *   unit            loss term L            weight w          metrics (sums)
+ *   classification  mean CE of the batch   1                 correct
+ *   causal-lm       summed token CE        completion tokens tokens
+ *   step            g = sum_k dL_k / sum_k w_k     (micro-batches k in index order)
+ *   init batch i    dL_i/dW / w_i per adapted module: each init batch's mean loss, as the paper's
+ *                   one-step estimate (reference 2.2) averages per-batch mean gradients
+ * </pre>
+ */
+public interface Workload extends AutoCloseable {
+
+  /** {@code classification} or {@code causal-lm}: the layout's {@code task.type}, which names metrics and PEFT's task type. */
+  String taskType();
+
+  AdaptedModel model();
+
+  /** The base model's id, the adapter's {@code base_model_name_or_path}. */
+  String modelId();
+
+  int trainSize();
+
+  int evalSize();
+
+  /** Class names in id order; empty for tasks without classes. */
+  List<String> labels();
+
+  /** Trainable dense parameters beside the adapters ({@code classifier.weight}, {@code classifier.bias}), in order; or none. */
+  List<String> headNames();
+
+  /** Gradients of the adapted base weights {@code [out,in]} for init batch {@code i} (examples {@code idx}), divided by its weight. */
+  InitUnit initGradients(int i, int[] idx);
+
+  /** LoRA (and head) gradients of training micro-batch {@code index} (examples {@code idx}). */
+  TrainUnit loraGradients(long index, int[] idx, long dropoutSeed);
+
+  /** Sums over the evaluation examples {@code idx} (indices into the eval set). */
+  EvalUnit evaluate(int[] idx);
+
+  /** The {@code j}-th of the first {@code n} evaluation examples (classification spreads them over the classes). */
+  int evalExample(int j, int n);
+
+  /** The merged model to {@code dir}: {@code model.onnx} (+ external data) and the tokenizer (and config) beside it. */
+  OnnxExport exportOnnx(Path dir, List<String> labels) throws IOException;
+
+  @Override
+  void close();
+
+  /** The mean loss of an init batch and the gradients of the adapted base weights, by module, row-major. */
+  record InitUnit(double loss, Map<String, float[]> weights) {}
+
+  /** A micro-batch's loss term, its weight, example count and metric sums; row-major gradients. */
+  record TrainUnit(double lossSum, double weight, int examples, Map<String, Double> metrics, Map<String, float[][]> adapters,
+      Map<String, float[]> head) {}
+
+  /** Summed loss over {@code weight} loss items and metric sums of evaluation examples. */
+  record EvalUnit(double lossSum, double weight, int examples, Map<String, Double> sums) {}
+}
