@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,9 +44,9 @@ class ClusterDeterminismIT {
   /** The single-process adapter's SHA-256 (inside a test, so a failed attempt is rerun whole). */
   static synchronized String reference() throws IOException {
     if (reference == null) {
-      try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
+      try (LocalRun f = LocalRun.open(FinetuneConfig.fromJob(spec), "reference")) {
         Path out = dir.resolve("finetune-" + System.nanoTime());
-        f.run().adapter().write(out);
+        f.run(e -> {}).adapter().write(out);
         reference = PipelineDeterminismIT.sha256(out.resolve(PeftAdapter.WEIGHTS_FILE));
       }
     }

@@ -2,11 +2,11 @@ package dev.loraone.runtime;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.loraone.coordinator.JobEvent;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,8 +41,8 @@ class PipelineDeterminismIT {
    */
   static synchronized String reference() throws IOException {
     if (reference == null) {
-      try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
-        PeftAdapter adapter = f.run().adapter();
+      try (LocalRun f = LocalRun.open(FinetuneConfig.fromJob(spec), "reference")) {
+        PeftAdapter adapter = f.run(e -> {}).adapter();
         Path out = dir.resolve("finetune");
         adapter.write(out);
         reference = sha256(out.resolve(PeftAdapter.WEIGHTS_FILE));

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,9 +41,9 @@ class ServiceElasticIT {
   static final Duration JOB = Duration.ofMinutes(8);
 
   private static String reference() throws IOException, Exception {
-    try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(SPEC), null)) {
+    try (LocalRun f = LocalRun.open(FinetuneConfig.fromJob(SPEC), "reference")) {
       Path out = dir.resolve("finetune");
-      f.run().adapter().write(out);
+      f.run(e -> {}).adapter().write(out);
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(out.resolve(PeftAdapter.WEIGHTS_FILE))));
     }
   }

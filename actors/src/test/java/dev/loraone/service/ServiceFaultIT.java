@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.protocol.io.PeftAdapter;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.train.FinetuneConfig;
-import dev.loraone.worker.train.Finetuner;
+import dev.loraone.worker.train.LocalRun;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A {@code loraone serve} stopped mid-job, by {@code kill -9} or by SIGTERM, and started again on
  * the same {@code --data}: the running job is requeued and resumes from its checkpoint (not from
  * step 0), finishes, and its adapter has the SHA-256 of the same spec run uninterrupted in one
- * process ({@link Finetuner}, the determinism contract); a job that was queued behind it stays
+ * process ({@link LocalRun}, the determinism contract); a job that was queued behind it stays
  * queued across the restart and runs afterwards.
  */
 class ServiceFaultIT {
@@ -38,9 +38,9 @@ class ServiceFaultIT {
   static synchronized String reference() throws Exception {
     if (reference == null) {
       JobSpec spec = JobSpec.parseString(SPEC, "fault job");
-      try (Finetuner f = new Finetuner(FinetuneConfig.fromJob(spec), null)) {
+      try (LocalRun f = LocalRun.open(FinetuneConfig.fromJob(spec), "reference")) {
         Path out = dir.resolve("finetune-" + System.nanoTime());
-        f.run().adapter().write(out);
+        f.run(e -> {}).adapter().write(out);
         reference = sha256(out.resolve(PeftAdapter.WEIGHTS_FILE));
       }
     }

@@ -102,8 +102,9 @@ record JobSetup(
   }
 
   /** {@code adapter_config.json} as the local run writes it, with the task's PEFT task type. */
-  PeftAdapter.Config peftConfig(String baseModel, String taskType) {
-    return new PeftAdapter.Config(rank, alpha, rslora, targets, TaskMetrics.peftTaskType(taskType), baseModel, dropout);
+  PeftAdapter.Config peftConfig(String baseModel, String taskType, List<String> modules) {
+    return new PeftAdapter.Config(rank, alpha, rslora, PeftAdapter.targetModules(modules), TaskMetrics.peftTaskType(taskType),
+        baseModel, dropout);
   }
 
   static String sha256(String text) {

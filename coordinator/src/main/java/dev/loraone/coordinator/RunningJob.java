@@ -465,7 +465,7 @@ record RunningJob(
         sendExport(w);
       } else if (!adapterRequested) {
         adapterRequested = true;
-        io.writeAdapter(training.toPeft(io.setup().peftConfig(from.layout.baseModel(), from.layout.taskType())), from.layout.labels(),
+        io.writeAdapter(training.toPeft(io.setup().peftConfig(from.layout.baseModel(), from.layout.taskType(), from.layout.modules())), from.layout.labels(),
             io.outDir().resolve(ADAPTER_DIR));
       }
     }

@@ -160,7 +160,7 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
       return this;
     }
     reply(new CoordinatorMessage.GradientsComputed(c.job(), id(), c.step(), c.microBatch(), Synthetic.EXAMPLES_PER_MICRO_BATCH,
-        Synthetic.lossSum(g), Synthetic.gradients(v, g, g == o.nanAt())));
+        1.0, Synthetic.loss(g), Map.of("correct", (double) (g % 3)), Synthetic.gradients(v, g, g == o.nanAt())));
     return this;
   }
 
@@ -170,7 +170,7 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
       return this;
     }
     int examples = Math.min(32, Synthetic.EVAL_EXAMPLES - 32 * e.batch());
-    reply(new CoordinatorMessage.Evaluated(e.job(), id(), e.step(), e.batch(), examples, 0.5 * examples + e.step(),
+    reply(new CoordinatorMessage.Evaluated(e.job(), id(), e.step(), e.batch(), examples, examples, 0.5 * examples + e.step(),
         Map.of("correct", (double) (examples / 2))));
     return this;
   }

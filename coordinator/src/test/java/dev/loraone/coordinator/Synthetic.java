@@ -131,12 +131,12 @@ final class Synthetic {
       if (nan && key.endsWith(JobJoined.LORA_A)) y[0] = Float.NaN;
       out.put(key, TensorBlob.ofFloats(v.shape(), y));
     }
-    out.put(Training.CORRECT, JobJoined.i64(g % 3));
     return out;
   }
 
-  static double lossSum(long g) {
-    return EXAMPLES_PER_MICRO_BATCH * (1.0 + 0.1 * Math.sin(g));
+  /** The mean loss of micro-batch {@code g} (its loss term; weight 1, as a classifier's). */
+  static double loss(long g) {
+    return 1.0 + 0.1 * Math.sin(g);
   }
 
   /** The float32 payload of an AdapterVersion, from double masters (as the coordinator sends it). */

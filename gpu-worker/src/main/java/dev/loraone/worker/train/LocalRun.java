@@ -130,7 +130,7 @@ public final class LocalRun implements AutoCloseable {
     }
     double trainSeconds = (System.nanoTime() - t1) / 1e9;
     PeftAdapter adapter = state.toPeft(new PeftAdapter.Config(cfg.rank(), cfg.alpha(), cfg.rslora(),
-        engine.model().loraConfig().targets(), TaskMetrics.peftTaskType(task), engine.layout().modelId(), cfg.dropout()));
+        PeftAdapter.targetModules(engine.model().adaptedModules()), TaskMetrics.peftTaskType(task), engine.layout().modelId(), cfg.dropout()));
     if (initPairs != null) {
       adapter = PeftAdapter.subtractMutatedInit(adapter, new AdapterState(initPairs, Map.of()).toPeft(adapter.config()).modules());
     }

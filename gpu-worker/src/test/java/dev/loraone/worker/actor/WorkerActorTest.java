@@ -24,6 +24,7 @@ import dev.loraone.protocol.wire.WorkItem;
 import dev.loraone.protocol.wire.WorkerId;
 import dev.loraone.protocol.wire.WorkerMessage;
 import dev.loraone.worker.train.WorkerEngine;
+import dev.loraone.worker.train.Workload;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
@@ -146,9 +147,9 @@ class WorkerActorTest {
     assertEquals(0, got.microBatch());
     assertEquals(want.examples(), got.examples());
     assertEquals(want.lossSum(), got.lossSum());
-    Map<String, TensorBlob> grads = new LinkedHashMap<>(got.gradients());
-    assertEquals(want.correct(), grads.remove(WorkerActor.CORRECT).buffer().getLong(0));
-    assertEquals(want.grads(), grads, "gradients equal the engine's, bit for bit");
+    assertEquals(want.weight(), got.weight());
+    assertEquals(want.metrics(), got.metrics());
+    assertEquals(want.grads(), got.gradients(), "gradients equal the engine's, bit for bit");
 
     // With the DJL thread blocked, only a cached reply can arrive.
     Executor djl = kit.system().dispatchers().lookup(DispatcherSelector.fromConfig(WorkerActor.DJL_DISPATCHER));
@@ -170,9 +171,10 @@ class WorkerActorTest {
 
     worker.tell(new WorkerMessage.Evaluate(JOB, 0, 0));
     Evaluated eval = next(coordinator, Evaluated.class, WORK);
-    WorkerEngine.Evaluation e = direct.evaluate(0);
+    Workload.EvalUnit e = direct.evaluate(0);
     assertEquals(e.lossSum(), eval.lossSum());
-    assertEquals(Map.of("correct", (double) e.correct()), eval.sums());
+    assertEquals(e.weight(), eval.weight());
+    assertEquals(e.sums(), eval.sums());
     assertEquals(e.examples(), eval.examples());
 
     worker.tell(new WorkerMessage.Evaluate(JOB, 0, 5));

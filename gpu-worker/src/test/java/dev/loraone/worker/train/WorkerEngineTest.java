@@ -36,7 +36,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The worker's DJL work against the single-process path it must reproduce bit for bit: Finetuner's
+ * The worker's DJL work against the single-process path it must reproduce bit for bit: the single-process path's
  * construction is spelled out here ({@link Reference}) and fed the same addresses. Real MiniLM and
  * WordNet at a tiny size (3 examples per class, rank 4 on query and value, 2 init micro-batches in
  * 2 shards).
@@ -136,8 +136,9 @@ class WorkerEngineTest {
     for (long g : new long[] {3, 23}) { // 23: in epoch 1 (78 examples make 20 micro-batches of 4)
       WorkerEngine.Gradients got = engine.gradients(g);
       BertStepper.LoraGradients want = ref.stepper.loraGradients(ref.batches.of(g, ref.plan.microBatch(g)), DropoutSeeds.of(SEED, g));
-      assertEquals(want.loss(), got.loss(), "micro-batch " + g + " loss");
-      assertEquals(want.correct(), got.correct());
+      assertEquals(want.loss(), got.lossSum(), "micro-batch " + g + " loss term: the mean loss");
+      assertEquals(1.0, got.weight(), "a classifier's micro-batch weighs 1");
+      assertEquals(Map.of("correct", (double) want.correct()), got.metrics());
       assertEquals(want.examples(), got.examples());
       assertEquals(values.keySet(), got.grads().keySet(), "gradients use the adapters' keys");
       for (String m : ref.model.adaptedModules()) {
@@ -149,10 +150,11 @@ class WorkerEngineTest {
         assertArrayEquals(want.head().get(h), got.grads().get(h).toFloats(), h);
       }
     }
-    WorkerEngine.Evaluation e = engine.evaluate(0);
+    Workload.EvalUnit e = engine.evaluate(0);
     BertStepper.Evaluation want = ref.stepper.evaluate(ref.batches.ofEval(range(0, 26)));
     assertEquals(want.lossSum(), e.lossSum());
-    assertEquals(want.correct(), e.correct());
+    assertEquals(26.0, e.weight(), "the loss sums over examples");
+    assertEquals(Map.of("correct", (double) want.correct()), e.sums());
     assertEquals(26, e.examples(), "eval.examples = 40 capped by the 26 evaluation examples: one batch");
     assertThrows(IllegalArgumentException.class, () -> engine.evaluate(1));
   }
@@ -320,7 +322,7 @@ class WorkerEngineTest {
     return r;
   }
 
-  /** Finetuner's construction spelled out: the single-process path the engine must match. */
+  /** the single-process path's construction spelled out: the single-process path the engine must match. */
   static final class Reference implements AutoCloseable {
     final FinetuneConfig cfg;
     final BertLoraModel model;
@@ -354,10 +356,10 @@ class WorkerEngineTest {
       }
     }
 
-    /** The untrained adapters and head, as Finetuner's model holds them when it estimates the gradient. */
+    /** The untrained adapters and head, as the single-process path's model holds them when it estimates the gradient. */
     final Map<String, TensorBlob> initial;
 
-    /** Finetuner.estimateGradient. */
+    /** The single-process gradient estimate. */
     Map<String, List<DMatrixRMaj>> gradientShards() {
       int[] order = plan.permutation(0);
       GradientShards shards = new GradientShards(cfg.initShards(), cfg.initIters());

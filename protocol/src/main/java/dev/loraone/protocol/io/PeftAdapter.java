@@ -122,6 +122,15 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
     }
   }
 
+  /**
+   * PEFT's resolved {@code target_modules} for adapters on {@code modules}: the distinct last name
+   * components, sorted ({@code q_proj, v_proj}; {@code dense, key, query, value}), as PEFT saves them
+   * after expanding {@code all-linear}; a list element is matched as a name suffix when loading.
+   */
+  public static List<String> targetModules(java.util.Collection<String> modules) {
+    return modules.stream().map(m -> m.substring(m.lastIndexOf('.') + 1)).distinct().sorted().toList();
+  }
+
   /** Loads an adapter written by PEFT or by {@link #write}. Errors name the file and key. */
   public static PeftAdapter read(Path dir) throws IOException {
     Path cfgFile = dir.resolve(CONFIG_FILE);

@@ -86,8 +86,8 @@ class KryoSerializerTest {
     ba.put("b", WireSamples.tensor(2, 2, 2f));
     ba.put("a", WireSamples.tensor(2, 2, 1f));
     assertArrayEquals(
-        serializer.toBinary(new CoordinatorMessage.GradientsComputed(JOB, WORKER, 1, 2, 3, 4.0, ab)),
-        serializer.toBinary(new CoordinatorMessage.GradientsComputed(JOB, WORKER, 1, 2, 3, 4.0, ba)));
+        serializer.toBinary(new CoordinatorMessage.GradientsComputed(JOB, WORKER, 1, 2, 3, 1.0, 4.0, Map.of(), ab)),
+        serializer.toBinary(new CoordinatorMessage.GradientsComputed(JOB, WORKER, 1, 2, 3, 1.0, 4.0, Map.of(), ba)));
   }
 
   @Test

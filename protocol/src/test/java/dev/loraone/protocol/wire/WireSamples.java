@@ -89,8 +89,8 @@ public final class WireSamples {
     m.put(Heartbeat.class, r -> new Heartbeat(WORKER, 12));
     m.put(InitShardAccumulated.class, r -> new InitShardAccumulated(JOB, WORKER, 1, 4, 11.5));
     m.put(SketchReply.class, r -> new SketchReply(JOB, WORKER, 2, 1, "layer.0.q", tensor(6, 3, -1f)));
-    m.put(GradientsComputed.class, r -> new GradientsComputed(JOB, WORKER, 41, 5, 16, 9.25, adapters));
-    m.put(Evaluated.class, r -> new Evaluated(JOB, WORKER, 40, 0, 32, 20.5, Map.of("correct", 27.0, "tokens", 4096.0)));
+    m.put(GradientsComputed.class, r -> new GradientsComputed(JOB, WORKER, 41, 5, 16, 212.0, 9.25, Map.of("tokens", 212.0), adapters));
+    m.put(Evaluated.class, r -> new Evaluated(JOB, WORKER, 40, 0, 32, 4096.0, 20.5, Map.of("correct", 27.0, "tokens", 4096.0)));
     m.put(Exported.class, r -> new Exported(JOB, WORKER, 100, "/models/job-7", Map.of("model.onnx", "ab".repeat(32))));
     m.put(JobJoined.class, r -> new JobJoined(JOB, WORKER, layout()));
     m.put(WorkFailed.class, r -> new WorkFailed(JOB, WORKER, new WorkItem.Gradients(41, 5), "CUDA out of memory"));

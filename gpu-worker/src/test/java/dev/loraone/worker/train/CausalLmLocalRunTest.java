@@ -9,9 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.io.SafeTensors;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.weights.LlamaFixture;
 import dev.loraone.worker.weights.LlamaFixture.Spec;
 import java.io.IOException;
@@ -28,11 +30,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The single-process causal-LM loop end to end on a tiny random Llama checkpoint and a tiny
+ * The single-process loop ({@link LocalRun}) on a causal LM end to end on a tiny random Llama checkpoint and a tiny
  * prompt/completion file: it learns, it is deterministic to the bit, and it writes a PEFT adapter
  * that HF PEFT would load onto {@code LlamaForCausalLM} and that loads back for generation.
  */
-class CausalLmFinetunerTest {
+class CausalLmLocalRunTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir static Path dir;
@@ -107,9 +109,9 @@ class CausalLmFinetunerTest {
     return config(o);
   }
 
-  private static CausalLmFinetuner.Result run(FinetuneConfig cfg) throws IOException {
-    try (CausalLmFinetuner f = new CausalLmFinetuner(cfg, null)) {
-      return f.run();
+  private static LocalRun.Result run(FinetuneConfig cfg) throws IOException {
+    try (LocalRun f = LocalRun.open(cfg, "test")) {
+      return f.run(e -> {});
     }
   }
 
@@ -117,15 +119,16 @@ class CausalLmFinetunerTest {
   void learnsIsBitIdenticalOnRerunAndWritesAPeftCausalLmAdapter() throws IOException {
     FinetuneConfig cfg = small("lora-one", "all-linear");
     long t0 = System.nanoTime();
-    CausalLmFinetuner.Result first = run(cfg);
-    System.out.printf("CausalLmFinetunerTest: run %.2fs; eval loss %s%n", (System.nanoTime() - t0) / 1e9,
-        first.evals().stream().map(e -> String.format("@%d %.4f (ppl %.2f)", e.step(), e.loss(), e.perplexity())).toList());
-    List<CausalLmFinetuner.EvalReport> evals = first.evals();
-    assertEquals(List.of(0, 3, 6), evals.stream().map(CausalLmFinetuner.EvalReport::step).toList());
-    assertTrue(evals.get(1).loss() < evals.get(0).loss() && evals.get(2).loss() < evals.get(1).loss(),
-        "eval loss decreases: " + evals);
-    assertEquals(Math.exp(first.finalEval().loss()), first.finalEval().perplexity(), 1e-9);
+    LocalRun.Result first = run(cfg);
+    System.out.printf("CausalLmLocalRunTest: run %.2fs; eval loss %s%n", (System.nanoTime() - t0) / 1e9,
+        first.evals().stream().map(e -> String.format("@%d %.4f (ppl %.2f)", e.step(), e.loss(), ppl(e))).toList());
+    List<JobEvent.Evaluated> evals = first.evals();
+    assertEquals(List.of(3, 6), evals.stream().map(JobEvent.Evaluated::step).toList());
+    assertTrue(evals.get(1).loss() < evals.get(0).loss(), "eval loss decreases: " + evals);
+    assertEquals(Math.exp(first.finalEval().loss()), ppl(first.finalEval()), 1e-9);
+    assertTrue(first.finalEval().metrics().get("tokens") > 0, "eval counts completion tokens: " + first.finalEval());
     assertTrue(first.steps().get(5).loss() < first.steps().get(0).loss(), "training loss decreases: " + first.steps());
+    assertEquals("causal-lm", first.taskType());
 
     first.adapter().write(dir.resolve("a"));
     run(cfg).adapter().write(dir.resolve("b"));
@@ -156,6 +159,10 @@ class CausalLmFinetunerTest {
     }
   }
 
+  private static double ppl(JobEvent.Evaluated e) {
+    return e.metrics().get("perplexity");
+  }
+
   @Test
   void baseModifyingInitExportsTheRank2rDifference() throws IOException {
     Map<String, Object> o = new HashMap<>();
@@ -178,8 +185,9 @@ class CausalLmFinetunerTest {
     o.put("task", classification.toString());
     e = assertThrows(IllegalArgumentException.class, () -> run(config(o)));
     assertTrue(e.getMessage().contains("{prompt,completion}"), e.getMessage());
-    assertTrue(CausalLmFinetuner.isLlamaFolder(checkpoint.toString()));
-    assertFalse(CausalLmFinetuner.isLlamaFolder("minilm"));
-    assertFalse(CausalLmFinetuner.isLlamaFolder(dir.toString()), "no config.json");
+    assertEquals(ModelFamily.LLAMA, ModelFamily.detect(checkpoint.toString()));
+    assertEquals(ModelFamily.BERT, ModelFamily.detect("minilm"));
+    e = assertThrows(IllegalArgumentException.class, () -> ModelFamily.detect(dir.toString()));
+    assertTrue(e.getMessage().contains("'job.model'") && e.getMessage().contains("no config.json"), e.getMessage());
   }
 }

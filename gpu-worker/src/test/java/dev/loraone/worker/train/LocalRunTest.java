@@ -10,8 +10,8 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The single-process loop on real MiniLM and real WordNet data, at a size that fits the unit tier. */
-class FinetunerTest {
+/** The single-process loop over the engine on real MiniLM and real WordNet data, at a size that fits the unit tier. */
+class LocalRunTest {
   @TempDir Path dir;
 
   private static FinetuneConfig small(String init, String optimizer) {
@@ -21,8 +21,8 @@ class FinetunerTest {
   }
 
   private static PeftAdapter run(FinetuneConfig cfg) throws IOException {
-    try (Finetuner f = new Finetuner(cfg, null)) {
-      return f.run().adapter();
+    try (LocalRun f = LocalRun.open(cfg, "test")) {
+      return f.run(e -> {}).adapter();
     }
   }
 
@@ -66,7 +66,7 @@ class FinetunerTest {
         d.maxGradNorm(), d.steps(), d.batch(), d.microBatch(), d.initBatch(), d.initIters(), d.gamma(), d.maxLength(),
         d.maxPerClass(), d.evalExamples(), d.evalEvery(), d.seed(), d.onBadRecord());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(big));
-    assertTrue(e.getMessage().contains("--rank 400") && e.getMessage().contains("encoder.layer.0.attention.self.query")
+    assertTrue(e.getMessage().contains("'job.lora.rank' = 400") && e.getMessage().contains("encoder.layer.0.attention.self.query")
         && e.getMessage().contains("384"), e.getMessage());
   }
 

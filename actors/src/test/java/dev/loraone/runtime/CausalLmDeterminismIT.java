@@ -1,0 +1,131 @@
+package dev.loraone.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.job.JobEvent;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.worker.weights.LlamaFixture;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The determinism contract for causal-LM jobs, the paper's main workload: a Llama-family job
+ * (tiny random HF checkpoints: grouped-query attention, and tied embeddings) gives one adapter
+ * SHA-256 in one process ({@code loraone finetune}: {@link LocalJob}) and as a coordinator with 1
+ * or 3 worker actors, and after a coordinator torn down at a checkpoint resumes. The step's
+ * gradient is the sum of token-loss gradients over its micro-batches divided by its completion
+ * tokens, whichever worker computed which micro-batch.
+ */
+class CausalLmDeterminismIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path dir;
+  private static final Map<Boolean, String> references = new HashMap<>();
+
+  /** A GQA checkpoint (4 heads over 2 kv heads), a tied one, and 40 prompt/completion pairs. */
+  @BeforeAll
+  static void writeCheckpointsAndTask() throws IOException {
+    for (boolean tied : List.of(false, true)) {
+      LlamaFixture.Spec s = LlamaFixture.Spec.tiny(tied);
+      Path ckpt = checkpoint(tied);
+      LlamaFixture.write(ckpt, s, tied ? 43 : 41, tied ? DType.BF16 : DType.F32, tied);
+      LlamaFixture.writeTokenizer(ckpt, s);
+    }
+    Random r = new Random(3);
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      StringBuilder prompt = new StringBuilder();
+      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++) prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
+      String completion = "w10 w11" + " w12".repeat(1 + i % 3); // completions of 3 to 5 tokens: unequal weights
+      lines.add(JSON.writeValueAsString(Map.of("prompt", prompt.toString(), "completion", completion)));
+    }
+    Files.write(dir.resolve("task.jsonl"), lines);
+  }
+
+  private static Path checkpoint(boolean tied) {
+    return dir.resolve(tied ? "tiny-llama-tied" : "tiny-llama-gqa");
+  }
+
+  static JobSpec spec(boolean tied) {
+    return JobSpec.of(Map.ofEntries(Map.entry("name", "llama"), Map.entry("seed", 5),
+        Map.entry("model", checkpoint(tied).toString()), Map.entry("task", dir.resolve("task.jsonl").toString()),
+        Map.entry("lora.rank", 2), Map.entry("lora.alpha", 4), Map.entry("lora.targets", "all-linear"),
+        Map.entry("lora.dropout", 0.1), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4),
+        Map.entry("init.iters", 4), Map.entry("init.shards", 2), Map.entry("optimizer.name", "scaled-adamw"),
+        Map.entry("optimizer.lr", 2e-2), Map.entry("optimizer.warmup", 1), Map.entry("train.steps", 4),
+        Map.entry("train.batch", 8), Map.entry("train.micro-batch", 2), Map.entry("train.max-length", 16),
+        Map.entry("eval.every", 2), Map.entry("eval.examples", 8), Map.entry("checkpoint.every", 1)));
+  }
+
+  /** The single-process adapter's SHA-256 ({@code loraone finetune}), with its ONNX export. */
+  static synchronized String reference(boolean tied) {
+    return references.computeIfAbsent(tied, t -> {
+      List<JobEvent> events = new ArrayList<>();
+      JobEvent end = LocalJob.run(spec(t), fresh("finetune"), events::add).end();
+      JobEvent.Finished f = assertInstanceOf(JobEvent.Finished.class, end, () -> "local run ended with " + end);
+      assertTrue(f.exported().containsKey("model.onnx") && f.exported().containsKey("config.json"), f.exported()::toString);
+      assertTrue(f.finalEval().metrics().containsKey("perplexity"), f.finalEval()::toString);
+      return f.adapterSha256();
+    });
+  }
+
+  private static JobEvent.Finished pipeline(JobSpec spec, int workers, List<JobEvent> events) {
+    JobEvent end = EmbeddedJob.run(spec, workers, LocalWorkers.factory(), fresh("workers-" + workers), events::add,
+        Duration.ofMinutes(10));
+    return assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
+  }
+
+  @Test
+  void causalLmAdapterIsIdenticalInOneProcessAndOnOneAndThreeWorkers() throws IOException {
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent.Finished one = pipeline(spec(false), 1, events);
+    assertEquals(reference(false), one.adapterSha256(), "1 worker");
+    assertEquals(reference(false), pipeline(spec(false), 3, new ArrayList<>()).adapterSha256(), "3 workers");
+    JobEvent.Evaluated last = one.finalEval();
+    assertEquals(Math.exp(last.loss()), last.metrics().get("perplexity"), 1e-9, "perplexity of the per-token eval loss");
+    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.StepDone d && d.metrics().containsKey("perplexity")),
+        "training steps report perplexity");
+    PeftAdapter adapter = PeftAdapter.read(one.adapterDir());
+    assertEquals("CAUSAL_LM", adapter.config().taskType());
+    assertEquals(List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"),
+        adapter.config().targetModules(), "PEFT's expanded all-linear");
+    assertTrue(adapter.savedModules().isEmpty(), "a causal LM saves no head");
+  }
+
+  @Test
+  void tiedEmbeddingBf16CheckpointGivesTheSameAdapterOnTwoWorkers() {
+    assertEquals(reference(true), pipeline(spec(true), 2, new ArrayList<>()).adapterSha256());
+  }
+
+  @Test
+  void coordinatorKilledAfterACheckpointResumesToTheSameAdapter() {
+    Path out = fresh("resumed");
+    JobEvent aborted = EmbeddedJob.run(spec(false), 2, LocalWorkers.factory(), out, e -> {},
+        e -> e instanceof JobEvent.Checkpointed c && c.step() == 2, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Failed.class, aborted, "the first run is torn down after the step-2 checkpoint");
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent end = EmbeddedJob.run(spec(false), 3, LocalWorkers.factory(), out, events::add, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Finished.class, end, () -> "resumed job ended with " + end);
+    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p && p.detail().contains("resuming after step 2")),
+        () -> "the second run resumed from the checkpoint: " + events);
+    assertEquals(reference(false), ((JobEvent.Finished) end).adapterSha256());
+  }
+
+  private static Path fresh(String name) {
+    return dir.resolve(name + "-" + System.nanoTime());
+  }
+}
