@@ -7,6 +7,7 @@ import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
 import dev.loraone.runtime.WorkerNode;
+import dev.loraone.worker.runtime.Devices;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -42,7 +43,7 @@ final class NodeCommand implements Callable<Integer> {
   long timeoutMinutes;
   @Option(names = "--json", description = "coordinator: each job event as one JSON object per line on stdout") boolean json;
   @Option(names = "--id", description = "worker: its id, stable across restarts (default: worker-<host>-<port>)") String id;
-  @Option(names = "--device", split = ",", defaultValue = "cpu", description = "worker: devices, one worker actor each (default: ${DEFAULT-VALUE})")
+  @Option(names = "--device", split = ",", defaultValue = "cpu", description = "worker: cpu | cuda:0,cuda:1,... one worker actor per device (default: ${DEFAULT-VALUE})")
   List<String> devices;
   @Option(names = "--tls-key-store", paramLabel = "FILE", description = "TLS between nodes (turns it on): this node's PKCS12 key "
       + "store; password from LORAONE_TLS_KEY_STORE_PASSWORD") Path tlsKeyStore;
@@ -74,12 +75,7 @@ final class NodeCommand implements Callable<Integer> {
   }
 
   private int worker(Config config) throws Exception {
-    for (String d : devices) {
-      if (d.matches("gpu:\\d+")) {
-        throw new IllegalArgumentException("--device " + d + ": this worker runs DJL on the CPU only; GPU placement is not built yet");
-      }
-      if (!d.equals("cpu")) throw new IllegalArgumentException("--device: expected cpu (or gpu:K, not built yet), got '" + d + "'");
-    }
+    devices = Devices.parse(devices);
     int bound = config.getInt("pekko.remote.artery.canonical.port");
     String base = id != null ? id : "worker-" + host.replace(':', '.') + "-" + (bound == 0 ? ProcessHandle.current().pid() : bound);
     ActorSystem<WorkerNode.Command> system = ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);

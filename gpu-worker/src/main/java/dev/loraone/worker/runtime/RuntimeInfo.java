@@ -37,6 +37,7 @@ public record RuntimeInfo(Map<String, String> entries) {
       e.put("inter-op threads", Integer.toString(JniUtils.getNumInteropThreads()));
       int gpus = engine.getGpuCount();
       e.put("gpu", gpus > 0 ? gpus + " visible (" + engine.defaultDevice() + ")" : "none visible");
+      e.put("devices", String.join(", ", Devices.visible()) + " (node --device)");
     } catch (RuntimeException | UnsatisfiedLinkError ex) {
       e.put("engine", "PyTorch engine failed to load: " + ex);
     }
