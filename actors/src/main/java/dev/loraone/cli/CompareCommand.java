@@ -9,6 +9,7 @@ import dev.loraone.cli.CompareResults.Run;
 import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.worker.train.FinetuneConfig;
+import dev.loraone.core.init.InitMethod;
 import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
@@ -175,7 +176,7 @@ final class CompareCommand implements Callable<Integer> {
   /** {@code loraone finetune}'s config for this method, seed and gradient-estimate size. */
   FinetuneConfig config(Method m, long seed, int initBatch, int initIters) {
     int shards = initIters % D.initShards() == 0 ? D.initShards() : 1;
-    String initMode = m.init().equals("lora-ga") ? "exact" : D.initMode();
+    String initMode = InitMethod.of(m.init()).randomizedSvd() ? D.initMode() : "exact";
     FinetuneConfig c = new FinetuneConfig(model, task, null, m.init(), m.optimizer(), rank, alpha, D.rslora(),
         m.headOnly() ? "none" : targets, D.dropout(), m.atHeadWarmupLr() ? headWarmupLr : lr, D.loraPlusRatio(), D.weightDecay(), D.lambda(), schedule, warmup,
         D.maxGradNorm(), steps, batch, D.microBatch(), initBatch, initIters, Double.NaN, D.maxLength(), maxPerClass,

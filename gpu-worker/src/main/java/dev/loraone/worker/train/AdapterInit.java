@@ -2,6 +2,7 @@ package dev.loraone.worker.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.ShardedGradientInit;
 import dev.loraone.core.lora.LoraPair;
@@ -35,7 +36,7 @@ final class AdapterInit {
    */
   static Map<String, LoraPair> apply(AdaptedModel model, Map<String, List<DMatrixRMaj>> shardSums, int iters, FinetuneConfig cfg) {
     ShardedGradientInit.Settings settings = cfg.initSettings();
-    boolean needsW = cfg.init().equals("pissa") || cfg.init().equals("lora-ga");
+    boolean needsW = InitMethod.of(cfg.init()).needsBaseWeight();
     Map<String, LoraPair> initPairs = new LinkedHashMap<>();
     boolean modified = false;
     List<String> modules = model.adaptedModules();

@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.InitParams;
 import dev.loraone.core.init.LoraInitializers;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -94,7 +95,7 @@ public record FinetuneConfig(
       double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord) {
     this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio, weightDecay, lambda,
         schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma, maxLength, maxPerClass,
-        evalExamples, evalEvery, seed, onBadRecord, 1, init.equals("lora-one") ? "randomized" : "exact", 4, 2);
+        evalExamples, evalEvery, seed, onBadRecord, 1, InitMethod.of(init).defaultMode(), 4, 2);
   }
 
   /** The init settings of lora-core's {@link ShardedGradientInit}. */
@@ -116,7 +117,7 @@ public record FinetuneConfig(
     require(maxGradNorm > 0, "max-grad-norm", maxGradNorm, "> 0 (Infinity disables clipping)");
     require(steps >= 1, "steps", steps, ">= 1");
     require(microBatch >= 1, "micro-batch", microBatch, ">= 1");
-    require(batch >= microBatch && batch % microBatch == 0, "batch", batch, "a positive multiple of --micro-batch=" + microBatch);
+    require(batch >= microBatch && batch % microBatch == 0, "batch", batch, "a positive multiple of 'job.train.micro-batch' = " + microBatch);
     require(initBatch >= 1, "init-batch", initBatch, ">= 1");
     require(initIters >= 1, "init-iters", initIters, ">= 1");
     require(Double.isNaN(gamma) || gamma > 0, "gamma", gamma, "> 0");
@@ -128,19 +129,21 @@ public record FinetuneConfig(
     require(headWarmup >= 0, "head-warmup", headWarmup, ">= 0");
     require(Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)), "head-warmup-lr", headWarmupLr,
         "finite and > 0");
-    require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of --init-iters=" + initIters);
+    require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of 'job.init.iters' = " + initIters);
     require(initMode.equals("randomized") || initMode.equals("exact"), "init-mode", initMode, "randomized or exact");
-    require(!initMode.equals("randomized") || !init.equals("lora-ga"), "init-mode", initMode, "exact for lora-ga");
+    if (!LoraInitializers.names().contains(init)) {
+      throw new IllegalArgumentException("'job.init.method' = " + init + " is not one of " + InitMethod.names());
+    }
+    InitMethod method = InitMethod.of(init);
+    require(!initMode.equals("randomized") || !method.needsGradient() || method.randomizedSvd(), "init-mode", initMode,
+        "exact for " + init + " (its SVD has no randomized rounds)");
     require(qFactor >= 1, "q-factor", qFactor, ">= 1");
     require(niter >= 0, "niter", niter, ">= 0");
-    if (!LoraInitializers.names().contains(init)) {
-      throw new IllegalArgumentException("--init " + init + " is not one of " + LoraInitializers.names());
-    }
     if (!Optimizers.names().contains(optimizer)) {
-      throw new IllegalArgumentException("--optimizer " + optimizer + " is not one of " + Optimizers.names());
+      throw new IllegalArgumentException("'job.optimizer.name' = " + optimizer + " is not one of " + Optimizers.names());
     }
     if (!Schedule.names().contains(schedule)) {
-      throw new IllegalArgumentException("--schedule " + schedule + " is not one of " + Schedule.names());
+      throw new IllegalArgumentException("'job.optimizer.schedule' = " + schedule + " is not one of " + Schedule.names());
     }
   }
 
@@ -169,10 +172,30 @@ public record FinetuneConfig(
 
   /** Whether the init needs the one-step full gradient. */
   public boolean needsGradient() {
-    return init.equals("lora-one") || init.equals("lora-ga");
+    return InitMethod.of(init).needsGradient();
   }
 
-  private static void require(boolean ok, String key, Object value, String expected) {
-    if (!ok) throw new IllegalArgumentException("--" + key + "=" + value + " is invalid: expected " + expected);
+  /** The job key of each check's flag name: messages name the key (and the finetune shorthand). */
+  private static final java.util.Map<String, String> KEYS = java.util.Map.ofEntries(
+      java.util.Map.entry("rank", "lora.rank"), java.util.Map.entry("alpha", "lora.alpha"),
+      java.util.Map.entry("dropout", "lora.dropout"), java.util.Map.entry("lr", "optimizer.lr"),
+      java.util.Map.entry("lora-plus-ratio", "optimizer.lora-plus-ratio"),
+      java.util.Map.entry("weight-decay", "optimizer.weight-decay"), java.util.Map.entry("lambda", "optimizer.lambda"),
+      java.util.Map.entry("warmup", "optimizer.warmup"), java.util.Map.entry("max-grad-norm", "optimizer.max-grad-norm"),
+      java.util.Map.entry("steps", "train.steps"), java.util.Map.entry("micro-batch", "train.micro-batch"),
+      java.util.Map.entry("batch", "train.batch"), java.util.Map.entry("init-batch", "init.batch"),
+      java.util.Map.entry("init-iters", "init.iters"), java.util.Map.entry("gamma", "init.gamma"),
+      java.util.Map.entry("max-length", "train.max-length"), java.util.Map.entry("max-per-class", "data.max-per-class"),
+      java.util.Map.entry("eval-examples", "eval.examples"), java.util.Map.entry("eval-every", "eval.every"),
+      java.util.Map.entry("seed", "seed"), java.util.Map.entry("head-warmup", "head.warmup-steps"),
+      java.util.Map.entry("head-warmup-lr", "head.warmup-lr"), java.util.Map.entry("init-shards", "init.shards"),
+      java.util.Map.entry("init-mode", "init.mode"), java.util.Map.entry("q-factor", "init.q-factor"),
+      java.util.Map.entry("niter", "init.niter"));
+
+  private static void require(boolean ok, String flag, Object value, String expected) {
+    if (!ok) {
+      throw new IllegalArgumentException("'job." + KEYS.getOrDefault(flag, flag) + "' = " + value + " is invalid: expected "
+          + expected + " (finetune flag --" + flag + ")");
+    }
   }
 }

@@ -88,7 +88,7 @@ class LocalRunTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new FinetuneConfig("minilm",
         TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0, 1e-3, 1, 0, 1e-6, "linear", 0, 1,
         10, 12, 8, 8, 8, Double.NaN, 64, 10, 10, 0, 0, OnBadRecord.FAIL));
-    assertTrue(e.getMessage().contains("--batch=12") && e.getMessage().contains("micro-batch=8"), e.getMessage());
+    assertTrue(e.getMessage().contains("'job.train.batch' = 12") && e.getMessage().contains("'job.train.micro-batch' = 8"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-two",
         "adamw", 8, 16, true, "all-linear", 0, 1e-3, 1, 0, 1e-6, "linear", 0, 1, 10, 8, 8, 8, 8, Double.NaN, 64, 10, 10, 0, 0,
         OnBadRecord.FAIL));
