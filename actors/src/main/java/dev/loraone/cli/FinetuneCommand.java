@@ -30,7 +30,8 @@ final class FinetuneCommand implements Callable<Integer> {
 
   static {
     String[][] table = {
-        {"--model", "model"}, {"--task", "task"}, {"--eval-file", "eval-file"}, {"--init", "init.method"},
+        {"--model", "model"}, {"--task-type", "task.type"}, {"--task", "task.train"}, {"--eval-file", "task.eval"},
+        {"--init", "init.method"},
         {"--optimizer", "optimizer.name"}, {"--rank", "lora.rank"}, {"--alpha", "lora.alpha"}, {"--rslora", "lora.rslora"},
         {"--targets", "lora.targets"}, {"--dropout", "lora.dropout"}, {"--lr", "optimizer.lr"},
         {"--lora-plus-ratio", "optimizer.lora-plus-ratio"}, {"--weight-decay", "optimizer.weight-decay"},
@@ -50,9 +51,10 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any job key, e.g. --set lora.rank=16 (repeatable)")
   List<String> set = new ArrayList<>();
   @Option(names = "--model", description = "job key model: minilm | bge-small | HF folder (BERT or Llama family)") String model;
-  @Option(names = "--task", description = "job key task: wordnet-supersense | wordnet-supersense-all | data FILE"
+  @Option(names = "--task-type", description = "job key task.type: auto | classification | causal-lm") String taskType;
+  @Option(names = "--task", description = "job key task.train: wordnet-supersense | wordnet-supersense-all | data FILE"
       + " (JSONL/CSV/TSV of text,label; prompt,completion for a Llama-family model)") String task;
-  @Option(names = "--eval-file", description = "job key eval-file: evaluation FILE (default: a stable tenth of the task FILE)")
+  @Option(names = "--eval-file", description = "job key task.eval: evaluation FILE (default: a stable tenth of the task FILE)")
   String evalFile;
   @Option(names = "--init", description = "job key init.method: lora-one | lora | gaussian | pissa | lora-ga") String init;
   @Option(names = "--optimizer", description = "job key optimizer.name: adamw | scaled-adamw | scaled-gd") String optimizer;
@@ -110,7 +112,7 @@ final class FinetuneCommand implements Callable<Integer> {
   /** The job: the file or defaults with every given shorthand and {@code --set} laid over it. */
   JobSpec spec() {
     StringBuilder lines = new StringBuilder();
-    Object[] values = {model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+    Object[] values = {model, taskType, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
         weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, maxLength, initBatch, initIters,
         initShards, initMode, qFactor, niter, gamma, headWarmup, headWarmupLr, maxPerClass, onBadRecord, evalExamples,
         evalEvery, seed, name, onnx};

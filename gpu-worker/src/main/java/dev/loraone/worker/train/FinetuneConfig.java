@@ -9,6 +9,7 @@ import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.worker.model.ModelFamily;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -61,9 +62,10 @@ public record FinetuneConfig(
    * {@code head.warmup-lr = 0} means {@code optimizer.lr}.
    */
   public static FinetuneConfig fromJob(JobSpec job) {
-    String evalFile = job.getString("eval-file");
+    checkTaskType(job.getString("task.type"), job.getString("model"));
+    String evalFile = job.getString("task.eval");
     double gamma = job.getDouble("init.gamma");
-    return new FinetuneConfig(job.getString("model"), job.getString("task"), evalFile == null ? null : Path.of(evalFile),
+    return new FinetuneConfig(job.getString("model"), job.getString("task.train"), evalFile == null ? null : Path.of(evalFile),
         job.getString("init.method"), job.getString("optimizer.name"), job.getInt("lora.rank"), job.getDouble("lora.alpha"),
         job.getBoolean("lora.rslora"), job.getString("lora.targets"), job.getDouble("lora.dropout"),
         job.getDouble("optimizer.lr"), job.getDouble("optimizer.lora-plus-ratio"), job.getDouble("optimizer.weight-decay"),
@@ -75,6 +77,20 @@ public record FinetuneConfig(
         OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
         job.getString("init.mode"), job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
         job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"));
+  }
+
+  /**
+   * Checks {@code task.type} against the model's family ({@link ModelFamily#taskType()}): {@code auto}
+   * takes the family's task; another value must be it (a family trains one task today).
+   */
+  static void checkTaskType(String taskType, String model) {
+    if (taskType == null || taskType.equals("auto")) return;
+    ModelFamily family = ModelFamily.detect(model);
+    if (!family.taskType().equals(taskType)) {
+      throw new IllegalArgumentException("'job.task.type' = " + taskType + " is not what 'job.model' = " + model + " trains: a "
+          + family + "-family model trains " + family.taskType() + " (use task.type = " + family.taskType()
+          + " or auto, or a " + (taskType.equals("causal-lm") ? "Llama-family folder" : "BERT-family model") + ")");
+    }
   }
 
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */

@@ -190,4 +190,18 @@ class CausalLmLocalRunTest {
     e = assertThrows(IllegalArgumentException.class, () -> ModelFamily.detect(dir.toString()));
     assertTrue(e.getMessage().contains("'job.model'") && e.getMessage().contains("no config.json"), e.getMessage());
   }
+
+  @Test
+  void aTaskTypeTheModelFamilyDoesNotTrainIsRefusedNamingTheKeys() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FinetuneConfig.fromJob(
+        dev.loraone.protocol.job.JobSpec.of(Map.of("model", checkpoint.toString(), "task", task.toString(),
+            "task.type", "classification"))));
+    assertTrue(e.getMessage().contains("'job.task.type' = classification") && e.getMessage().contains("causal-lm"),
+        e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> FinetuneConfig.fromJob(
+        dev.loraone.protocol.job.JobSpec.of(Map.of("model", "minilm", "task.type", "causal-lm"))));
+    assertTrue(e.getMessage().contains("'job.model' = minilm") && e.getMessage().contains("Llama"), e.getMessage());
+    assertEquals(task.toString(), FinetuneConfig.fromJob(dev.loraone.protocol.job.JobSpec.of(Map.of("model",
+        checkpoint.toString(), "task", task.toString(), "task.type", "causal-lm"))).task());
+  }
 }

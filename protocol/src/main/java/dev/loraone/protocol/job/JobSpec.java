@@ -14,6 +14,8 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * A fine-tuning job as written in a HOCON (or JSON) job file: every key under {@code job}, with
@@ -61,11 +64,23 @@ public final class JobSpec {
 
   public static JobSpec parseFile(Path file) {
     if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
+    String source = file.toString();
+    String text;
     try {
-      return of(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)), file.toString());
-    } catch (ConfigException.Parse e) {
-      throw new InvalidJobException(file.toString(), List.of(e.getMessage()));
+      long size = Files.size(file);
+      if (size > MAX_CHARS) throw new InvalidJobException(source, List.of(tooLong(source, size + " bytes")));
+      text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("job file " + file + " is not readable: " + e.getMessage(), e);
     }
+    checkShape(text, source);
+    return guarded(source, () -> {
+      try {
+        return of(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)), source);
+      } catch (ConfigException.Parse e) {
+        throw new InvalidJobException(source, List.of(e.getMessage()));
+      }
+    });
   }
 
   /**
@@ -75,14 +90,36 @@ public final class JobSpec {
    * itself (a job file read with {@link #parseFile} keeps both).
    */
   public static JobSpec parseString(String text, String source) {
-    Config raw;
+    checkShape(text, source);
+    return guarded(source, () -> {
+      Config raw;
+      try {
+        raw = ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(source)
+            .setSyntax(ConfigSyntax.CONF).setIncluder(new NoIncludes(source)));
+      } catch (ConfigException e) {
+        throw new InvalidJobException(source, List.of(e.getMessage()));
+      }
+      return of(raw, source, ConfigResolveOptions.defaults().setUseSystemEnvironment(false));
+    });
+  }
+
+  /**
+   * Runs a parse whose text passed {@link #checkShape}: whatever else the parser or resolver throws (a
+   * {@code ConfigException}, or a {@code StackOverflowError} the shape check did not foresee) becomes an
+   * {@link InvalidJobException} naming {@code source}. An Error must not escape: Pekko exits the JVM on one.
+   */
+  private static JobSpec guarded(String source, Supplier<JobSpec> parse) {
     try {
-      raw = ConfigFactory.parseString(text, ConfigParseOptions.defaults().setOriginDescription(source)
-          .setSyntax(ConfigSyntax.CONF).setIncluder(new NoIncludes(source)));
+      return parse.get();
+    } catch (InvalidJobException e) {
+      throw e;
+    } catch (StackOverflowError e) {
+      throw new InvalidJobException(source, List.of(source + ": the text is nested or self-referential too deeply to parse"));
     } catch (ConfigException e) {
       throw new InvalidJobException(source, List.of(e.getMessage()));
+    } catch (RuntimeException e) {
+      throw new InvalidJobException(source, List.of(source + ": the job text could not be parsed: " + e));
     }
-    return of(raw, source, ConfigResolveOptions.defaults().setUseSystemEnvironment(false));
   }
 
   /** Refuses every {@code include}: job text that is not a local file must not read local files, URLs or resources. */
@@ -145,7 +182,7 @@ public final class JobSpec {
   /** A job from overrides of the defaults, e.g. {@code Map.of("train.steps", 10)}. */
   public static JobSpec of(Map<String, ?> overrides) {
     Map<String, Object> prefixed = new LinkedHashMap<>();
-    overrides.forEach((k, v) -> prefixed.put("job." + k, v));
+    overrides.forEach((k, v) -> prefixed.put("job." + SHORTHANDS.getOrDefault(k, k), v));
     return of(ConfigFactory.parseMap(prefixed, "overrides"), "overrides");
   }
 
@@ -170,6 +207,9 @@ public final class JobSpec {
     } catch (ConfigException.WrongType e) {
       throw new InvalidJobException(source, List.of(e.getMessage()));
     }
+    List<String> shorthand = new ArrayList<>();
+    job = expandShorthands(job, shorthand);
+    problems.addAll(shorthand);
     for (String top : raw.root().keySet()) {
       if (!top.equals("job")) problems.add(where(raw.getValue(top)) + "unknown top-level key '" + top + "' (only 'job' is read)");
     }
@@ -202,6 +242,29 @@ public final class JobSpec {
     return new JobSpec(merged, source);
   }
 
+  /** Shorthand keys of earlier job files and their keys now: {@code task = FILE}, {@code eval-file = FILE}. */
+  private static final Map<String, String> SHORTHANDS = Map.of("task", "task.train", "eval-file", "task.eval");
+
+  /**
+   * {@code task = X} (a string) means {@code task.train = X}, and {@code eval-file = Y} means
+   * {@code task.eval = Y}; giving both forms of one key is a problem naming both.
+   */
+  private static Config expandShorthands(Config job, List<String> problems) {
+    if (job.hasPath("task") && job.getValue("task").valueType() == com.typesafe.config.ConfigValueType.STRING) {
+      ConfigValue v = job.getValue("task");
+      job = job.withoutPath("task").withValue("task.train", v);
+    }
+    if (job.hasPath("eval-file")) {
+      ConfigValue v = job.getValue("eval-file");
+      if (job.hasPath("task.eval")) {
+        problems.add(where(v) + "'job.eval-file' and 'job.task.eval' both set the evaluation file; keep one");
+      }
+      job = job.withoutPath("eval-file");
+      if (!job.hasPath("task.eval")) job = job.withValue("task.eval", v);
+    }
+    return job;
+  }
+
   private static String where(ConfigValue v) {
     if (v == null || v.origin() == null) return "";
     String d = v.origin().filename() != null ? v.origin().filename() : v.origin().description();
@@ -229,9 +292,9 @@ public final class JobSpec {
     return job.getBoolean(JobKeys.require(key));
   }
 
-  /** A string value; null for keys whose default is absent and that the file does not set. */
+  /** A string value; null for keys whose default is absent and that the file does not set. Shorthands name their key. */
   public String getString(String key) {
-    String k = JobKeys.require(key);
+    String k = JobKeys.require(SHORTHANDS.getOrDefault(key, key));
     return job.getIsNull(k) ? null : job.getString(k);
   }
 

@@ -95,4 +95,23 @@ class JobSpecTest {
     assertEquals("/secret/folder", JobSpec.parseFile(write("include \"secret.conf\"\njob.name = file\n")).getString("model"),
         "a job file may include its neighbours");
   }
+
+  @Test
+  void taskAndEvalFileAreShorthandsForTaskTrainAndTaskEval() throws IOException {
+    JobSpec old = JobSpec.parseString("job { task = \"t.jsonl\", eval-file = \"e.jsonl\" }", "inline");
+    JobSpec now = JobSpec.parseString("job.task { type = causal-lm, train = \"t.jsonl\", eval = \"e.jsonl\" }", "inline");
+    assertEquals("t.jsonl", old.getString("task.train"));
+    assertEquals("e.jsonl", old.getString("task.eval"));
+    assertEquals("t.jsonl", old.getString("task"), "a shorthand reads its key");
+    assertEquals("auto", old.getString("task.type"));
+    assertEquals("causal-lm", now.getString("task.type"));
+    assertEquals(old.render().replace("auto", "causal-lm"), now.render(), "both forms render as task.*");
+    assertEquals(now.render(), JobSpec.parseString(now.render(), "rendered").render());
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseFile(
+        write("job {\n  eval-file = a.jsonl\n  task.eval = b.jsonl\n}\n")));
+    assertTrue(e.getMessage().contains("job.conf:2") && e.getMessage().contains("'job.eval-file' and 'job.task.eval'"),
+        e.getMessage());
+    e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseString("job.task.type = regression", "inline"));
+    assertTrue(e.getMessage().contains("'job.task.type'") && e.getMessage().contains("causal-lm"), e.getMessage());
+  }
 }
