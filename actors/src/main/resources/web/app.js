@@ -5,6 +5,9 @@ const ENDED = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 const EVENTS = ['PhaseChanged', 'WorkersChanged', 'StepDone', 'Evaluated', 'Checkpointed', 'Traffic', 'Finished', 'Failed',
   'Submitted', 'Started', 'Requeued', 'CancelRequested', 'Cancelled'];
 const ARTIFACT_LABELS = { adapter: 'PEFT adapter (zip)', onnx: 'merged ONNX model' };
+// A task's headline metric (TaskMetrics.headline): perplexity for causal LM, accuracy for classification.
+// Accuracy has a fixed 0-1 axis; perplexity's axis grows with its largest value.
+const METRICS = { perplexity: { digits: 2 }, accuracy: { digits: 3, max: 1 } };
 let selected = null;
 let source = null;
 let view = null;
@@ -92,7 +95,7 @@ function select(id) {
   selected = id;
   if (source) source.close();
   view = { id, curve: [], evals: [], timeline: [], workers: [], state: '', phase: '', step: 0, steps: 0, reason: '', artifacts: {},
-    seconds: NaN, checkpoint: -1 };
+    seconds: NaN, checkpoint: -1, metric: null };
   $('detail').hidden = false;
   $('nothing').hidden = true;
   $('detail-title').textContent = id;
@@ -127,6 +130,16 @@ async function details(v) {
   render();
 }
 
+/** An event's task metrics: its metrics object, or {accuracy} of an older service's events; sets the job's headline. */
+function metricsOf(e) {
+  const m = e.metrics || (e.accuracy !== undefined ? { accuracy: e.accuracy } : {});
+  if (!view.metric) view.metric = Object.keys(METRICS).find((k) => k in m) || null;
+  return m;
+}
+
+/** The headline metric of the job: the one its events report (accuracy until the first step says otherwise). */
+const headline = () => view.metric || 'accuracy';
+
 function apply(e) {
   if (!view || e.job !== view.id) return;
   switch (e.event) {
@@ -134,9 +147,9 @@ function apply(e) {
     case 'WorkersChanged': view.workers = e.workers; view.workersDetail = e.detail; break;
     case 'StepDone':
       view.step = e.step; view.steps = e.steps; view.seconds = e.seconds;
-      view.curve.push([e.step, Number(e.loss), Number(e.accuracy)]);
+      view.curve.push([e.step, Number(e.loss), metricsOf(e)]);
       break;
-    case 'Evaluated': view.evals.push([e.step, Number(e.accuracy), Number(e.loss)]); break;
+    case 'Evaluated': view.evals.push([e.step, metricsOf(e), Number(e.loss)]); break;
     case 'Checkpointed': view.checkpoint = e.step; break;
     case 'Started': view.state = 'RUNNING'; break;
     case 'Submitted': case 'Requeued': view.state = 'QUEUED'; view.phase = 'QUEUED'; view.timeline.push(['QUEUED', e.time, e.detail]); break;
@@ -181,11 +194,17 @@ function render() {
   $('cancel').disabled = !view.state || ENDED.includes(view.state) || !!view.cancelling;
   $('workers').textContent = (view.workers.length ? view.workers.join(', ') : 'none') + (view.workersDetail ? ' (' + view.workersDetail + ')' : '');
 
+  const metric = headline();
+  const digits = METRICS[metric].digits;
+  $('chart-title').textContent = 'Training loss and ' + metric;
+  $('loss-chart').setAttribute('aria-label', 'training loss and ' + metric + ' per step');
+  $('legend-train').textContent = 'train ' + metric + ' (right axis)';
+  $('legend-eval').textContent = 'eval ' + metric;
   const last = view.curve[view.curve.length - 1];
   const ev = view.evals[view.evals.length - 1];
   const stats = [];
-  if (last) stats.push('loss ' + fmt(last[1], 4), 'train accuracy ' + fmt(last[2], 3));
-  if (ev) stats.push('eval accuracy ' + fmt(ev[1], 3) + ' at step ' + ev[0]);
+  if (last) stats.push('loss ' + fmt(last[1], 4), 'train ' + metric + ' ' + fmt(last[2][metric], digits));
+  if (ev) stats.push('eval ' + metric + ' ' + fmt(ev[1][metric], digits) + ' at step ' + ev[0]);
   if (Number.isFinite(view.seconds)) stats.push(view.seconds.toFixed(2) + ' s/step');
   if (view.checkpoint >= 0) stats.push('checkpoint at step ' + view.checkpoint);
   $('chart-stats').textContent = stats.join(' · ');
@@ -243,24 +262,36 @@ function niceAxis(max, ticks) {
 function chart() {
   const svg = $('loss-chart');
   const W = Math.max(320, Math.round(svg.getBoundingClientRect().width) || 600), H = 240;
-  const L = 48, R = 44, T = 12, B = 28;
+  const L = 54, R = 56, T = 12, B = 28; // the margins hold the ticks and the rotated axis labels
   svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
   const curve = view.curve;
   const lastStep = curve.length ? curve[curve.length - 1][0] : 0;
   const [xStep, xMax] = niceAxis(Math.max(10, lastStep, ...view.evals.map((p) => p[0])), 6);
   const losses = curve.map((p) => p[1]).filter(Number.isFinite);
   const [yStep, yMax] = niceAxis(losses.length ? Math.max(...losses) : 1, 4);
+  // the right axis: the headline metric, of training steps [step, value] and evaluations
+  const metric = headline();
+  const train = curve.map((p) => [p[0], Number(p[2][metric])]).filter((p) => Number.isFinite(p[1]));
+  const evalPts = view.evals.map((p) => [p[0], Number(p[1][metric])]).filter((p) => Number.isFinite(p[1]));
+  const mMax = METRICS[metric].max;
+  const [mStep, mTop] = mMax ? [mMax / 2, mMax]
+    : niceAxis(Math.max(0, ...train.map((p) => p[1]), ...evalPts.map((p) => p[1])), 4);
   const x = (s) => L + (W - L - R) * (s / xMax);
   const yLoss = (v) => H - B - (H - T - B) * (v / yMax);
-  const yAcc = (v) => H - B - (H - T - B) * v;
+  const yAcc = (v) => H - B - (H - T - B) * (v / mTop);
   const parts = [];
   for (let v = 0; v <= yMax + 1e-9; v += yStep) {
     parts.push('<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + yLoss(v).toFixed(1) + '" y2="' + yLoss(v).toFixed(1) + '"/>');
     parts.push('<text class="tick loss" x="' + (L - 6) + '" y="' + (yLoss(v) + 4).toFixed(1) + '" text-anchor="end">' + +v.toFixed(3) + '</text>');
   }
-  for (const v of [0, 0.5, 1]) {
-    parts.push('<text class="tick acc" x="' + (W - R + 6) + '" y="' + (yAcc(v) + 4).toFixed(1) + '">' + v + '</text>');
+  for (let v = 0; v <= mTop + 1e-9; v += mStep) {
+    const y = (yAcc(v) + 4).toFixed(1);
+    parts.push('<text class="tick acc" x="' + (W - R + 6) + '" y="' + y + '">' + +v.toFixed(3) + '</text>');
   }
+  const mid = (T + H - B) / 2;
+  const label = (cls, id, x0, angle, text) => '<text class="tick ' + cls + ' axis-label" id="' + id + '" x="' + x0
+    + '" y="' + mid + '" text-anchor="middle" transform="rotate(' + angle + ' ' + x0 + ' ' + mid + ')">' + text + '</text>';
+  parts.push(label('loss', 'loss-axis', 12, -90, 'loss'), label('acc', 'metric-axis', W - 10, 90, metric));
   for (let s = 0; s <= xMax + 1e-9; s += xStep) {
     parts.push('<text class="tick" x="' + x(s).toFixed(1) + '" y="' + (H - B + 16) + '" text-anchor="middle">' + +s.toFixed(2) + '</text>');
   }
@@ -271,9 +302,9 @@ function chart() {
     const d = pts.map((p, i) => (i ? 'L' : 'M') + x(p[0]).toFixed(1) + ',' + p[1].toFixed(1)).join(' ');
     return '<path class="' + cls + '" data-points="' + pts.length + '" d="' + d + '"/>';
   };
-  parts.push(path(curve.filter((p) => Number.isFinite(p[2])).map((p) => [p[0], yAcc(p[2])]), 'acc-line'));
+  parts.push(path(train.map((p) => [p[0], yAcc(p[1])]), 'acc-line'));
   parts.push(path(curve.filter((p) => Number.isFinite(p[1])).map((p) => [p[0], yLoss(p[1])]), 'loss-line'));
-  const evals = view.evals.filter((p) => Number.isFinite(p[1])).map((p) => [p[0], yAcc(p[1])]);
+  const evals = evalPts.map((p) => [p[0], yAcc(p[1])]);
   parts.push(path(evals, 'eval-line'));
   for (const [s, y] of evals) parts.push('<circle class="eval-point" cx="' + x(s).toFixed(1) + '" cy="' + y.toFixed(1) + '" r="3.5"/>');
   if (!curve.length) {

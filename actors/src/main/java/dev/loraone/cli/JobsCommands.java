@@ -72,7 +72,7 @@ final class JobsCommands {
       JsonNode evals = n.path("evaluations");
       if (!evals.isEmpty()) {
         JsonNode e = evals.get(evals.size() - 1);
-        System.out.printf(Locale.ROOT, "eval     accuracy %.4f, loss %.4f after step %d%n", e.path("accuracy").asDouble(), e.path("loss").asDouble(),
+        System.out.printf(Locale.ROOT, "eval    %s, loss %.4f after step %d%n", JobOutput.metrics(e, false), e.path("loss").asDouble(),
             e.path("step").asInt());
       }
       if (n.has("adapterSha256")) System.out.println("adapter  sha256 " + n.path("adapterSha256").asText());

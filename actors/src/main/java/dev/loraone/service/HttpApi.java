@@ -52,9 +52,11 @@ import org.apache.pekko.stream.javadsl.Source;
  * (it must have one when it listens beyond loopback, see {@link Service}).
  *
  * <pre>
- *   POST /jobs                        HOCON or JSON job spec (at most max-body bytes) -&gt; 201 job | 400 {problems}
+ *   POST /jobs                        HOCON or JSON job spec (at most max-body bytes) -&gt; 201 job | 400 {problems}:
+ *                                     bad keys or values, a model or task no worker could open ({@link JobPreflight})
  *   GET  /jobs                        every job's summary
- *   GET  /jobs/{id}                   phase, step, curves, evaluations, timeline, workers, artefacts
+ *   GET  /jobs/{id}                   phase, step, curves and evaluations with the task's metrics (headline: accuracy |
+ *                                     perplexity), timeline, workers, artefacts
  *   GET  /jobs/{id}/events            server-sent events: every event so far, then live ones (Last-Event-ID or ?from=N
  *                                     resumes; ?follow=false ends after the events so far)
  *   POST /jobs/{id}/cancel            202 | 404 | 409 (already ended)
@@ -133,16 +135,23 @@ final class HttpApi extends AllDirectives {
     try {
       spec = JobSpec.parseString(body, "request body");
     } catch (JobSpec.InvalidJobException e) {
-      ObjectNode o = JSON.createObjectNode().put("error", "invalid job");
-      ArrayNode p = o.putArray("problems");
-      e.problems().forEach(p::add);
-      return json(StatusCodes.BAD_REQUEST, o);
+      return invalid(e.problems());
     } catch (IllegalArgumentException e) {
       return error(StatusCodes.BAD_REQUEST, e.getMessage());
     }
+    List<String> problems = JobPreflight.problems(spec); // never queue a job whose model or task no worker can open
+    if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)), s -> s.job() == null
         ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
         : respondWithHeader(Location.create("/jobs/" + s.job().path("id").asText()), () -> json(StatusCodes.CREATED, s.job())));
+  }
+
+  /** 400 {@code {"error":"invalid job","problems":[...]}}: each problem names the key and what was expected. */
+  private Route invalid(List<String> problems) {
+    ObjectNode o = JSON.createObjectNode().put("error", "invalid job");
+    ArrayNode p = o.putArray("problems");
+    problems.forEach(p::add);
+    return json(StatusCodes.BAD_REQUEST, o);
   }
 
   /** A body over --max-body: 413 naming the limit (Pekko's default said "The request content was malformed"). */

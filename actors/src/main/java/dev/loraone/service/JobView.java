@@ -4,13 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraone.protocol.job.TaskMetrics;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * What the service shows of one job: its {@link JobStore.Record} plus what its events say (phase,
- * step, curves, workers, artefacts), folded from the same event objects whether they arrive live or
- * are read back from {@code events.jsonl} after a restart. Events are the coordinator's
+ * step, curves with the task's metrics, workers, artefacts), folded from the same event objects whether
+ * they arrive live or are read back from {@code events.jsonl} after a restart. Events are the coordinator's
  * {@code JobEvent}s as {@code JobEventJson} renders them, plus the service's own
  * ({@code Submitted}, {@code Started}, {@code Requeued}, {@code CancelRequested}), each with a
  * {@code time} in epoch milliseconds.
@@ -32,6 +33,8 @@ final class JobView {
   private String workersDetail = "";
   private int checkpointStep = -1;
   private JsonNode exported = JSON.createObjectNode();
+  /** The metric that sums up the job ({@link TaskMetrics#headline}): null until a step or evaluation reports one. */
+  private String headline;
 
   JobView(JobStore.Record record) {
     this.record = record;
@@ -62,14 +65,15 @@ final class JobView {
         ObjectNode p = curve.addObject();
         p.put("step", step);
         p.set("loss", e.path("loss"));
-        p.set("accuracy", e.path("accuracy"));
+        metrics(e, p);
         p.put("time", time);
       }
       case "Evaluated" -> {
         ObjectNode p = evals.addObject();
         p.put("step", e.path("step").asInt());
         p.set("loss", e.path("loss"));
-        p.set("accuracy", e.path("accuracy"));
+        metrics(e, p);
+        if (e.has("examples")) p.set("examples", e.path("examples"));
       }
       case "Checkpointed" -> checkpointStep = e.path("step").asInt();
       case "Finished" -> {
@@ -98,7 +102,31 @@ final class JobView {
     return events.size() - 1;
   }
 
-  /** One line of {@code GET /jobs}. */
+  /**
+   * Copies the task's metrics of event {@code e} into {@code point}: as {@code metrics} and as top-level keys
+   * ({@code accuracy}; {@code perplexity, tokens}), as {@code JobEventJson} writes them. An event of an older
+   * service has no {@code metrics} object, only {@code accuracy}. The first metric seen names the job's headline.
+   */
+  private void metrics(ObjectNode e, ObjectNode point) {
+    ObjectNode m = e.path("metrics") instanceof ObjectNode o ? o.deepCopy() : JSON.createObjectNode();
+    if (m.isEmpty() && e.path("accuracy").isNumber()) m.set("accuracy", e.path("accuracy"));
+    point.set("metrics", m);
+    m.fields().forEachRemaining(f -> point.set(f.getKey(), f.getValue()));
+    if (headline == null) {
+      for (String task : List.of(TaskMetrics.CAUSAL_LM, TaskMetrics.CLASSIFICATION)) {
+        if (m.has(TaskMetrics.headline(task))) {
+          headline = TaskMetrics.headline(task);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * One line of {@code GET /jobs}; once the job reported metrics, {@code headline} ({@code accuracy} |
+   * {@code perplexity})
+   * and the last evaluation's value of it ({@code evalAccuracy} | {@code evalPerplexity}).
+   */
   ObjectNode summary() {
     ObjectNode o = JSON.createObjectNode();
     o.put("id", record.id());
@@ -113,6 +141,12 @@ final class JobView {
     if (record.reason() != null) o.put("reason", record.reason());
     JsonNode last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
     if (last != null) o.set("loss", last.path("loss"));
+    if (headline != null) {
+      o.put("headline", headline);
+      JsonNode eval = evals.isEmpty() ? null : evals.get(evals.size() - 1).path(headline);
+      String key = "eval" + Character.toUpperCase(headline.charAt(0)) + headline.substring(1);
+      if (eval != null && !eval.isMissingNode()) o.set(key, eval);
+    }
     return o;
   }
 

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.protocol.io.SafeTensors;
+import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.worker.weights.LlamaFixture;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -131,9 +133,9 @@ class ServiceBadInputIT {
 
   @Test
   @Order(5)
-  void anUnknownModelFolderFailsTheJobNamingIt() throws Exception {
-    String reason = failed(job("nomodel", "job.model = /nonexistent/folder")).path("reason").asText();
-    assertTrue(reason.contains("/nonexistent/folder") && reason.contains("no such folder"), reason);
+  void anUnknownModelFolderIs400NamingIt() throws Exception {
+    String p = rejected(job("nomodel", "job.model = /nonexistent/folder"));
+    assertTrue(p.contains("'job.model' = \"/nonexistent/folder\": no such folder"), p);
   }
 
   @Test
@@ -330,5 +332,89 @@ class ServiceBadInputIT {
       in.transferTo(new java.security.DigestOutputStream(java.io.OutputStream.nullOutputStream(), md));
     }
     return java.util.HexFormat.of().formatHex(md.digest());
+  }
+
+  /** POSTs a job the API must refuse: 400 with problems and no job of its name; returns the problems, one a line. */
+  static String rejected(String body) throws Exception {
+    ServiceProcess.Response r = service.post("/jobs", body);
+    assertEquals(400, r.status(), r.body()::toString);
+    assertEquals("invalid job", r.body().path("error").asText(), r.body()::toString);
+    List<String> problems = new ArrayList<>();
+    r.body().path("problems").forEach(p -> problems.add(p.asText()));
+    assertFalse(problems.isEmpty(), r.body()::toString);
+    Matcher named = Pattern.compile("name = (\\S+)").matcher(body);
+    String name = named.find() ? named.group(1) : "";
+    for (JsonNode j : service.get("/jobs").body()) {
+      assertNotEquals(name, j.path("name").asText(), "no job was queued: " + body);
+    }
+    return String.join("\n", problems);
+  }
+
+  @Test
+  @Order(16)
+  void aModelOrTaskNoWorkerCouldOpenIs400NamingTheKeyAndWhatIsExpected() throws Exception {
+    Path gpt2 = Files.createDirectories(dir.resolve("gpt2"));
+    Files.writeString(gpt2.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
+    String p = rejected(job("gpt2", "job.model = \"" + gpt2 + "\""));
+    assertTrue(p.startsWith("request body: ") && p.contains("'model_type' is \"gpt2\"")
+        && p.contains("'job.model' supports model_type [bert, llama, mistral]"), p);
+
+    Path noConfig = Files.createDirectories(dir.resolve("no-config"));
+    p = rejected(job("noconfig", "job.model = \"" + noConfig + "\""));
+    assertTrue(p.contains("'job.model'") && p.contains("no config.json") && p.contains("minilm, bge-small"), p);
+
+    Path noTask = dir.resolve("no-such-task.jsonl");
+    p = rejected(job("notask", "job.task = \"" + noTask + "\""));
+    assertTrue(p.contains("'job.task' = \"" + noTask + "\": no such file") && p.contains("wordnet-supersense")
+        && p.contains("{text, label}"), p);
+
+    p = rejected(job("both", "job.model = /nonexistent/folder\njob.task = \"" + noTask + "\""));
+    assertTrue(p.contains("'job.model'") && p.contains("'job.task'"), "every problem at once: " + p);
+
+    Path llama = tinyLlama();
+    p = rejected(job("llamawordnet", "job.model = \"" + llama + "\""));
+    assertTrue(p.contains("'job.task' = \"wordnet-supersense\"") && p.contains("{prompt, completion}"), p);
+    p = rejected(job("llamanotask", "job.model = \"" + llama + "\"\njob.task = \"" + noTask + "\""));
+    assertTrue(p.contains("'job.task'") && p.contains("no such file") && p.contains("{prompt, completion}"), p);
+  }
+
+  @Test
+  @Order(17)
+  void builtInModelNamesAndALlamaFolderWithItsTaskFileAreAccepted() throws Exception {
+    Path task = Files.writeString(dir.resolve("pairs.jsonl"), "{\"prompt\": \"w3 w4\", \"completion\": \"w10 w11\"}\n");
+    for (String model : List.of("minilm", "bge-small", tinyLlama().toString())) {
+      String extra = "job.model = \"" + model + "\"\njob.workers.min = 64\njob.workers.wait-seconds = 0"
+          + (model.contains("llama") ? "\njob.task = \"" + task + "\"" : "");
+      ServiceProcess.Response r = service.post("/jobs", job("accepted", extra));
+      assertEquals(201, r.status(), () -> model + ": " + r.body());
+      service.post("/jobs/" + r.body().path("id").asText() + "/cancel", ""); // queued for 64 workers: never runs
+    }
+  }
+
+  @Test
+  @Order(18)
+  void loraoneSubmitPrintsTheProblemAndExitsNonZero() throws Exception {
+    Path file = Files.writeString(dir.resolve("bad-model.conf"), job("climodel", "job.model = /nonexistent/folder"));
+    List<String> cmd = ServiceProcess.java(List.of(), List.of("submit", "--server", service.url, file.toString()));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out;
+    try (InputStream in = p.getInputStream()) {
+      out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "it exits");
+    assertNotEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("400") && out.contains(file + ": 'job.model' = \"/nonexistent/folder\": no such folder"),
+        out);
+  }
+
+  /** A tiny random Llama checkpoint (config.json model_type llama, weights, tokenizer), written once. */
+  static synchronized Path tinyLlama() throws IOException {
+    Path d = dir.resolve("tiny-llama");
+    if (!Files.isRegularFile(d.resolve("config.json"))) {
+      LlamaFixture.Spec s = LlamaFixture.Spec.tiny(false);
+      LlamaFixture.write(d, s, 41, DType.F32, false);
+      LlamaFixture.writeTokenizer(d, s);
+    }
+    return d;
   }
 }

@@ -3,6 +3,8 @@ package dev.loraone.service;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.worker.weights.LlamaFixture;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -46,7 +49,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * opened in a real headless Chromium driven by Selenium. A tiny real MiniLM job is submitted from
  * the page's form, selected in the job list, watched (the loss curve grows, the phase timeline
  * fills) and cancelled from the page; the HTTP API then says CANCELLED with the reason. An invalid
- * spec shows the server's problems under the form.
+ * spec shows the server's problems under the form. A tiny causal-LM job (a random Llama) charts perplexity
+ * instead of accuracy, with that axis label.
  *
  * <p>Needs Debian's {@code chromium} and {@code chromium-driver} ({@code /usr/bin/chromium},
  * {@code /usr/bin/chromedriver}; {@code .ci/run} installs them; {@code -Dloraone.chromium=PATH} and
@@ -201,6 +205,9 @@ class WebPageIT {
     assertEquals("TRAINING", el("phase").getText());
     assertTrue(el("workers").getText().contains("local"), el("workers").getText());
     assertTrue(el("step").getText().endsWith("/" + STEPS), el("step").getText());
+    assertEquals("accuracy", el("metric-axis").getText(), "a classification job's right axis");
+    assertEquals("train accuracy (right axis)", el("legend-train").getText());
+    assertEquals("Training loss and accuracy", el("chart-title").getText());
 
     // the phase timeline shows the phases so far, in order
     List<String> timeline = texts("#timeline li");
@@ -253,6 +260,64 @@ class WebPageIT {
     ServiceProcess.Response jobs = service.get("/jobs");
     assertEquals(200, jobs.status());
     for (JsonNode j : jobs.body()) assertNotEquals("web-bad", j.path("name").asText(), "no job was created: " + jobs.body());
+  }
+
+  @Test
+  void aCausalLmJobChartsPerplexity() throws Exception {
+    Path llama = dir.resolve("tiny-llama");
+    LlamaFixture.Spec s = LlamaFixture.Spec.tiny(false);
+    LlamaFixture.write(llama, s, 41, DType.F32, false);
+    LlamaFixture.writeTokenizer(llama, s);
+    Random r = new Random(3);
+    List<String> pairs = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      String prompt = "w" + (3 + r.nextInt(47)) + " w" + (3 + r.nextInt(47));
+      pairs.add("{\"prompt\": \"" + prompt + "\", \"completion\": \"w10 w11" + " w12".repeat(1 + i % 3) + "\"}");
+    }
+    Path task = Files.write(dir.resolve("pairs.jsonl"), pairs);
+    int steps = 8;
+    type(el("spec"), """
+        job {
+          name = web-llama
+          model = "%s"
+          task = "%s"
+          lora { rank = 2, alpha = 4, targets = all-linear }
+          init { batch = 4, iters = 4, shards = 2 }
+          optimizer { lr = 1e-2, warmup = 1 }
+          train { steps = %d, batch = 8, micro-batch = 4, max-length = 16 }
+          eval { every = 4, examples = 8 }
+          export.onnx = false
+        }
+        """.formatted(llama, task, steps));
+    el("submit").click();
+    String id = await("'submitted <id>' under the form", b -> {
+      String t = el("submit-result").getText();
+      return t.startsWith("submitted ") ? t.substring("submitted ".length()).trim() : null;
+    });
+    await("job " + id + "'s detail", b -> id.equals(el("detail-title").getText()));
+    await("job " + id + " to succeed on the page", Duration.ofMinutes(3),
+        b -> "SUCCEEDED".equals(el("state").getText()));
+    await("the whole curve", b -> lossPoints() == steps);
+
+    assertEquals("perplexity", el("metric-axis").getText(), "a causal LM's right axis");
+    assertEquals("train perplexity (right axis)", el("legend-train").getText());
+    assertEquals("eval perplexity", el("legend-eval").getText());
+    assertEquals("Training loss and perplexity", el("chart-title").getText());
+    String stats = el("chart-stats").getText();
+    assertTrue(stats.contains("train perplexity ") && stats.contains("eval perplexity ") && !stats.contains("accuracy"),
+        stats);
+    String trainPoints = browser.findElement(By.cssSelector("#loss-chart path.acc-line")).getAttribute("data-points");
+    assertEquals(String.valueOf(steps), trainPoints, "a perplexity point per step");
+    screenshot("web-llama.png");
+
+    JsonNode job = service.awaitJob(id, j -> "SUCCEEDED".equals(j.path("state").asText()), Duration.ofSeconds(10));
+    assertEquals("perplexity", job.path("headline").asText(), job::toString);
+    int evals = job.path("evaluations").size();
+    assertTrue(evals >= 2, () -> "evaluations at steps 4 and 8: " + job);
+    int shown = browser.findElements(By.cssSelector("#loss-chart circle.eval-point")).size();
+    assertEquals(evals, shown, "an eval point each");
+    JsonNode last = job.path("evaluations").get(evals - 1);
+    assertEquals(Math.exp(last.path("loss").asDouble()), last.path("perplexity").asDouble(), 1e-6, last::toString);
   }
 
   // ---- helpers ----
