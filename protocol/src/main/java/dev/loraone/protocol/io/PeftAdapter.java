@@ -19,7 +19,8 @@ import java.util.TreeMap;
 /**
  * A LoRA adapter in Hugging Face PEFT's on-disk format: {@code adapter_model.safetensors} with keys
  * {@code base_model.model.<module>.lora_A.weight} ({@code [r, in]}) and {@code ...lora_B.weight}
- * ({@code [out, r]}), plus {@code adapter_config.json} (sorted keys, indent 2, as PEFT writes it).
+ * ({@code [out, r]}), the module's path in the task's HF model class ({@link #wrapper}), plus
+ * {@code adapter_config.json} (sorted keys, indent 2, as PEFT writes it).
  *
  * <p>A LoRA-One adapter is a plain LoRA adapter because W0 is untouched (reference section 8.4).
  * Inits that modify W0 (PiSSA, LoRA-GA) are exported with {@link #subtractMutatedInit}: the
@@ -88,8 +89,9 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
     Files.createDirectories(dir);
     Map<String, TensorBlob> tensors = new TreeMap<>();
     modules.forEach((name, p) -> {
-      tensors.put(PREFIX + name + ".lora_A.weight", p.a());
-      tensors.put(PREFIX + name + ".lora_B.weight", p.b());
+      String key = PREFIX + wrapper(config.taskType(), name) + name;
+      tensors.put(key + ".lora_A.weight", p.a());
+      tensors.put(key + ".lora_B.weight", p.b());
     });
     savedModules.forEach((name, t) -> tensors.put(PREFIX + name, t));
     SafeTensors.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
@@ -129,6 +131,20 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
    */
   public static List<String> targetModules(java.util.Collection<String> modules) {
     return modules.stream().map(m -> m.substring(m.lastIndexOf('.') + 1)).distinct().sorted().toList();
+  }
+
+  private static final String BERT = "bert.";
+
+  /**
+   * Where the task's HF model class keeps the encoder's modules, as PEFT names them: a
+   * {@code BertForSequenceClassification} ({@code SEQ_CLS}) holds its {@code BertModel} under
+   * {@code bert.}, so {@code encoder.layer.0...} is saved as {@code base_model.model.bert.encoder.layer.0...};
+   * a {@code BertModel} ({@code FEATURE_EXTRACTION}) and a {@code LlamaForCausalLM} ({@code CAUSAL_LM},
+   * whose module names already start with {@code model.}) need nothing. The head ({@code classifier})
+   * sits at the top of the task model, so {@code modules_to_save} keys take no wrapper.
+   */
+  static String wrapper(String taskType, String module) {
+    return "SEQ_CLS".equals(taskType) && (module.startsWith("encoder.") || module.startsWith("embeddings.")) ? BERT : "";
   }
 
   /** Loads an adapter written by PEFT or by {@link #write}. Errors name the file and key. */
@@ -174,6 +190,9 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
             + "<module>.lora_{A,B}.weight or a module listed in modules_to_save " + toSave + ")");
       }
       String module = key.substring(PREFIX.length(), key.length() - ".lora_A.weight".length());
+      if (module.startsWith(BERT) && !wrapper(config.taskType(), module.substring(BERT.length())).isEmpty()) {
+        module = module.substring(BERT.length()); // our module names are the encoder's own
+      }
       TensorBlob v = e.getValue().dtype() == DType.F32 ? e.getValue()
           : TensorBlob.ofFloats(e.getValue().shape(), e.getValue().toFloats());
       pairs.computeIfAbsent(module, k -> new TensorBlob[2])[isA ? 0 : 1] = v;

@@ -65,6 +65,47 @@ class PeftAdapterTest {
     assertEquals(withHead, PeftAdapter.read(dir));
   }
 
+  /**
+   * PEFT's rules for the three task types, as its source states them (PEFT cannot be installed here):
+   * the saved key is {@code base_model.model.} + the module's path in the task's HF model class +
+   * {@code .lora_A.weight}; a {@code BertForSequenceClassification} holds the encoder under {@code bert.},
+   * a {@code BertModel} (FEATURE_EXTRACTION) and a {@code LlamaForCausalLM} (names from {@code model.}) add
+   * nothing; {@code modules_to_save} tensors sit at the task model's top ({@code base_model.model.classifier.weight});
+   * {@code target_modules} is the expanded list of name suffixes, never the list {@code ["all-linear"]}.
+   */
+  @Test
+  void keysFollowPeftsModulePathsPerTaskTypeAndReadBackAsOurModuleNames() throws IOException {
+    Map<String, PeftAdapter.Pair> bert = Map.of("encoder.layer.0.attention.self.query", pair(3, 2, 4, 1f),
+        "encoder.layer.0.output.dense", pair(3, 2, 4, 2f));
+    PeftAdapter cls = new PeftAdapter(new PeftAdapter.Config(2, 16, true, PeftAdapter.targetModules(bert.keySet()), "SEQ_CLS",
+        "sentence-transformers/all-MiniLM-L6-v2", 0.0), bert,
+        Map.of("classifier.weight", TensorBlob.ofFloats(new long[] {2, 3}, new float[6]),
+            "classifier.bias", TensorBlob.ofFloats(new long[] {2}, new float[2])));
+    Path c = dir.resolve("cls");
+    cls.write(c);
+    Set<String> keys = SafeTensors.read(c.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().keySet();
+    assertEquals(Set.of("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight",
+        "base_model.model.bert.encoder.layer.0.attention.self.query.lora_B.weight",
+        "base_model.model.bert.encoder.layer.0.output.dense.lora_A.weight",
+        "base_model.model.bert.encoder.layer.0.output.dense.lora_B.weight",
+        "base_model.model.classifier.weight", "base_model.model.classifier.bias"), keys);
+    JsonNode cfg = new ObjectMapper().readTree(c.resolve(PeftAdapter.CONFIG_FILE).toFile());
+    assertEquals("[\"dense\",\"query\"]", cfg.get("target_modules").toString());
+    assertEquals("[\"classifier\"]", cfg.get("modules_to_save").toString());
+    assertEquals(cls, PeftAdapter.read(c), "read back under the encoder's own module names");
+
+    Map<String, PeftAdapter.Pair> llama = Map.of("model.layers.0.self_attn.q_proj", pair(3, 2, 4, 1f));
+    Path l = dir.resolve("llama");
+    new PeftAdapter(new PeftAdapter.Config(2, 16, true, List.of("q_proj"), "CAUSAL_LM", "tiny", 0.0), llama).write(l);
+    assertEquals(Set.of("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"),
+        SafeTensors.read(l.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().keySet());
+    assertEquals(List.of("dense", "key", "query", "value"), PeftAdapter.targetModules(List.of(
+        "encoder.layer.0.attention.self.query", "encoder.layer.0.attention.self.key", "encoder.layer.0.attention.self.value",
+        "encoder.layer.0.attention.output.dense", "encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense")),
+        "all-linear on BERT, expanded as PEFT saves it");
+  }
+
   @Test
   void missingConfigKeyIsNamed() throws IOException {
     adapter().write(dir);
