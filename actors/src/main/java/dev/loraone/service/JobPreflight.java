@@ -2,6 +2,7 @@ package dev.loraone.service;
 
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.model.ModelFamily;
+import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.TaskData;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -18,6 +19,8 @@ import java.util.List;
  *   job.model   a built-in name, or an HF folder whose config.json has a supported model_type (ModelFamily.detect)
  *   job.task    BERT: wordnet-supersense | wordnet-supersense-all | a file
  *               Llama: a file (causal LM has no built-in task)
+ *   job.task.eval   an existing file, and only with a task file
+ *   job.task.type   auto, or the task the model's family trains
  * </pre>
  * Paths are read on the service's machine: workers elsewhere must see them at the same paths (a shared
  * file system), as they did before this check. Whether a file's records fit the task is left to the workers.
@@ -48,6 +51,20 @@ final class JobPreflight {
           : family == ModelFamily.BERT ? builtIns + "{text, label}"
           : builtIns + "{text, label} or {prompt, completion}";
       out.add("'job.task' = \"" + task + "\": no such file; expected " + expected);
+    }
+    String eval = spec.getString("task.eval");
+    if (eval != null && builtIn) {
+      out.add("'job.task.eval' = \"" + eval + "\" is only read with a task FILE; the built-in task " + task
+          + " evaluates on its own validation split (unset it, or give task = your training FILE)");
+    } else if (eval != null && !isFile(eval)) {
+      out.add("'job.task.eval' = \"" + eval + "\": no such file; expected " + files + "evaluation records");
+    }
+    if (family != null) {
+      try {
+        FinetuneConfig.checkTaskType(spec.getString("task.type"), model);
+      } catch (IllegalArgumentException e) {
+        out.add(e.getMessage());
+      }
     }
     return out.stream().map(p -> spec.source() + ": " + p).toList();
   }

@@ -171,10 +171,15 @@ class ServiceBadInputIT {
 
   @Test
   @Order(9)
-  void anEvalFileWithTheBuiltInTaskFailsTheJobInsteadOfBeingIgnored() throws Exception {
-    String reason = failed(job("evalfile", "job.eval-file = \"" + dir.resolve("eval.jsonl") + "\"")).path("reason").asText();
-    assertTrue(reason.contains("eval-file") && reason.contains(dir.resolve("eval.jsonl").toString()) && reason.contains("wordnet-supersense"),
-        reason);
+  void anEvalFileWithTheBuiltInTaskIs400InsteadOfBeingIgnored() throws Exception {
+    String p = rejected(job("evalfile", "job.eval-file = \"" + dir.resolve("eval.jsonl") + "\""));
+    assertTrue(p.contains("'job.task.eval'") && p.contains(dir.resolve("eval.jsonl").toString()) && p.contains("wordnet-supersense"),
+        p);
+    p = rejected(job("noeval", "job.task.eval = \"" + dir.resolve("missing-eval.jsonl") + "\"\njob.task.train = \""
+        + dir.resolve("eval.jsonl") + "\""));
+    assertTrue(p.contains("'job.task.eval'") && p.contains("no such file"), p);
+    p = rejected(job("tasktype", "job.task.type = causal-lm"));
+    assertTrue(p.contains("'job.task.type' = causal-lm") && p.contains("'job.model' = minilm"), p);
   }
 
   @Test

@@ -83,7 +83,7 @@ public record FinetuneConfig(
    * Checks {@code task.type} against the model's family ({@link ModelFamily#taskType()}): {@code auto}
    * takes the family's task; another value must be it (a family trains one task today).
    */
-  static void checkTaskType(String taskType, String model) {
+  public static void checkTaskType(String taskType, String model) {
     if (taskType == null || taskType.equals("auto")) return;
     ModelFamily family = ModelFamily.detect(model);
     if (!family.taskType().equals(taskType)) {
