@@ -1,5 +1,8 @@
 package dev.loraone.cli;
 
+import dev.loraone.lab.BenchCommand;
+import dev.loraone.lab.CompareCommand;
+import dev.loraone.lab.TheoryCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

@@ -1,5 +1,6 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
+import dev.loraone.cli.Main;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,11 +1,11 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.loraone.cli.CompareResults.Method;
-import dev.loraone.cli.CompareResults.Point;
-import dev.loraone.cli.CompareResults.Report;
-import dev.loraone.cli.CompareResults.Run;
+import dev.loraone.lab.CompareResults.Method;
+import dev.loraone.lab.CompareResults.Point;
+import dev.loraone.lab.CompareResults.Report;
+import dev.loraone.lab.CompareResults.Run;
 import dev.loraone.core.optim.AdapterTrainer;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.worker.train.FinetuneConfig;
@@ -46,7 +46,7 @@ import picocli.CommandLine.Spec;
       "supersense by default); sweep LoRA-One's gradient-estimate size; measure how",
       "much inits from two disjoint gradient batches agree. Writes compare.png,",
       "compare.md and compare.json into --out."})
-final class CompareCommand implements Callable<Integer> {
+public final class CompareCommand implements Callable<Integer> {
   private static final FinetuneConfig D = FinetuneConfig.defaults();
   /** Attempts per configuration (see {@link #runOne}). */
   static final int ATTEMPTS = 3;

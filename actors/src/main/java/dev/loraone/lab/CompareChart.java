@@ -1,8 +1,8 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
-import dev.loraone.cli.CompareResults.CurvePoint;
-import dev.loraone.cli.CompareResults.MethodSummary;
-import dev.loraone.cli.CompareResults.Stat;
+import dev.loraone.lab.CompareResults.CurvePoint;
+import dev.loraone.lab.CompareResults.MethodSummary;
+import dev.loraone.lab.CompareResults.Stat;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;

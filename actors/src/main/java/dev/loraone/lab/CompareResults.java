@@ -1,4 +1,4 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,4 +1,4 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import dev.loraone.core.init.InitContext;
 import dev.loraone.core.init.InitParams;

@@ -1,4 +1,4 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import dev.loraone.core.theory.AlignmentExperiment;
 import dev.loraone.core.theory.Claim;

@@ -1,4 +1,4 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code loraone bench ...}: measurements printed side by side from one run. */
 @Command(name = "bench", description = "Benchmarks, reported side by side from one run.", subcommands = {BenchCommand.Svd.class, BenchCommand.Model.class, BenchCommand.Pipeline.class})
-final class BenchCommand implements Runnable {
+public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override

@@ -1,4 +1,4 @@
-package dev.loraone.cli;
+package dev.loraone.lab;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -41,7 +41,7 @@ import picocli.CommandLine.Spec;
       "  (c) steps to risk <= 1e-10 for kappa(Delta) = 1, 10, 100, preconditioned vs plain GD.",
       "Prints a table with PASS/FAIL lines for the paper's claims; exit code 1 if a claim fails."
     })
-final class TheoryCommand implements Callable<Integer> {
+public final class TheoryCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
