@@ -41,7 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ServiceBadInputIT {
   @TempDir static Path dir;
   static ServiceProcess service;
-  static final long MAX_BODY = 64 * 1024;
+  /** Room for a 100,000-deep body, which must reach the job parser (400), not the size limit (413). */
+  static final long MAX_BODY = 256 * 1024;
   static final Duration JOB = Duration.ofMinutes(3);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -318,6 +319,23 @@ class ServiceBadInputIT {
     assertNotEquals(0, p.exitValue(), out);
     assertTrue(out.contains("--host 0.0.0.0 is not a loopback address") && out.contains("--token"), () -> "the message: " + out);
     assertFalse(out.contains("http://"), () -> "it never listened: " + out);
+  }
+
+  /** 8 KB of nested objects once threw StackOverflowError in the job parser, and Pekko exited the service's JVM. */
+  @Test
+  @Order(20)
+  void deeplyNestedOrSelfReferencingJobTextIs400AndTheServiceAnswersOn() throws Exception {
+    String objects = "{\"job\":".repeat(1_000) + "{}" + "}".repeat(1_000);
+    String arrays = "{\"job\": {\"x\": " + "[".repeat(100_000) + "]".repeat(100_000) + "}}";
+    for (String body : List.of(objects, arrays)) {
+      ServiceProcess.Response r = service.post("/jobs", body);
+      assertEquals(400, r.status(), r.body()::toString);
+      assertTrue(problems(r).contains("request body: line 1: nesting deeper than 32 levels"), () -> problems(r));
+      assertEquals(200, service.get("/jobs").status(), "the service still answers");
+    }
+    ServiceProcess.Response r = service.post("/jobs", job("selfref", "job.x = [1]\n" + "job.x += 1\n".repeat(1_000)));
+    assertEquals(400, r.status(), r.body()::toString);
+    assertTrue(problems(r).contains("more than 64 substitutions"), () -> problems(r));
   }
 
   @Test
