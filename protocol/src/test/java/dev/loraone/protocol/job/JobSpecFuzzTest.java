@@ -91,10 +91,7 @@ class JobSpecFuzzTest {
 
   @Test
   void hugeArraysAndLongStringsParseOrAreRefused() throws Throwable {
-    String elements = "1, ".repeat(100_000);
-    refused("a huge array", "job { name = arr, x = [" + elements + "] }");
-    refused("a huge array of strings",
-        "{\"job\": {\"lora\": {\"targets\": [" + "\"q\", ".repeat(100_000) + "\"v\"]}}}");
+    refused("a huge array", "{\"job\": {\"lora\": {\"targets\": [" + "\"q\", ".repeat(100_000) + "\"v\"]}}}");
     String mb = "m".repeat(1_000_000);
     assertEquals(mb, accepted("a 1 MB string", "job { name = big, model = \"" + mb + "\" }").getString("model"));
     String triple = "job { name = big, model = \"\"\"" + mb + "\"\"\" }";
