@@ -80,7 +80,7 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--init-iters", description = "job key init.iters: gradient estimate, batches") Integer initIters;
   @Option(names = "--init-shards", description = "job key init.shards: canonical init shards, dividing init.iters")
   Integer initShards;
-  @Option(names = "--init-mode", description = "job key init.mode: randomized | exact (lora-ga needs exact)") String initMode;
+  @Option(names = "--init-mode", description = "job key init.mode: randomized (lora-one) | exact (lora-ga always)") String initMode;
   @Option(names = "--q-factor", description = "job key init.q-factor: randomized SVD, q = q-factor * rank") Integer qFactor;
   @Option(names = "--niter", description = "job key init.niter: randomized SVD power iterations") Integer niter;
   @Option(names = "--gamma", description = "job key init.gamma: stable_gamma, 0 = the method's default") Double gamma;
@@ -122,10 +122,6 @@ final class FinetuneCommand implements Callable<Integer> {
         lines.append("job.").append(keys.get(i)).append(" = ")
             .append(ConfigValueFactory.fromAnyRef(values[i]).render(ConfigRenderOptions.concise())).append('\n');
       }
-    }
-    if (init != null && initMode == null && job == null && set.stream().noneMatch(s -> s.startsWith("init.mode="))) {
-      String mode = dev.loraone.core.init.InitMethod.of(init).defaultMode(); // lora-ga has no randomized SVD
-      lines.append("job.init.mode = ").append(mode).append('\n');
     }
     for (String s : set) {
       int eq = s.indexOf('=');

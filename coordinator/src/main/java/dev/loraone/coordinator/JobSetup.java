@@ -50,10 +50,6 @@ record JobSetup(
 
   static JobSetup of(JobSpec spec) {
     String method = spec.getString("init.method");
-    if (InitMethod.of(method) == InitMethod.LORA_GA) {
-      throw new IllegalArgumentException("'job.init.method' = lora-ga is not supported by the distributed coordinator: it needs W0 and"
-          + " the full gradient in one place; run it with 'loraone finetune' or pick lora-one, pissa, lora or gaussian");
-    }
     int steps = spec.getInt("train.steps");
     double gamma = spec.getDouble("init.gamma");
     InitParams params = gamma == 0 ? InitParams.defaults() : InitParams.defaults().withGamma(gamma);
@@ -61,7 +57,7 @@ record JobSetup(
     double alpha = spec.getDouble("lora.alpha");
     boolean rslora = spec.getBoolean("lora.rslora");
     ShardedGradientInit.Settings init = new ShardedGradientInit.Settings(method, new LoraScaling(alpha, rank, rslora), params,
-        spec.getString("init.mode").equals("randomized"), spec.getInt("init.q-factor"), spec.getInt("init.niter"), spec.getLong("seed"));
+        InitMethod.of(method).randomizedSvd() && spec.getString("init.mode").equals("randomized"), spec.getInt("init.q-factor"), spec.getInt("init.niter"), spec.getLong("seed"));
     OptimizerConfig oc = OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
         .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio"))
         .withWeightDecay(spec.getDouble("optimizer.weight-decay"))
@@ -74,9 +70,9 @@ record JobSetup(
         targets(spec.getString("lora.targets")), spec.getString("model"));
   }
 
-  /** Whether the method's init needs the one-step gradient (LoRA-One); the others run on the workers. */
+  /** Whether the coordinator runs the init from the workers' gradient shards (LoRA-One); the others run on the workers. */
   boolean needsGradient() {
-    return ShardedGradientInit.needsGradient(method);
+    return InitMethod.of(method).initOnCoordinator();
   }
 
   boolean randomized() {

@@ -75,7 +75,8 @@ public record FinetuneConfig(
         job.getInt("train.max-length"), job.getInt("data.max-per-class"), job.getInt("eval.examples"),
         job.getInt("eval.every"), job.getLong("seed"),
         OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
-        job.getString("init.mode"), job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
+        InitMethod.of(job.getString("init.method")).randomizedSvd() ? job.getString("init.mode") : "exact",
+        job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
         job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"));
   }
 

@@ -9,13 +9,18 @@ import java.util.Locale;
  * method names (the fine-tune, the worker engine, the coordinator and the CLI all did).
  *
  * <pre>
- *   method     gradient  W0    rank factor  modifies W0  randomized SVD  where the init runs
- *   lora-one   yes       no    1            no           yes (default)   coordinator (shard rounds) | local
+ *   method     gradient  W0    rank factor  modifies W0  randomized SVD  where a cluster job runs the init
+ *   lora-one   yes       no    1            no           yes (default)   coordinator: rounds over the workers' shards
  *   lora       no        no    1            no           -               each worker, seeded
  *   gaussian   no        no    1            no           -               each worker, seeded
  *   pissa      no        yes   1            yes          -               each worker (SVD of its W0 copy)
- *   lora-ga    yes       yes   2            yes          no (exact)      coordinator's exact reduction | local
+ *   lora-ga    yes       yes   2            yes          no (exact)      each worker: every shard, then the init
  * </pre>
+ * An init that runs on each worker gives every worker the same bits (same data, order and seeds),
+ * so a worker's W0 offset never travels. LoRA-GA's offset {@code s B0 A0} is a full {@code [out,in]}
+ * matrix, and its factors come from the exact SVD of the whole gradient: each worker sums every init
+ * shard itself (init.iters full-gradient passes per worker instead of init.iters / workers) rather
+ * than receive an offset the size of W0 from the coordinator.
  * LoRA-GA uses 2r singular vectors of G (reference 4.2), so the rank is bounded by half the smaller side.
  */
 public enum InitMethod {
@@ -68,6 +73,11 @@ public enum InitMethod {
   /** Singular vectors used per unit of rank: the rank must be <= min(out, in) / rankFactor. */
   public int rankFactor() {
     return rankFactor;
+  }
+
+  /** Whether a cluster job's coordinator runs this init from the workers' gradient shards (LoRA-One). */
+  public boolean initOnCoordinator() {
+    return this == LORA_ONE;
   }
 
   /** Whether the gradient's SVD may run as randomized rounds over shard products; otherwise exact. */

@@ -99,7 +99,7 @@ public final class JobKeys {
     put(m, integer("init.batch", 8, 1, 1 << 20, "examples per init micro-batch (paper: bsz)"));
     put(m, integer("init.iters", 8, 1, 1 << 20, "init micro-batches (paper: iters)"));
     put(m, integer("init.shards", 4, 1, 1 << 20, "canonical init shards: fixed, so the init does not depend on worker count"));
-    put(m, choice("init.mode", "randomized", "randomized: Halko rounds over shard products; exact: reduce G", "randomized", "exact"));
+    put(m, choice("init.mode", "randomized", "randomized: Halko rounds over shard products (lora-one); exact: reduce G (lora-ga always)", "randomized", "exact"));
     put(m, integer("init.q-factor", 4, 1, 64, "randomized SVD oversampling q = q-factor * r"));
     put(m, integer("init.niter", 2, 0, 64, "randomized SVD power iterations"));
     put(m, dbl("init.gamma", 0, 0, 1e12, "stable_gamma; 0 = method default (128 LoRA-One, 16 LoRA-GA)"));
