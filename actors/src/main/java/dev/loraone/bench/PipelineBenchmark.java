@@ -1,5 +1,7 @@
 package dev.loraone.bench;
 
+import com.typesafe.config.ConfigFactory;
+import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.core.metrics.Subspaces;
 import dev.loraone.protocol.io.SafeTensors;
@@ -8,6 +10,7 @@ import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
+import dev.loraone.worker.actor.WorkerActor;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
@@ -33,6 +36,8 @@ import org.ejml.data.DMatrixRMaj;
  *
  * <pre>
  *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <= 1.10)
+ *   prefetch   median step time of the embedded job with units encoded ahead (loraone.worker.prefetch) and
+ *              without (prefetch = 0), and whether both train the same adapter bit for bit
  *   init       randomized rounds (q = q-factor * r, niter) vs exact reduction of G: upload per layer and shard,
  *              init wall time, top-r subspace similarity of the distributed init vs the exact one, final accuracy
  *   cluster    coordinator in this JVM + 1, 2, 3 worker JVMs on 127.0.0.1: median step time, bytes per step
@@ -47,7 +52,19 @@ public final class PipelineBenchmark {
   public record Settings(int steps, int rank, int workersMax, boolean cluster, long seed) {}
 
   /** {@code ratio}: embedded over the faster of the two single-process runs (the conservative side). */
-  public record Overhead(double singleProcessFirstSeconds, double singleProcessSecondSeconds, double embeddedSeconds, double ratio) {}
+  public record Overhead(double singleProcessFirstSeconds, double singleProcessSecondSeconds, double embeddedSeconds,
+      double ratio, Prefetching prefetch) {}
+
+  /**
+   * The embedded job's median step with {@code ahead} units encoded ahead of compute (the mean of
+   * the two runs before and after the one without) and without prefetch; {@code ratio} = with / without.
+   */
+  public record Prefetching(int ahead, double withSeconds, double withoutSeconds, double ratio, boolean sameAdapter) {
+    String line() {
+      return String.format("prefetch: median step %.3f s with %d unit(s) encoded ahead / %.3f s without (prefetch = 0)"
+          + " = %.3f; same adapter: %s", withSeconds, ahead, withoutSeconds, ratio, sameAdapter);
+    }
+  }
 
   public record LayerUpload(String shape, long randomizedBytes, long exactBytes, double ratio) {}
 
@@ -112,10 +129,18 @@ public final class PipelineBenchmark {
     Job rand = job(EmbeddedJobRunner.local(1), randomized, work.resolve("randomized"));
     log.println("bench pipeline: single-process reference again ...");
     List<Double> second = singleProcess(randomized);
+    log.println("bench pipeline: embedded coordinator + 1 worker, randomized init, prefetch off ...");
+    Job unfetched = job(EmbeddedJobRunner.withoutPrefetch(), randomized, work.resolve("randomized-no-prefetch"));
     log.println("bench pipeline: embedded coordinator + 1 worker, exact init ...");
     Job exact = job(EmbeddedJobRunner.local(1), spec(s, "bench-exact", "exact"), work.resolve("exact"));
     double single = Math.min(median(first), median(second));
-    Overhead overhead = new Overhead(median(first), median(second), median(rand.steps), median(rand.steps) / single);
+    double with = (median(rand.steps) + median(exact.steps)) / 2; // the runs before and after the one without
+    int ahead = WorkerActor.Settings.fromConfig(ConfigFactory.load()).prefetch().ahead();
+    double without = median(unfetched.steps);
+    Prefetching prefetch = new Prefetching(ahead, with, without, with / without, rand.sha.equals(unfetched.sha));
+    log.println("bench pipeline: " + prefetch.line());
+    Overhead overhead =
+        new Overhead(median(first), median(second), median(rand.steps), median(rand.steps) / single, prefetch);
 
     Map<String, Double> simB = new TreeMap<>();
     Map<String, Double> simA = new TreeMap<>();
@@ -185,6 +210,14 @@ public final class PipelineBenchmark {
 
     static EmbeddedJobRunner local(int workers) {
       return (spec, out, events) -> EmbeddedJob.run(spec, workers, LocalWorkers.factory(), out, events, Duration.ofMinutes(60));
+    }
+
+    /** One local worker that encodes each unit on the DJL thread right before its compute. */
+    static EmbeddedJobRunner withoutPrefetch() {
+      WorkerActor.Settings off = WorkerActor.Settings.fromConfig(ConfigFactory.load()).withPrefetch(Prefetch.OFF);
+      EmbeddedJob.WorkerFactory factory = (id, coordinator, inbox) ->
+          WorkerActor.create(id, "cpu", Map.of(), coordinator.actor(), inbox, off);
+      return (spec, out, events) -> EmbeddedJob.run(spec, 1, factory, out, events, Duration.ofMinutes(60));
     }
   }
 

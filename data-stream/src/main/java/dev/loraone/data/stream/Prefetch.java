@@ -1,33 +1,33 @@
 package dev.loraone.data.stream;
 
 /**
- * How far a {@link MicroBatchSource} stream runs ahead of its consumer.
+ * How far an {@link EncodeAhead} stream encodes ahead of its compute.
  *
- * <p>Role: tokenisation overlaps with training, but memory stays bounded. At most
- * {@code parallelism} micro-batches are being encoded at once (order is kept regardless of which
- * finishes first), and at most {@code bufferSize} finished ones wait for a slow consumer; beyond
- * that the stream back-pressures and reads no further indices. So a stream holds at most
- * {@code parallelism + bufferSize} micro-batches besides those already delivered.
+ * <p>Role: encoding overlaps with compute, but memory stays bounded. While one unit computes, at
+ * most {@code ahead} later units are being encoded or wait encoded, {@code parallelism} of them
+ * encoded at once (order is kept regardless of which finishes first); beyond that the stream
+ * back-pressures and takes no further unit. {@code ahead = 0} turns prefetch off: a unit is
+ * encoded only once the previous one has computed, right before its own compute.
  *
- * @param parallelism micro-batches encoded concurrently, >= 1
- * @param bufferSize finished micro-batches kept ready, >= 0 (0: no buffer stage)
+ * @param ahead units encoded ahead of the one computing, >= 0 (0: off)
+ * @param parallelism units encoded at once, 1 <= parallelism <= max(ahead, 1)
  */
-public record Prefetch(int parallelism, int bufferSize) {
+public record Prefetch(int ahead, int parallelism) {
 
-    /** Two encoders busy and eight micro-batches ready: enough to hide tokenisation behind a step. */
-    public static final Prefetch DEFAULT = new Prefetch(2, 8);
+    /** No encoding ahead: encode, compute, encode, compute. */
+    public static final Prefetch OFF = new Prefetch(0, 1);
 
     public Prefetch {
-        if (parallelism < 1) {
-            throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
+        if (ahead < 0) {
+            throw new IllegalArgumentException("ahead must be >= 0, got " + ahead);
         }
-        if (bufferSize < 0) {
-            throw new IllegalArgumentException("bufferSize must be >= 0, got " + bufferSize);
+        if (parallelism < 1 || parallelism > Math.max(ahead, 1)) {
+            throw new IllegalArgumentException("parallelism must be in [1, max(ahead, 1) = " + Math.max(ahead, 1)
+                    + "], got " + parallelism);
         }
     }
 
-    /** The most micro-batches in flight or waiting: {@code parallelism + bufferSize}. */
-    public int maxAhead() {
-        return parallelism + bufferSize;
+    public boolean off() {
+        return ahead == 0;
     }
 }

@@ -1,17 +1,12 @@
 /**
- * The Pekko Streams layer over {@link dev.loraone.data}: dataset files as sources, micro-batches
- * as streams addressed by global index.
+ * The Pekko Streams layer over {@link dev.loraone.data}: units of work encoded (tokenised) ahead of
+ * their compute.
  *
  * <ul>
- *   <li>{@link dev.loraone.data.stream.ExampleSource}: a file's examples through
- *       {@link dev.loraone.data.ExampleReader}, closed with the stream, bad records failing the
- *       stream or counted in the materialised {@link dev.loraone.data.stream.ReadReport}.
- *   <li>{@link dev.loraone.data.stream.MicroBatchSource}: {@link dev.loraone.data.MicroBatchPlan}
- *       addressing, tokenisation by a {@link dev.loraone.data.stream.MicroBatchEncoder} on a
- *       dedicated executor with order-preserving {@code mapAsync}, and bounded prefetch
- *       ({@link dev.loraone.data.stream.Prefetch}); elements are
- *       {@link dev.loraone.data.stream.MicroBatch}es of
- *       {@link dev.loraone.data.stream.LabelledTokenBatch} or {@link dev.loraone.data.CausalLmBatch}.
+ *   <li>{@link dev.loraone.data.stream.EncodeAhead}: a bounded, back-pressured two-stage stream,
+ *       encoding on one executor ahead of compute on another, results in submission order; the
+ *       worker actor runs each job's units through one.
+ *   <li>{@link dev.loraone.data.stream.Prefetch}: how far it runs ahead.
  * </ul>
  */
 package dev.loraone.data.stream;

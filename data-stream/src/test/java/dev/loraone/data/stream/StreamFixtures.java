@@ -1,20 +1,12 @@
 package dev.loraone.data.stream;
 
 import com.typesafe.config.ConfigFactory;
-import dev.loraone.data.TextTokenizer;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.ActorSystem;
 
-/** Test helpers: an actor system for stream tests and the real MiniLM {@code tokenizer.json}. */
+/** Test helpers: an actor system for stream tests and polling. */
 final class StreamFixtures {
-
-    static final String TOKENIZER_RESOURCE = "all-minilm-l6-v2-tokenizer.json";
-    static final long CLS = 101;
-    static final long SEP = 102;
 
     private StreamFixtures() {}
 
@@ -36,17 +28,6 @@ final class StreamFixtures {
                 throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
             }
             Thread.sleep(10);
-        }
-    }
-
-    static TextTokenizer miniLm(int maxLength) {
-        try (InputStream in = StreamFixtures.class.getClassLoader().getResourceAsStream(TOKENIZER_RESOURCE)) {
-            if (in == null) {
-                throw new IllegalStateException(TOKENIZER_RESOURCE + " not on the test classpath");
-            }
-            return TextTokenizer.fromJson(in, maxLength);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

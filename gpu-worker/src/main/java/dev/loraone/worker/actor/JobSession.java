@@ -19,8 +19,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * What a {@link WorkerActor} knows about the one job it serves, apart from the engine's own state:
  * the adapter versions it holds, the units running and finished (by {@link WorkItem}), and the
- * commands waiting for a version. Plain bookkeeping, touched only on the actor's thread (except
- * {@link #cancelled}, read by queued engine work).
+ * commands waiting for a version; beside them the job's {@link UnitPipeline}. Plain bookkeeping,
+ * touched only on the actor's thread.
  *
  * <pre>
  *   unit state     new -&gt; running -&gt; done (reply kept, LRU of remember-results) | failed (forgotten: a retry recomputes)
@@ -32,8 +32,8 @@ final class JobSession {
   final JobId job;
   final long generation;
   final CompletableFuture<WorkerEngine> engine;
-  /** Set when the job is left; engine work still queued checks it and does nothing. */
-  volatile boolean cancelled;
+  /** The job's engine work: units encoded ahead of their compute; closed when the job is left. */
+  final UnitPipeline pipeline;
   /** The reply to {@code JoinJob}, once the engine is open. */
   JobJoined joined;
   /** Why the engine could not be opened, or null. */
@@ -49,10 +49,12 @@ final class JobSession {
   private final Set<WorkItem> waitingItems = new HashSet<>();
   private boolean shardsReleased;
 
-  JobSession(JobId job, long generation, CompletableFuture<WorkerEngine> engine, int rememberResults, int keepVersions) {
+  JobSession(JobId job, long generation, CompletableFuture<WorkerEngine> engine, UnitPipeline pipeline,
+      int rememberResults, int keepVersions) {
     this.job = job;
     this.generation = generation;
     this.engine = engine;
+    this.pipeline = pipeline;
     this.keepVersions = keepVersions;
     this.done = new LinkedHashMap<>(16, 0.75f, true) {
       @Override

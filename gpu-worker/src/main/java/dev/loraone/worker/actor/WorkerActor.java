@@ -1,6 +1,7 @@
 package dev.loraone.worker.actor;
 
 import com.typesafe.config.Config;
+import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.ChunkSender;
@@ -34,6 +35,7 @@ import dev.loraone.protocol.wire.WorkerMessage.JoinJob;
 import dev.loraone.protocol.wire.WorkerMessage.RegistrationAccepted;
 import dev.loraone.protocol.wire.WorkerMessage.RegistrationRejected;
 import dev.loraone.protocol.wire.WorkerMessage.SketchRequest;
+import dev.loraone.worker.actor.UnitPipeline.Unit;
 import dev.loraone.worker.train.WorkerEngine;
 import dev.loraone.worker.train.Workload;
 import java.io.IOException;
@@ -44,11 +46,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
-import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -59,6 +59,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.stream.Materializer;
 
 /**
  * A worker: registers with the coordinator, then serves one job at a time as a thin shell around
@@ -96,25 +97,40 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * other values for a step it already held forgets the results computed from the old ones.
  *
  * <p>One DJL thread per JVM: DJL's PyTorch engine allows a single open gradient collector, so the
- * dispatcher is a fixed pool of one thread that every WorkerActor of the JVM shares; their engine
- * calls run one after another, in submission order. Mutable state in an {@link AbstractBehavior},
- * like {@code TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the
- * actor's thread, the engine only on the DJL thread.
+ * dispatcher is a fixed pool of one thread that every WorkerActor of the JVM shares. A job's units
+ * run through its {@link UnitPipeline}, a bounded stream: each unit's input (tokens, batch arrays)
+ * is encoded on {@value #ENCODE_DISPATCHER} up to {@code prefetch} units ahead of the one computing
+ * on the DJL thread, where the units compute one at a time, in submission order; a command waiting
+ * for its adapter version is encoded while it waits. {@code prefetch = 0} encodes each unit on the
+ * DJL thread right before its compute. An address encodes to the same input on any thread, so the
+ * replies are bit-identical either way. Mutable state in an {@link AbstractBehavior}, like
+ * {@code TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the actor's
+ * thread, the engine's encode methods on the encode dispatcher, the rest of it only on the DJL thread.
  */
 public final class WorkerActor extends AbstractBehavior<Object> {
   /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */
   public static final String DJL_DISPATCHER = "loraone.djl-dispatcher";
+  /** The dispatcher that encodes units ahead of their compute (gpu-worker's {@code reference.conf}). */
+  public static final String ENCODE_DISPATCHER = "loraone.encode-dispatcher";
   /** A SHA-256 in hex: a {@code JoinJob} hash of another form (e.g. {@code unverified}) skips the check. */
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
   /** The {@code loraone.worker} section (meanings in gpu-worker's {@code reference.conf}). */
   public record Settings(Duration registerRetry, Duration heartbeatInterval, long directSendLimit, int rememberResults,
-      int keepVersions, int maxWaiting, int maxResends, TransferSettings transfer) {
+      int keepVersions, int maxWaiting, int maxResends, Prefetch prefetch, TransferSettings transfer) {
     public static Settings fromConfig(Config root) {
       Config c = root.getConfig("loraone.worker");
+      int ahead = c.getInt("prefetch");
+      Prefetch prefetch = new Prefetch(ahead, Math.min(c.getInt("encode-parallelism"), Math.max(ahead, 1)));
       return new Settings(c.getDuration("register-retry"), c.getDuration("heartbeat-interval"), c.getBytes("direct-send-limit"),
           c.getInt("remember-results"), c.getInt("keep-versions"), c.getInt("max-waiting"), c.getInt("max-resends"),
-          TransferSettings.fromConfig(root));
+          prefetch, TransferSettings.fromConfig(root));
+    }
+
+    /** These settings with {@code prefetch} instead ({@link Prefetch#OFF}: no encoding ahead). */
+    public Settings withPrefetch(Prefetch prefetch) {
+      return new Settings(registerRetry, heartbeatInterval, directSendLimit, rememberResults, keepVersions, maxWaiting,
+          maxResends, prefetch, transfer);
     }
   }
 
@@ -146,13 +162,15 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   private final Settings settings;
   private final TimerScheduler<Object> timers;
   private final Executor djl;
+  private final Executor encoder;
+  private final Materializer materializer;
   private final List<CoordinatorMessage> outbox = new ArrayList<>();
   private final Map<TransferId, Outgoing> transfers = new HashMap<>();
   private Endpoint<CoordinatorMessage> coordinator;
   private JobSession session;
   private long generations;
   private long heartbeats;
-  /** Units handed to the DJL thread whose Finished has not come back yet. */
+  /** Units handed to the job's pipeline whose Finished has not come back yet. */
   private int inFlight;
   /** Set by {@link Drain}: who to answer once {@link #inFlight} is 0. */
   private ActorRef<org.apache.pekko.Done> drained;
@@ -190,6 +208,8 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     this.settings = settings;
     this.timers = timers;
     this.djl = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DJL_DISPATCHER));
+    this.encoder = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(ENCODE_DISPATCHER));
+    this.materializer = Materializer.matFromSystem(ctx.getSystem()); // the pipeline drains even after this actor stops
     register();
     timers.startTimerWithFixedDelay(Tick.REGISTER, settings.registerRetry());
   }
@@ -296,7 +316,11 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       spec = null;
       engine = CompletableFuture.failedFuture(e);
     }
-    session = new JobSession(j.job(), generation, engine, settings.rememberResults(), settings.keepVersions());
+    ActorRef<Object> self = getContext().getSelf();
+    UnitPipeline pipeline = new UnitPipeline(engine, settings.prefetch(), settings.maxWaiting(), encoder, djl,
+        materializer, (item, reply, failure) -> self.tell(new Finished(generation, item, reply, failure)));
+    session = new JobSession(j.job(), generation, engine, pipeline, settings.rememberResults(),
+        settings.keepVersions());
     session.model = spec == null ? "(unreadable spec)" : spec.getString("model");
     getContext().pipeToSelf(engine, (e, failure) -> new Opened(generation, e, failure));
   }
@@ -318,10 +342,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   private Behavior<Object> onOpened(Opened o) {
     JobSession s = session;
-    if (s == null || s.generation != o.generation()) {
-      if (o.engine() != null) djl.execute(o.engine()::close); // opened for a job that is gone
-      return this;
-    }
+    if (s == null || s.generation != o.generation()) return this; // a job left: its pipeline closes the engine
     if (o.failure() != null) {
       s.failure = reason(o.failure());
       getContext().getLog().error("worker {} could not join job {}: {}", id, s.job, s.failure);
@@ -335,14 +356,16 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   private void onAssignInitShard(AssignInitShard a) {
     int[] microBatches = a.microBatches().stream().mapToInt(Integer::intValue).toArray();
-    run(a.job(), new WorkItem.InitShard(a.shard()), e ->
-        new InitShardAccumulated(a.job(), id, a.shard(), microBatches.length, e.computeShard(a.shard(), microBatches)));
+    run(a.job(), new Unit(new WorkItem.InitShard(a.shard()), e -> e.encodeShard(microBatches), (e, in) ->
+        new InitShardAccumulated(a.job(), id, a.shard(), microBatches.length,
+            e.computeShard(a.shard(), microBatches, in))));
   }
 
   private void onSketch(SketchRequest r) {
     for (int shard : r.shards()) {
-      run(r.job(), new WorkItem.Sketch(r.round(), r.layer(), shard), e ->
-          new SketchReply(r.job(), id, r.round(), shard, r.layer(), e.sketch(shard, r.layer(), r.side(), r.operand())));
+      WorkItem item = new WorkItem.Sketch(r.round(), r.layer(), shard);
+      run(r.job(), new Unit(item, null, (e, none) -> new SketchReply(r.job(), id, r.round(), shard, r.layer(),
+          e.sketch(shard, r.layer(), r.side(), r.operand()))));
     }
   }
 
@@ -363,33 +386,34 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       fail(c.job(), item, "ComputeGradients steps count from 1: step t uses adapter version t-1");
       return;
     }
-    atVersion(c, c.job(), item, c.step() - 1, e -> {
-      WorkerEngine.Gradients g = e.gradients(c.microBatch());
+    atVersion(c, c.job(), c.step() - 1, new Unit(item, e -> e.encodeGradients(c.microBatch()), (e, in) -> {
+      WorkerEngine.Gradients g = e.gradients(c.microBatch(), in);
       return new GradientsComputed(c.job(), id, c.step(), c.microBatch(), g.examples(), g.weight(), g.lossSum(), g.metrics(),
           g.grads());
-    });
+    }));
   }
 
   private void onEvaluate(Evaluate c) {
-    atVersion(c, c.job(), new WorkItem.Evaluation(c.step(), c.batch()), c.step(), e -> {
-      Workload.EvalUnit r = e.evaluate(c.batch());
+    WorkItem item = new WorkItem.Evaluation(c.step(), c.batch());
+    atVersion(c, c.job(), c.step(), new Unit(item, e -> e.encodeEvaluation(c.batch()), (e, in) -> {
+      Workload.EvalUnit r = e.evaluate(c.batch(), in);
       return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.weight(), r.lossSum(), r.sums());
-    });
+    }));
   }
 
   private void onExport(Export c) {
     WorkItem item = new WorkItem.Export(c.step());
     if (!c.formats().contains("onnx")) { // the PEFT adapter is the coordinator's to write, from its masters
-      run(c.job(), item, e -> new Exported(c.job(), id, c.step(), c.destination(), Map.of()));
+      run(c.job(), new Unit(item, null, (e, none) -> new Exported(c.job(), id, c.step(), c.destination(), Map.of())));
       return;
     }
-    atVersion(c, c.job(), item, c.step(), e -> {
+    atVersion(c, c.job(), c.step(), new Unit(item, null, (e, none) -> {
       try {
         return new Exported(c.job(), id, c.step(), c.destination(), e.exportOnnx(Path.of(c.destination()), e.adapters(), e.labels()));
       } catch (IOException ex) {
         throw new UncheckedIOException(ex);
       }
-    });
+    }));
   }
 
   private void onCancel(CancelJob c) {
@@ -401,26 +425,32 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   // ---- running units ----
 
-  /** Runs {@code work} once the worker holds adapter version {@code version}; until then {@code command} waits. */
-  private void atVersion(WorkerMessage command, JobId job, WorkItem item, long version, Function<WorkerEngine, CoordinatorMessage> work) {
+  /**
+   * Runs {@code unit} once the worker holds adapter version {@code version}, the adapters set first;
+   * until then {@code command} waits, and the unit's input is encoded meanwhile (up to prefetch of them).
+   */
+  private void atVersion(WorkerMessage command, JobId job, long version, Unit unit) {
+    WorkItem item = unit.item();
     JobSession s = serving(job, item);
     if (s == null || answered(s, item) || s.isWaiting(item)) return;
     Map<String, TensorBlob> values = s.version(version);
     if (values != null) {
-      start(s, item, e -> {
+      start(s, new Unit(item, unit.encode(), (e, in) -> {
         if (e.adapterStep() != version || !values.equals(e.adapters())) e.setAdapters(version, values);
-        return work.apply(e);
-      });
+        return unit.compute().apply(e, in);
+      }));
     } else if (s.dropped(version)) {
       fail(job, item, "adapter version " + version + " is no longer held by worker " + id + " (it holds " + s.heldVersions() + ")");
     } else if (!s.await(command, item, settings.maxWaiting())) {
       fail(job, item, s.waitingCount() + " commands already wait for adapter versions on worker " + id);
+    } else if (s.waitingCount() <= settings.prefetch().ahead()) {
+      s.pipeline.encodeAhead(unit);
     }
   }
 
-  private void run(JobId job, WorkItem item, Function<WorkerEngine, CoordinatorMessage> work) {
-    JobSession s = serving(job, item);
-    if (s != null && !answered(s, item)) start(s, item, work);
+  private void run(JobId job, Unit unit) {
+    JobSession s = serving(job, unit.item());
+    if (s != null && !answered(s, unit.item())) start(s, unit);
   }
 
   /** The session of {@code job}, or null after telling the coordinator this worker does not serve it. */
@@ -437,15 +467,13 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     return reply != null || s.isRunning(item);
   }
 
-  private void start(JobSession s, WorkItem item, Function<WorkerEngine, CoordinatorMessage> work) {
-    s.started(item);
+  private void start(JobSession s, Unit unit) {
+    if (!s.pipeline.run(unit)) {
+      fail(s.job, unit.item(), settings.maxWaiting() + " units already queued on worker " + id);
+      return;
+    }
+    s.started(unit.item());
     inFlight++;
-    CompletableFuture<CoordinatorMessage> result = s.engine.thenApplyAsync(e -> {
-      if (s.cancelled) throw new CancellationException("job " + s.job + " was cancelled");
-      return work.apply(e);
-    }, djl);
-    long generation = s.generation;
-    getContext().pipeToSelf(result, (reply, failure) -> new Finished(generation, item, reply, failure));
   }
 
   private Behavior<Object> onFinished(Finished f) {
@@ -461,8 +489,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private void close(JobSession s, String why) {
-    s.cancelled = true;
-    s.engine.thenAcceptAsync(WorkerEngine::close, djl); // after the units already queued on the DJL thread
+    s.pipeline.close(); // the engine closes after the units already queued
     getContext().getLog().info("worker {} leaves job {}: {}", id, s.job, why);
   }
 

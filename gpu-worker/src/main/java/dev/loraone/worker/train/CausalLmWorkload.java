@@ -12,6 +12,7 @@ import dev.loraone.worker.weights.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -114,9 +115,31 @@ final class CausalLmWorkload implements Workload {
     return List.of();
   }
 
+  /** Encoded rows: one batch for a training or init micro-batch, chunks of {@code train.micro-batch} for evaluation. */
+  private record Chunks(List<CausalLmBatch> batches) implements Input {}
+
   @Override
-  public InitUnit initGradients(int i, int[] idx) {
-    LlamaStepper.FullGradients fg = stepper.fullGradients(encode(task.train(), idx));
+  public Input encodeInit(int i, int[] idx) {
+    return new Chunks(List.of(encode(task.train(), idx)));
+  }
+
+  @Override
+  public Input encodeTrain(long index, int[] idx) {
+    return new Chunks(List.of(encode(task.train(), idx)));
+  }
+
+  @Override
+  public Input encodeEval(int[] idx) {
+    List<CausalLmBatch> chunks = new ArrayList<>();
+    for (int from = 0; from < idx.length; from += chunk) {
+      chunks.add(encode(task.eval(), Arrays.copyOfRange(idx, from, Math.min(idx.length, from + chunk))));
+    }
+    return new Chunks(chunks);
+  }
+
+  @Override
+  public InitUnit initGradients(Input batch) {
+    LlamaStepper.FullGradients fg = stepper.fullGradients(single(batch));
     float perToken = 1f / Math.max(fg.tokens(), 1);
     Map<String, float[]> scaled = new LinkedHashMap<>();
     fg.weights().forEach((m, v) -> {
@@ -128,22 +151,36 @@ final class CausalLmWorkload implements Workload {
   }
 
   @Override
-  public TrainUnit loraGradients(long index, int[] idx, long dropoutSeed) {
-    LlamaStepper.LoraGradients g = stepper.loraGradients(encode(task.train(), idx), dropoutSeed);
-    return new TrainUnit(g.lossSum(), g.tokens(), idx.length, Map.of("tokens", (double) g.tokens()), g.adapters(), Map.of());
+  public TrainUnit loraGradients(Input batch, long dropoutSeed) {
+    CausalLmBatch b = single(batch);
+    LlamaStepper.LoraGradients g = stepper.loraGradients(b, dropoutSeed);
+    return new TrainUnit(g.lossSum(), g.tokens(), b.batchSize(), Map.of("tokens", (double) g.tokens()), g.adapters(),
+        Map.of());
   }
 
   @Override
-  public EvalUnit evaluate(int[] idx) {
+  public EvalUnit evaluate(Input examples) {
     double lossSum = 0;
     int tokens = 0;
-    for (int from = 0; from < idx.length; from += chunk) {
-      int[] part = java.util.Arrays.copyOfRange(idx, from, Math.min(idx.length, from + chunk));
-      LlamaStepper.Evaluation e = stepper.evaluate(encode(task.eval(), part));
+    int rows = 0;
+    for (CausalLmBatch part : chunks(examples).batches()) {
+      LlamaStepper.Evaluation e = stepper.evaluate(part);
       lossSum += e.lossSum();
       tokens += e.tokens();
+      rows += part.batchSize();
     }
-    return new EvalUnit(lossSum, tokens, idx.length, Map.of("tokens", (double) tokens));
+    return new EvalUnit(lossSum, tokens, rows, Map.of("tokens", (double) tokens));
+  }
+
+  private static Chunks chunks(Input in) {
+    if (in instanceof Chunks c) return c;
+    throw new IllegalArgumentException("a causal-LM workload computes its own encoded batches, not " + in);
+  }
+
+  private static CausalLmBatch single(Input in) {
+    List<CausalLmBatch> b = chunks(in).batches();
+    if (b.size() != 1) throw new IllegalArgumentException("a training micro-batch is one batch, not " + b.size());
+    return b.get(0);
   }
 
   @Override

@@ -104,22 +104,45 @@ final class ClassificationWorkload implements Workload {
     return HEAD;
   }
 
+  /** A tokenised micro-batch or evaluation batch: this workload's {@link Input}. */
+  private record Tokens(ClassificationBatch batch) implements Input {}
+
   @Override
-  public InitUnit initGradients(int i, int[] idx) {
-    BertStepper.FullGradients g = stepper.fullGradients(batches.of(-1 - i, idx));
+  public Input encodeInit(int i, int[] idx) {
+    return new Tokens(batches.of(-1 - i, idx));
+  }
+
+  @Override
+  public Input encodeTrain(long index, int[] idx) {
+    return new Tokens(batches.of(index, idx));
+  }
+
+  @Override
+  public Input encodeEval(int[] idx) {
+    return new Tokens(batches.ofEval(idx));
+  }
+
+  @Override
+  public InitUnit initGradients(Input batch) {
+    BertStepper.FullGradients g = stepper.fullGradients(tokens(batch));
     return new InitUnit(g.loss(), g.weights());
   }
 
   @Override
-  public TrainUnit loraGradients(long index, int[] idx, long dropoutSeed) {
-    BertStepper.LoraGradients g = stepper.loraGradients(batches.of(index, idx), dropoutSeed);
+  public TrainUnit loraGradients(Input batch, long dropoutSeed) {
+    BertStepper.LoraGradients g = stepper.loraGradients(tokens(batch), dropoutSeed);
     return new TrainUnit(g.loss(), 1, g.examples(), Map.of("correct", (double) g.correct()), g.adapters(), g.head());
   }
 
   @Override
-  public EvalUnit evaluate(int[] idx) {
-    BertStepper.Evaluation e = stepper.evaluate(batches.ofEval(idx));
+  public EvalUnit evaluate(Input examples) {
+    BertStepper.Evaluation e = stepper.evaluate(tokens(examples));
     return new EvalUnit(e.lossSum(), e.examples(), e.examples(), Map.of("correct", (double) e.correct()));
+  }
+
+  private static ClassificationBatch tokens(Input in) {
+    if (in instanceof Tokens t) return t.batch();
+    throw new IllegalArgumentException("a classification workload computes its own encoded batches, not " + in);
   }
 
   @Override

@@ -48,9 +48,12 @@ import org.ejml.data.DMatrixRMaj;
  * Tensor keys: {@code <module>.lora_A}, {@code <module>.lora_B} and the workload's head names, for
  * adapters in and gradients out alike.
  *
- * <p>Not thread-safe, and DJL allows one open gradient collector per JVM: every engine of a JVM
- * must be called from one thread at a time (the worker actor runs them all on the single thread
- * of {@code loraone.djl-dispatcher}). Imports no Pekko, so it is tested without actors.
+ * <p>Each unit is an {@code encode*} call (tokenisation and batch arrays: no DJL, thread-safe) and a
+ * compute taking its {@link Encoded} input; the one-argument forms do both. Apart from the encode
+ * calls the engine is not thread-safe, and DJL allows one open gradient collector per JVM: every
+ * engine of a JVM must be called from one thread at a time (the worker actor runs them all on the
+ * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another). Imports no Pekko, so
+ * it is tested without actors.
  */
 public final class WorkerEngine implements AutoCloseable {
   /** The message when a job asks for LoRA-GA, whose init needs the reduced gradient and W0 on one machine. */
@@ -113,6 +116,35 @@ public final class WorkerEngine implements AutoCloseable {
    */
   public record Gradients(double lossSum, double weight, int examples, Map<String, Double> metrics,
       Map<String, TensorBlob> grads) {}
+
+  /**
+   * The model input of one unit, encoded ahead of its compute by {@link #encodeShard},
+   * {@link #encodeGradients} or {@link #encodeEvaluation}: token ids, masks and targets in Java
+   * arrays, no DJL. It names its address, and a compute given the input of another address fails:
+   * the same address encodes to the same input on any thread, so encoding ahead changes no bit.
+   */
+  public static final class Encoded {
+    private final String address;
+    private final List<Workload.Input> inputs;
+
+    private Encoded(String address, List<Workload.Input> inputs) {
+      this.address = address;
+      this.inputs = List.copyOf(inputs);
+    }
+
+    /** The inputs, checked to be of {@code address}. */
+    private List<Workload.Input> of(String wanted) {
+      if (!address.equals(wanted)) {
+        throw new IllegalArgumentException("the encoded " + address + " given to compute " + wanted);
+      }
+      return inputs;
+    }
+
+    @Override
+    public String toString() {
+      return "Encoded[" + address + "]";
+    }
+  }
 
   private record Shard(int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
 
@@ -253,25 +285,45 @@ public final class WorkerEngine implements AutoCloseable {
   public double computeShard(int shard, int[] microBatches) {
     Shard held = shards.get(shard);
     if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
-    if (!cfg.needsGradient() || cfg.headOnly()) {
-      throw new IllegalStateException("init.method = " + cfg.init() + " needs no gradient estimate; it ran when the job opened");
+    return computeShard(shard, microBatches, encodeShard(microBatches));
+  }
+
+  /**
+   * The init micro-batches {@code microBatches} encoded for {@link #computeShard(int, int[], Encoded)}.
+   * Thread-safe: may run on any thread, beside the engine's DJL work.
+   */
+  public Encoded encodeShard(int[] microBatches) {
+    requireGradientInit();
+    int[] order = plan.permutation(0);
+    int bsz = cfg.initBatch();
+    List<Workload.Input> inputs = new ArrayList<>(microBatches.length);
+    for (int i : microBatches) {
+      if (i < 0 || i >= cfg.initIters()) {
+        throw new IllegalArgumentException(
+            "init micro-batch " + i + " is not in [0, init.iters=" + cfg.initIters() + ")");
+      }
+      inputs.add(work.encodeInit(i, Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz)));
     }
+    return new Encoded(shardAddress(microBatches), inputs);
+  }
+
+  /** {@link #computeShard(int, int[])} on micro-batches encoded ahead ({@link #encodeShard}). */
+  public double computeShard(int shard, int[] microBatches, Encoded encoded) {
+    Shard held = shards.get(shard);
+    if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
+    requireGradientInit();
+    List<Workload.Input> inputs = encoded.of(shardAddress(microBatches));
     if (!pristine) { // the estimate is of the untrained model: B = 0, the initial head
       write(initial);
       adapters = Map.of();
       adapterStep = NO_STEP;
       pristine = true;
     }
-    int[] order = plan.permutation(0);
-    int bsz = cfg.initBatch();
     Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
     for (ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
     double loss = 0;
-    for (int i : microBatches) {
-      if (i < 0 || i >= cfg.initIters()) {
-        throw new IllegalArgumentException("init micro-batch " + i + " is not in [0, init.iters=" + cfg.initIters() + ")");
-      }
-      Workload.InitUnit g = work.initGradients(i, Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz));
+    for (Workload.Input in : inputs) {
+      Workload.InitUnit g = work.initGradients(in);
       for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
         double[] sum = sums.get(e.getKey()).data;
         float[] v = e.getValue();
@@ -281,6 +333,17 @@ public final class WorkerEngine implements AutoCloseable {
     }
     shards.put(shard, new Shard(microBatches.clone(), loss, sums));
     return loss;
+  }
+
+  private void requireGradientInit() {
+    if (!cfg.needsGradient() || cfg.headOnly()) {
+      throw new IllegalStateException(
+          "init.method = " + cfg.init() + " needs no gradient estimate; it ran when the job opened");
+    }
+  }
+
+  private static String shardAddress(int[] microBatches) {
+    return "init micro-batches " + Arrays.toString(microBatches);
   }
 
   /**
@@ -405,14 +468,33 @@ public final class WorkerEngine implements AutoCloseable {
     return want;
   }
 
+  /** Training micro-batch {@code microBatch} encoded for {@link #gradients(long, Encoded)}. Thread-safe. */
+  public Encoded encodeGradients(long microBatch) {
+    return new Encoded(trainAddress(microBatch), List.of(work.encodeTrain(microBatch, plan.microBatch(microBatch))));
+  }
+
   /** The raw unit of training micro-batch {@code microBatch} under the adapters in the model (float arrays). */
   Workload.TrainUnit trainUnit(long microBatch) {
-    return work.loraGradients(microBatch, plan.microBatch(microBatch), DropoutSeeds.of(cfg.seed(), microBatch));
+    return trainUnit(microBatch, encodeGradients(microBatch));
+  }
+
+  private Workload.TrainUnit trainUnit(long microBatch, Encoded encoded) {
+    Workload.Input in = encoded.of(trainAddress(microBatch)).get(0);
+    return work.loraGradients(in, DropoutSeeds.of(cfg.seed(), microBatch));
+  }
+
+  private static String trainAddress(long microBatch) {
+    return "training micro-batch " + microBatch;
   }
 
   /** LoRA (and head) gradients of training micro-batch {@code microBatch} under the adapters in the model. */
   public Gradients gradients(long microBatch) {
-    Workload.TrainUnit g = trainUnit(microBatch);
+    return gradients(microBatch, encodeGradients(microBatch));
+  }
+
+  /** {@link #gradients(long)} of a micro-batch encoded ahead ({@link #encodeGradients}). */
+  public Gradients gradients(long microBatch, Encoded encoded) {
+    Workload.TrainUnit g = trainUnit(microBatch, encoded);
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     int r = cfg.rank();
     for (ModuleShape m : layout.modules()) {
@@ -426,6 +508,11 @@ public final class WorkerEngine implements AutoCloseable {
 
   /** Evaluation batch {@code batch}: examples {@code [32 batch, min(n, 32 batch + 32))} of the first n. */
   public Workload.EvalUnit evaluate(int batch) {
+    return evaluate(batch, encodeEvaluation(batch));
+  }
+
+  /** Evaluation batch {@code batch} encoded for {@link #evaluate(int, Encoded)}. Thread-safe. */
+  public Encoded encodeEvaluation(int batch) {
     int n = evalExamples();
     long from = (long) batch * JobJoined.EVAL_BATCH;
     if (batch < 0 || from >= n) {
@@ -433,7 +520,16 @@ public final class WorkerEngine implements AutoCloseable {
     }
     int[] idx = new int[(int) Math.min(JobJoined.EVAL_BATCH, n - from)];
     for (int i = 0; i < idx.length; i++) idx[i] = work.evalExample((int) from + i, n);
-    return work.evaluate(idx);
+    return new Encoded(evalAddress(batch), List.of(work.encodeEval(idx)));
+  }
+
+  /** {@link #evaluate(int)} of a batch encoded ahead ({@link #encodeEvaluation}). */
+  public Workload.EvalUnit evaluate(int batch, Encoded encoded) {
+    return work.evaluate(encoded.of(evalAddress(batch)).get(0));
+  }
+
+  private static String evalAddress(int batch) {
+    return "evaluation batch " + batch;
   }
 
   /**

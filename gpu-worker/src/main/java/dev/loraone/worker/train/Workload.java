@@ -21,6 +21,9 @@ import java.util.Map;
  *   init batch i    dL_i/dW / w_i per adapted module: each init batch's mean loss, as the paper's
  *                   one-step estimate (reference 2.2) averages per-batch mean gradients
  * </pre>
+ * Each unit is two calls: {@code encode*} (tokenisation and batch arrays: pure CPU, thread-safe, so
+ * the worker runs it ahead on another thread) and the compute that takes its {@link Input} (DJL, on
+ * the one DJL thread). The same indices encode to the same input on any thread.
  */
 public interface Workload extends AutoCloseable {
 
@@ -42,14 +45,23 @@ public interface Workload extends AutoCloseable {
   /** Trainable dense parameters beside the adapters ({@code classifier.weight}, {@code classifier.bias}), in order; or none. */
   List<String> headNames();
 
-  /** Gradients of the adapted base weights {@code [out,in]} for init batch {@code i} (examples {@code idx}), divided by its weight. */
-  InitUnit initGradients(int i, int[] idx);
+  /** Init batch {@code i} (training examples {@code idx}) as model input. Thread-safe, no DJL: may run ahead. */
+  Input encodeInit(int i, int[] idx);
 
-  /** LoRA (and head) gradients of training micro-batch {@code index} (examples {@code idx}). */
-  TrainUnit loraGradients(long index, int[] idx, long dropoutSeed);
+  /** Training micro-batch {@code index} (examples {@code idx}) as model input. Thread-safe, no DJL. */
+  Input encodeTrain(long index, int[] idx);
 
-  /** Sums over the evaluation examples {@code idx} (indices into the eval set). */
-  EvalUnit evaluate(int[] idx);
+  /** The evaluation examples {@code idx} (indices into the eval set) as model input. Thread-safe, no DJL. */
+  Input encodeEval(int[] idx);
+
+  /** Gradients of the adapted base weights {@code [out,in]} for an encoded init batch, divided by its weight. */
+  InitUnit initGradients(Input batch);
+
+  /** LoRA (and head) gradients of an encoded training micro-batch. */
+  TrainUnit loraGradients(Input batch, long dropoutSeed);
+
+  /** Sums over encoded evaluation examples. */
+  EvalUnit evaluate(Input examples);
 
   /** The {@code j}-th of the first {@code n} evaluation examples (classification spreads them over the classes). */
   int evalExample(int j, int n);
@@ -59,6 +71,12 @@ public interface Workload extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * A unit's model input: token ids, masks and targets in Java arrays, no DJL. Each workload makes
+   * its own from example indices ({@code encode*}) and takes only its own in the compute methods.
+   */
+  interface Input {}
 
   /** The mean loss of an init batch and the gradients of the adapted base weights, by module, row-major. */
   record InitUnit(double loss, Map<String, float[]> weights) {}

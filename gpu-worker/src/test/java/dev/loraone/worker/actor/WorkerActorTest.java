@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.TransferInbox;
@@ -100,8 +101,14 @@ class WorkerActorTest {
 
   /** Registers a worker with {@code probe} as its coordinator and returns the worker's endpoint. */
   private static Endpoint<WorkerMessage> registered(String name, TestProbe<CoordinatorMessage> probe) {
+    return registered(name, probe, null);
+  }
+
+  /** As {@link #registered(String, TestProbe)}, with {@code settings} (null: the config's). */
+  private static Endpoint<WorkerMessage> registered(String name, TestProbe<CoordinatorMessage> probe,
+      WorkerActor.Settings settings) {
     WorkerId id = new WorkerId(name);
-    kit.spawn(WorkerActor.create(id, "cpu", probe.ref(), inbox), "worker-" + name);
+    kit.spawn(WorkerActor.create(id, "cpu", Map.of(), probe.ref(), inbox, settings), "worker-" + name);
     RegisterWorker first = probe.expectMessageClass(RegisterWorker.class, WORK);
     assertEquals(id, first.worker());
     assertEquals(inbox, first.endpoint().inbox(), "chunked commands reach the worker through its node's inbox");
@@ -187,6 +194,41 @@ class WorkerActorTest {
     WorkFailed gone = next(coordinator, WorkFailed.class, WORK);
     assertEquals(new WorkItem.Gradients(1, 1), gone.item());
     assertTrue(gone.reason().contains("not serving job job-a"), gone.reason());
+  }
+
+  @Test
+  void gradientsAndEvaluationsAreBitIdenticalWithAndWithoutPrefetch() throws Exception {
+    WorkerActor.Settings config = WorkerActor.Settings.fromConfig(kit.system().settings().config());
+    assertEquals(new Prefetch(2, 1), config.prefetch(), "reference.conf: two units encoded ahead, one at a time");
+    Map<String, TensorBlob> v0 = adapters(direct.layout(), direct.config().rank(), 9);
+    Map<Prefetch, List<CoordinatorMessage>> replies = new LinkedHashMap<>();
+    for (Prefetch prefetch : List.of(config.prefetch(), new Prefetch(3, 2), Prefetch.OFF)) {
+      TestProbe<CoordinatorMessage> coordinator = kit.createTestProbe(CoordinatorMessage.class);
+      String name = "p" + prefetch.ahead() + prefetch.parallelism();
+      ActorRef<WorkerMessage> worker = registered(name, coordinator, config.withPrefetch(prefetch)).actor();
+      worker.tell(WorkerMessage.JoinJob.of(JOB, spec, direct.modelHash()));
+      next(coordinator, JobJoined.class, OPEN);
+      for (int g = 0; g < 4; g++) worker.tell(new WorkerMessage.ComputeGradients(JOB, 1, g)); // wait for v0, encoded
+      worker.tell(new WorkerMessage.AdapterVersion(JOB, 0, v0));
+      List<CoordinatorMessage> got = new java.util.ArrayList<>();
+      for (int g = 0; g < 4; g++) got.add(next(coordinator, GradientsComputed.class, WORK));
+      worker.tell(new WorkerMessage.Evaluate(JOB, 0, 0)); // the one batch of 26 evaluation examples
+      got.add(next(coordinator, Evaluated.class, WORK));
+      worker.tell(new WorkerMessage.CancelJob(JOB, "done"));
+      replies.put(prefetch, got);
+    }
+    direct.setAdapters(0, v0);
+    for (var e : replies.entrySet()) {
+      List<CoordinatorMessage> got = e.getValue();
+      for (int g = 0; g < 4; g++) {
+        GradientsComputed r = (GradientsComputed) got.get(g);
+        assertEquals(g, r.microBatch(), "units compute in submission order");
+        assertEquals(direct.gradients(g).grads(), r.gradients(), e.getKey() + ": micro-batch " + g + ", bit for bit");
+      }
+      Evaluated r = (Evaluated) got.get(4);
+      assertEquals(direct.evaluate(0).lossSum(), r.lossSum(), e.getKey() + ": evaluation, bit for bit");
+      assertEquals(direct.evaluate(0).sums(), r.sums());
+    }
   }
 
   @Test

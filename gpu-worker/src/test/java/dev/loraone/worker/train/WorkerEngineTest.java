@@ -30,6 +30,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.ejml.data.DMatrixRMaj;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -157,6 +160,38 @@ class WorkerEngineTest {
     assertEquals(Map.of("correct", (double) want.correct()), e.sums());
     assertEquals(26, e.examples(), "eval.examples = 40 capped by the 26 evaluation examples: one batch");
     assertThrows(IllegalArgumentException.class, () -> engine.evaluate(1));
+  }
+
+  @Test
+  void unitsEncodedAheadOnAnotherThreadComputeBitForBitAsEncodedInline() throws Exception {
+    ExecutorService encoder = Executors.newSingleThreadExecutor();
+    try {
+      Future<WorkerEngine.Encoded> train = encoder.submit(() -> engine.encodeGradients(23));
+      Future<WorkerEngine.Encoded> eval = encoder.submit(() -> engine.encodeEvaluation(0));
+      Future<WorkerEngine.Encoded> init = encoder.submit(() -> engine.encodeShard(new int[] {1, 0}));
+      Map<String, TensorBlob> values = randomAdapters(engine.layout(), engine.config().rank(), 13);
+      engine.setAdapters(2, values); // DJL work while the encoder runs
+
+      WorkerEngine.Gradients ahead = engine.gradients(23, train.get());
+      WorkerEngine.Gradients inline = engine.gradients(23);
+      assertEquals(inline.grads(), ahead.grads(), "gradients, bit for bit");
+      assertEquals(inline.lossSum(), ahead.lossSum());
+      assertEquals(inline.metrics(), ahead.metrics());
+      assertEquals(inline.examples(), ahead.examples());
+      assertEquals(engine.evaluate(0), engine.evaluate(0, eval.get()));
+      IllegalArgumentException other =
+          assertThrows(IllegalArgumentException.class, () -> engine.gradients(24, train.get()));
+      assertTrue(other.getMessage().contains("training micro-batch 23"), other.getMessage());
+
+      double lossAhead = engine.computeShard(7, new int[] {1, 0}, init.get()); // 7, 8: beside the other tests' 0, 1
+      assertEquals(engine.computeShard(8, new int[] {1, 0}), lossAhead);
+      WorkerEngine.ModuleShape m = engine.layout().modules().get(0);
+      DMatrixRMaj x = org.ejml.dense.row.RandomMatrices_DDRM.rectangle(m.in(), 3, new java.util.Random(5));
+      assertEquals(engine.sketch(8, m.name(), SketchSide.RIGHT, WorkerEngine.f64(x)),
+          engine.sketch(7, m.name(), SketchSide.RIGHT, WorkerEngine.f64(x)), "shard sums, bit for bit");
+    } finally {
+      encoder.shutdownNow();
+    }
   }
 
   @Test
