@@ -31,7 +31,7 @@ import java.util.function.Supplier;
  * its type, default and allowed values declared once in {@link JobKeys}. Parsing checks every key
  * and reports every problem at once, each with the file and line it comes from: unknown or
  * mistyped keys (with a suggestion), wrong types, values out of range. Text from anywhere is
- * first checked for size and nesting ({@link #checkShape}), so hostile text is a problem to report,
+ * first checked for size and nesting ({@link JobTextShape#check}), so hostile text is a problem to report,
  * never a StackOverflowError that takes the JVM down.
  *
  * <p>The spec travels to workers as its canonical rendering ({@link #render()}), so the
@@ -42,15 +42,12 @@ public final class JobSpec {
   /** What {@code job.name} may be: it names output folders and, with a sequence number, service job ids. */
   public static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
-  /** Deepest nesting a job text may have: each {, [ and ${ counts a level, and so does each dot of a key (a.b.c). */
-  public static final int MAX_DEPTH = 32;
-  /** Most ${...} and += a job text may hold: the resolver recurses once per self-reference ({@code a += 1}). */
-  public static final int MAX_SUBSTITUTIONS = 64;
-  /** Longest job text in characters (a job file: bytes); loraone serve's default --max-body. A job needs a few KB. */
-  public static final int MAX_CHARS = 1 << 20;
-  /** The nesting a job needs: JSON's root braces, {@code job}, and the dots of its longest key ({@code lora.rank}). */
-  private static final int NEEDED_DEPTH = 2 + JobKeys.ALL.keySet().stream()
-      .mapToInt(k -> k.split("\\.").length - 1).max().orElse(0);
+  /** Deepest nesting a job text may have ({@link JobTextShape}). */
+  public static final int MAX_DEPTH = JobTextShape.MAX_DEPTH;
+  /** Most ${...} and += a job text may hold ({@link JobTextShape}). */
+  public static final int MAX_SUBSTITUTIONS = JobTextShape.MAX_SUBSTITUTIONS;
+  /** Longest job text in characters (a job file: bytes); loraone serve's default --max-body. */
+  public static final int MAX_CHARS = JobTextShape.MAX_CHARS;
 
   private final Config job;
   private final String source;
@@ -80,12 +77,12 @@ public final class JobSpec {
     String text;
     try {
       long size = Files.size(file);
-      if (size > MAX_CHARS) throw new InvalidJobException(source, List.of(tooLong(source, size + " bytes")));
+      if (size > MAX_CHARS) throw new InvalidJobException(source, List.of(JobTextShape.tooLong(source, size + " bytes")));
       text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new IllegalArgumentException("job file " + file + " is not readable: " + e.getMessage(), e);
     }
-    checkShape(text, source);
+    JobTextShape.check(text, source);
     return guarded(source, () -> {
       try {
         return of(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)), source);
@@ -102,7 +99,7 @@ public final class JobSpec {
    * itself (a job file read with {@link #parseFile} keeps both).
    */
   public static JobSpec parseString(String text, String source) {
-    checkShape(text, source);
+    JobTextShape.check(text, source);
     return guarded(source, () -> {
       Config raw;
       try {
@@ -116,7 +113,7 @@ public final class JobSpec {
   }
 
   /**
-   * Runs a parse whose text passed {@link #checkShape}: whatever else the parser or resolver throws (a
+   * Runs a parse whose text passed {@link JobTextShape#check}: whatever else the parser or resolver throws (a
    * {@code ConfigException}, or a {@code StackOverflowError} the shape check did not foresee) becomes an
    * {@link InvalidJobException} naming {@code source}. An Error must not escape: Pekko exits the JVM on one.
    */
@@ -189,87 +186,6 @@ public final class JobSpec {
       throw new InvalidJobException(file.toString(), List.of(e.getMessage()));
     }
     return of(over.withFallback(base), overrides.isBlank() ? file.toString() : file + " with " + overridesSource);
-  }
-
-  /**
-   * Rejects text whose shape would make Typesafe Config misbehave, in one linear pass before it parses: its parser and
-   * resolver recurse once per level of nesting, per segment of a dotted key and per self-reference, so 8 KB of
-   * {@code {"job":{"job":...}}} or of {@code a += 1} lines threw StackOverflowError, and Pekko exits the JVM on an
-   * Error. Brackets and dots count outside "strings", """strings""" and # or // comments, where HOCON reads them.
-   */
-  static void checkShape(String t, String source) {
-    if (t.length() > MAX_CHARS) {
-      throw new InvalidJobException(source, List.of(tooLong(source, t.length() + " characters")));
-    }
-    char[] kinds = new char[MAX_DEPTH]; // the enclosing levels: '{' object, '[' array, '$' substitution ${...}
-    int[] dotsAt = new int[MAX_DEPTH]; // the dots of the key each enclosing level opened under
-    char kind = '{';
-    char mode = 'k'; // k: in a key (its dots nest), '=': before a value, v: in a value
-    int levels = 0, depth = 0, dots = 0, line = 1, substitutions = 0;
-    for (int i = 0; i < t.length(); i++) {
-      char c = t.charAt(i);
-      char next = i + 1 < t.length() ? t.charAt(i + 1) : 0;
-      if (c == '#' || c == '/' && next == '/') {
-        while (i + 1 < t.length() && t.charAt(i + 1) != '\n') i++;
-      } else if (c == '"' && t.startsWith("\"\"\"", i)) { // ends at the last quote of the next run of three or more
-        int end = t.indexOf("\"\"\"", i + 3);
-        end = end < 0 ? t.length() : end + 3;
-        while (end < t.length() && t.charAt(end) == '"') end++;
-        line += (int) t.substring(i, end).chars().filter(x -> x == '\n').count();
-        i = end - 1;
-        mode = mode == 'k' ? 'k' : 'v';
-      } else if (c == '"') { // ends at an unescaped quote, or at a newline (a syntax error): read on from there
-        while (i + 1 < t.length() && t.charAt(i + 1) != '"' && t.charAt(i + 1) != '\n') {
-          i += t.charAt(i + 1) == '\\' && i + 2 < t.length() && t.charAt(i + 2) != '\n' ? 2 : 1;
-        }
-        if (i + 1 < t.length() && t.charAt(i + 1) == '"') i++;
-        mode = mode == 'k' ? 'k' : 'v';
-      } else if (c == '{' || c == '[' || c == '$' && next == '{') {
-        if (depth + 1 + dots > MAX_DEPTH) throw tooDeep(source, line, depth + 1 + dots);
-        if (c == '$' && ++substitutions > MAX_SUBSTITUTIONS) throw tooManySubstitutions(source, line);
-        kinds[levels] = kind;
-        dotsAt[levels++] = dots;
-        depth += 1 + dots;
-        kind = c;
-        mode = c == '[' ? '=' : 'k';
-        dots = 0;
-        if (c == '$') i++;
-      } else if ((c == '}' || c == ']') && levels > 0) { // the value goes on: {a=1} {b=2} nests under the same key
-        kind = kinds[--levels];
-        dots = dotsAt[levels];
-        depth -= 1 + dots;
-        mode = 'v';
-      } else if (c == '.') {
-        if (depth + ++dots > MAX_DEPTH) throw tooDeep(source, line, depth + dots);
-        mode = mode == 'k' ? 'k' : 'v';
-      } else if ((c == '\n' || c == ',') && mode == 'v') { // a value ended; a key may go on over newlines to its {
-        dots = 0;
-        mode = kind == '[' ? '=' : 'k';
-      } else if ((c == '=' || c == ':') && mode == 'k') {
-        mode = '=';
-        if (c == '=' && i > 0 && t.charAt(i - 1) == '+' && ++substitutions > MAX_SUBSTITUTIONS) {
-          throw tooManySubstitutions(source, line);
-        }
-      } else if (mode == '=' && !Character.isWhitespace(c)) {
-        mode = 'v';
-      }
-      if (c == '\n') line++;
-    }
-  }
-
-  private static InvalidJobException tooDeep(String source, int line, int depth) {
-    return new InvalidJobException(source, List.of(source + ": line " + line + ": nesting deeper than " + MAX_DEPTH
-        + " levels ({ or [ or a dot in a key; reached " + depth + "); a job file needs at most " + NEEDED_DEPTH));
-  }
-
-  private static InvalidJobException tooManySubstitutions(String source, int line) {
-    return new InvalidJobException(source, List.of(source + ": line " + line + ": more than " + MAX_SUBSTITUTIONS
-        + " substitutions (${...} or +=); a job file needs a few at most"));
-  }
-
-  private static String tooLong(String source, String size) {
-    return source + ": " + size + ", more than the " + MAX_CHARS
-        + " a job text may have (a job file needs a few kilobytes)";
   }
 
   /** A job from overrides of the defaults, e.g. {@code Map.of("train.steps", 10)}. */

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * valid job. Each must parse into a {@link JobSpec} or fail with an {@link JobSpec.InvalidJobException}
  * that says why; any other Throwable fails. A StackOverflowError here once took the whole service JVM
  * down, so the cases run on half the default thread stack and must be refused by
- * {@link JobSpec#checkShape}, not by the parser overflowing.
+ * {@link JobTextShape#check}, not by the parser overflowing.
  */
 class JobSpecFuzzTest {
   private static final Path JOB_FILE = Path.of("..", "conf", "jobs", "minilm-wordnet.conf");
@@ -208,7 +208,7 @@ class JobSpecFuzzTest {
     assertFalse(e.problems().isEmpty() || e.problems().stream().anyMatch(String::isBlank),
         () -> "no message for " + abbreviated(text));
     assertFalse(e.getMessage().contains("too deeply to parse"),
-        () -> "the parser overflowed its stack; checkShape should have refused " + abbreviated(text));
+        () -> "the parser overflowed its stack; JobTextShape should have refused " + abbreviated(text));
     return e.getMessage();
   }
 
