@@ -14,9 +14,6 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.util.PairList;
 import dev.loraone.worker.weights.BertConfig;
 import dev.loraone.worker.weights.FloatTensor;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -66,17 +63,15 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
   private final BertEncoder encoder;
   private final Parameter classifierWeight;
   private final Parameter classifierBias;
-  private final Map<String, Parameter> named = new LinkedHashMap<>();
-  private final Map<String, LoraLinear> linears = new LinkedHashMap<>();
+  private final AdapterSet adapters;
   private Map<String, FloatTensor> pendingWeights;
-  private long dropoutSeed;
-  private long forwardCount;
 
   private BertLoraModel(BertConfig config, LoraConfig lora, Head head, Map<String, FloatTensor> pretrained) {
     this.config = config;
     this.lora = lora;
     this.head = head;
-    this.dropoutSeed = lora.seed();
+    this.adapters = new AdapterSet(lora.seed());
+    Map<String, Parameter> named = adapters.registry();
     long seed = lora.seed();
     Function<String, Initializer> baseInit = name ->
         pretrained != null ? Initializer.ZEROS : Seeded.normal(INITIALIZER_RANGE, seed, name);
@@ -98,7 +93,7 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
       named.put("classifier.bias", classifierBias);
     }
     for (LoraLinear lin : encoder.linears()) {
-      linears.put(lin.module(), lin);
+      adapters.addLinear(lin);
     }
     if (pretrained != null) {
       WeightLoading.check(named, pretrained);
@@ -126,7 +121,7 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
   public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
     super.initialize(manager, dataType, inputShapes);
     if (pendingWeights != null) {
-      WeightLoading.copy(named, pendingWeights);
+      WeightLoading.copy(adapters.registry(), pendingWeights);
       pendingWeights = null; // release the heap copy (90 MB for MiniLM)
     }
   }
@@ -140,7 +135,7 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
   protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     PairList<String, Object> forwardParams = params;
     if (training && lora.dropout() > 0) {
-      long s = Seeded.mix(dropoutSeed, forwardCount++);
+      long s = adapters.nextForwardSeed();
       forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
     }
     NDArray hidden = encoder.forward(ps, inputs, training, forwardParams).head();
@@ -167,96 +162,14 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
     return new Shape[] {new Shape(ids.get(0), width), ids.add(config.hiddenSize())};
   }
 
-  /**
-   * Seeds the adapter dropout of the following training forwards: the k-th forward after this call
-   * uses masks derived from (seed, k, module name). Call it per micro-batch with a seed derived
-   * from (step, micro-batch index) to make dropout independent of which worker runs it.
-   */
-  public void setDropoutSeed(long seed) {
-    dropoutSeed = seed;
-    forwardCount = 0;
-  }
-
-  /** LoRA mode: only {@code lora_A}, {@code lora_B} and the classifier receive gradients. */
-  public void freezeBase() {
-    named.forEach((name, p) -> p.freeze(WeightLoading.isBase(name)));
-  }
-
-  /** Full-gradient mode (LoRA-One's one-step gradient): every parameter receives gradients. */
-  public void unfreezeAll() {
-    named.values().forEach(p -> p.freeze(false));
-  }
-
-  /**
-   * Full-gradient mode for LoRA-One's one-step gradient estimate: only the base weights of the
-   * adapted modules receive gradients; adapters, biases, embeddings, LayerNorms and the head are
-   * detached, so backward stores nothing else. Adapters keep their values (zero B at that point).
-   */
-  public void fullGradientMode() {
-    java.util.Set<String> targets = new java.util.HashSet<>();
-    adaptedModules().forEach(m -> targets.add(m + ".weight"));
-    named.forEach((name, p) -> p.freeze(!targets.contains(name)));
-  }
-
-  /** Every parameter by HF/PEFT name, embeddings first, classifier last. */
-  public Map<String, Parameter> namedParameters() {
-    return Collections.unmodifiableMap(named);
-  }
-
-  /** HF names of the modules that carry an adapter (rank > 0), in layer order. */
-  public List<String> adaptedModules() {
-    List<String> out = new ArrayList<>();
-    linears.forEach((name, lin) -> {
-      if (lin.rank() > 0) {
-        out.add(name);
-      }
-    });
-    return out;
+  @Override
+  public AdapterSet adapters() {
+    return adapters;
   }
 
   /** HF names of every Linear module, adapted or not, in layer order. */
   public List<String> linearModules() {
-    return List.copyOf(linears.keySet());
-  }
-
-  /** The Linear layer of an HF module name, e.g. {@code encoder.layer.0.attention.self.query}. */
-  public LoraLinear linear(String module) {
-    LoraLinear lin = linears.get(module);
-    if (lin == null) {
-      throw new IllegalArgumentException("no Linear module named " + module);
-    }
-    return lin;
-  }
-
-  public float[] getLoraA(String module) {
-    return linear(module).getLoraA();
-  }
-
-  public float[] getLoraB(String module) {
-    return linear(module).getLoraB();
-  }
-
-  public void setLoraA(String module, float[] values) {
-    linear(module).setLoraA(values);
-  }
-
-  public void setLoraB(String module, float[] values) {
-    linear(module).setLoraB(values);
-  }
-
-  /**
-   * Folds every adapter into its base weight, W += s*B*A. All-or-nothing: if any merged weight
-   * would be non-finite it throws before any W is touched.
-   */
-  public void mergeAdapters() {
-    List<String> modules = adaptedModules();
-    modules.forEach(m -> linears.get(m).checkMergeable());
-    modules.forEach(m -> linears.get(m).merge());
-  }
-
-  /** Undoes {@link #mergeAdapters()}: W -= s*B*A for every adapter. */
-  public void unmergeAdapters() {
-    adaptedModules().forEach(m -> linears.get(m).unmerge());
+    return adapters.linearModules();
   }
 
   public BertConfig config() {

@@ -20,8 +20,6 @@ import dev.loraone.worker.weights.LlamaCheckpoint;
 import dev.loraone.worker.weights.LlamaConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -61,16 +59,14 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   private final Parameter finalNorm;
   private final LoraLinear lmHead; // null when tied to embed_tokens
   private final Rotary rotary;
-  private final Map<String, Parameter> named = new LinkedHashMap<>();
-  private final Map<String, LoraLinear> linears = new LinkedHashMap<>();
+  private final AdapterSet adapters;
   private Map<String, FloatTensor> pendingWeights;
-  private long dropoutSeed;
-  private long forwardCount;
 
   private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained) {
     this.config = config;
     this.lora = lora;
-    this.dropoutSeed = lora.seed();
+    this.adapters = new AdapterSet(lora.seed());
+    Map<String, Parameter> named = adapters.registry();
     this.rotary = new Rotary(config.headDim(), config.ropeTheta());
     long seed = lora.seed();
     Function<String, Initializer> baseInit = name ->
@@ -93,10 +89,10 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     named.put("model.embed_tokens.weight", embedTokens);
     layers.forEach(layer -> layer.collectParameters(named));
     named.put("model.norm.weight", finalNorm);
-    layers.forEach(layer -> layer.linears().forEach(lin -> linears.put(lin.module(), lin)));
+    layers.forEach(layer -> layer.linears().forEach(adapters::addLinear));
     if (lmHead != null) {
       lmHead.collectParameters(named);
-      linears.put(LM_HEAD, lmHead);
+      adapters.addLinear(lmHead);
     }
     if (pretrained != null) {
       WeightLoading.check(named, pretrained);
@@ -135,7 +131,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
     super.initialize(manager, dataType, inputShapes);
     if (pendingWeights != null) {
-      WeightLoading.copy(named, pendingWeights);
+      WeightLoading.copy(adapters.registry(), pendingWeights);
       pendingWeights = null; // release the heap copy
     }
   }
@@ -150,7 +146,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     PairList<String, Object> forwardParams = params;
     if (training && lora.dropout() > 0) {
-      long s = Seeded.mix(dropoutSeed, forwardCount++);
+      long s = adapters.nextForwardSeed();
       forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
     }
     NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
@@ -281,78 +277,9 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     return new Shape[] {inputs[0].add(config.vocabSize())};
   }
 
-  /** Seeds the adapter dropout of the following training forwards (see {@link BertLoraModel#setDropoutSeed}). */
-  public void setDropoutSeed(long seed) {
-    dropoutSeed = seed;
-    forwardCount = 0;
-  }
-
-  /** LoRA mode: only {@code lora_A} and {@code lora_B} receive gradients. */
-  public void freezeBase() {
-    named.forEach((name, p) -> p.freeze(WeightLoading.isBase(name)));
-  }
-
-  /** Full-gradient mode (LoRA-One's one-step gradient): every parameter receives gradients. */
-  public void unfreezeAll() {
-    named.values().forEach(p -> p.freeze(false));
-  }
-
-  /**
-   * Full-gradient mode for LoRA-One's one-step gradient estimate: only the base weights of the
-   * adapted modules receive gradients; adapters, embeddings, norms and an unadapted lm_head are
-   * detached, so backward stores nothing else (as {@link BertLoraModel#fullGradientMode()}).
-   */
-  public void fullGradientMode() {
-    java.util.Set<String> targets = new java.util.HashSet<>();
-    adaptedModules().forEach(m -> targets.add(m + ".weight"));
-    named.forEach((name, p) -> p.freeze(!targets.contains(name)));
-  }
-
-  /** Every parameter by HF/PEFT name: embeddings, layers, final norm, then lm_head (untied only). */
-  public Map<String, Parameter> namedParameters() {
-    return Collections.unmodifiableMap(named);
-  }
-
-  /** HF names of the modules that carry an adapter (rank > 0), in layer order. */
-  public List<String> adaptedModules() {
-    return linears.values().stream().filter(lin -> lin.rank() > 0).map(LoraLinear::module).toList();
-  }
-
-  /** The Linear layer of an HF module name, e.g. {@code model.layers.0.self_attn.q_proj}. */
-  public LoraLinear linear(String module) {
-    LoraLinear lin = linears.get(module);
-    if (lin == null) {
-      throw new IllegalArgumentException("no Linear module named " + module);
-    }
-    return lin;
-  }
-
-  public float[] getLoraA(String module) {
-    return linear(module).getLoraA();
-  }
-
-  public float[] getLoraB(String module) {
-    return linear(module).getLoraB();
-  }
-
-  public void setLoraA(String module, float[] values) {
-    linear(module).setLoraA(values);
-  }
-
-  public void setLoraB(String module, float[] values) {
-    linear(module).setLoraB(values);
-  }
-
-  /** Folds every adapter into its base weight, all-or-nothing (see {@link BertLoraModel#mergeAdapters()}). */
-  public void mergeAdapters() {
-    List<String> modules = adaptedModules();
-    modules.forEach(m -> linears.get(m).checkMergeable());
-    modules.forEach(m -> linears.get(m).merge());
-  }
-
-  /** Undoes {@link #mergeAdapters()}: W -= s*B*A for every adapter. */
-  public void unmergeAdapters() {
-    adaptedModules().forEach(m -> linears.get(m).unmerge());
+  @Override
+  public AdapterSet adapters() {
+    return adapters;
   }
 
   public LlamaConfig config() {
