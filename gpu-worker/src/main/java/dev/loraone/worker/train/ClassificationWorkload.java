@@ -4,6 +4,7 @@ import dev.loraone.data.TextTokenizer;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.model.ModelFamily;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -79,9 +80,10 @@ final class ClassificationWorkload implements Workload {
     return stepper.model();
   }
 
+  /** The Hub id of a built-in model ({@code sentence-transformers/all-MiniLM-L6-v2}), else the folder's name. */
   @Override
   public String modelId() {
-    return source.id();
+    return ModelFamily.BUILT_IN.contains(source.id()) ? BertSource.known(source.id()).hubId() : source.id();
   }
 
   @Override
