@@ -11,8 +11,9 @@ import java.util.Map;
  * {@link Example}s.
  *
  * <p>Role: the delimited half of {@link ExampleReader}. The header (the first non-empty line)
- * must name either the text and label columns or the prompt and completion columns of
- * {@link FieldNames}; other columns are allowed and ignored. Every record must have as many fields
+ * must name the text and label columns, the prompt and completion columns of {@link FieldNames},
+ * or {@code query} and {@code positive} (and optionally {@code negative}: an empty cell is no hard
+ * negative); other columns are allowed and ignored. Every record must have as many fields
  * as the header. Empty lines between records are ignored.
  *
  * <p>CSV quoting: a field that starts with {@code "} runs to the next {@code "} not followed by
@@ -28,8 +29,10 @@ final class DelimitedRecordParser {
     private final FieldNames names;
     private List<String> header;
     private boolean classification;
+    private boolean pair;
     private int firstColumn;
     private int secondColumn;
+    private int negativeColumn = -1;
     private SourceLocation recordStart;
 
     DelimitedRecordParser(Utf8LineReader lines, DataFormat format, FieldNames names) {
@@ -69,29 +72,36 @@ final class DelimitedRecordParser {
         }
         boolean hasText = index.containsKey(names.text());
         boolean hasPrompt = index.containsKey(names.prompt());
-        if (hasText && hasPrompt) {
+        boolean hasQuery = index.containsKey(FieldNames.QUERY);
+        if ((hasText ? 1 : 0) + (hasPrompt ? 1 : 0) + (hasQuery ? 1 : 0) > 1) {
             throw BadRecordException.fatal(
-                    at, "both columns \"" + names.text() + "\" and \"" + names.prompt()
-                            + "\" in header " + headerText() + " " + names.expected());
+                    at, "columns of two kinds (\"" + names.text() + "\", \"" + names.prompt() + "\", \""
+                            + FieldNames.QUERY + "\": at most one) in header " + headerText() + " " + names.expected());
         }
-        if (!hasText && !hasPrompt) {
+        if (!hasText && !hasPrompt && !hasQuery) {
             String wanted = index.containsKey(names.completion())
                     ? "\"" + names.prompt() + "\""
                     : index.containsKey(names.label())
                             ? "\"" + names.text() + "\""
-                            : "\"" + names.text() + "\" or \"" + names.prompt() + "\"";
+                            : index.containsKey(FieldNames.POSITIVE)
+                                    ? "\"" + FieldNames.QUERY + "\""
+                                    : "\"" + names.text() + "\" or \"" + names.prompt() + "\"";
             throw BadRecordException.fatal(
                     at, "missing column " + wanted + " in header " + headerText() + " " + names.expected());
         }
         classification = hasText;
-        String first = classification ? names.text() : names.prompt();
-        String second = classification ? names.label() : names.completion();
+        pair = hasQuery;
+        String first = classification ? names.text() : pair ? FieldNames.QUERY : names.prompt();
+        String second = classification ? names.label() : pair ? FieldNames.POSITIVE : names.completion();
         if (!index.containsKey(second)) {
             throw BadRecordException.fatal(
                     at, "missing column \"" + second + "\" in header " + headerText() + " " + names.expected());
         }
         firstColumn = index.get(first);
         secondColumn = index.get(second);
+        if (pair) {
+            negativeColumn = index.getOrDefault(FieldNames.NEGATIVE, -1);
+        }
     }
 
     /** The next example, or {@code null} at the end of the file. */
@@ -114,6 +124,16 @@ final class DelimitedRecordParser {
                         at, "empty value in column \"" + names.label() + "\" (expected a class label)");
             }
             return new Example.Classification(first, second, at);
+        }
+        if (pair) {
+            for (String column : new String[] {FieldNames.QUERY, FieldNames.POSITIVE}) {
+                if ((column.equals(FieldNames.QUERY) ? first : second).isBlank()) {
+                    throw BadRecordException.record(
+                            at, "empty value in column \"" + column + "\" (expected the " + column + " text)");
+                }
+            }
+            String negative = negativeColumn < 0 ? null : fields.get(negativeColumn);
+            return new Example.Pair(first, second, negative == null || negative.isBlank() ? null : negative, at);
         }
         return new Example.Generation(first, second, at);
     }

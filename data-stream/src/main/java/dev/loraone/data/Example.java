@@ -6,17 +6,19 @@ import java.util.Objects;
  * One training example, read from a dataset file or built from WordNet.
  *
  * <p>Role: the single currency between readers, the label vocabulary, tokenisation and (later)
- * the Pekko Streams sources. Two kinds exist and a dataset holds one kind only:
+ * the Pekko Streams sources. Three kinds exist and a dataset holds one kind only:
  *
  * <ul>
  *   <li>{@link Classification}: {@code {text, label}} for sequence classification;
  *   <li>{@link Generation}: {@code {prompt, completion}} for causal-LM fine-tuning, where only the
- *       completion tokens carry loss.
+ *       completion tokens carry loss;
+ *   <li>{@link Pair}: {@code {query, positive[, negative]}} for sentence embeddings trained with
+ *       in-batch negatives (retrieval).
  * </ul>
  *
  * <p>Each keeps its {@link SourceLocation} so that later failures can name the file and line.
  */
-public sealed interface Example permits Example.Classification, Example.Generation {
+public sealed interface Example permits Example.Classification, Example.Generation, Example.Pair {
 
     /** Where this example was read from. */
     SourceLocation source();
@@ -48,6 +50,34 @@ public sealed interface Example permits Example.Classification, Example.Generati
             Objects.requireNonNull(prompt, "prompt");
             Objects.requireNonNull(completion, "completion");
             Objects.requireNonNull(source, "source");
+        }
+    }
+
+    /**
+     * A query and the document it should retrieve, optionally with a hard negative: a document
+     * close to the query that it should not retrieve. The other pairs' documents in a batch are the
+     * query's other negatives.
+     *
+     * @param query the query text (not blank)
+     * @param positive the relevant document (not blank)
+     * @param negative the hard negative, or {@code null} for none
+     * @param source where it was read
+     */
+    record Pair(String query, String positive, String negative, SourceLocation source) implements Example {
+        public Pair {
+            Objects.requireNonNull(query, "query");
+            Objects.requireNonNull(positive, "positive");
+            Objects.requireNonNull(source, "source");
+        }
+
+        /** A pair without a hard negative. */
+        public Pair(String query, String positive, SourceLocation source) {
+            this(query, positive, null, source);
+        }
+
+        /** Whether the record names a hard negative. */
+        public boolean hasNegative() {
+            return negative != null;
         }
     }
 }

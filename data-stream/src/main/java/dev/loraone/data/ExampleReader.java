@@ -35,6 +35,7 @@ public final class ExampleReader implements Iterator<Example>, Closeable {
     private final List<String> skippedMessages = new ArrayList<>();
     private long skippedCount;
     private Class<? extends Example> kind;
+    private String first;
     private Example lookahead;
     private boolean done;
 
@@ -155,12 +156,12 @@ public final class ExampleReader implements Iterator<Example>, Closeable {
             kind = e.getClass();
         } else if (kind != e.getClass()) {
             FieldNames names = options.fieldNames();
-            boolean isGeneration = e instanceof Example.Generation;
             throw BadRecordException.record(
-                    e.source(), "record is " + (isGeneration ? names.generationShape() : names.classificationShape())
-                            + " but earlier records are "
-                            + (isGeneration ? names.classificationShape() : names.generationShape())
+                    e.source(), "record is " + names.shapeOf(e) + " but earlier records are " + first
                             + " (expected one kind of record per file)");
+        }
+        if (first == null) {
+            first = options.fieldNames().shapeOf(e);
         }
     }
 

@@ -6,7 +6,9 @@ import java.util.Objects;
  * The JSON keys or CSV/TSV column names that hold the two fields of each {@link Example} kind.
  *
  * <p>Role: lets a user point the readers at an existing file ({@code sentence,category}) without
- * rewriting it. The same names are used for JSONL keys and for CSV/TSV header columns.
+ * rewriting it. The same names are used for JSONL keys and for CSV/TSV header columns. The keys of
+ * an {@link Example.Pair} are fixed: {@value #QUERY}, {@value #POSITIVE} and the optional
+ * {@value #NEGATIVE} (sentence-transformers' column names for in-batch-negatives training).
  *
  * @param text key of the classification input
  * @param label key of the classification label
@@ -14,6 +16,13 @@ import java.util.Objects;
  * @param completion key of the generation completion
  */
 public record FieldNames(String text, String label, String prompt, String completion) {
+
+    /** Key of an embedding pair's query. */
+    public static final String QUERY = "query";
+    /** Key of an embedding pair's relevant document. */
+    public static final String POSITIVE = "positive";
+    /** Key of an embedding pair's optional hard negative. */
+    public static final String NEGATIVE = "negative";
 
     /** {@code text, label, prompt, completion}. */
     public static final FieldNames DEFAULT = new FieldNames("text", "label", "prompt", "completion");
@@ -35,8 +44,21 @@ public record FieldNames(String text, String label, String prompt, String comple
         return "{" + prompt + "," + completion + "}";
     }
 
-    /** The {@code (expected {text,label} or {prompt,completion})} suffix of error messages. */
+    /** {@code {query,positive[,negative]}}: the embedding-pair shape, for messages. */
+    public String pairShape() {
+        return "{" + QUERY + "," + POSITIVE + "[," + NEGATIVE + "]}";
+    }
+
+    /** The shape of an example's kind, for messages. */
+    String shapeOf(Example e) {
+        if (e instanceof Example.Classification) {
+            return classificationShape();
+        }
+        return e instanceof Example.Generation ? generationShape() : pairShape();
+    }
+
+    /** The {@code (expected {text,label}, {prompt,completion} or {query,positive[,negative]})} message suffix. */
     String expected() {
-        return "(expected " + classificationShape() + " or " + generationShape() + ")";
+        return "(expected " + classificationShape() + ", " + generationShape() + " or " + pairShape() + ")";
     }
 }

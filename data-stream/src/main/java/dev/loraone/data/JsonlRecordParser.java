@@ -12,11 +12,12 @@ import java.util.Locale;
 /**
  * Turns one JSONL line into an {@link Example}.
  *
- * <p>Role: the JSON half of {@link ExampleReader}. A line must be one JSON object with either the
- * text and label keys or the prompt and completion keys of {@link FieldNames}; other keys are
+ * <p>Role: the JSON half of {@link ExampleReader}. A line must be one JSON object with the text and
+ * label keys, the prompt and completion keys of {@link FieldNames}, or {@code query} and
+ * {@code positive} (and an optional {@code negative}, absent or null for none); other keys are
  * ignored. Duplicate keys and anything after the object are errors, since they usually mean two
  * records were glued together. A label may be a JSON string or an integer (kept as its decimal
- * text); it may not be blank.
+ * text); it may not be blank, nor may a pair's query, positive or negative.
  */
 final class JsonlRecordParser {
 
@@ -50,10 +51,11 @@ final class JsonlRecordParser {
         }
         boolean hasText = node.has(names.text());
         boolean hasPrompt = node.has(names.prompt());
-        if (hasText && hasPrompt) {
+        boolean hasQuery = node.has(FieldNames.QUERY);
+        if ((hasText ? 1 : 0) + (hasPrompt ? 1 : 0) + (hasQuery ? 1 : 0) > 1) {
             throw BadRecordException.record(
-                    at, "both keys \"" + names.text() + "\" and \"" + names.prompt()
-                            + "\" present " + names.expected());
+                    at, "keys of two kinds present (\"" + names.text() + "\", \"" + names.prompt() + "\", \""
+                            + FieldNames.QUERY + "\": at most one) " + names.expected());
         }
         if (hasText) {
             return new Example.Classification(
@@ -63,14 +65,32 @@ final class JsonlRecordParser {
             return new Example.Generation(
                     string(node, names.prompt(), at), string(node, names.completion(), at), at);
         }
+        if (hasQuery) {
+            JsonNode negative = node.get(FieldNames.NEGATIVE);
+            return new Example.Pair(text(node, FieldNames.QUERY, at), text(node, FieldNames.POSITIVE, at),
+                    negative == null || negative.isNull() ? null : text(node, FieldNames.NEGATIVE, at), at);
+        }
         if (node.has(names.label())) {
             throw missing(names.text(), at);
         }
         if (node.has(names.completion())) {
             throw missing(names.prompt(), at);
         }
+        if (node.has(FieldNames.POSITIVE)) {
+            throw missing(FieldNames.QUERY, at);
+        }
         throw BadRecordException.record(
-                at, "missing key \"" + names.text() + "\" or \"" + names.prompt() + "\" " + names.expected());
+                at, "missing key \"" + names.text() + "\", \"" + names.prompt() + "\" or \"" + FieldNames.QUERY + "\" "
+                        + names.expected());
+    }
+
+    /** A string that must not be blank (a pair's query, positive or negative). */
+    private String text(JsonNode object, String key, SourceLocation at) {
+        String value = string(object, key, at);
+        if (value.isBlank()) {
+            throw BadRecordException.record(at, "key \"" + key + "\" is empty (expected the " + key + " text)");
+        }
+        return value;
     }
 
     private String string(JsonNode object, String key, SourceLocation at) {

@@ -1,29 +1,36 @@
 package dev.loraone.data;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
  * One synset line of a WordNet {@code data.*} file, reduced to what the supersense task needs.
  *
  * <p>Role: the parsed form of {@code offset lex_filenum ss_type w_cnt word lex_id ... | gloss}
- * (format: {@code wndb(5WN)}). {@link #parse} is strict: a malformed line fails with its file and
- * line number rather than shifting a label.
+ * (format: {@code wndb(5WN)}), reduced to what the built-in tasks need: the supersense task's label
+ * and gloss, the gloss-retrieval task's lemmas ({@link #words}). {@link #parse} is strict: a
+ * malformed line fails with its file and line number rather than shifting a label.
  *
  * @param filePos the part of speech of the file it came from: {@code n v a r} (adjective
  *     satellites, {@code ss_type s}, live in {@code data.adj} and get {@code a})
  * @param offset the byte offset of the line in its file, the synset's id within that file
  * @param lexFile the lexicographer file number, 0..44
  * @param firstWord the first word of the synset, underscores kept (e.g. {@code physical_entity})
+ * @param words the synset's {@code w_cnt} words in file order, as written (underscores, and an
+ *     adjective's syntactic marker such as {@code (a)}, kept)
  * @param gloss the text after {@code "| "}, trimmed: definition and examples
  * @param source the file and line
  */
-public record WordNetSynset(char filePos, long offset, int lexFile, String firstWord, String gloss, SourceLocation source) {
+public record WordNetSynset(char filePos, long offset, int lexFile, String firstWord, List<String> words, String gloss,
+        SourceLocation source) {
 
     public WordNetSynset {
         if ("nvar".indexOf(filePos) < 0) {
             throw new IllegalArgumentException("filePos must be one of n, v, a, r, got " + filePos);
         }
         Objects.requireNonNull(firstWord, "firstWord");
+        words = List.copyOf(words);
         Objects.requireNonNull(gloss, "gloss");
         Objects.requireNonNull(source, "source");
     }
@@ -64,13 +71,22 @@ public record WordNetSynset(char filePos, long offset, int lexFile, String first
             throw BadRecordException.record(at, "ss_type \"" + ssType + "\" does not match the file's part of speech "
                     + filePos);
         }
-        number(head[3], 16, "w_cnt", at);
+        int count = (int) number(head[3], 16, "w_cnt", at);
         int bar = line.indexOf(" | ");
         if (bar < 0) {
             throw BadRecordException.record(at, "missing gloss (expected \" | \" followed by the gloss)");
         }
+        String[] fields = line.substring(0, bar).split(" ");
+        if (count < 1 || fields.length < 4 + 2 * count) {
+            throw BadRecordException.record(at, "w_cnt is " + count + " but the line has " + (fields.length - 4)
+                    + " fields after it (expected word lex_id per word)");
+        }
+        List<String> words = new ArrayList<>(count);
+        for (int k = 0; k < count; k++) {
+            words.add(fields[4 + 2 * k]);
+        }
         String gloss = line.substring(bar + 3).trim();
-        return new WordNetSynset(filePos, offset, lexFile, head[4], gloss, at);
+        return new WordNetSynset(filePos, offset, lexFile, head[4], words, gloss, at);
     }
 
     private static long number(String field, int radix, String name, SourceLocation at) {

@@ -62,7 +62,7 @@ class DelimitedReadingTest {
         BadRecordException e = assertThrows(BadRecordException.class,
                 () -> read("train.csv", "text,category\na,b\n", ReadOptions.DEFAULT.with(OnBadRecord.SKIP)));
         assertEquals("train.csv:1: missing column \"label\" in header [text, category] "
-                + "(expected {text,label} or {prompt,completion})", e.getMessage());
+                + "(expected {text,label}, {prompt,completion} or {query,positive[,negative]})", e.getMessage());
         assertTrue(!e.recoverable());
         BadRecordException none = assertThrows(BadRecordException.class, () -> read("t.tsv", "a\tb\n"));
         assertTrue(none.getMessage().startsWith("t.tsv:1: missing column \"text\" or \"prompt\""), none.getMessage());

@@ -15,6 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** JSONL parsing of {@link ExampleReader}: good records, and each bad record's message names file, line and key. */
 class JsonlReadingTest {
+    private static final String EXPECTED =
+            " (expected {text,label}, {prompt,completion} or {query,positive[,negative]})";
 
     @Test
     void classificationRecordsKeepTextLabelAndLine() throws IOException {
@@ -41,27 +43,27 @@ class JsonlReadingTest {
         Path file = dir.resolve("data.ndjson");
         Files.writeString(file, "{\"text\":\"t\",\"label\":\"l\"}\n{\"text\":\"t\"}\n", StandardCharsets.UTF_8);
         BadRecordException e = assertThrows(BadRecordException.class, () -> ExampleReader.readAll(file, ReadOptions.DEFAULT));
-        assertEquals(file + ":2: missing key \"label\" (expected {text,label} or {prompt,completion})", e.getMessage());
+        assertEquals(file + ":2: missing key \"label\"" + EXPECTED, e.getMessage());
     }
 
     @Test
     void missingLabelNamesFileLineAndKey() {
         String data = "{\"text\":\"a\",\"label\":\"x\"}\n".repeat(16) + "{\"text\":\"b\"}\n";
         BadRecordException e = assertThrows(BadRecordException.class, () -> read("train.jsonl", data));
-        assertEquals("train.jsonl:17: missing key \"label\" (expected {text,label} or {prompt,completion})", e.getMessage());
+        assertEquals("train.jsonl:17: missing key \"label\"" + EXPECTED, e.getMessage());
         assertEquals(new SourceLocation("train.jsonl", 17), e.location());
     }
 
     @Test
     void missingCompletionNamesTheKey() {
         BadRecordException e = assertThrows(BadRecordException.class, () -> read("g.jsonl", "{\"prompt\":\"p\"}"));
-        assertEquals("g.jsonl:1: missing key \"completion\" (expected {text,label} or {prompt,completion})", e.getMessage());
+        assertEquals("g.jsonl:1: missing key \"completion\"" + EXPECTED, e.getMessage());
     }
 
     @Test
     void recordWithNeitherShapeNamesBothKeys() {
         BadRecordException e = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"sentence\":\"p\"}"));
-        assertEquals("t.jsonl:1: missing key \"text\" or \"prompt\" (expected {text,label} or {prompt,completion})",
+        assertEquals("t.jsonl:1: missing key \"text\", \"prompt\" or \"query\"" + EXPECTED,
                 e.getMessage());
         BadRecordException onlyLabel = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"label\":\"p\"}"));
         assertTrue(onlyLabel.getMessage().startsWith("t.jsonl:1: missing key \"text\""), onlyLabel.getMessage());
@@ -87,7 +89,7 @@ class JsonlReadingTest {
                 () -> read("t.jsonl", "{\"text\": \"a\", \"label\": \" \"}"));
         assertEquals("t.jsonl:1: key \"label\" is blank (expected a class label)", blank.getMessage());
         BadRecordException array = assertThrows(BadRecordException.class, () -> read("t.jsonl", "[1, 2]"));
-        assertEquals("t.jsonl:1: expected a JSON object (expected {text,label} or {prompt,completion}), got array",
+        assertEquals("t.jsonl:1: expected a JSON object" + EXPECTED + ", got array",
                 array.getMessage());
     }
 
@@ -117,6 +119,7 @@ class JsonlReadingTest {
         assertEquals("c", r.examplesOf(Example.Classification.class).get(0).label());
         BadRecordException e = assertThrows(BadRecordException.class,
                 () -> read("t.jsonl", "{\"q\":\"s\"}", opts));
-        assertEquals("t.jsonl:1: missing key \"a\" (expected {sentence,category} or {q,a})", e.getMessage());
+        assertEquals("t.jsonl:1: missing key \"a\" (expected {sentence,category}, {q,a} or {query,positive[,negative]})",
+                e.getMessage());
     }
 }
