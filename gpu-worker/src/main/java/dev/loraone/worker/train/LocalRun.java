@@ -3,8 +3,6 @@ package dev.loraone.worker.train;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.optim.AdapterTrainer;
-import dev.loraone.core.optim.DenseAdamW;
-import dev.loraone.core.optim.GradClip;
 import dev.loraone.core.optim.OptimizerConfig;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.protocol.io.PeftAdapter;
@@ -22,7 +20,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
  * A job in one process: the reference loop the distributed pipeline must reproduce bit for bit,
@@ -37,9 +34,8 @@ import org.ejml.dense.row.CommonOps_DDRM;
  *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end
  *   export              PEFT adapter (+ head as modules_to_save); W0-modifying inits as rank 2r
  * </pre>
- * The optional head warm-up (classification, {@link FinetuneConfig#headWarmup()}) trains the head
- * alone before the gradient estimate (linear probing first, LP-FT): every adapter's B is zero then,
- * so the model computes exactly the base encoder and only the head's gradients are used.
+ * The optional head warm-up ({@link HeadWarmup}) and the inits that every worker runs itself happen
+ * when the engine opens, on both paths alike.
  */
 public final class LocalRun implements AutoCloseable {
 
@@ -75,7 +71,6 @@ public final class LocalRun implements AutoCloseable {
   public Result run(Consumer<JobEvent> events) {
     String task = engine.taskType();
     long t0 = System.nanoTime();
-    if (cfg.headWarmup() > 0) warmUpHead(events);
     Map<String, LoraPair> initPairs = initialise(events);
     double initSeconds = (System.nanoTime() - t0) / 1e9;
 
@@ -159,8 +154,9 @@ public final class LocalRun implements AutoCloseable {
   private Map<String, LoraPair> initialise(Consumer<JobEvent> events) {
     if (cfg.headOnly()) return null;
     InitMethod method = InitMethod.of(cfg.init());
-    if (!method.needsGradient()) {
-      events.accept(new JobEvent.PhaseChanged(job, Phase.SVD_INIT, cfg.init() + " (no gradient), run when the model loaded"));
+    if (!method.initOnCoordinator()) { // as on each worker of a cluster job: it ran when the engine opened
+      events.accept(new JobEvent.PhaseChanged(job, Phase.SVD_INIT, cfg.init() + (method.needsGradient()
+          ? " (exact SVD of the gradient over every init shard)" : " (no gradient)") + ", run when the model loaded"));
       return engine.initPairs();
     }
     events.accept(new JobEvent.PhaseChanged(job, Phase.GRADIENT_ACCUMULATION, "one-step full gradient over " + cfg.initIters()
@@ -170,6 +166,7 @@ public final class LocalRun implements AutoCloseable {
         + engine.layout().modules().size() + " modules"));
     return engine.initFromShards();
   }
+
 
   private JobEvent.Evaluated evaluate(int step) {
     double lossSum = 0;
@@ -185,42 +182,6 @@ public final class LocalRun implements AutoCloseable {
     }
     double loss = lossSum / Math.max(1, weight);
     return new JobEvent.Evaluated(job, step, loss, TaskMetrics.summarise(engine.taskType(), loss, examples, sums), examples);
-  }
-
-  /**
-   * Head-only steps at a constant learning rate (AdamW, the run's batch and clipping) over the
-   * training stream's first micro-batches, then the main run starts from that head.
-   */
-  private void warmUpHead(Consumer<JobEvent> events) {
-    List<String> names = List.copyOf(engine.layout().head().keySet());
-    if (names.isEmpty()) {
-      throw new IllegalArgumentException("'job.head.warmup-steps' = " + cfg.headWarmup() + ": a " + engine.taskType()
-          + " job has no head to warm up");
-    }
-    events.accept(new JobEvent.PhaseChanged(job, Phase.TRAINING, "head warm-up: " + cfg.headWarmup()
-        + " head-only steps at lr " + cfg.headWarmupLrOrLr()));
-    List<DMatrixRMaj> head = new ArrayList<>();
-    for (String n : names) head.add(AdapterState.matrix(1, (int) engine.layout().head().get(n).numel(),
-        engine.layout().head().get(n).toFloats()));
-    DenseAdamW opt = new DenseAdamW(OptimizerConfig.defaults(cfg.headWarmupLrOrLr()));
-    int k = cfg.microBatchesPerStep();
-    for (int s = 0; s < cfg.headWarmup(); s++) {
-      List<DMatrixRMaj> grads = new ArrayList<>();
-      for (DMatrixRMaj h : head) grads.add(new DMatrixRMaj(h.numRows, h.numCols));
-      for (int j = 0; j < k; j++) {
-        Workload.TrainUnit g = engine.trainUnit((long) s * k + j);
-        for (int i = 0; i < names.size(); i++) {
-          float[] v = g.head().get(names.get(i));
-          for (int x = 0; x < v.length; x++) grads.get(i).data[x] += v[x];
-        }
-      }
-      for (DMatrixRMaj g : grads) CommonOps_DDRM.scale(1.0 / k, g);
-      GradClip.clipGlobalNorm(List.of(), grads, cfg.maxGradNorm());
-      opt.step(head, grads);
-      Map<String, float[]> values = new LinkedHashMap<>();
-      for (int i = 0; i < names.size(); i++) values.put(names.get(i), AdapterState.floats(head.get(i)));
-      engine.warmHead(values);
-    }
   }
 
   @Override

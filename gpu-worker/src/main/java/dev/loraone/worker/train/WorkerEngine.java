@@ -56,11 +56,6 @@ import org.ejml.data.DMatrixRMaj;
  * it is tested without actors.
  */
 public final class WorkerEngine implements AutoCloseable {
-  /** The message when a job asks for LoRA-GA, whose init needs the reduced gradient and W0 on one machine. */
-  public static final String LORA_GA_UNSUPPORTED =
-      "'job.init.method' = lora-ga is not supported by the distributed pipeline yet (its W0 offset is not sent to"
-          + " workers); use loraone finetune";
-
   /** An adapted module: its HF name and base weight shape {@code W:[out,in]}. */
   public record ModuleShape(String name, int out, int in) {}
 
@@ -153,7 +148,7 @@ public final class WorkerEngine implements AutoCloseable {
   private final FinetuneConfig cfg;
   private final Workload work;
   private final MicroBatchPlan plan;
-  private final Layout layout;
+  private Layout layout;
   private Map<String, LoraPair> initPairs;
   private final Map<Integer, Shard> shards = new TreeMap<>();
   private Map<String, TensorBlob> initial;
@@ -183,12 +178,11 @@ public final class WorkerEngine implements AutoCloseable {
     return Map.copyOf(out);
   }
 
-  /** Opens the job a spec describes on a worker: LoRA-GA is refused there ({@link #LORA_GA_UNSUPPORTED}). */
+  /** Opens the job a spec describes ({@link #open(FinetuneConfig)}). */
   public static WorkerEngine open(JobSpec spec) throws IOException {
-    FinetuneConfig cfg = FinetuneConfig.fromJob(spec);
-    if (InitMethod.of(cfg.init()) == InitMethod.LORA_GA) throw new IllegalArgumentException(LORA_GA_UNSUPPORTED);
-    return open(cfg);
+    return open(FinetuneConfig.fromJob(spec));
   }
+
 
   /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
   public static WorkerEngine open(FinetuneConfig cfg) throws IOException {
@@ -200,13 +194,40 @@ public final class WorkerEngine implements AutoCloseable {
         throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
             + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task() + " has " + work.trainSize());
       }
-      boolean initHere = !cfg.headOnly() && !cfg.needsGradient();
-      Map<String, LoraPair> initPairs = initHere ? AdapterInit.apply(work.model(), null, cfg.initIters(), cfg) : null;
-      return new WorkerEngine(cfg, work, initPairs, initHere, hash);
+      WorkerEngine engine = new WorkerEngine(cfg, work, null, false, hash);
+      try {
+        engine.initialiseHere(hash);
+      } catch (RuntimeException e) {
+        engine.shards.clear();
+        throw e;
+      }
+      return engine;
     } catch (RuntimeException e) {
       work.close();
       throw e;
     }
+  }
+
+  /**
+   * What every worker does the same way when it opens a job, so that its bits never travel: the
+   * head warm-up ({@link HeadWarmup}, before any init, on the base model: every B is zero), then the
+   * init unless the coordinator runs it ({@link InitMethod#initOnCoordinator()}): seeded inits and
+   * PiSSA from this copy of W0, LoRA-GA from every init shard summed here. The layout then holds the
+   * warmed head and the init factors.
+   */
+  private void initialiseHere(String modelHash) {
+    if (cfg.headWarmup() > 0) HeadWarmup.run(this, cfg);
+    InitMethod method = InitMethod.of(cfg.init());
+    boolean here = !cfg.headOnly() && !method.initOnCoordinator();
+    if (here && method.needsGradient()) {
+      for (int s = 0; s < cfg.initShards(); s++) computeShard(s, shardMicroBatches(s));
+      initFromShards();
+    } else if (here) {
+      initPairs = AdapterInit.apply(work.model(), null, cfg.initIters(), cfg);
+    }
+    layout = describe(here, modelHash); // the warmed head and the init factors
+    initial = snapshot();
+    pristine = true;
   }
 
   private Layout describe(boolean initRanHere, String modelHash) {

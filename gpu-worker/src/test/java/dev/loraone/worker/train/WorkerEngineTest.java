@@ -227,7 +227,7 @@ class WorkerEngineTest {
     assertEquals(78, joined.trainExamples());
     assertEquals(26, joined.evalExamples(), "eval.examples = 40 capped by the 26 evaluation examples");
     assertEquals(a.modelHash(), joined.modelHash());
-    assertEquals("all-minilm-l6-v2", new String(joined.layout().get(JobJoined.MODEL_ID).bytes(), java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals("sentence-transformers/all-MiniLM-L6-v2", new String(joined.layout().get(JobJoined.MODEL_ID).bytes(), java.nio.charset.StandardCharsets.UTF_8));
   }
 
   @Test
@@ -289,12 +289,29 @@ class WorkerEngineTest {
     assertEquals(OnBadRecord.FAIL, d.onBadRecord());
   }
 
+  /**
+   * LoRA-GA runs on each worker (InitMethod.initOnCoordinator is false): every init shard summed here,
+   * then the exact init, W0 moved; two workers opening the job get the same layout bits, and the
+   * single-process path (init from the same shards, computed after opening) the same factors.
+   */
   @Test
-  void loraGaIsRefusedBeforeAnythingLoads() {
+  void loraGaRunsWhereTheJobOpensAndGivesEveryWorkerTheSameInit() throws IOException {
     Map<String, Object> m = tinyJob("lora-ga");
-    m.put("init.mode", "exact");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WorkerEngine.open(JobSpec.of(m)));
-    assertEquals(WorkerEngine.LORA_GA_UNSUPPORTED, e.getMessage());
+    m.put("lora.rank", 2);
+    m.put("head.warmup-steps", 2);
+    try (WorkerEngine a = WorkerEngine.open(JobSpec.of(m)); WorkerEngine b = WorkerEngine.open(JobSpec.of(m))) {
+      WorkerEngine.Layout la = a.layout();
+      assertTrue(la.initModifiedBase(), "LoRA-GA moves s B0 A0 out of W0");
+      assertEquals(2 * la.modules().size(), la.init().size(), "A0 and B0 of every module in the layout");
+      assertEquals(la.toWire(), b.layout().toWire(), "the same bits on two workers");
+      assertNotNull(a.initPairs());
+      assertFalse(a.holdsShard(0), "the shard sums are released after the init");
+      Map<String, TensorBlob> head = la.head();
+      m.put("head.warmup-steps", 0);
+      try (WorkerEngine cold = WorkerEngine.open(JobSpec.of(m))) {
+        assertNotEquals(cold.layout().head(), head, "the warmed head is in the layout the coordinator starts from");
+      }
+    }
   }
 
   @Test
