@@ -5,9 +5,9 @@ const ENDED = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 const EVENTS = ['PhaseChanged', 'WorkersChanged', 'StepDone', 'Evaluated', 'Checkpointed', 'Traffic', 'Finished', 'Failed',
   'Submitted', 'Started', 'Requeued', 'CancelRequested', 'Cancelled'];
 const ARTIFACT_LABELS = { adapter: 'PEFT adapter (zip)', onnx: 'merged ONNX model' };
-// A task's headline metric (TaskMetrics.headline): perplexity for causal LM, accuracy for classification.
-// Accuracy has a fixed 0-1 axis; perplexity's axis grows with its largest value.
-const METRICS = { perplexity: { digits: 2 }, accuracy: { digits: 3, max: 1 } };
+// A task's headline metric (TaskMetrics.headline): perplexity for causal LM, accuracy for classification, recall@1
+// for embeddings. Accuracy and recall have a fixed 0-1 axis; perplexity's axis grows with its largest value.
+const METRICS = { perplexity: { digits: 2 }, accuracy: { digits: 3, max: 1 }, 'recall@1': { digits: 3, max: 1 } };
 let selected = null;
 let source = null;
 let view = null;

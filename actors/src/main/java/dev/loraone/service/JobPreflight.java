@@ -1,7 +1,9 @@
 package dev.loraone.service;
 
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.worker.model.ModelFamily;
+import dev.loraone.worker.train.EmbeddingTask;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.TaskData;
 import java.nio.file.Files;
@@ -17,10 +19,12 @@ import java.util.List;
  *
  * <pre>
  *   job.model   a built-in name, or an HF folder whose config.json has a supported model_type (ModelFamily.detect)
- *   job.task    BERT: wordnet-supersense | wordnet-supersense-all | a file
- *               Llama: a file (causal LM has no built-in task)
+ *   job.task    classification (BERT): wordnet-supersense | wordnet-supersense-all | a file
+ *               embedding (BERT): wordnet-gloss-retrieval | a file
+ *               causal LM (Llama): a file (no built-in task)
+ *   job.task.corpus an existing file
  *   job.task.eval   an existing file, and only with a task file
- *   job.task.type   auto, or the task the model's family trains
+ *   job.task.type   auto, or a task the model's family trains
  * </pre>
  * Paths are read on the service's machine: workers elsewhere must see them at the same paths (a shared
  * file system), as they did before this check. Whether a file's records fit the task is left to the workers.
@@ -40,17 +44,23 @@ final class JobPreflight {
       out.add(m.contains("'job.model'") ? m : "'job.model' = \"" + model + "\": " + m);
     }
     String task = spec.getString("task");
-    boolean builtIn = task.equals(TaskData.WORDNET) || task.equals(TaskData.WORDNET_ALL);
+    String type = spec.getString("task.type");
+    String trains = family == null ? null : type.equals("auto") ? family.defaultTaskType() : type;
+    List<String> builtIns = List.of(TaskData.WORDNET, TaskData.WORDNET_ALL, EmbeddingTask.WORDNET_GLOSS);
+    boolean builtIn = builtIns.contains(task);
     String files = "a JSONL, CSV or TSV file of ";
-    if (builtIn && family == ModelFamily.LLAMA) {
-      out.add("'job.task' = \"" + task + "\" is a built-in classification task, but 'job.model' is a Llama model, which"
-          + " trains " + family.taskType() + ": expected " + files + "{prompt, completion}");
+    if (builtIn && trains != null && !builtInsOf(trains).contains(task)) {
+      String kind = task.equals(EmbeddingTask.WORDNET_GLOSS) ? TaskMetrics.EMBEDDING : TaskMetrics.CLASSIFICATION;
+      out.add("'job.task' = \"" + task + "\" is a built-in " + kind + " task, but the job trains " + trains
+          + " ('job.model' = " + model + ", 'job.task.type' = " + type + "): expected " + expected(trains, files));
     } else if (!builtIn && !isFile(task)) {
-      String builtIns = TaskData.WORDNET + ", " + TaskData.WORDNET_ALL + " or " + files;
-      String expected = family == ModelFamily.LLAMA ? files + "{prompt, completion}"
-          : family == ModelFamily.BERT ? builtIns + "{text, label}"
-          : builtIns + "{text, label} or {prompt, completion}";
+      String expected = trains != null ? expected(trains, files) : String.join(", ", builtIns) + " or " + files
+          + "{text, label}, {prompt, completion} or {query, positive}";
       out.add("'job.task' = \"" + task + "\": no such file; expected " + expected);
+    }
+    String corpus = spec.getString("task.corpus");
+    if (corpus != null && !isFile(corpus)) {
+      out.add("'job.task.corpus' = \"" + corpus + "\": no such file; expected one document per line");
     }
     String eval = spec.getString("task.eval");
     if (eval != null && builtIn) {
@@ -67,6 +77,26 @@ final class JobPreflight {
       }
     }
     return out.stream().map(p -> spec.source() + ": " + p).toList();
+  }
+
+  /** The built-in tasks of a task type. */
+  private static List<String> builtInsOf(String taskType) {
+    return switch (taskType) {
+      case TaskMetrics.CLASSIFICATION -> List.of(TaskData.WORDNET, TaskData.WORDNET_ALL);
+      case TaskMetrics.EMBEDDING -> List.of(EmbeddingTask.WORDNET_GLOSS);
+      default -> List.of();
+    };
+  }
+
+  /** What {@code job.task} may be for a task type. */
+  private static String expected(String taskType, String files) {
+    String records = switch (taskType) {
+      case TaskMetrics.CAUSAL_LM -> "{prompt, completion}";
+      case TaskMetrics.EMBEDDING -> "{query, positive[, negative]}";
+      default -> "{text, label}";
+    };
+    List<String> builtIns = builtInsOf(taskType);
+    return (builtIns.isEmpty() ? "" : String.join(", ", builtIns) + " or ") + files + records;
   }
 
   private static boolean isFile(String path) {

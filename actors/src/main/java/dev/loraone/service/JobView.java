@@ -113,7 +113,7 @@ final class JobView {
     point.set("metrics", m);
     m.fields().forEachRemaining(f -> point.set(f.getKey(), f.getValue()));
     if (headline == null) {
-      for (String task : List.of(TaskMetrics.CAUSAL_LM, TaskMetrics.CLASSIFICATION)) {
+      for (String task : TaskMetrics.TASKS) {
         if (m.has(TaskMetrics.headline(task))) {
           headline = TaskMetrics.headline(task);
           break;

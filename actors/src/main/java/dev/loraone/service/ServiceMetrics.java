@@ -28,6 +28,7 @@ import java.util.function.IntSupplier;
  *   loraone_train_perplexity        gauge     last step's training perplexity, job label (causal LM; running)
  *   loraone_eval_accuracy           gauge     last evaluation's accuracy, job label (classification; running)
  *   loraone_eval_perplexity         gauge     last evaluation's perplexity, job label (causal LM; running)
+ *   loraone_eval_recall_at_1        gauge     last evaluation's recall@1, job label (embedding; running)
  *   loraone_bytes_sent_total        counter   tensor bytes coordinators sent to workers
  *   loraone_bytes_received_total    counter   tensor bytes coordinators received from workers
  *   loraone_live_workers            gauge     cluster members with the worker role that are up, plus this node's own workers
@@ -40,8 +41,7 @@ import java.util.function.IntSupplier;
  */
 public final class ServiceMetrics {
   /** The task metrics that get gauges: each task's headline ({@code tokens} is a count, not a quality). */
-  private static final List<String> GAUGED = List.of(TaskMetrics.headline(TaskMetrics.CLASSIFICATION),
-      TaskMetrics.headline(TaskMetrics.CAUSAL_LM));
+  private static final List<String> GAUGED = TaskMetrics.TASKS.stream().map(TaskMetrics::headline).toList();
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Timer stepTime = Timer.builder("loraone.step").description("wall time of an optimizer step").register(registry);
@@ -85,7 +85,7 @@ public final class ServiceMetrics {
     for (String m : GAUGED) {
       Double v = metrics.get(m);
       if (v == null) continue;
-      String name = "loraone." + kind + "." + m;
+      String name = "loraone." + kind + "." + m.replace("@", ".at."); // recall@1 -> loraone_eval_recall_at_1
       g.metrics.computeIfAbsent(name, n -> {
         AtomicLong a = new AtomicLong(Double.doubleToLongBits(Double.NaN));
         String what = (kind.equals("eval") ? "evaluation's " : "step's training ") + m;

@@ -27,7 +27,9 @@ import java.util.Optional;
  * <pre>
  *   inputs   input_ids, attention_mask, token_type_ids   int64 [batch, sequence]   (dynamic axes)
  *   outputs  last_hidden_state                           float [batch, sequence, H]
- *            sentence_embedding (masked mean pooling)    float [batch, H]
+ *            sentence_embedding                          float [batch, H]
+ *              (masked mean pooling; the first token's state for an embedding head with CLS pooling;
+ *               not normalised: the embedding task's consumers L2-normalise, as langchain4j does)
  *            logits (classification head only)           float [batch, C]
  * </pre>
  *
@@ -155,7 +157,7 @@ public final class BertOnnxExporter {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("model_type", "bert");
     m.put("head", model.head() instanceof BertLoraModel.Head.Classification ? "classification" : "embedding");
-    m.put("pooling", "mean");
+    m.put("pooling", model.head() instanceof BertLoraModel.Head.Embedding e ? e.pooling().id() : "mean");
     m.put("hidden_size", Integer.toString(c.hiddenSize()));
     m.put("num_hidden_layers", Integer.toString(c.numLayers()));
     m.put("num_attention_heads", Integer.toString(c.numHeads()));

@@ -11,6 +11,7 @@ import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraLinear;
 import dev.loraone.worker.weights.BertConfig;
+import dev.loraone.worker.weights.Pooling;
 import java.io.IOException;
 import java.util.List;
 
@@ -25,6 +26,7 @@ import java.util.List;
  *   layer    : x1 = LN(attention(x) + x); x2 = LN(gelu_erf(x1 Wi') Wd' + x1)   Wi' = (W0 + s B A)^T
  *   h        = x after the last layer                                       last_hidden_state [B,L,H]
  *   pooled   = sum_l(h * mask) / max(sum_l(mask), 1e-9)                     sentence_embedding [B,H]
+ *              or h[:, 0, :] for an embedding head with CLS pooling         (Gather index 0 on axis 1)
  *   logits   = Gemm(pooled, classifier.weight, classifier.bias, transB=1)   logits [B,C]
  * </pre>
  *
@@ -99,7 +101,8 @@ final class BertOnnxGraph {
     for (int i = 0; i < config.numLayers(); i++) {
       x = layer(i, x, maskBias, i == config.numLayers() - 1 ? LAST_HIDDEN_STATE : null);
     }
-    String pooled = meanPool(x, maskF);
+    String pooled = model.head() instanceof BertLoraModel.Head.Embedding e && e.pooling() == Pooling.CLS
+        ? clsPool(x) : meanPool(x, maskF);
 
     int h = config.hiddenSize();
     g.output(LAST_HIDDEN_STATE, DataType.FLOAT, BATCH, SEQUENCE, h);
@@ -205,6 +208,12 @@ final class BertOnnxGraph {
     String count = g.node(scope, "ReduceSum", List.of(m, axis1), intAttr("keepdims", 0)); // [B,1]
     String clamped = g.node(scope, "Max", List.of(count, g.scalar(scope, POOLING_MIN_COUNT)));
     return g.nodeTo(SENTENCE_EMBEDDING, scope, "Div", List.of(sum, clamped));
+  }
+
+  /** The first token's state: {@code Gather(h, 0, axis=1)} of a scalar index drops the sequence axis. */
+  private String clsPool(String h) {
+    String first = g.constant("/pooling", new long[] {0}, new long[0]); // rank 0
+    return g.nodeTo(SENTENCE_EMBEDDING, "/pooling", "Gather", List.of(h, first), intAttr("axis", 1));
   }
 
   private float[] values(String name) {

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -14,6 +15,7 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.util.PairList;
 import dev.loraone.worker.weights.BertConfig;
 import dev.loraone.worker.weights.FloatTensor;
+import dev.loraone.worker.weights.Pooling;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -25,6 +27,7 @@ import java.util.function.Function;
  *   inputs:  input_ids, token_type_ids, attention_mask          int64 [B,L]
  *   h      = BertEncoder(...)                                   [B,L,H]  last_hidden_state
  *   pooled = sum_l(h * mask) / max(sum_l(mask), 1e-9)           [B,H]    (sentence-transformers mean)
+ *            or h[:, 0, :]                                      [B,H]    (CLS: an embedding head's Pooling.CLS)
  *   outputs: [embedding head] pooled, h
  *            [classification head] logits = pooled classifier.W^T + classifier.b   [B,C], h
  * </pre>
@@ -42,8 +45,17 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
 
   /** The task head on top of the pooled output. */
   public sealed interface Head {
-    /** Output 0 is the mean-pooled embedding [B,H]. */
-    record Embedding() implements Head {}
+    /** Output 0 is the pooled embedding [B,H], not normalised. */
+    record Embedding(Pooling pooling) implements Head {
+      public Embedding {
+        java.util.Objects.requireNonNull(pooling, "pooling");
+      }
+
+      /** Mean pooling (sentence-transformers' default). */
+      public Embedding() {
+        this(Pooling.MEAN);
+      }
+    }
 
     /** Output 0 is the logits [B,numLabels] of a Linear on the mean-pooled embedding. */
     record Classification(int numLabels) implements Head {
@@ -139,6 +151,9 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
       forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
     }
     NDArray hidden = encoder.forward(ps, inputs, training, forwardParams).head();
+    if (head instanceof Head.Embedding e && e.pooling() == Pooling.CLS) {
+      return new NDList(hidden.get(new NDIndex(":, 0, :")), hidden);
+    }
     NDArray mask = inputs.get(2).toType(DataType.FLOAT32, false).expandDims(-1);
     NDArray pooled = hidden.mul(mask).sum(new int[] {1}).div(mask.sum(new int[] {1}).maximum(1e-9f));
     if (classifierWeight == null) {

@@ -17,14 +17,14 @@ import java.util.Set;
  * refused when the job is submitted, naming the key and the supported types, never late on a worker.
  *
  * <pre>
- *   family   model_type            task it trains      built-in names
- *   BERT     bert                  classification      minilm, all-minilm-l6-v2, bge-small, bge-small-en-v1.5
- *   LLAMA    llama, mistral        causal-lm           -
+ *   family   model_type            tasks it trains (the first is task.type = auto)   built-in names
+ *   BERT     bert                  classification, embedding   minilm, all-minilm-l6-v2, bge-small, bge-small-en-v1.5
+ *   LLAMA    llama, mistral        causal-lm                   -
  * </pre>
  */
 public enum ModelFamily {
-  BERT(Set.of("bert"), "classification"),
-  LLAMA(Set.of("llama", "mistral"), "causal-lm");
+  BERT(Set.of("bert"), List.of("classification", "embedding")),
+  LLAMA(Set.of("llama", "mistral"), List.of("causal-lm"));
 
   /** The models bundled in Maven jars, by the names a job may use. */
   public static final List<String> BUILT_IN = List.of("minilm", "all-minilm-l6-v2", "bge-small", "bge-small-en-v1.5");
@@ -32,16 +32,26 @@ public enum ModelFamily {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Set<String> modelTypes;
-  private final String taskType;
+  private final List<String> taskTypes;
 
-  ModelFamily(Set<String> modelTypes, String taskType) {
+  ModelFamily(Set<String> modelTypes, List<String> taskTypes) {
     this.modelTypes = modelTypes;
-    this.taskType = taskType;
+    this.taskTypes = taskTypes;
   }
 
-  /** The task type this family trains ({@code classification} or {@code causal-lm}). */
-  public String taskType() {
-    return taskType;
+  /** The task types this family trains, its default first ({@code classification, embedding} | {@code causal-lm}). */
+  public List<String> taskTypes() {
+    return taskTypes;
+  }
+
+  /** The task {@code task.type = auto} means for this family: {@code classification} (BERT) or {@code causal-lm}. */
+  public String defaultTaskType() {
+    return taskTypes.get(0);
+  }
+
+  /** The concrete task of a job's {@code task.type}: {@code auto} (or unset) is {@link #defaultTaskType()}. */
+  public String resolve(String taskType) {
+    return taskType == null || taskType.equals("auto") ? defaultTaskType() : taskType;
   }
 
   /**

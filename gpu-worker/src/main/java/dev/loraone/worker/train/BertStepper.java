@@ -116,7 +116,7 @@ public final class BertStepper implements AutoCloseable {
   }
 
   /** Reads and zeroes a parameter's gradient (PyTorch accumulates until zeroed). */
-  private static float[] takeGradient(Parameter p) {
+  static float[] takeGradient(Parameter p) {
     try (NDArray g = p.getArray().getGradient()) {
       float[] values = g.toFloatArray();
       g.subi(g);

@@ -76,7 +76,8 @@ final class CausalLmWorkload implements Workload {
     }
   }
 
-  String modelHash() {
+  @Override
+  public String modelHash() {
     return modelHash;
   }
 

@@ -54,7 +54,8 @@ final class ClassificationWorkload implements Workload {
     }
   }
 
-  String modelHash() {
+  @Override
+  public String modelHash() {
     return modelHash;
   }
 

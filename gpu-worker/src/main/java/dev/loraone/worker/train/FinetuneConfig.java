@@ -11,6 +11,7 @@ import dev.loraone.data.OnBadRecord;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.model.ModelFamily;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -41,18 +42,26 @@ import java.util.Locale;
  *     Linear probing before fine-tuning, as in LP-FT (Kumar et al. 2022): with a random head, the
  *     one-step encoder gradient that LoRA-One factorises points along the random head's rows
  * @param headWarmupLr learning rate of the head warm-up; NaN means {@code lr}
+ * @param taskType {@code task.type}: {@code auto} (the model family's default task), {@code classification},
+ *     {@code causal-lm} or {@code embedding}; {@link #resolvedTaskType()} says which task runs
+ * @param scale embedding: the similarity scale of the in-batch-negatives loss ({@code task.scale}, 20)
+ * @param corpus embedding: extra documents to retrieve from in evaluation ({@code task.corpus}), or null
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
     String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
     String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
-    int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr) {
+    int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
+    double scale, Path corpus) {
+
+  /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
+  public static final double DEFAULT_SCALE = 20;
 
   public static FinetuneConfig defaults() {
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
-        4, "randomized", 4, 2, 0, Double.NaN);
+        4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null);
   }
 
   /**
@@ -64,6 +73,7 @@ public record FinetuneConfig(
   public static FinetuneConfig fromJob(JobSpec job) {
     checkTaskType(job.getString("task.type"), job.getString("model"));
     String evalFile = job.getString("task.eval");
+    String corpus = job.getString("task.corpus");
     double gamma = job.getDouble("init.gamma");
     return new FinetuneConfig(job.getString("model"), job.getString("task.train"), evalFile == null ? null : Path.of(evalFile),
         job.getString("init.method"), job.getString("optimizer.name"), job.getInt("lora.rank"), job.getDouble("lora.alpha"),
@@ -77,21 +87,36 @@ public record FinetuneConfig(
         OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
         InitMethod.of(job.getString("init.method")).randomizedSvd() ? job.getString("init.mode") : "exact",
         job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
-        job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"));
+        job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"),
+        job.getString("task.type"), job.getDouble("task.scale"), corpus == null ? null : Path.of(corpus));
   }
 
   /**
-   * Checks {@code task.type} against the model's family ({@link ModelFamily#taskType()}): {@code auto}
-   * takes the family's task; another value must be it (a family trains one task today).
+   * Checks {@code task.type} against the model's family ({@link ModelFamily#taskTypes()}): {@code auto}
+   * takes the family's default task; another value must be one the family trains.
    */
   public static void checkTaskType(String taskType, String model) {
     if (taskType == null || taskType.equals("auto")) return;
     ModelFamily family = ModelFamily.detect(model);
-    if (!family.taskType().equals(taskType)) {
+    if (!family.taskTypes().contains(taskType)) {
+      String trains = String.join(" or ", family.taskTypes());
       throw new IllegalArgumentException("'job.task.type' = " + taskType + " is not what 'job.model' = " + model + " trains: a "
-          + family + "-family model trains " + family.taskType() + " (use task.type = " + family.taskType()
+          + family + "-family model trains " + trains + " (use task.type = " + String.join(", ", family.taskTypes())
           + " or auto, or a " + (taskType.equals("causal-lm") ? "Llama-family folder" : "BERT-family model") + ")");
     }
+  }
+
+  /** A config of the model family's default task (the signature before {@code taskType} existed). */
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
+      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
+      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
+      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
+      int evalEvery, long seed, OnBadRecord onBadRecord, int initShards, String initMode, int qFactor, int niter,
+      int headWarmup, double headWarmupLr) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
+        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter,
+        headWarmup, headWarmupLr, "auto", DEFAULT_SCALE, null);
   }
 
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
@@ -144,6 +169,9 @@ public record FinetuneConfig(
     require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
     require(seed >= 0, "seed", seed, ">= 0");
     require(headWarmup >= 0, "head-warmup", headWarmup, ">= 0");
+    require(List.of("auto", "classification", "causal-lm", "embedding").contains(taskType), "task-type", taskType,
+        "auto, classification, causal-lm or embedding");
+    require(scale > 0 && Double.isFinite(scale), "scale", scale, "finite and > 0");
     require(Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)), "head-warmup-lr", headWarmupLr,
         "finite and > 0");
     require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of 'job.init.iters' = " + initIters);
@@ -169,12 +197,25 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor,
-        niter, steps, lr);
+        niter, steps, lr, taskType, scale, corpus);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
   public double headWarmupLrOrLr() {
     return Double.isNaN(headWarmupLr) ? lr : headWarmupLr;
+  }
+
+  /** The task that runs: {@code task.type}, or the model family's default task for {@code auto}. */
+  public String resolvedTaskType() {
+    return ModelFamily.detect(model).resolve(taskType);
+  }
+
+  /** This config training {@code taskType} ({@code auto | classification | causal-lm | embedding}). */
+  public FinetuneConfig withTaskType(String taskType) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus);
   }
 
   /** Micro-batches per optimizer step. */
@@ -207,7 +248,8 @@ public record FinetuneConfig(
       java.util.Map.entry("seed", "seed"), java.util.Map.entry("head-warmup", "head.warmup-steps"),
       java.util.Map.entry("head-warmup-lr", "head.warmup-lr"), java.util.Map.entry("init-shards", "init.shards"),
       java.util.Map.entry("init-mode", "init.mode"), java.util.Map.entry("q-factor", "init.q-factor"),
-      java.util.Map.entry("niter", "init.niter"));
+      java.util.Map.entry("niter", "init.niter"), java.util.Map.entry("task-type", "task.type"),
+      java.util.Map.entry("scale", "task.scale"));
 
   private static void require(boolean ok, String flag, Object value, String expected) {
     if (!ok) {

@@ -31,7 +31,8 @@ import org.ejml.data.DMatrixRMaj;
  *   init                A0, B0 (, W0 offset) = ShardedGradientInit per module over the shard sums in shard order
  *   step t              g = sum_k dL_{tK+k} / sum_k w_{tK+k}   (K micro-batches in index order, double)
  *                       clip(g), lora-core optimizer on double masters, float copies into the model
- *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end
+ *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end;
+ *                       embeddings also at step 0, before the init (zero-shot retrieval; not on the cluster path)
  *   export              PEFT adapter (+ head as modules_to_save); W0-modifying inits as rank 2r
  * </pre>
  * The optional head warm-up ({@link HeadWarmup}) and the inits that every worker runs itself happen
@@ -70,6 +71,14 @@ public final class LocalRun implements AutoCloseable {
   /** Runs the job; events go to {@code events} as they happen (never null; use {@code e -> {}}). */
   public Result run(Consumer<JobEvent> events) {
     String task = engine.taskType();
+    List<JobEvent.Evaluated> evals = new ArrayList<>();
+    if (TaskMetrics.EMBEDDING.equals(task)) { // zero-shot retrieval, before a gradient-based init moves the model
+      events.accept(new JobEvent.PhaseChanged(job, Phase.EVALUATION, "zero-shot (step 0), " + engine.evalBatches()
+          + " batches"));
+      JobEvent.Evaluated zero = evaluate(0);
+      evals.add(zero);
+      events.accept(zero);
+    }
     long t0 = System.nanoTime();
     Map<String, LoraPair> initPairs = initialise(events);
     double initSeconds = (System.nanoTime() - t0) / 1e9;
@@ -84,7 +93,6 @@ public final class LocalRun implements AutoCloseable {
     AdapterState state = AdapterState.view(trainer.modules(), trainer.pairs(), headNames, trainer.dense());
 
     List<JobEvent.StepDone> steps = new ArrayList<>();
-    List<JobEvent.Evaluated> evals = new ArrayList<>();
     events.accept(new JobEvent.PhaseChanged(job, Phase.TRAINING, cfg.steps() + " steps of " + cfg.batch() + " examples ("
         + cfg.microBatchesPerStep() + " micro-batches of " + cfg.microBatch() + "), " + cfg.init() + " + " + cfg.optimizer()));
     long t1 = System.nanoTime();

@@ -6,13 +6,13 @@ import dev.loraone.core.svd.MatrixOperator;
 import dev.loraone.core.svd.SvdRequest;
 import dev.loraone.data.MicroBatchPlan;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.AdaptedModel;
-import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.model.Owned;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -71,7 +71,7 @@ public final class WorkerEngine implements AutoCloseable {
    * @param labels class names in id order (empty without classes)
    * @param modelHash SHA-256 of the model id and base weights
    * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base model)
-   * @param taskType {@code classification} or {@code causal-lm}
+   * @param taskType {@code classification}, {@code causal-lm} or {@code embedding}
    */
   public record Layout(List<ModuleShape> modules, Map<String, TensorBlob> head, Map<String, TensorBlob> init,
       boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId,
@@ -186,10 +186,14 @@ public final class WorkerEngine implements AutoCloseable {
 
   /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
   public static WorkerEngine open(FinetuneConfig cfg) throws IOException {
-    ModelFamily family = ModelFamily.detect(cfg.model());
-    Workload work = family == ModelFamily.LLAMA ? CausalLmWorkload.open(cfg) : ClassificationWorkload.open(cfg);
+    FinetuneConfig.checkTaskType(cfg.taskType(), cfg.model());
+    Workload work = switch (cfg.resolvedTaskType()) {
+      case TaskMetrics.CAUSAL_LM -> CausalLmWorkload.open(cfg);
+      case TaskMetrics.EMBEDDING -> EmbeddingWorkload.open(cfg);
+      default -> ClassificationWorkload.open(cfg);
+    };
     try {
-      String hash = work instanceof CausalLmWorkload c ? c.modelHash() : ((ClassificationWorkload) work).modelHash();
+      String hash = work.modelHash();
       if (cfg.needsGradient() && !cfg.headOnly() && work.trainSize() < cfg.initIters() * cfg.initBatch()) {
         throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
             + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task() + " has " + work.trainSize());
@@ -268,7 +272,7 @@ public final class WorkerEngine implements AutoCloseable {
     return layout.labels();
   }
 
-  /** The task type: {@code classification} or {@code causal-lm}. */
+  /** The task type: {@code classification}, {@code causal-lm} or {@code embedding}. */
   public String taskType() {
     return work.taskType();
   }

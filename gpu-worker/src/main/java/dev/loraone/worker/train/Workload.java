@@ -11,12 +11,13 @@ import java.util.Map;
  * One task on one model family: what {@link WorkerEngine} needs to run any job, so the engine, the
  * local driver ({@link LocalRun}) and the worker actor are written once. Adding a task or a family
  * is one implementation of this interface ({@link ClassificationWorkload}: BERT classifier;
- * {@link CausalLmWorkload}: Llama causal LM).
+ * {@link CausalLmWorkload}: Llama causal LM; {@link EmbeddingWorkload}: BERT sentence embeddings).
  *
  * <pre>
  *   unit            loss term L            weight w          metrics (sums)
  *   classification  mean CE of the batch   1                 correct
  *   causal-lm       summed token CE        completion tokens tokens
+ *   embedding       mean in-batch-neg. CE  1                 (eval: recall@1, recall@10, mrr@10, ndcg@10)
  *   step            g = sum_k dL_k / sum_k w_k     (micro-batches k in index order)
  *   init batch i    dL_i/dW / w_i per adapted module: each init batch's mean loss, as the paper's
  *                   one-step estimate (reference 2.2) averages per-batch mean gradients
@@ -27,8 +28,14 @@ import java.util.Map;
  */
 public interface Workload extends AutoCloseable {
 
-  /** {@code classification} or {@code causal-lm}: the layout's {@code task.type}, which names metrics and PEFT's task type. */
+  /**
+   * {@code classification}, {@code causal-lm} or {@code embedding}: the layout's {@code task.type}, which
+   * names metrics and PEFT's task type.
+   */
   String taskType();
+
+  /** SHA-256 of the model id and base weights, computed when the workload opened. */
+  String modelHash();
 
   AdaptedModel model();
 

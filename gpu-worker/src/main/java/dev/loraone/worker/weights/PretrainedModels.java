@@ -19,20 +19,32 @@ public final class PretrainedModels {
   /** A model bundled in a jar on the classpath. */
   public enum Known {
     /** sentence-transformers/all-MiniLM-L6-v2: 6 layers, H=384, mean pooling. */
-    ALL_MINILM_L6_V2("all-minilm-l6-v2", "/all-minilm-l6-v2.onnx", "/all-minilm-l6-v2-tokenizer.json", 12),
+    ALL_MINILM_L6_V2("all-minilm-l6-v2", "/all-minilm-l6-v2.onnx", "/all-minilm-l6-v2-tokenizer.json", 12,
+        Pooling.MEAN),
     /** BAAI/bge-small-en-v1.5: 12 layers, H=384, CLS pooling in its original recipe. */
-    BGE_SMALL_EN_V15("bge-small-en-v1.5", "/bge-small-en-v1.5.onnx", "/bge-small-en-v1.5-tokenizer.json", 12);
+    BGE_SMALL_EN_V15("bge-small-en-v1.5", "/bge-small-en-v1.5.onnx", "/bge-small-en-v1.5-tokenizer.json", 12,
+        Pooling.CLS);
 
     private final String id;
     private final String onnxResource;
     private final String tokenizerResource;
     private final int numHeads;
+    private final Pooling pooling;
 
-    Known(String id, String onnxResource, String tokenizerResource, int numHeads) {
+    Known(String id, String onnxResource, String tokenizerResource, int numHeads, Pooling pooling) {
       this.id = id;
       this.onnxResource = onnxResource;
       this.tokenizerResource = tokenizerResource;
       this.numHeads = numHeads;
+      this.pooling = pooling;
+    }
+
+    /**
+     * The model's sentence-embedding pooling (both then L2-normalise): MiniLM's sentence-transformers
+     * config mean-pools, BGE's CLS-pools ({@code 1_Pooling/config.json} of each Hub repository).
+     */
+    public Pooling pooling() {
+      return pooling;
     }
 
     /** The short name used in job files, e.g. {@code all-minilm-l6-v2}. */

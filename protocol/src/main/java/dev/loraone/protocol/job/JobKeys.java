@@ -84,11 +84,17 @@ public final class JobKeys {
     put(m, str("name", "job", "job name: [A-Za-z0-9._-], used for output folders"));
     put(m, str("model", "minilm", "minilm | bge-small | HF folder (config.json model_type bert, llama or mistral)"));
     put(m, choice("task.type", "auto", "what is learned; auto = the model family's task (BERT: classification, Llama:"
-        + " causal-lm)", "auto", "classification", "causal-lm"));
-    put(m, str("task.train", "wordnet-supersense", "training data: wordnet-supersense | wordnet-supersense-all | FILE"
-        + " (JSONL/CSV/TSV: text,label for classification; prompt,completion for causal-lm); shorthand: task = FILE"));
+        + " causal-lm); embedding: BERT sentence embeddings for retrieval", "auto", "classification", "causal-lm",
+        "embedding"));
+    put(m, str("task.train", "wordnet-supersense", "training data: wordnet-supersense | wordnet-supersense-all |"
+        + " wordnet-gloss-retrieval | FILE (JSONL/CSV/TSV: text,label for classification; prompt,completion for"
+        + " causal-lm; query,positive[,negative] for embedding); shorthand: task = FILE"));
     put(m, new Key("task.eval", Type.STRING, null, 0, 0, List.of(),
         "evaluation FILE (default: a stable tenth of task.train); shorthand: eval-file = FILE"));
+    put(m, dbl("task.scale", 20, 1e-3, 1e4, "embedding: similarity scale of the in-batch-negatives loss"
+        + " (sentence-transformers' MultipleNegativesRankingLoss: 20)"));
+    put(m, new Key("task.corpus", Type.STRING, null, 0, 0, List.of(),
+        "embedding: FILE of extra documents to retrieve from in evaluation (one per line, or JSONL {text})"));
     put(m, integer("seed", 0, 0, Long.MAX_VALUE, "seeds shuffling, dropout, random inits, the SVD test matrix"));
     put(m, integer("lora.rank", 8, 1, 4096, "LoRA rank r"));
     put(m, dbl("lora.alpha", 16, 1e-9, 1e6, "LoRA alpha"));
