@@ -118,6 +118,32 @@ class PipelineDeterminismIT {
     assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
   }
 
+  /**
+   * LoRA-GA (its init needs W0 and the whole gradient) and the head warm-up run where each worker
+   * opens the job, the same way on every worker and in one process: the cluster's adapter equals
+   * {@code loraone finetune}'s.
+   */
+  @Test
+  void loraGaAfterAHeadWarmupGivesTheSingleProcessAdapterOnTwoWorkers() {
+    JobSpec ga = JobSpec.of(Map.ofEntries(Map.entry("name", "lora-ga"), Map.entry("seed", 3), Map.entry("lora.rank", 2),
+        Map.entry("lora.targets", "query,value"), Map.entry("init.method", "lora-ga"), Map.entry("init.batch", 4),
+        Map.entry("init.iters", 4), Map.entry("init.shards", 2), Map.entry("head.warmup-steps", 2),
+        Map.entry("head.warmup-lr", 1e-2), Map.entry("train.steps", 2), Map.entry("train.batch", 8),
+        Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 32), Map.entry("eval.examples", 40),
+        Map.entry("data.max-per-class", 3), Map.entry("export.onnx", false)));
+    JobEvent local = LocalJob.run(ga, fresh("lora-ga-local"), e -> {}).end();
+    assertInstanceOf(JobEvent.Finished.class, local, () -> "local run ended with " + local);
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent end = EmbeddedJob.run(ga, 2, LocalWorkers.factory(), fresh("lora-ga"), events::add, Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
+    assertEquals(((JobEvent.Finished) local).adapterSha256(), ((JobEvent.Finished) end).adapterSha256());
+    try {
+      assertEquals(4, PeftAdapter.read(((JobEvent.Finished) end).adapterDir()).config().r(), "W0 moved: exported at rank 2r");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** A new output folder per attempt: a rerun must not resume a previous attempt's checkpoint. */
   private static Path fresh(String name) {
     return dir.resolve(name + "-" + System.nanoTime());
