@@ -71,6 +71,7 @@ final class JobOutput {
     StringBuilder sb = new StringBuilder();
     if (m.has("accuracy")) sb.append(String.format(Locale.ROOT, brief ? " acc %.3f" : " accuracy %.4f", m.path("accuracy").asDouble()));
     if (m.has("perplexity")) sb.append(String.format(Locale.ROOT, brief ? " ppl %.2f" : " perplexity %.3f", m.path("perplexity").asDouble()));
+    if (m.has("exact_match")) sb.append(String.format(Locale.ROOT, brief ? " em %.2f" : " exact match %.4f", m.path("exact_match").asDouble()));
     if (!brief && m.has("tokens")) sb.append(String.format(Locale.ROOT, " (%d tokens)", m.path("tokens").asLong()));
     return sb.toString();
   }

@@ -116,8 +116,16 @@ final class CausalLmWorkload implements Workload {
     return List.of();
   }
 
-  /** Encoded rows: one batch for a training or init micro-batch, chunks of {@code train.micro-batch} for evaluation. */
-  private record Chunks(List<CausalLmBatch> batches) implements Input {}
+  /**
+   * Encoded rows: one batch for a training or init micro-batch, chunks of {@code train.micro-batch} for
+   * evaluation; evaluation also carries each row's prompt ids ({@code [BOS] prompt}) and completion for
+   * the exact-match generation.
+   */
+  private record Chunks(List<CausalLmBatch> batches, List<int[]> prompts, List<String> completions) implements Input {
+    Chunks(List<CausalLmBatch> batches) {
+      this(batches, List.of(), List.of());
+    }
+  }
 
   @Override
   public Input encodeInit(int i, int[] idx) {
@@ -135,7 +143,20 @@ final class CausalLmWorkload implements Workload {
     for (int from = 0; from < idx.length; from += chunk) {
       chunks.add(encode(task.eval(), Arrays.copyOfRange(idx, from, Math.min(idx.length, from + chunk))));
     }
-    return new Chunks(chunks);
+    List<int[]> prompts = new ArrayList<>();
+    List<String> completions = new ArrayList<>();
+    LlamaConfig c = stepper.model().config();
+    int bos = c.bosTokenId().isPresent() ? 1 : 0;
+    for (int i : idx) {
+      Example.Generation row = task.eval().get(i);
+      long[] text = tok.ids(row.prompt(), false);
+      int[] ids = new int[bos + Math.min(text.length, tok.maxLength() - bos)];
+      if (bos == 1) ids[0] = Math.toIntExact(c.bosTokenId().getAsLong());
+      for (int k = bos; k < ids.length; k++) ids[k] = Math.toIntExact(text[k - bos]);
+      prompts.add(ids);
+      completions.add(row.completion());
+    }
+    return new Chunks(chunks, prompts, completions);
   }
 
   @Override
@@ -170,7 +191,30 @@ final class CausalLmWorkload implements Workload {
       tokens += e.tokens();
       rows += part.batchSize();
     }
-    return new EvalUnit(lossSum, tokens, rows, Map.of("tokens", (double) tokens));
+    return new EvalUnit(lossSum, tokens, rows, Map.of("tokens", (double) tokens, "exact", (double) exactMatches(chunks(examples))));
+  }
+
+  /**
+   * How many rows greedy decoding completes exactly: the generated text (stopped at EOS, special tokens
+   * skipped) equals the completion, both trimmed. Decoding runs at most the completion's length in
+   * tokens plus one (room for EOS) and never past the model's positions.
+   */
+  private int exactMatches(Chunks c) {
+    LlamaLoraModel model = stepper.model();
+    int eos = model.config().eosTokenIds().isEmpty() ? -1 : Math.toIntExact(model.config().eosTokenIds().get(0));
+    int exact = 0;
+    for (int i = 0; i < c.prompts().size(); i++) {
+      String want = c.completions().get(i).trim();
+      int[] prompt = c.prompts().get(i);
+      int room = model.config().maxPositions() - prompt.length;
+      int max = Math.min(room, tok.ids(want, false).length + 1);
+      if (max <= 0) continue;
+      int[] out = model.generate(prompt, max, eos);
+      int n = out.length > 0 && out[out.length - 1] == eos ? out.length - 1 : out.length;
+      String got = tok.decode(Arrays.stream(out, 0, n).asLongStream().toArray(), true).trim();
+      if (got.equals(want)) exact++;
+    }
+    return exact;
   }
 
   private static Chunks chunks(Input in) {

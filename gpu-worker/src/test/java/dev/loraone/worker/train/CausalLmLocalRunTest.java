@@ -129,6 +129,10 @@ class CausalLmLocalRunTest {
     assertTrue(first.finalEval().metrics().get("tokens") > 0, "eval counts completion tokens: " + first.finalEval());
     assertTrue(first.steps().get(5).loss() < first.steps().get(0).loss(), "training loss decreases: " + first.steps());
     assertEquals("causal-lm", first.taskType());
+    double em = first.finalEval().metrics().get("exact_match");
+    assertTrue(em >= 0.6 && em <= 1, "greedy decoding completes most eval prompts with the learned completion: "
+        + first.finalEval()); // 4 of 5 at these seeds
+    assertTrue(em > evals.get(0).metrics().get("exact_match"), "exact match grows with training: " + evals);
 
     first.adapter().write(dir.resolve("a"));
     run(cfg).adapter().write(dir.resolve("b"));

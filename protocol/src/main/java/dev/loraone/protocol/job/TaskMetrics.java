@@ -39,6 +39,7 @@ public final class TaskMetrics {
     Map<String, Double> out = new LinkedHashMap<>();
     if (CAUSAL_LM.equals(taskType)) {
       out.put("perplexity", Math.exp(loss));
+      if (sums.containsKey("exact")) out.put("exact_match", examples == 0 ? Double.NaN : sums.get("exact") / examples);
       if (sums.containsKey("tokens")) out.put("tokens", sums.get("tokens"));
     } else if (EMBEDDING.equals(taskType)) {
       for (String m : RETRIEVAL) {
