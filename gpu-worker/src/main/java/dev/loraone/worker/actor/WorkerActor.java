@@ -311,7 +311,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     try {
       JobSpec parsed = j.parsedSpec();
       spec = parsed;
-      engine = CompletableFuture.supplyAsync(() -> open(parsed, j.baseModelHash()), djl);
+      engine = CompletableFuture.supplyAsync(() -> open(parsed, j.baseModelHash(), device), djl);
     } catch (RuntimeException e) { // a spec this worker cannot read fails the join like a model it cannot load
       spec = null;
       engine = CompletableFuture.failedFuture(e);
@@ -325,10 +325,10 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     getContext().pipeToSelf(engine, (e, failure) -> new Opened(generation, e, failure));
   }
 
-  private static WorkerEngine open(JobSpec spec, String baseModelHash) {
+  private static WorkerEngine open(JobSpec spec, String baseModelHash, String device) {
     WorkerEngine engine;
     try {
-      engine = WorkerEngine.open(spec);
+      engine = WorkerEngine.open(spec, device);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

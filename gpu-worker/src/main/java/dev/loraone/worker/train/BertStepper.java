@@ -45,8 +45,13 @@ public final class BertStepper implements AutoCloseable {
   public record Evaluation(double lossSum, int correct, int examples, int[] predictions) {}
 
   public BertStepper(BertLoraModel model) {
+    this(model, Device.cpu());
+  }
+
+  /** A stepper whose model, activations and gradients live on {@code device}; only read-outs cross to the host. */
+  public BertStepper(BertLoraModel model, Device device) {
     this.model = model;
-    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    this.manager = NDManager.newBaseManager(device, "PyTorch");
     model.initialize(manager);
     this.store = new ParameterStore(manager, false);
   }

@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import ai.djl.Device;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.data.CausalLmEncoder;
 import dev.loraone.data.Example;
@@ -48,7 +49,7 @@ final class CausalLmWorkload implements Workload {
     this.modelHash = modelHash;
   }
 
-  static CausalLmWorkload open(FinetuneConfig cfg) throws IOException {
+  static CausalLmWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     if (cfg.headOnly()) {
       throw new IllegalArgumentException("'job.lora.targets' = " + cfg.targets() + ": a causal LM has no task head to train alone;"
           + " name the modules to adapt (e.g. q_proj,v_proj or all-linear)");
@@ -66,7 +67,7 @@ final class CausalLmWorkload implements Workload {
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
     Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");
-    LlamaStepper stepper = new LlamaStepper(model);
+    LlamaStepper stepper = new LlamaStepper(model, device);
     try {
       TextTokenizer tok = TextTokenizer.fromPath(tokenizerJson, cfg.maxLength());
       return new CausalLmWorkload(task, dir, stepper, tok, cfg.microBatch(), hash);

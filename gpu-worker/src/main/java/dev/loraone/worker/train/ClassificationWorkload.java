@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import ai.djl.Device;
 import dev.loraone.data.TextTokenizer;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.BertLoraModel;
@@ -36,7 +37,7 @@ final class ClassificationWorkload implements Workload {
   }
 
   /** Loads data and model; the base weights' heap copy is dropped once the model holds them. */
-  static ClassificationWorkload open(FinetuneConfig cfg) throws IOException {
+  static ClassificationWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
     BertSource full = BertSource.resolve(cfg.model());
     String hash = Digests.model(full.id(), full.weights());
@@ -45,7 +46,7 @@ final class ClassificationWorkload implements Workload {
         new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
     Targets.check(cfg, model, "encoder.layer.N");
     BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
-    BertStepper stepper = new BertStepper(model);
+    BertStepper stepper = new BertStepper(model, device);
     try (InputStream json = source.openTokenizer()) {
       return new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash);
     } catch (IOException | RuntimeException e) {

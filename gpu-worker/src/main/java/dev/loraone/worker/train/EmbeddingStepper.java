@@ -59,12 +59,17 @@ public final class EmbeddingStepper implements AutoCloseable {
   public record FullGradients(double loss, Map<String, float[]> weights) {}
 
   public EmbeddingStepper(BertLoraModel model) {
+    this(model, Device.cpu());
+  }
+
+  /** A stepper whose model, activations and gradients live on {@code device}; only read-outs cross to the host. */
+  public EmbeddingStepper(BertLoraModel model, Device device) {
     if (!(model.head() instanceof BertLoraModel.Head.Embedding)) {
       throw new IllegalArgumentException("an embedding stepper needs a model with an embedding head, not "
           + model.head());
     }
     this.model = model;
-    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    this.manager = NDManager.newBaseManager(device, "PyTorch");
     model.initialize(manager);
     this.store = new ParameterStore(manager, false);
   }

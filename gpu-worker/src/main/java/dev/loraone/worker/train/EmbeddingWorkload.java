@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import ai.djl.Device;
 import dev.loraone.data.Example;
 import dev.loraone.data.TextTokenizer;
 import dev.loraone.data.TokenBatch;
@@ -78,7 +79,7 @@ final class EmbeddingWorkload implements Workload {
   }
 
   /** Loads data and model (pooling: the model's sentence-embedding convention, {@link Pooling}). */
-  static EmbeddingWorkload open(FinetuneConfig cfg) throws IOException {
+  static EmbeddingWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     if (cfg.headOnly()) {
       throw new IllegalArgumentException("'job.lora.targets' = " + cfg.targets() + ": an embedding model has no task"
           + " head to train alone; name the modules to adapt (e.g. query,value or all-linear)");
@@ -93,7 +94,7 @@ final class EmbeddingWorkload implements Workload {
         full.weights());
     Targets.check(cfg, model, "encoder.layer.N");
     BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
-    EmbeddingStepper stepper = new EmbeddingStepper(model);
+    EmbeddingStepper stepper = new EmbeddingStepper(model, device);
     try (InputStream json = source.openTokenizer()) {
       TextTokenizer tok = TextTokenizer.fromJson(json, cfg.maxLength());
       try {

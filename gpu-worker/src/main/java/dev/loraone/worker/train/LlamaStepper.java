@@ -50,8 +50,13 @@ public final class LlamaStepper implements AutoCloseable {
   public record Evaluation(double lossSum, int tokens) {}
 
   public LlamaStepper(LlamaLoraModel model) {
+    this(model, Device.cpu());
+  }
+
+  /** A stepper whose model, activations and gradients live on {@code device}; only read-outs cross to the host. */
+  public LlamaStepper(LlamaLoraModel model, Device device) {
     this.model = model;
-    this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    this.manager = NDManager.newBaseManager(device, "PyTorch");
     model.initialize(manager);
     this.store = new ParameterStore(manager, false);
   }

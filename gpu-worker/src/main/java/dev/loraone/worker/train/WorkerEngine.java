@@ -1,5 +1,7 @@
 package dev.loraone.worker.train;
 
+import ai.djl.Device;
+import dev.loraone.worker.runtime.Devices;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.svd.MatrixOperator;
@@ -72,10 +74,11 @@ public final class WorkerEngine implements AutoCloseable {
    * @param modelHash SHA-256 of the model id and base weights
    * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base model)
    * @param taskType {@code classification}, {@code causal-lm} or {@code embedding}
+   * @param deviceKind {@code cpu} or {@code cuda}: bits are identical only across workers of one kind
    */
   public record Layout(List<ModuleShape> modules, Map<String, TensorBlob> head, Map<String, TensorBlob> init,
       boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId,
-      String taskType) {
+      String taskType, String deviceKind) {
     public Layout {
       modules = List.copyOf(modules);
       head = Collections.unmodifiableMap(new LinkedHashMap<>(head));
@@ -100,6 +103,7 @@ public final class WorkerEngine implements AutoCloseable {
       w.put(JobJoined.MODEL_SHA256, JobJoined.utf8(modelHash));
       w.put(JobJoined.MODEL_ID, JobJoined.utf8(modelId));
       w.put(JobJoined.TASK_TYPE, JobJoined.utf8(taskType));
+      w.put(JobJoined.DEVICE_KIND, JobJoined.utf8(deviceKind));
       return w;
     }
   }
@@ -149,6 +153,7 @@ public final class WorkerEngine implements AutoCloseable {
   private final Workload work;
   private final MicroBatchPlan plan;
   private Layout layout;
+  private final String deviceKind;
   private Map<String, LoraPair> initPairs;
   private final Map<Integer, Shard> shards = new TreeMap<>();
   private Map<String, TensorBlob> initial;
@@ -157,9 +162,10 @@ public final class WorkerEngine implements AutoCloseable {
   private boolean pristine = true;
 
   private WorkerEngine(FinetuneConfig cfg, Workload work, Map<String, LoraPair> initPairs, boolean initRanHere,
-      String modelHash) {
+      String modelHash, String deviceKind) {
     this.cfg = cfg;
     this.work = work;
+    this.deviceKind = deviceKind;
     this.plan = new MicroBatchPlan(work.trainSize(), cfg.microBatch(), cfg.seed());
     this.initPairs = initPairs;
     this.layout = describe(initRanHere, modelHash);
@@ -178,19 +184,34 @@ public final class WorkerEngine implements AutoCloseable {
     return Map.copyOf(out);
   }
 
-  /** Opens the job a spec describes ({@link #open(FinetuneConfig)}). */
+  /** Opens the job a spec describes on the CPU ({@link #open(FinetuneConfig, String)}). */
   public static WorkerEngine open(JobSpec spec) throws IOException {
-    return open(FinetuneConfig.fromJob(spec));
+    return open(FinetuneConfig.fromJob(spec), "cpu");
   }
 
+  /** Opens the job a spec describes with its model on {@code device} ({@code cpu}, {@code cuda:K}). */
+  public static WorkerEngine open(JobSpec spec, String device) throws IOException {
+    return open(FinetuneConfig.fromJob(spec), device);
+  }
 
-  /** Loads the job's model and data and runs the init if it needs no gradient. Blocking: seconds. */
+  /** Opens a job on the CPU ({@link #open(FinetuneConfig, String)}). */
   public static WorkerEngine open(FinetuneConfig cfg) throws IOException {
+    return open(cfg, "cpu");
+  }
+
+  /**
+   * Loads the job's model and data, the model on {@code device} (its activations and gradients stay
+   * there; adapters, gradients and metrics cross to the host for the wire), and runs the inits every
+   * worker runs itself. Blocking: seconds. The layout records the device kind: bits are identical only
+   * across workers of one kind, so the coordinator refuses a worker of another kind for the job.
+   */
+  public static WorkerEngine open(FinetuneConfig cfg, String device) throws IOException {
+    Device placement = Devices.djl(device);
     FinetuneConfig.checkTaskType(cfg.taskType(), cfg.model());
     Workload work = switch (cfg.resolvedTaskType()) {
-      case TaskMetrics.CAUSAL_LM -> CausalLmWorkload.open(cfg);
-      case TaskMetrics.EMBEDDING -> EmbeddingWorkload.open(cfg);
-      default -> ClassificationWorkload.open(cfg);
+      case TaskMetrics.CAUSAL_LM -> CausalLmWorkload.open(cfg, placement);
+      case TaskMetrics.EMBEDDING -> EmbeddingWorkload.open(cfg, placement);
+      default -> ClassificationWorkload.open(cfg, placement);
     };
     try {
       String hash = work.modelHash();
@@ -198,7 +219,7 @@ public final class WorkerEngine implements AutoCloseable {
         throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
             + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task() + " has " + work.trainSize());
       }
-      WorkerEngine engine = new WorkerEngine(cfg, work, null, false, hash);
+      WorkerEngine engine = new WorkerEngine(cfg, work, null, false, hash, Devices.kind(device));
       try {
         engine.initialiseHere(hash);
       } catch (RuntimeException e) {
@@ -256,7 +277,7 @@ public final class WorkerEngine implements AutoCloseable {
       head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
     }
     return new Layout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
-        modelHash, work.modelId(), work.taskType());
+        modelHash, work.modelId(), work.taskType(), deviceKind);
   }
 
   public Layout layout() {

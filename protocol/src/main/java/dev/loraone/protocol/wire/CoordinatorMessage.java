@@ -87,7 +87,8 @@ public sealed interface CoordinatorMessage extends WireMessage {
    *   data.labels            U8   [bytes]   class names in id order, a UTF-8 JSON array
    *   model.sha256           U8   [64]      hex SHA-256 of the model id and base weights
    *   model.id               U8   [bytes]   the base model's id (UTF-8), the adapter's base_model_name_or_path
-   *   task.type              U8   [bytes]   classification | causal-lm (UTF-8): metrics and PEFT task type
+   *   task.type              U8   [bytes]   classification | causal-lm | embedding (UTF-8): metrics and PEFT task type
+   *   device.kind            U8   [bytes]   cpu | cuda: a worker of another kind sends another layout and is refused
    * </pre>
    * The accessors below decode it, so neither side spells a key twice.
    */
@@ -105,6 +106,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
     public static final String MODEL_SHA256 = "model.sha256";
     public static final String MODEL_ID = "model.id";
     public static final String TASK_TYPE = "task.type";
+    public static final String DEVICE_KIND = "device.kind";
     /** Examples per {@code Evaluate} batch. */
     public static final int EVAL_BATCH = 32;
 
