@@ -2,6 +2,7 @@ package dev.loraone.cli;
 
 import dev.loraone.service.Service;
 import java.nio.file.Path;
+import dev.loraone.worker.runtime.Devices;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -22,6 +23,8 @@ final class ServeCommand implements Callable<Integer> {
   int maxConcurrent;
   @Option(names = "--workers", defaultValue = "1", description = "worker actors in this JVM; 0 = cluster worker nodes only (default: ${DEFAULT-VALUE})")
   int workers;
+  @Option(names = "--device", split = ",", description = "devices of the local workers, one worker actor each: cpu |"
+      + " cuda:0,cuda:1,... (default: --workers on the CPU)") List<String> devices;
   @Option(names = "--token", description = "bearer token for submit/cancel/leave (default: $LORAONE_TOKEN)") String token;
   @Option(names = "--cluster-host", defaultValue = "127.0.0.1", description = "cluster address to bind and advertise (default: ${DEFAULT-VALUE})")
   String clusterHost;
@@ -38,8 +41,10 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
+    List<String> local = devices != null ? Devices.parse(devices) : java.util.Collections.nCopies(Math.max(workers, 0), "cpu");
+    workers = devices != null ? local.size() : workers;
     Service s = Service.start(new Service.Settings(host, port, data, maxConcurrent, workers, t, clusterHost, clusterPort, seeds, maxBody,
-        new dev.loraone.runtime.ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv)));
+        new dev.loraone.runtime.ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv), local));
     System.err.println("loraone service at " + s.url() + " (jobs in " + data.toAbsolutePath() + ", cluster " + s.clusterAddress() + ", "
         + workers + " local worker(s), " + maxConcurrent + " job(s) at once" + (t == null ? "" : ", token required for changes") + ")");
     System.out.println(s.url());

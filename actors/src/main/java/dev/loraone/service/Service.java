@@ -60,10 +60,21 @@ public final class Service implements AutoCloseable {
    * @param tls TLS between nodes ({@code --tls-*}), or {@link ClusterConfig.TlsOptions#NONE}
    */
   public record Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
-      int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls) {
+      int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls, List<String> devices) {
+    /** Settings whose local workers run on the CPU. */
+    public Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
+        int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls) {
+      this(host, port, data, maxConcurrent, localWorkers, token, clusterHost, clusterPort, seeds, maxBody, tls,
+          Collections.nCopies(Math.max(localWorkers, 0), "cpu"));
+    }
+
     public Settings {
       if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
       if (localWorkers < 0) throw new IllegalArgumentException("--workers must be >= 0, got " + localWorkers);
+      devices = List.copyOf(devices);
+      if (devices.size() != localWorkers) {
+        throw new IllegalArgumentException("--device lists " + devices.size() + " devices for " + localWorkers + " local workers");
+      }
       if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
       if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
@@ -105,7 +116,7 @@ public final class Service implements AutoCloseable {
         manager.completeExceptionally(e);
       }
       if (s.localWorkers() > 0) {
-        ctx.spawn(WorkerNode.create("local", Collections.nCopies(s.localWorkers(), "cpu")), "local-workers");
+        ctx.spawn(WorkerNode.create("local", s.devices()), "local-workers");
       }
       return Behaviors.empty();
     });
