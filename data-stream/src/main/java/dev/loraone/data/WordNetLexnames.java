@@ -29,10 +29,44 @@ public final class WordNetLexnames {
             "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather",
             "adj.ppl");
 
+    /**
+     * What each lexicographer file holds, as {@code lexnames(5WN)} describes it (the same index as
+     * {@link #ALL}): the text a label-initialised classification head embeds for the class.
+     */
+    public static final List<String> DESCRIPTIONS = List.of(
+            "all adjective clusters", "relational adjectives (pertainyms)", "all adverbs",
+            "unique beginner for nouns", "nouns denoting acts or actions", "nouns denoting animals",
+            "nouns denoting man-made objects", "nouns denoting attributes of people and objects",
+            "nouns denoting body parts", "nouns denoting cognitive processes and contents",
+            "nouns denoting communicative processes and contents", "nouns denoting natural events",
+            "nouns denoting feelings and emotions", "nouns denoting foods and drinks",
+            "nouns denoting groupings of people or objects", "nouns denoting spatial position",
+            "nouns denoting goals", "nouns denoting natural objects (not man-made)", "nouns denoting people",
+            "nouns denoting natural phenomena", "nouns denoting plants",
+            "nouns denoting possession and transfer of possession", "nouns denoting natural processes",
+            "nouns denoting quantities and units of measure",
+            "nouns denoting relations between people or things or ideas",
+            "nouns denoting two and three dimensional shapes", "nouns denoting stable states of affairs",
+            "nouns denoting substances", "nouns denoting time and temporal relations",
+            "verbs of grooming, dressing and bodily care", "verbs of size, temperature change, intensifying, etc.",
+            "verbs of thinking, judging, analyzing, doubting", "verbs of telling, asking, ordering, singing",
+            "verbs of fighting, athletic activities", "verbs of eating and drinking",
+            "verbs of touching, hitting, tying, digging", "verbs of sewing, baking, painting, performing",
+            "verbs of feeling", "verbs of walking, flying, swimming", "verbs of seeing, hearing, feeling",
+            "verbs of buying, selling, owning", "verbs of political and social activities and events",
+            "verbs of being, having, spatial relations", "verbs of raining, snowing, thawing, thundering",
+            "participial adjectives");
+
     /** The 26 noun classes, lexicographer files 03..28. */
     public static final List<String> NOUNS = ALL.subList(FIRST_NOUN, LAST_NOUN + 1);
 
     private WordNetLexnames() {}
+
+    /** The {@link #DESCRIPTIONS description} of a lexicographer file name such as {@code noun.animal}; null if unknown. */
+    public static String description(String name) {
+        int i = ALL.indexOf(name);
+        return i < 0 ? null : DESCRIPTIONS.get(i);
+    }
 
     /**
      * The name of a lexicographer file number.
