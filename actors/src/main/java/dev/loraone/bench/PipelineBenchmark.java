@@ -60,7 +60,8 @@ public final class PipelineBenchmark {
    * the two runs before and after the one without) and without prefetch; {@code ratio} = with / without.
    */
   public record Prefetching(int ahead, double withSeconds, double withoutSeconds, double ratio, boolean sameAdapter) {
-    String line() {
+    /** One human line, as {@code bench pipeline} prints it. */
+    public String line() {
       return String.format("prefetch: median step %.3f s with %d unit(s) encoded ahead / %.3f s without (prefetch = 0)"
           + " = %.3f; same adapter: %s", withSeconds, ahead, withoutSeconds, ratio, sameAdapter);
     }
