@@ -1,6 +1,8 @@
 package dev.loraone.cli;
 
 import dev.loraone.protocol.io.PeftAdapter;
+import dev.loraone.protocol.job.TaskMetrics;
+import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.BertStepper;
@@ -19,7 +21,9 @@ import picocli.CommandLine.Option;
 @Command(name = "export", description = "Merge a PEFT adapter into its base model and write ONNX (+ tokenizer.json).")
 final class ExportCommand implements Callable<Integer> {
   @Option(names = "--model", defaultValue = "minilm", description = "base model: minilm | bge-small | HF folder (default: ${DEFAULT-VALUE})") String model;
-  @Option(names = "--adapter", required = true, description = "adapter folder (adapter_model.safetensors, adapter_config.json, labels.json)") Path adapter;
+  @Option(names = "--adapter", required = true, description = "adapter folder (adapter_model.safetensors,"
+      + " adapter_config.json, and labels.json for a classifier; an embedding adapter, task_type FEATURE_EXTRACTION,"
+      + " exports with its base model's pooling)") Path adapter;
   @Option(names = "--out", description = "output folder (default: <adapter>/../model)") Path out;
 
   @Override
@@ -28,9 +32,12 @@ final class ExportCommand implements Callable<Integer> {
     if (ModelFamily.detect(model) == ModelFamily.LLAMA) return exportLlama();
     BertSource source = BertSource.resolve(model);
     PeftAdapter a = PeftAdapter.read(adapter);
-    List<String> labels = Artifacts.readLabels(adapter);
+    boolean embedding = TaskMetrics.peftTaskType(TaskMetrics.EMBEDDING).equals(a.config().taskType());
+    List<String> labels = embedding ? List.of() : Artifacts.readLabels(adapter);
+    BertLoraModel.Head head = embedding ? new BertLoraModel.Head.Embedding(BertSource.pooling(model))
+        : new BertLoraModel.Head.Classification(labels.size());
     Path dir = out != null ? out : adapter.toAbsolutePath().getParent().resolve("model");
-    try (BertStepper loaded = Artifacts.loadBert(source, a, labels.size())) {
+    try (BertStepper loaded = Artifacts.loadBert(source, a, head)) {
       OnnxExport e = Artifacts.writeOnnx(loaded.model(), labels, source, dir);
       System.out.printf("wrote %s (%.1f MB%s) and %s%n", e.model(), e.modelBytes() / 1e6,
           e.externalData().map(p -> " + " + p).orElse(""), dir.resolve(Artifacts.TOKENIZER_FILE));

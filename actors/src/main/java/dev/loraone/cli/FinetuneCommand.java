@@ -51,9 +51,11 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any job key, e.g. --set lora.rank=16 (repeatable)")
   List<String> set = new ArrayList<>();
   @Option(names = "--model", description = "job key model: minilm | bge-small | HF folder (BERT or Llama family)") String model;
-  @Option(names = "--task-type", description = "job key task.type: auto | classification | causal-lm") String taskType;
-  @Option(names = "--task", description = "job key task.train: wordnet-supersense | wordnet-supersense-all | data FILE"
-      + " (JSONL/CSV/TSV of text,label; prompt,completion for a Llama-family model)") String task;
+  @Option(names = "--task-type", description = "job key task.type: auto | classification | causal-lm | embedding")
+  String taskType;
+  @Option(names = "--task", description = "job key task.train: wordnet-supersense | wordnet-supersense-all |"
+      + " wordnet-gloss-retrieval | data FILE (JSONL/CSV/TSV of text,label; prompt,completion for a Llama-family model;"
+      + " query,positive[,negative] for embedding)") String task;
   @Option(names = "--eval-file", description = "job key task.eval: evaluation FILE (default: a stable tenth of the task FILE)")
   String evalFile;
   @Option(names = "--init", description = "job key init.method: lora-one | lora | gaussian | pissa | lora-ga") String init;

@@ -67,10 +67,17 @@ public final class Artifacts {
    * {@code modules_to_save}). The returned stepper owns the model's native memory.
    */
   public static BertStepper loadBert(BertSource source, PeftAdapter adapter, int numLabels) {
+    return loadBert(source, adapter, new BertLoraModel.Head.Classification(numLabels));
+  }
+
+  /**
+   * {@link #loadBert(BertSource, PeftAdapter, int)} with any head: an embedding adapter ({@code task_type
+   * FEATURE_EXTRACTION}) takes {@code Head.Embedding} with its base model's pooling.
+   */
+  public static BertStepper loadBert(BertSource source, PeftAdapter adapter, BertLoraModel.Head head) {
     PeftAdapter.Config c = adapter.config();
     LoraConfig lora = new LoraConfig(c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
-    BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora, new BertLoraModel.Head.Classification(numLabels),
-        source.weights());
+    BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora, head, source.weights());
     List<String> missing = adapter.modules().keySet().stream().filter(m -> !model.adaptedModules().contains(m)).toList();
     if (!missing.isEmpty()) {
       throw new IllegalArgumentException("adapter modules " + missing + " do not exist in " + source.id());
@@ -85,7 +92,7 @@ public final class Artifacts {
       if (param == null) throw new IllegalArgumentException("adapter saves unknown module tensor " + e.getKey());
       if (param.getArray().size() != e.getValue().numel()) {
         throw new IllegalArgumentException(e.getKey() + " has " + e.getValue().numel() + " values, the model expects "
-            + param.getArray().getShape() + " (" + numLabels + " labels)");
+            + param.getArray().getShape() + " (head " + head + ")");
       }
       Owned.write(param.getArray(), e.getValue().toFloats());
     }

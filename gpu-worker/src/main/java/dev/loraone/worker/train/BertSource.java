@@ -3,6 +3,7 @@ package dev.loraone.worker.train;
 import dev.loraone.worker.weights.BertCheckpoint;
 import dev.loraone.worker.weights.BertConfig;
 import dev.loraone.worker.weights.FloatTensor;
+import dev.loraone.worker.weights.Pooling;
 import dev.loraone.worker.weights.PretrainedModels;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +36,15 @@ public record BertSource(String id, BertConfig config, Map<String, FloatTensor> 
     PretrainedModels.Known known = known(model);
     PretrainedModels.Pretrained p = PretrainedModels.load(known);
     return new BertSource(known.id(), p.config(), p.weights(), () -> PretrainedModels.openTokenizerJson(known));
+  }
+
+  /**
+   * The sentence-embedding pooling of {@code model}: a built-in model's ({@link PretrainedModels.Known#pooling()}),
+   * or a folder's {@code 1_Pooling/config.json} ({@link Pooling#ofFolder}).
+   */
+  public static Pooling pooling(String model) throws IOException {
+    Path dir = Path.of(model);
+    return Files.isDirectory(dir) ? Pooling.ofFolder(dir) : known(model).pooling();
   }
 
   /** The known jar models by CLI name. */

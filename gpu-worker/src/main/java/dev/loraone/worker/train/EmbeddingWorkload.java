@@ -13,7 +13,6 @@ import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.weights.Pooling;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -86,8 +85,7 @@ final class EmbeddingWorkload implements Workload {
     }
     EmbeddingTask task = EmbeddingTask.load(cfg.task(), cfg.evalFile(), cfg.corpus(), cfg.onBadRecord());
     BertSource full = BertSource.resolve(cfg.model());
-    Path dir = Path.of(cfg.model());
-    Pooling pooling = Files.isDirectory(dir) ? Pooling.ofFolder(dir) : BertSource.known(cfg.model()).pooling();
+    Pooling pooling = BertSource.pooling(cfg.model());
     String hash = Digests.model(full.id(), full.weights());
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora, new BertLoraModel.Head.Embedding(pooling),
