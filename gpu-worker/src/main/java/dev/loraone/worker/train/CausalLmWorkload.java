@@ -70,10 +70,35 @@ final class CausalLmWorkload implements Workload {
     LlamaStepper stepper = new LlamaStepper(model, device);
     try {
       TextTokenizer tok = TextTokenizer.fromPath(tokenizerJson, cfg.maxLength());
+      try {
+        checkNoEmptyCompletion(task, tok, checkpoint.config(), cfg.maxLength());
+      } catch (RuntimeException e) {
+        tok.close();
+        throw e;
+      }
       return new CausalLmWorkload(task, dir, stepper, tok, cfg.microBatch(), hash);
     } catch (IOException | RuntimeException e) {
       stepper.close();
       throw e;
+    }
+  }
+
+  /**
+   * Refuses a row whose completion truncation to {@code train.max-length} would cut away entirely
+   * ({@code [BOS] prompt} already fills the length): it would carry no loss and teach nothing, silently.
+   * The message names the row's file and line and the length.
+   */
+  static void checkNoEmptyCompletion(CausalLmTask task, TextTokenizer tok, LlamaConfig config, int maxLength) {
+    int bos = config.bosTokenId().isPresent() ? 1 : 0;
+    for (List<Example.Generation> rows : List.of(task.train(), task.eval())) {
+      for (Example.Generation row : rows) {
+        int prompt = bos + tok.ids(row.prompt(), false).length;
+        if (prompt >= maxLength) {
+          throw new IllegalArgumentException(row.source() + ": the prompt" + (bos == 1 ? " with BOS" : "") + " fills all of"
+              + " 'job.train.max-length' = " + maxLength + " tokens, leaving no room for its completion: raise"
+              + " train.max-length or shorten the prompt");
+        }
+      }
     }
   }
 

@@ -208,4 +208,16 @@ class CausalLmLocalRunTest {
     assertEquals(task.toString(), FinetuneConfig.fromJob(dev.loraone.protocol.job.JobSpec.of(Map.of("model",
         checkpoint.toString(), "task", task.toString(), "task.type", "causal-lm"))).task());
   }
+
+  @Test
+  void aCompletionThatTruncationWouldCutAwayIsNamedWithItsFileAndLine() throws IOException {
+    Path bad = dir.resolve("long-prompt.jsonl");
+    List<String> lines = new ArrayList<>(Files.readAllLines(task).subList(0, 30));
+    lines.add(2, JSON.writeValueAsString(Map.of("prompt", "w5 ".repeat(20).trim(), "completion", "w10 w11 w12")));
+    Files.write(bad, lines);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> run(small("lora", "q_proj", Map.of("task", bad.toString()))));
+    assertTrue(e.getMessage().contains("long-prompt.jsonl:3") && e.getMessage().contains("'job.train.max-length' = 16")
+        && e.getMessage().contains("no room for its completion"), e.getMessage());
+  }
 }
