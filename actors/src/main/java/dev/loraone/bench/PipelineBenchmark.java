@@ -35,7 +35,8 @@ import org.ejml.data.DMatrixRMaj;
  * MiniLM and WordNet.
  *
  * <pre>
- *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <= 1.10)
+ *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <= 1.05)
+ *   causal LM  overhead and tokens/s of a causal-LM job on a random SmolLM-shaped Llama ({@link CausalLmOverhead})
  *   prefetch   median step time of the embedded job with units encoded ahead (loraone.worker.prefetch) and
  *              without (prefetch = 0), and whether both train the same adapter bit for bit
  *   init       randomized rounds (q = q-factor * r, niter) vs exact reduction of G: upload per layer and shard,
@@ -49,7 +50,8 @@ import org.ejml.data.DMatrixRMaj;
 public final class PipelineBenchmark {
   private PipelineBenchmark() {}
 
-  public record Settings(int steps, int rank, int workersMax, boolean cluster, long seed) {}
+  /** {@code causalLm}: also time a causal-LM job ({@link CausalLmOverhead}). */
+  public record Settings(int steps, int rank, int workersMax, boolean cluster, boolean causalLm, long seed) {}
 
   /** {@code ratio}: embedded over the faster of the two single-process runs (the conservative side). */
   public record Overhead(double singleProcessFirstSeconds, double singleProcessSecondSeconds, double embeddedSeconds,
@@ -82,7 +84,9 @@ public final class PipelineBenchmark {
   public record ClusterRun(int workers, String initMode, double medianStepSeconds, long bytesPerStep, String adapterSha256,
       double initSeconds, double initHeapPeakMiB, double initHeapRetainedMiB) {}
 
-  public record Report(JobSummary job, Overhead overhead, InitComparison init, List<ClusterRun> cluster) {}
+  /** {@code causalLm}: null when not run. */
+  public record Report(JobSummary job, Overhead overhead, CausalLmOverhead.Result causalLm, InitComparison init,
+      List<ClusterRun> cluster) {}
 
   public record JobSummary(String model, String targets, int rank, int steps, int batch, int microBatch, int maxLength, int initExamples,
       int initShards, int qFactor, int niter) {}
@@ -166,6 +170,12 @@ public final class PipelineBenchmark {
     InitComparison init = new InitComparison(List.of(new InitRun("randomized", rand.initSeconds, rand.accuracy, rand.sha),
         new InitRun("exact", exact.initSeconds, exact.accuracy, exact.sha)), simB, simA, min, uploads);
 
+    CausalLmOverhead.Result causalLm = null;
+    if (s.causalLm()) {
+      causalLm = CausalLmOverhead.run(CausalLmOverhead.Settings.defaults(s.steps(), s.rank(), s.seed()),
+          work.resolve("causal-lm"), log);
+    }
+
     List<ClusterRun> cluster = new ArrayList<>();
     if (s.cluster()) {
       for (int w = 1; w <= s.workersMax(); w++) {
@@ -175,7 +185,7 @@ public final class PipelineBenchmark {
       log.println("bench pipeline: loopback cluster, coordinator + 1 worker JVM, exact init ...");
       cluster.add(clusterRun(s, 1, "exact", rand.adapterFloats, summary, work));
     }
-    return new Report(summary, overhead, init, cluster);
+    return new Report(summary, overhead, causalLm, init, cluster);
   }
 
   private static ClusterRun clusterRun(Settings s, int w, String mode, long adapterFloats, JobSummary summary, Path work)
@@ -306,8 +316,13 @@ public final class PipelineBenchmark {
 
   static double median(List<Double> xs) {
     if (xs.isEmpty()) return Double.NaN;
-    double[] v = xs.stream().skip(Math.min(2, xs.size() - 1)).mapToDouble(Double::doubleValue).sorted().toArray(); // skip warm-up steps
+    double[] v = xs.stream().skip(warmup(xs.size())).mapToDouble(Double::doubleValue).sorted().toArray();
     return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  /** How many of a run's first steps are warm-up, left out of its figures: 2, but never all of them. */
+  static int warmup(int steps) {
+    return Math.max(0, Math.min(2, steps - 1));
   }
 
   private static int freePort() throws IOException {
