@@ -1,23 +1,16 @@
 package dev.loraone.worker.export;
 
-import ai.djl.nn.Parameter;
-import ai.onnx.proto.OnnxMl.ModelProto;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
 import dev.loraone.worker.weights.BertConfig;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Writes a trained {@link BertLoraModel} as a standalone ONNX model with every LoRA adapter merged
@@ -49,15 +42,15 @@ import java.util.Optional;
 public final class BertOnnxExporter {
 
   /** ONNX operator set of the export. */
-  public static final int OPSET = 17;
+  public static final int OPSET = OnnxFileWriter.OPSET;
   /** The producer name in the model. */
-  public static final String PRODUCER = "loraone";
+  public static final String PRODUCER = OnnxFileWriter.PRODUCER;
   /** Metadata key of the class names, a JSON array in logit order. */
   public static final String METADATA_LABELS = "labels";
   /** Weight bytes above which weights go to external data: protobuf's 2 GiB limit less room for the graph. */
   public static final long DEFAULT_EXTERNAL_DATA_THRESHOLD = 1_800_000_000L;
 
-  static final long IR_VERSION = 8; // the IR version that introduced opset 17
+  static final long IR_VERSION = OnnxFileWriter.IR_VERSION;
   static final String GRAPH_NAME = "bert_lora_merged";
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -90,50 +83,17 @@ public final class BertOnnxExporter {
    */
   public OnnxExport export(BertLoraModel model, Path onnxFile, List<String> labels) throws IOException {
     checkLabels(model, labels);
-    Path absolute = onnxFile.toAbsolutePath();
-    Path dataFile = absolute.resolveSibling(absolute.getFileName() + ".data");
-    Path tmp = absolute.resolveSibling(absolute.getFileName() + ".tmp");
-    long weightBytes = weightBytes(model);
-    boolean external = weightBytes > externalDataThreshold;
-    if (absolute.getParent() != null) {
-      Files.createDirectories(absolute.getParent());
-    }
-    try {
-      ModelProto proto;
-      OnnxGraphBuilder g;
-      try (ExternalDataFile data = external ? new ExternalDataFile(dataFile) : null) {
-        g = new OnnxGraphBuilder(GRAPH_NAME, data);
-        BertOnnxGraph.build(g, model);
-        proto = g.model(IR_VERSION, OPSET, PRODUCER, producerVersion(), docString(model), metadata(model, labels));
-      }
-      if (!external) {
-        Files.deleteIfExists(dataFile); // a stale side file of an earlier, larger export
-      }
-      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        proto.writeTo(out);
-      }
-      Files.move(tmp, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      return new OnnxExport(absolute, external ? Optional.of(dataFile) : Optional.empty(), Files.size(absolute),
-          external ? Files.size(dataFile) : 0, g.initializerBytes(), g.nodeCount(), g.initializerCount());
-    } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(tmp);
-      if (external) {
-        Files.deleteIfExists(dataFile);
-      }
-      throw e;
-    }
+    return OnnxFileWriter.write(onnxFile, GRAPH_NAME, weightBytes(model), externalDataThreshold, g -> {
+      BertOnnxGraph.build(g, model);
+      return g.model(IR_VERSION, OPSET, PRODUCER, OnnxFileWriter.producerVersion(), docString(model), metadata(model, labels));
+    });
   }
 
   /** Float32 bytes of the exported weights: every parameter but the adapters (merged into W). */
   static long weightBytes(BertLoraModel model) {
-    long bytes = 0;
-    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
-      if (!e.getKey().contains(".lora_")) {
-        bytes += e.getValue().getShape().size() * Float.BYTES;
-      }
-    }
-    return bytes;
+    return OnnxFileWriter.weightBytes(model.namedParameters());
   }
+
 
   private static void checkLabels(BertLoraModel model, List<String> labels) {
     if (labels.isEmpty()) {
@@ -180,8 +140,4 @@ public final class BertOnnxExporter {
         + ") with LoRA adapters merged into the base weights; exported by loraone.";
   }
 
-  private static String producerVersion() {
-    String v = BertOnnxExporter.class.getPackage().getImplementationVersion();
-    return v != null ? v : "dev";
-  }
 }

@@ -1,19 +1,13 @@
 package dev.loraone.worker.export;
 
-import ai.djl.nn.Parameter;
-import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.loraone.worker.model.LlamaLoraModel;
 import dev.loraone.worker.model.LoraConfig;
 import dev.loraone.worker.weights.LlamaConfig;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -55,50 +49,19 @@ public final class LlamaOnnxExporter {
 
   /** Exports {@code model} to {@code onnxFile}, replacing it and any external-data file of an earlier export there. */
   public OnnxExport export(LlamaLoraModel model, Path onnxFile) throws IOException {
-    Path absolute = onnxFile.toAbsolutePath();
-    Path dataFile = absolute.resolveSibling(absolute.getFileName() + ".data");
-    Path tmp = absolute.resolveSibling(absolute.getFileName() + ".tmp");
-    boolean external = weightBytes(model) > externalDataThreshold;
-    if (absolute.getParent() != null) {
-      Files.createDirectories(absolute.getParent());
-    }
-    try {
-      ModelProto proto;
-      OnnxGraphBuilder g;
-      try (ExternalDataFile data = external ? new ExternalDataFile(dataFile) : null) {
-        g = new OnnxGraphBuilder(GRAPH_NAME, data);
-        LlamaOnnxGraph.build(g, model);
-        proto = g.model(BertOnnxExporter.IR_VERSION, BertOnnxExporter.OPSET, BertOnnxExporter.PRODUCER, producerVersion(),
-            docString(model), metadata(model));
-      }
-      if (!external) {
-        Files.deleteIfExists(dataFile); // a stale side file of an earlier, larger export
-      }
-      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        proto.writeTo(out);
-      }
-      Files.move(tmp, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      return new OnnxExport(absolute, external ? Optional.of(dataFile) : Optional.empty(), Files.size(absolute),
-          external ? Files.size(dataFile) : 0, g.initializerBytes(), g.nodeCount(), g.initializerCount());
-    } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(tmp);
-      if (external) {
-        Files.deleteIfExists(dataFile);
-      }
-      throw e;
-    }
+    return OnnxFileWriter.write(onnxFile, GRAPH_NAME, weightBytes(model), externalDataThreshold, g -> {
+      LlamaOnnxGraph.build(g, model);
+      return g.model(OnnxFileWriter.IR_VERSION, OnnxFileWriter.OPSET, OnnxFileWriter.PRODUCER,
+          OnnxFileWriter.producerVersion(), docString(model), metadata(model));
+    });
   }
 
   /** Float32 bytes of the exported weights: every parameter but the adapters, plus the two rotary tables. */
   static long weightBytes(LlamaLoraModel model) {
-    long bytes = 2L * model.config().maxPositions() * model.config().headDim() * Float.BYTES;
-    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
-      if (!e.getKey().contains(".lora_")) {
-        bytes += e.getValue().getShape().size() * Float.BYTES;
-      }
-    }
-    return bytes;
+    return 2L * model.config().maxPositions() * model.config().headDim() * Float.BYTES
+        + OnnxFileWriter.weightBytes(model.namedParameters());
   }
+
 
   private static Map<String, String> metadata(LlamaLoraModel model) {
     LlamaConfig c = model.config();
@@ -128,8 +91,4 @@ public final class LlamaOnnxExporter {
         + ") with LoRA adapters merged into the base weights; exported by loraone.";
   }
 
-  private static String producerVersion() {
-    String v = LlamaOnnxExporter.class.getPackage().getImplementationVersion();
-    return v != null ? v : "dev";
-  }
 }
