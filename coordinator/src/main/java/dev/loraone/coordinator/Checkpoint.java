@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -75,21 +76,21 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
     Files.createDirectories(dir);
     Map<String, TensorBlob> t = new TreeMap<>();
     for (int i = 0; i < pairs.size(); i++) {
-      t.put("pair." + i + ".A", Tensors.f64(pairs.get(i).a()));
-      t.put("pair." + i + ".B", Tensors.f64(pairs.get(i).b()));
+      t.put("pair." + i + ".A", TensorMatrices.f64(pairs.get(i).a()));
+      t.put("pair." + i + ".B", TensorMatrices.f64(pairs.get(i).b()));
     }
     List<OptimizerSnapshot.PairMoments> moments = optimizer.pairs() == null ? List.of() : optimizer.pairs().moments();
     for (int i = 0; i < moments.size(); i++) {
       OptimizerSnapshot.PairMoments m = moments.get(i);
-      t.put("pair." + i + ".mA", Tensors.f64(m.mA()));
-      t.put("pair." + i + ".vA", Tensors.f64(m.vA()));
-      t.put("pair." + i + ".mB", Tensors.f64(m.mB()));
-      t.put("pair." + i + ".vB", Tensors.f64(m.vB()));
+      t.put("pair." + i + ".mA", TensorMatrices.f64(m.mA()));
+      t.put("pair." + i + ".vA", TensorMatrices.f64(m.vA()));
+      t.put("pair." + i + ".mB", TensorMatrices.f64(m.mB()));
+      t.put("pair." + i + ".vB", TensorMatrices.f64(m.vB()));
     }
-    for (int j = 0; j < head.size(); j++) t.put("head." + j, Tensors.f64(head.get(j)));
+    for (int j = 0; j < head.size(); j++) t.put("head." + j, TensorMatrices.f64(head.get(j)));
     for (int j = 0; j < optimizer.denseMoments().size(); j++) {
-      t.put("head." + j + ".m", Tensors.f64(optimizer.denseMoments().get(j)[0]));
-      t.put("head." + j + ".v", Tensors.f64(optimizer.denseMoments().get(j)[1]));
+      t.put("head." + j + ".m", TensorMatrices.f64(optimizer.denseMoments().get(j)[0]));
+      t.put("head." + j + ".v", TensorMatrices.f64(optimizer.denseMoments().get(j)[1]));
     }
     String tensorsName = String.format("state-%08d.safetensors", step);
     Path tensors = dir.resolve(tensorsName);
@@ -169,7 +170,7 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
   private static DMatrixRMaj matrix(Map<String, TensorBlob> t, String key, Path file) throws IOException {
     TensorBlob b = t.get(key);
     if (b == null || b.shape().length != 2) throw new IOException(file + ": missing or malformed tensor " + key);
-    return Tensors.matrix((int) b.shape()[0], (int) b.shape()[1], b);
+    return TensorMatrices.matrix((int) b.shape()[0], (int) b.shape()[1], b);
   }
 
   /** Hex SHA-256 of a file, streamed. */

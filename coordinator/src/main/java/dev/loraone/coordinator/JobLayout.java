@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
@@ -74,9 +75,9 @@ record JobLayout(
         throw new IllegalArgumentException(JobJoined.HEAD_BIAS + " has " + b.shape()[0] + " classes but " + JobJoined.HEAD_WEIGHT + " has " + ws[0]);
       }
       headNames.add(JobJoined.HEAD_WEIGHT);
-      head.add(Tensors.matrix((int) ws[0], (int) ws[1], w));
+      head.add(TensorMatrices.matrix((int) ws[0], (int) ws[1], w));
       headNames.add(JobJoined.HEAD_BIAS);
-      head.add(Tensors.matrix((int) ws[0], 1, b));
+      head.add(TensorMatrices.matrix((int) ws[0], 1, b));
     }
     if (modules.isEmpty() && head.isEmpty()) throw new IllegalArgumentException("the layout has no adapted module and no head: nothing to train");
     boolean modifies = layout.containsKey(JobJoined.MODIFIES_BASE) && joined.initModifiesBase();
@@ -105,7 +106,7 @@ record JobLayout(
       int in = shapes.get(i)[1];
       requireShape(float32(ta, a, 2), a, r, in);
       requireShape(float32(tb, b, 2), b, out0, r);
-      out.add(new LoraPair(Tensors.matrix(r, in, ta), Tensors.matrix(out0, r, tb)));
+      out.add(new LoraPair(TensorMatrices.matrix(r, in, ta), TensorMatrices.matrix(out0, r, tb)));
     }
     for (String k : given.keySet()) {
       if (!expected.contains(k)) throw new IllegalArgumentException("layout key " + k + " names no adapted module");

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -73,10 +74,10 @@ final class SketchReduction {
   Request request(int i) {
     if (!settings.randomized()) {
       DMatrixRMaj identity = CommonOps_DDRM.identity(shapes.get(i)[1]);
-      return new Request(SketchSide.RIGHT, Tensors.f64(identity));
+      return new Request(SketchSide.RIGHT, TensorMatrices.f64(identity));
     }
     SvdRequest r = rounds.get(i).request();
-    return new Request(r instanceof SvdRequest.Right ? SketchSide.RIGHT : SketchSide.LEFT, Tensors.f64(r.operand()));
+    return new Request(r instanceof SvdRequest.Right ? SketchSide.RIGHT : SketchSide.LEFT, TensorMatrices.f64(r.operand()));
   }
 
   /**
@@ -95,7 +96,7 @@ final class SketchReduction {
           + ", expected F64 (or F32) [" + rows + ", " + cols + "]");
     }
     Map<Integer, Map<String, DMatrixRMaj>> next = copy(pending);
-    next.computeIfAbsent(shard, k -> new HashMap<>()).put(module, Tensors.matrix(rows, cols, product));
+    next.computeIfAbsent(shard, k -> new HashMap<>()).put(module, TensorMatrices.matrix(rows, cols, product));
     return new SketchReduction(settings, modules, shapes, rounds, exactShards, round, next);
   }
 

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.optim.AdapterTrainer;
@@ -46,7 +47,7 @@ final class Training {
    */
   static Training start(JobSetup setup, JobLayout layout, List<LoraPair> init) {
     List<LoraPair> pairs = new ArrayList<>();
-    for (LoraPair p : init) pairs.add(new LoraPair(Tensors.roundedToFloat(p.a()), Tensors.roundedToFloat(p.b())));
+    for (LoraPair p : init) pairs.add(new LoraPair(TensorMatrices.roundedToFloat(p.a()), TensorMatrices.roundedToFloat(p.b())));
     AdapterTrainer t = new AdapterTrainer(setup.optimizer(), setup.optimizerConfig(), setup.maxGradNorm(), layout.modules(), pairs,
         layout.head());
     return new Training(layout, t);
@@ -132,8 +133,8 @@ final class Training {
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     for (int i = 0; i < layout.modules().size(); i++) {
       LoraPair p = trainer.pairs().get(i);
-      out.put(layout.modules().get(i) + JobJoined.LORA_A, Tensors.f32(p.a()));
-      out.put(layout.modules().get(i) + JobJoined.LORA_B, Tensors.f32(p.b()));
+      out.put(layout.modules().get(i) + JobJoined.LORA_A, TensorMatrices.f32(p.a()));
+      out.put(layout.modules().get(i) + JobJoined.LORA_B, TensorMatrices.f32(p.b()));
     }
     out.putAll(head());
     return out;
@@ -144,7 +145,7 @@ final class Training {
     for (int j = 0; j < layout.headNames().size(); j++) {
       String name = layout.headNames().get(j);
       DMatrixRMaj v = trainer.dense().get(j);
-      out.put(name, name.endsWith(".bias") ? Tensors.f32Vector(v) : Tensors.f32(v));
+      out.put(name, name.endsWith(".bias") ? TensorMatrices.f32Vector(v) : TensorMatrices.f32(v));
     }
     return out;
   }
@@ -157,14 +158,14 @@ final class Training {
     Map<String, PeftAdapter.Pair> pairs = new LinkedHashMap<>();
     for (int i = 0; i < layout.modules().size(); i++) {
       LoraPair p = trainer.pairs().get(i);
-      pairs.put(layout.modules().get(i), new PeftAdapter.Pair(Tensors.f32(p.a()), Tensors.f32(p.b())));
+      pairs.put(layout.modules().get(i), new PeftAdapter.Pair(TensorMatrices.f32(p.a()), TensorMatrices.f32(p.b())));
     }
     PeftAdapter adapter = new PeftAdapter(config, pairs, head());
     if (!layout.modifiesBase()) return adapter;
     Map<String, PeftAdapter.Pair> init = new LinkedHashMap<>();
     for (int i = 0; i < layout.modules().size(); i++) {
       LoraPair p = layout.init().get(i);
-      init.put(layout.modules().get(i), new PeftAdapter.Pair(Tensors.f32(p.a()), Tensors.f32(p.b())));
+      init.put(layout.modules().get(i), new PeftAdapter.Pair(TensorMatrices.f32(p.a()), TensorMatrices.f32(p.b())));
     }
     return PeftAdapter.subtractMutatedInit(adapter, init);
   }

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.core.linalg.Matrices;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.ChunkSender;
@@ -123,11 +124,11 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
   private Behavior<WorkerMessage> onSketch(WorkerMessage.SketchRequest s) {
     int m = Synthetic.MODULES.indexOf(s.layer());
     long[] shape = s.operand().shape();
-    DMatrixRMaj x = Tensors.matrix((int) shape[0], (int) shape[1], s.operand());
+    DMatrixRMaj x = TensorMatrices.matrix((int) shape[0], (int) shape[1], s.operand());
     for (int shard : s.shards()) {
       DMatrixRMaj g = shards.get(shard).get(m);
       DMatrixRMaj p = s.side() == SketchSide.RIGHT ? Matrices.mult(g, x) : Matrices.multTransA(g, x);
-      reply(new CoordinatorMessage.SketchReply(s.job(), id(), s.round(), shard, s.layer(), Tensors.f64(p)));
+      reply(new CoordinatorMessage.SketchReply(s.job(), id(), s.round(), shard, s.layer(), TensorMatrices.f64(p)));
     }
     return this;
   }

@@ -1,5 +1,6 @@
 package dev.loraone.coordinator;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.core.init.InitParams;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -66,12 +67,12 @@ final class Synthetic {
       m.put(MODULES.get(i) + JobJoined.SHAPE, JobJoined.i64(SHAPES[i][0], SHAPES[i][1]));
       m.put(MODULES.get(i) + JobJoined.INDEX, JobJoined.i64(i));
       if (workerInit != null) {
-        m.put(MODULES.get(i) + JobJoined.LORA_A, Tensors.f32(workerInit.get(i).a()));
-        m.put(MODULES.get(i) + JobJoined.LORA_B, Tensors.f32(workerInit.get(i).b()));
+        m.put(MODULES.get(i) + JobJoined.LORA_A, TensorMatrices.f32(workerInit.get(i).a()));
+        m.put(MODULES.get(i) + JobJoined.LORA_B, TensorMatrices.f32(workerInit.get(i).b()));
       }
     }
-    m.put(JobJoined.HEAD_WEIGHT, Tensors.f32(headWeight()));
-    m.put(JobJoined.HEAD_BIAS, Tensors.f32Vector(headBias()));
+    m.put(JobJoined.HEAD_WEIGHT, TensorMatrices.f32(headWeight()));
+    m.put(JobJoined.HEAD_BIAS, TensorMatrices.f32Vector(headBias()));
     m.put(JobJoined.MODIFIES_BASE, JobJoined.i64(modifiesBase ? 1 : 0));
     m.put(JobJoined.TRAIN_EXAMPLES, JobJoined.i64(100));
     m.put(JobJoined.EVAL_EXAMPLES, JobJoined.i64(EVAL_EXAMPLES));
@@ -177,7 +178,7 @@ final class Synthetic {
       }
       InitResult init = ShardedGradientInit.init(MODULES.get(m), m, new LoraShape(SHAPES[m][0], SHAPES[m][1], r), shards,
           plan.initMicroBatches(), null, settings);
-      pairs.add(new LoraPair(Tensors.roundedToFloat(init.a()), Tensors.roundedToFloat(init.b())));
+      pairs.add(new LoraPair(TensorMatrices.roundedToFloat(init.a()), TensorMatrices.roundedToFloat(init.b())));
     }
     OptimizerConfig oc = OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
         .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio")).withWeightDecay(spec.getDouble("optimizer.weight-decay"))

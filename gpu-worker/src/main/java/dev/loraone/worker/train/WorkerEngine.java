@@ -11,6 +11,7 @@ import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
@@ -449,7 +450,7 @@ public final class WorkerEngine implements AutoCloseable {
     DMatrixRMaj g = s.sums().get(module);
     if (g == null) throw new IllegalArgumentException("no adapted module '" + module + "'; modules are " + s.sums().keySet());
     if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
-    DMatrixRMaj x = matrix(operand);
+    DMatrixRMaj x = TensorMatrices.matrix(operand);
     int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
     if (x.numRows != rows) {
       throw new IllegalArgumentException(side + " operand for " + module + " (" + g.numRows + "x" + g.numCols + ") must have "
@@ -457,7 +458,7 @@ public final class WorkerEngine implements AutoCloseable {
     }
     SvdRequest request = side == SketchSide.RIGHT
         ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
-    return f64(request.applyTo(MatrixOperator.of(g)));
+    return TensorMatrices.f64(request.applyTo(MatrixOperator.of(g)));
   }
 
   /**
@@ -607,20 +608,14 @@ public final class WorkerEngine implements AutoCloseable {
     return layout.modelHash();
   }
 
-  /** A row-major F64 {@code [rows, cols]} tensor of {@code m}, every bit kept. */
+  /** {@link TensorMatrices#f64} (kept for callers not yet moved). */
   public static TensorBlob f64(DMatrixRMaj m) {
-    ByteBuffer b = ByteBuffer.allocate(m.numRows * m.numCols * 8).order(ByteOrder.LITTLE_ENDIAN);
-    b.asDoubleBuffer().put(m.data, 0, m.numRows * m.numCols);
-    return new TensorBlob(DType.F64, new long[] {m.numRows, m.numCols}, b.array());
+    return TensorMatrices.f64(m);
   }
 
-  /** The matrix of an F64 {@code [rows, cols]} tensor. */
+  /** {@link TensorMatrices#matrix(TensorBlob)} (kept for callers not yet moved). */
   public static DMatrixRMaj matrix(TensorBlob t) {
-    long[] s = t.shape();
-    if (t.dtype() != DType.F64 || s.length != 2) throw new IllegalArgumentException("expected an F64 [rows, cols] tensor, got " + t);
-    DMatrixRMaj m = new DMatrixRMaj(Math.toIntExact(s[0]), Math.toIntExact(s[1]));
-    t.buffer().asDoubleBuffer().get(m.data, 0, m.numRows * m.numCols);
-    return m;
+    return TensorMatrices.matrix(t);
   }
 
   @Override

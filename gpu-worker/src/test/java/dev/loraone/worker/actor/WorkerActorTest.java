@@ -2,6 +2,7 @@ package dev.loraone.worker.actor;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.loraone.data.stream.Prefetch;
@@ -139,9 +140,9 @@ class WorkerActorTest {
 
     String module = direct.layout().modules().get(1).name();
     DMatrixRMaj x = org.ejml.dense.row.RandomMatrices_DDRM.rectangle(direct.layout().modules().get(1).in(), 16, new Random(3));
-    worker.tell(new WorkerMessage.SketchRequest(JOB, 0, module, SketchSide.RIGHT, List.of(0), WorkerEngine.f64(x)));
+    worker.tell(new WorkerMessage.SketchRequest(JOB, 0, module, SketchSide.RIGHT, List.of(0), TensorMatrices.f64(x)));
     SketchReply sketch = next(coordinator, SketchReply.class, WORK);
-    assertEquals(direct.sketch(0, module, SketchSide.RIGHT, WorkerEngine.f64(x)), sketch.product());
+    assertEquals(direct.sketch(0, module, SketchSide.RIGHT, TensorMatrices.f64(x)), sketch.product());
 
     worker.tell(new WorkerMessage.ComputeGradients(JOB, 1, 0));
     coordinator.expectNoMessage(Duration.ofMillis(800)); // step 1 needs adapter version 0

@@ -1,17 +1,18 @@
-package dev.loraone.coordinator;
+package dev.loraone.protocol.tensor;
 
-import dev.loraone.protocol.tensor.DType;
-import dev.loraone.protocol.tensor.TensorBlob;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.ejml.data.DMatrixRMaj;
 
-/** Conversions between wire tensors and EJML matrices (row-major on both sides). */
-final class Tensors {
-  private Tensors() {}
+/**
+ * The one bridge between wire tensors and EJML matrices (row-major on both sides), for the
+ * coordinator's masters, SVD operands and checkpoints and the workers' sketches alike.
+ */
+public final class TensorMatrices {
+  private TensorMatrices() {}
 
   /** {@code t} as a {@code rows x cols} double matrix: F64 exactly, the other float types widened. */
-  static DMatrixRMaj matrix(int rows, int cols, TensorBlob t) {
+  public static DMatrixRMaj matrix(int rows, int cols, TensorBlob t) {
     if (t.numel() != (long) rows * cols) {
       throw new IllegalArgumentException(t + " holds " + t.numel() + " values, expected " + rows + " x " + cols);
     }
@@ -26,7 +27,7 @@ final class Tensors {
   }
 
   /** A lossless F64 {@code [rows, cols]} tensor (SVD operands, checkpoints). */
-  static TensorBlob f64(DMatrixRMaj m) {
+  public static TensorBlob f64(DMatrixRMaj m) {
     int n = m.numRows * m.numCols;
     ByteBuffer b = ByteBuffer.allocate(n * 8).order(ByteOrder.LITTLE_ENDIAN);
     b.asDoubleBuffer().put(m.data, 0, n);
@@ -34,16 +35,16 @@ final class Tensors {
   }
 
   /** The float32 copy the workers compute with, {@code [rows, cols]}. */
-  static TensorBlob f32(DMatrixRMaj m) {
+  public static TensorBlob f32(DMatrixRMaj m) {
     return TensorBlob.ofMatrix(m.numRows, m.numCols, m.data);
   }
 
   /** The float32 copy as a vector {@code [rows * cols]} (a bias). */
-  static TensorBlob f32Vector(DMatrixRMaj m) {
+  public static TensorBlob f32Vector(DMatrixRMaj m) {
     return TensorBlob.ofFloats(new long[] {(long) m.numRows * m.numCols}, floats(m));
   }
 
-  static float[] floats(DMatrixRMaj m) {
+  public static float[] floats(DMatrixRMaj m) {
     int n = m.numRows * m.numCols;
     float[] f = new float[n];
     for (int i = 0; i < n; i++) f[i] = (float) m.data[i];
@@ -51,7 +52,7 @@ final class Tensors {
   }
 
   /** {@code m} rounded to float32 and widened back: what a worker's float model holds. */
-  static DMatrixRMaj roundedToFloat(DMatrixRMaj m) {
+  public static DMatrixRMaj roundedToFloat(DMatrixRMaj m) {
     DMatrixRMaj r = new DMatrixRMaj(m.numRows, m.numCols);
     int n = m.numRows * m.numCols;
     for (int i = 0; i < n; i++) r.data[i] = (float) m.data[i];
@@ -59,7 +60,7 @@ final class Tensors {
   }
 
   /** The value of a one-element tensor of any numeric dtype. */
-  static double scalar(TensorBlob t) {
+  public static double scalar(TensorBlob t) {
     if (t.numel() != 1) throw new IllegalArgumentException("expected one value, got " + t);
     ByteBuffer b = t.buffer();
     return switch (t.dtype()) {
@@ -71,5 +72,12 @@ final class Tensors {
       case U8, BOOL -> b.get(0) & 0xff;
       default -> t.toFloats()[0];
     };
+  }
+
+  /** The matrix of an F64 {@code [rows, cols]} tensor, every bit kept. */
+  public static DMatrixRMaj matrix(TensorBlob t) {
+    long[] s = t.shape();
+    if (t.dtype() != DType.F64 || s.length != 2) throw new IllegalArgumentException("expected an F64 [rows, cols] tensor, got " + t);
+    return matrix(Math.toIntExact(s[0]), Math.toIntExact(s[1]), t);
   }
 }
