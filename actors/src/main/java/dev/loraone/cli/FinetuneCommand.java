@@ -40,7 +40,8 @@ final class FinetuneCommand implements Callable<Integer> {
         {"--micro-batch", "train.micro-batch"}, {"--max-length", "train.max-length"}, {"--init-batch", "init.batch"},
         {"--init-iters", "init.iters"}, {"--init-shards", "init.shards"}, {"--init-mode", "init.mode"},
         {"--q-factor", "init.q-factor"}, {"--niter", "init.niter"}, {"--gamma", "init.gamma"},
-        {"--head-warmup", "head.warmup-steps"}, {"--head-warmup-lr", "head.warmup-lr"},
+        {"--head-warmup", "head.warmup-steps"}, {"--head-warmup-lr", "head.warmup-lr"}, {"--head-init", "head.init"},
+        {"--head-temperature", "head.temperature"},
         {"--max-per-class", "data.max-per-class"}, {"--on-bad-record", "data.on-bad-record"},
         {"--eval-examples", "eval.examples"}, {"--eval-every", "eval.every"}, {"--seed", "seed"}, {"--name", "name"},
         {"--onnx", "export.onnx"}};
@@ -89,6 +90,10 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--head-warmup", description = "job key head.warmup-steps: head-only steps before the init")
   Integer headWarmup;
   @Option(names = "--head-warmup-lr", description = "job key head.warmup-lr: 0 = the run's lr") Double headWarmupLr;
+  @Option(names = "--head-init", description = "job key head.init: labels (zero-shot head from the label texts) |"
+      + " random | warmup") String headInit;
+  @Option(names = "--head-temperature", description = "job key head.temperature: labels head logits ~ T x cosine")
+  Double headTemperature;
   @Option(names = "--max-per-class", description = "job key data.max-per-class: WordNet examples per class and split")
   Integer maxPerClass;
   @Option(names = "--on-bad-record", description = "job key data.on-bad-record: fail | skip") String onBadRecord;
@@ -116,8 +121,8 @@ final class FinetuneCommand implements Callable<Integer> {
     StringBuilder lines = new StringBuilder();
     Object[] values = {model, taskType, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
         weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, maxLength, initBatch, initIters,
-        initShards, initMode, qFactor, niter, gamma, headWarmup, headWarmupLr, maxPerClass, onBadRecord, evalExamples,
-        evalEvery, seed, name, onnx};
+        initShards, initMode, qFactor, niter, gamma, headWarmup, headWarmupLr, headInit, headTemperature, maxPerClass,
+        onBadRecord, evalExamples, evalEvery, seed, name, onnx};
     List<String> keys = new ArrayList<>(SHORTHANDS.values());
     for (int i = 0; i < values.length; i++) {
       if (values[i] != null) {

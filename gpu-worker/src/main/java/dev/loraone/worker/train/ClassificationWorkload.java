@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * Sequence classification on a BERT-family encoder: {@code {text,label}} data or the built-in
  * WordNet supersense task, a {@code classifier} head {@code [C,H] + [C]} trained beside the
- * adapters, softmax cross-entropy averaged over each micro-batch.
+ * adapters, softmax cross-entropy averaged over each micro-batch. The head starts as the zero-shot
+ * classifier of the label texts ({@link LabelHead}, {@code head.init = labels}, the default) or random.
  */
 final class ClassificationWorkload implements Workload {
   static final List<String> HEAD = List.of("classifier.weight", "classifier.bias");
@@ -39,6 +40,11 @@ final class ClassificationWorkload implements Workload {
   /** Loads data and model; the base weights' heap copy is dropped once the model holds them. */
   static ClassificationWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
+    if (cfg.labels() != null && !cfg.labelsHead()) {
+      throw new IllegalArgumentException("'job.task.labels' = " + cfg.labels()
+          + " is read only with head.init = labels, not 'job.head.init' = " + cfg.headInit());
+    }
+    List<String> labelTexts = cfg.labelsHead() ? LabelHead.texts(cfg.model(), task, cfg.labels()) : null;
     BertSource full = BertSource.resolve(cfg.model());
     String hash = Digests.model(full.id(), full.weights());
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
@@ -47,12 +53,22 @@ final class ClassificationWorkload implements Workload {
     Targets.check(cfg, model, "encoder.layer.N");
     BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
     BertStepper stepper = new BertStepper(model, device);
+    ClassificationWorkload work;
     try (InputStream json = source.openTokenizer()) {
-      return new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash);
+      work = new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash);
     } catch (IOException | RuntimeException e) {
       stepper.close();
       throw e;
     }
+    if (labelTexts != null) {
+      try {
+        LabelHead.write(model, device, work.tok, labelTexts, cfg.headTemperature());
+      } catch (RuntimeException e) {
+        work.close();
+        throw e;
+      }
+    }
+    return work;
   }
 
   @Override

@@ -46,6 +46,12 @@ import java.util.Locale;
  *     {@code causal-lm} or {@code embedding}; {@link #resolvedTaskType()} says which task runs
  * @param scale embedding: the similarity scale of the in-batch-negatives loss ({@code task.scale}, 20)
  * @param corpus embedding: extra documents to retrieve from in evaluation ({@code task.corpus}), or null
+ * @param headInit classification: the head's start ({@code head.init}): {@code labels} ({@link LabelHead}: each
+ *     class's row the model's unit sentence embedding of its label text, scaled, bias 0; step 0 is zero-shot),
+ *     {@code random} (normal(0, 0.02), bias 0) or {@code warmup} (random, then {@code headWarmup > 0} head-only
+ *     steps). A warm-up ({@code headWarmup > 0}) also follows a {@code labels} or {@code random} head
+ * @param headTemperature {@code head.temperature}: a labels head's logits are about this times the cosine
+ * @param labels {@code task.labels}: a {@code label<TAB>description} file for the labels head, or null
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
@@ -53,28 +59,48 @@ public record FinetuneConfig(
     String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
     int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
-    double scale, Path corpus) {
+    double scale, Path corpus, String headInit, double headTemperature, Path labels) {
 
   /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
   public static final double DEFAULT_SCALE = 20;
 
+  /** {@code head.init}'s values. */
+  public static final List<String> HEAD_INITS = List.of("labels", "random", "warmup");
+
+  /**
+   * {@code head.init}'s default, as JobKeys' (whose doc gives the measurement behind it): a labels head,
+   * since a random one leaves LoRA-One factorising a random projection of the task's gradient.
+   */
+  public static final String DEFAULT_HEAD_INIT = "labels";
+
+  /** {@code head.temperature}'s default: logits of about 20 x cosine, as {@code task.scale}. */
+  public static final double DEFAULT_TEMPERATURE = 20;
+
+  /** Head-only steps of {@code head.init = warmup} when {@code head.warmup-steps} is 0. */
+  public static final int DEFAULT_WARMUP_STEPS = 50;
+
   public static FinetuneConfig defaults() {
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
-        4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null);
+        4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE,
+        null);
   }
 
   /**
    * The config a job file describes ({@code protocol.job.JobKeys}): every key that shapes the
    * computation maps to one component; {@code init.gamma = 0} means the method's default (NaN here).
    * {@code name}, {@code checkpoint.every} and {@code workers.min} are the coordinator's alone;
-   * {@code head.warmup-lr = 0} means {@code optimizer.lr}.
+   * {@code head.warmup-lr = 0} means {@code optimizer.lr}; {@code head.init = warmup} with
+   * {@code head.warmup-steps = 0} means {@value #DEFAULT_WARMUP_STEPS} steps.
    */
   public static FinetuneConfig fromJob(JobSpec job) {
     checkTaskType(job.getString("task.type"), job.getString("model"));
     String evalFile = job.getString("task.eval");
     String corpus = job.getString("task.corpus");
     double gamma = job.getDouble("init.gamma");
+    String headInit = job.getString("head.init");
+    int headWarmup = job.getInt("head.warmup-steps");
+    String labels = job.getString("task.labels");
     return new FinetuneConfig(job.getString("model"), job.getString("task.train"), evalFile == null ? null : Path.of(evalFile),
         job.getString("init.method"), job.getString("optimizer.name"), job.getInt("lora.rank"), job.getDouble("lora.alpha"),
         job.getBoolean("lora.rslora"), job.getString("lora.targets"), job.getDouble("lora.dropout"),
@@ -86,9 +112,11 @@ public record FinetuneConfig(
         job.getInt("eval.every"), job.getLong("seed"),
         OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
         InitMethod.of(job.getString("init.method")).randomizedSvd() ? job.getString("init.mode") : "exact",
-        job.getInt("init.q-factor"), job.getInt("init.niter"), job.getInt("head.warmup-steps"),
+        job.getInt("init.q-factor"), job.getInt("init.niter"),
+        headInit.equals("warmup") && headWarmup == 0 ? DEFAULT_WARMUP_STEPS : headWarmup,
         job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"),
-        job.getString("task.type"), job.getDouble("task.scale"), corpus == null ? null : Path.of(corpus));
+        job.getString("task.type"), job.getDouble("task.scale"), corpus == null ? null : Path.of(corpus), headInit,
+        job.getDouble("head.temperature"), labels == null ? null : Path.of(labels));
   }
 
   /**
@@ -104,6 +132,19 @@ public record FinetuneConfig(
           + family + "-family model trains " + trains + " (use task.type = " + String.join(", ", family.taskTypes())
           + " or auto, or a " + (taskType.equals("causal-lm") ? "Llama-family folder" : "BERT-family model") + ")");
     }
+  }
+
+  /** A config with the default head ({@code head.init}; the signature before {@code headInit} existed). */
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
+      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
+      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
+      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
+      int evalEvery, long seed, OnBadRecord onBadRecord, int initShards, String initMode, int qFactor, int niter,
+      int headWarmup, double headWarmupLr, String taskType, double scale, Path corpus) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
+        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter,
+        headWarmup, headWarmupLr, taskType, scale, corpus, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE, null);
   }
 
   /** A config of the model family's default task (the signature before {@code taskType} existed). */
@@ -172,6 +213,11 @@ public record FinetuneConfig(
     require(List.of("auto", "classification", "causal-lm", "embedding").contains(taskType), "task-type", taskType,
         "auto, classification, causal-lm or embedding");
     require(scale > 0 && Double.isFinite(scale), "scale", scale, "finite and > 0");
+    require(HEAD_INITS.contains(headInit), "head-init", headInit, "labels, random or warmup");
+    require(!headInit.equals("warmup") || headWarmup > 0, "head-warmup", headWarmup,
+        "> 0 for 'job.head.init' = warmup (a warm-up of 0 steps is head.init = random)");
+    require(headTemperature > 0 && Double.isFinite(headTemperature), "head-temperature", headTemperature,
+        "finite and > 0");
     require(Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)), "head-warmup-lr", headWarmupLr,
         "finite and > 0");
     require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of 'job.init.iters' = " + initIters);
@@ -197,7 +243,7 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor,
-        niter, steps, lr, taskType, scale, corpus);
+        niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -215,7 +261,23 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus);
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels);
+  }
+
+  /**
+   * This config with the head starting as {@code headInit} ({@code labels | random | warmup}), labels
+   * heads at {@code temperature}, described by {@code labels} (null: the label texts).
+   */
+  public FinetuneConfig withHeadInit(String headInit, double temperature, Path labels) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels);
+  }
+
+  /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */
+  public boolean labelsHead() {
+    return headInit.equals("labels");
   }
 
   /** Micro-batches per optimizer step. */
@@ -249,7 +311,8 @@ public record FinetuneConfig(
       java.util.Map.entry("head-warmup-lr", "head.warmup-lr"), java.util.Map.entry("init-shards", "init.shards"),
       java.util.Map.entry("init-mode", "init.mode"), java.util.Map.entry("q-factor", "init.q-factor"),
       java.util.Map.entry("niter", "init.niter"), java.util.Map.entry("task-type", "task.type"),
-      java.util.Map.entry("scale", "task.scale"));
+      java.util.Map.entry("scale", "task.scale"), java.util.Map.entry("head-init", "head.init"),
+      java.util.Map.entry("head-temperature", "head.temperature"));
 
   private static void require(boolean ok, String flag, Object value, String expected) {
     if (!ok) {

@@ -32,7 +32,9 @@ import org.ejml.data.DMatrixRMaj;
  *   step t              g = sum_k dL_{tK+k} / sum_k w_{tK+k}   (K micro-batches in index order, double)
  *                       clip(g), lora-core optimizer on double masters, float copies into the model
  *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end;
- *                       embeddings also at step 0, before the init (zero-shot retrieval; not on the cluster path)
+ *                       also at step 0, before the init, for embeddings (zero-shot retrieval) and for
+ *                       classification heads that start knowing the task (head.init = labels: zero-shot
+ *                       accuracy; a warm-up: the linear probe's); not on the cluster path
  *   export              PEFT adapter (+ head as modules_to_save); W0-modifying inits as rank 2r
  * </pre>
  * The optional head warm-up ({@link HeadWarmup}) and the inits that every worker runs itself happen
@@ -72,8 +74,9 @@ public final class LocalRun implements AutoCloseable {
   public Result run(Consumer<JobEvent> events) {
     String task = engine.taskType();
     List<JobEvent.Evaluated> evals = new ArrayList<>();
-    if (TaskMetrics.EMBEDDING.equals(task)) { // zero-shot retrieval, before a gradient-based init moves the model
-      events.accept(new JobEvent.PhaseChanged(job, Phase.EVALUATION, "zero-shot (step 0), " + engine.evalBatches()
+    if (evaluatesStepZero(task)) { // zero-shot, before a gradient-based init moves the model
+      String what = TaskMetrics.CLASSIFICATION.equals(task) && cfg.headWarmup() > 0 ? "the warmed head" : "zero-shot";
+      events.accept(new JobEvent.PhaseChanged(job, Phase.EVALUATION, what + " (step 0), " + engine.evalBatches()
           + " batches"));
       JobEvent.Evaluated zero = evaluate(0);
       evals.add(zero);
@@ -153,6 +156,16 @@ public final class LocalRun implements AutoCloseable {
       out.put(names.get(i), TensorBlob.ofFloats(engine.layout().head().get(names.get(i)).shape(), AdapterState.floats(head.get(i))));
     }
     return out;
+  }
+
+  /**
+   * Whether step 0 is worth an evaluation: embeddings (zero-shot retrieval) and classification heads
+   * that start knowing the task (a labels head's zero-shot accuracy, a warmed head's linear probe); a
+   * random head's is chance.
+   */
+  private boolean evaluatesStepZero(String task) {
+    return TaskMetrics.EMBEDDING.equals(task)
+        || (TaskMetrics.CLASSIFICATION.equals(task) && (cfg.labelsHead() || cfg.headWarmup() > 0));
   }
 
   /**

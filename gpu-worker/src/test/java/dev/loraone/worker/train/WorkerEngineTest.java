@@ -394,6 +394,10 @@ class WorkerEngineTest {
       try (InputStream in = source.openTokenizer()) {
         tok = TextTokenizer.fromJson(in, cfg.maxLength());
       }
+      if (cfg.labelsHead()) {
+        LabelHead.write(model, ai.djl.Device.cpu(), tok, LabelHead.texts(cfg.model(), task, cfg.labels()),
+            cfg.headTemperature());
+      }
       batches = new Batches(tok, task);
       plan = new MicroBatchPlan(task.train().size(), cfg.microBatch(), cfg.seed());
       initial = new LinkedHashMap<>();

@@ -95,6 +95,9 @@ public final class JobKeys {
         + " (sentence-transformers' MultipleNegativesRankingLoss: 20)"));
     put(m, new Key("task.corpus", Type.STRING, null, 0, 0, List.of(),
         "embedding: FILE of extra documents to retrieve from in evaluation (one per line, or JSONL {text})"));
+    put(m, new Key("task.labels", Type.STRING, null, 0, 0, List.of(), "classification, head.init = labels: FILE of"
+        + " 'label<TAB>description' lines, the text each class's head row embeds (default: the label itself; WordNet:"
+        + " its lexicographer-file description)"));
     put(m, integer("seed", 0, 0, Long.MAX_VALUE, "seeds shuffling, dropout, random inits, the SVD test matrix"));
     put(m, integer("lora.rank", 8, 1, 4096, "LoRA rank r"));
     put(m, dbl("lora.alpha", 16, 1e-9, 1e6, "LoRA alpha"));
@@ -126,6 +129,15 @@ public final class JobKeys {
     put(m, integer("head.warmup-steps", 0, 0, Integer.MAX_VALUE,
         "classification: head-only steps before the gradient estimate and init (linear probing first); 0 = none"));
     put(m, dbl("head.warmup-lr", 0, 0, 10, "learning rate of the head warm-up; 0 = optimizer.lr"));
+    put(m, choice("head.init", "labels", "classification: the head's start. labels: each class's row is the"
+        + " model's unit sentence embedding of its label text (or task.labels description) x head.temperature,"
+        + " bias 0, so step 0 is zero-shot; random: normal(0, 0.02); warmup: random, then head.warmup-steps"
+        + " (default 50) head-only steps. Default labels, by measurement (MiniLM, wordnet-supersense, 100 steps"
+        + " of 16, seeds 0 and 1): zero-shot accuracy 0.38-0.40 at step 0 (chance 0.04), final 0.69-0.70 with"
+        + " lora-one and with lora, against 0.50-0.54 random and 0.61-0.64 warmup. Needs a model with a pooling"
+        + " convention (a folder: 1_Pooling/config.json)",
+        "labels", "random", "warmup"));
+    put(m, dbl("head.temperature", 20, 1e-3, 1e4, "head.init = labels: logits ~ temperature x cosine(text, label)"));
     put(m, integer("data.max-per-class", 200, 1, Integer.MAX_VALUE, "WordNet: examples per class and split"));
     put(m, choice("data.on-bad-record", "fail", "bad data records", "fail", "skip"));
     put(m, bool("export.onnx", true, "also export the merged model to ONNX (the PEFT adapter is always written)"));
