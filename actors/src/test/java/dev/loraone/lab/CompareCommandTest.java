@@ -163,9 +163,10 @@ class CompareCommandTest {
     assertEquals("accuracy", doc.get("headline").asText());
     assertEquals(2, doc.get("runs").size());
     for (JsonNode run : doc.get("runs")) {
-      assertEquals(2, run.get("evals").size(), "eval.every 1 over 2 steps: " + run);
+      assertEquals(3, run.get("evals").size(), "zero-shot (the default labels head) and eval.every 1 over 2 steps: " + run);
+      assertEquals(0, run.get("evals").get(0).get("step").asInt(), run::toString);
       assertEquals(16, run.get("evalExamples").asInt());
-      double acc = run.get("evals").get(1).get("metrics").get("accuracy").asDouble();
+      double acc = run.get("evals").get(2).get("metrics").get("accuracy").asDouble();
       assertTrue(acc >= 0 && acc <= 1, run::toString);
     }
     assertNotEquals(doc.get("runs").get(0).get("adapterSha256"), doc.get("runs").get(1).get("adapterSha256"));

@@ -608,16 +608,6 @@ public final class WorkerEngine implements AutoCloseable {
     return layout.modelHash();
   }
 
-  /** {@link TensorMatrices#f64} (kept for callers not yet moved). */
-  public static TensorBlob f64(DMatrixRMaj m) {
-    return TensorMatrices.f64(m);
-  }
-
-  /** {@link TensorMatrices#matrix(TensorBlob)} (kept for callers not yet moved). */
-  public static DMatrixRMaj matrix(TensorBlob t) {
-    return TensorMatrices.matrix(t);
-  }
-
   @Override
   public void close() {
     shards.clear();

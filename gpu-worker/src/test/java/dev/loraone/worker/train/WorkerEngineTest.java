@@ -2,6 +2,7 @@ package dev.loraone.worker.train;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -105,7 +106,7 @@ class WorkerEngineTest {
         SketchSide side = req instanceof SvdRequest.Right ? SketchSide.RIGHT : SketchSide.LEFT;
         List<DMatrixRMaj> products = new ArrayList<>();
         for (int s = 0; s < cfg.initShards(); s++) {
-          products.add(WorkerEngine.matrix(engine.sketch(s, m.name(), side, WorkerEngine.f64(req.operand()))));
+          products.add(TensorMatrices.matrix(engine.sketch(s, m.name(), side, TensorMatrices.f64(req.operand()))));
         }
         rounds = rounds.accept(Matrices.sumInOrder(products));
       }
@@ -187,8 +188,8 @@ class WorkerEngineTest {
       assertEquals(engine.computeShard(8, new int[] {1, 0}), lossAhead);
       WorkerEngine.ModuleShape m = engine.layout().modules().get(0);
       DMatrixRMaj x = org.ejml.dense.row.RandomMatrices_DDRM.rectangle(m.in(), 3, new java.util.Random(5));
-      assertEquals(engine.sketch(8, m.name(), SketchSide.RIGHT, WorkerEngine.f64(x)),
-          engine.sketch(7, m.name(), SketchSide.RIGHT, WorkerEngine.f64(x)), "shard sums, bit for bit");
+      assertEquals(engine.sketch(8, m.name(), SketchSide.RIGHT, TensorMatrices.f64(x)),
+          engine.sketch(7, m.name(), SketchSide.RIGHT, TensorMatrices.f64(x)), "shard sums, bit for bit");
     } finally {
       encoder.shutdownNow();
     }
@@ -318,9 +319,9 @@ class WorkerEngineTest {
   void sketchOperandsAreCheckedAndF64RoundTripsEveryBit() {
     DMatrixRMaj x = Matrices.gaussian(3, 2, new java.util.Random(1), 1.0);
     x.set(0, 0, Math.nextUp(1.0));
-    assertArrayEquals(x.data, WorkerEngine.matrix(WorkerEngine.f64(x)).data);
+    assertArrayEquals(x.data, TensorMatrices.matrix(TensorMatrices.f64(x)).data);
     assertThrows(IllegalStateException.class,
-        () -> engine.sketch(9, engine.layout().modules().get(0).name(), SketchSide.RIGHT, WorkerEngine.f64(x)), "shard 9 is not held");
+        () -> engine.sketch(9, engine.layout().modules().get(0).name(), SketchSide.RIGHT, TensorMatrices.f64(x)), "shard 9 is not held");
   }
 
   /**
