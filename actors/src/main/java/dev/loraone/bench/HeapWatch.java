@@ -58,8 +58,11 @@ final class HeapWatch implements AutoCloseable {
   Reading stop() {
     if (open) {
       open = false;
-      reading = new Reading(Math.max(0, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum() - base) / 1048576.0,
-          Math.max(0, retained.get() - base) / 1048576.0);
+      reading =
+          new Reading(
+              Math.max(0, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum() - base)
+                  / 1048576.0,
+              Math.max(0, retained.get() - base) / 1048576.0);
       close();
     }
     return reading;

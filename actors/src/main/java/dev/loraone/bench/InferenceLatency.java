@@ -42,7 +42,12 @@ public final class InferenceLatency {
   public record Row(String engine, int batch, int seq, double medianMs, double minMs, double sequencesPerSecond) {}
 
   /** The merged export and the (spinning) ONNX Runtime session over it. */
-  public record Export(double exportSeconds, double modelMiB, double sessionSeconds, int ortThreads, double logitsMaxAbsDiff) {}
+  public record Export(
+      double exportSeconds,
+      double modelMiB,
+      double sessionSeconds,
+      int ortThreads,
+      double logitsMaxAbsDiff) {}
 
   /** The rows in engine, then batch order, and the export. */
   public record Result(List<Row> rows, Export export) {}
@@ -107,7 +112,12 @@ public final class InferenceLatency {
       t[i] = (System.nanoTime() - t0) / 1e9;
     }
     double median = ModelBenchmark.median(t);
-    return new Row(engine, b.size(), b.tokens().sequenceLength(), median * 1000, Arrays.stream(t).min().orElseThrow() * 1000,
+    return new Row(
+        engine,
+        b.size(),
+        b.tokens().sequenceLength(),
+        median * 1000,
+        Arrays.stream(t).min().orElseThrow() * 1000,
         b.size() / median);
   }
 
@@ -116,7 +126,11 @@ public final class InferenceLatency {
     try (NDManager step = m.newSubManager()) {
       TokenBatch t = b.tokens();
       Shape shape = new Shape(t.batchSize(), t.sequenceLength());
-      NDList in = new NDList(step.create(t.inputIds(), shape), step.create(t.tokenTypeIds(), shape), step.create(t.attentionMask(), shape));
+      NDList in =
+          new NDList(
+              step.create(t.inputIds(), shape),
+              step.create(t.tokenTypeIds(), shape),
+              step.create(t.attentionMask(), shape));
       return model.forward(ps, in, false).head().toFloatArray();
     }
   }

@@ -54,7 +54,8 @@ public record MatmulPeak(List<Integer> sizes, List<Double> medianGflopPerSecond,
 
   /** Per size the larger rate of two measurements of the same sizes (e.g. before and after a long run). */
   public MatmulPeak max(MatmulPeak other) {
-    if (!sizes.equals(other.sizes)) throw new IllegalArgumentException("different sizes: " + sizes + " vs " + other.sizes);
+    if (!sizes.equals(other.sizes))
+      throw new IllegalArgumentException("different sizes: " + sizes + " vs " + other.sizes);
     List<Double> medians = new ArrayList<>();
     List<Double> bests = new ArrayList<>();
     for (int i = 0; i < sizes.size(); i++) {

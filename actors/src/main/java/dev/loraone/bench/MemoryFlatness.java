@@ -39,16 +39,32 @@ public final class MemoryFlatness {
     }
   }
 
-  /** RSS and resident memory outside the Java heap after {@code firstSteps} and after {@code steps} steps. */
-  public record Result(String model, int batch, int seq, int firstSteps, int steps, double rssFirstMiB, double rssEndMiB,
-      double rssGrowthMiB, double outsideHeapFirstMiB, double outsideHeapEndMiB, double outsideHeapGrowthMiB, double msPerStep) {}
+  /**
+   * RSS and resident memory outside the Java heap after {@code firstSteps} and after {@code steps}
+   * steps.
+   */
+  public record Result(
+      String model,
+      int batch,
+      int seq,
+      int firstSteps,
+      int steps,
+      double rssFirstMiB,
+      double rssEndMiB,
+      double rssGrowthMiB,
+      double outsideHeapFirstMiB,
+      double outsideHeapEndMiB,
+      double outsideHeapGrowthMiB,
+      double msPerStep) {}
 
   private MemoryFlatness() {}
 
   /** Runs the steps with rank-{@code rank} adapters on every Linear. */
   public static Result run(Config c, int rank, long seed) {
     LoraConfig lora = LoraConfig.of(rank, 2.0 * rank, true, 0, seed, LoraConfig.ALL_LINEAR);
-    BertLoraModel model = BertLoraModel.create(c.model(), lora, new BertLoraModel.Head.Classification(ModelBenchmark.NUM_LABELS));
+    BertLoraModel model =
+        BertLoraModel.create(
+            c.model(), lora, new BertLoraModel.Head.Classification(ModelBenchmark.NUM_LABELS));
     ClassificationBatch batch = ModelBenchmark.syntheticBatch(c.batch(), c.seq(), c.model().vocabSize(), seed);
     double rssFirst = 0;
     double outsideFirst = 0;

@@ -57,7 +57,9 @@ public final class ModelBenchmark {
 
     BertLoraModel build(LoraConfig lora) {
       BertLoraModel.Head head = new BertLoraModel.Head.Classification(NUM_LABELS);
-      return weights == null ? BertLoraModel.create(config, lora, head) : BertLoraModel.fromPretrained(config, lora, head, weights);
+      return weights == null
+          ? BertLoraModel.create(config, lora, head)
+          : BertLoraModel.fromPretrained(config, lora, head, weights);
     }
   }
 
@@ -86,7 +88,13 @@ public final class ModelBenchmark {
       double bestOfPeak) {}
 
   /** Timed training steps of one mode. */
-  public record Step(String mode, int steps, double medianSeconds, double minSeconds, double examplesPerSecond, List<Rate> rates) {}
+  public record Step(
+      String mode,
+      int steps,
+      double medianSeconds,
+      double minSeconds,
+      double examplesPerSecond,
+      List<Rate> rates) {}
 
   /** Resident memory after a stage of the run. */
   public record Stage(String stage, double rssMiB, double peakRssMiB) {}
@@ -126,8 +134,13 @@ public final class ModelBenchmark {
     }
   }
 
-  private static Report measure(Supplier<Subject> subjects, Settings s, List<Stage> stages, MemoryFlatness.Result flatness,
-      PrintStream progress) throws IOException, OrtException {
+  private static Report measure(
+      Supplier<Subject> subjects,
+      Settings s,
+      List<Stage> stages,
+      MemoryFlatness.Result flatness,
+      PrintStream progress)
+      throws IOException, OrtException {
     progress.printf("float32 matmul peak (n = %s) ...%n", Arrays.toString(s.matmulSizes()));
     MatmulPeak before = MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats());
 
@@ -144,7 +157,9 @@ public final class ModelBenchmark {
     try (BertStepper stepper = built) {
       BertLoraModel model = stepper.model();
       stages.add(stage("model loaded"));
-      progress.printf("LoRA steps (%d warm-up + %d) at B=%d L=%d r=%d ...%n", s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
+      progress.printf(
+          "LoRA steps (%d warm-up + %d) at B=%d L=%d r=%d ...%n",
+          s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
       double[] loraTimes = time(s.warmup(), s.steps(), i -> stepper.loraGradients(batch, i));
       stages.add(stage("after LoRA steps"));
       progress.printf("full-gradient steps (%d warm-up + %d) ...%n", s.warmup(), s.steps());
@@ -155,17 +170,42 @@ public final class ModelBenchmark {
       MatmulPeak peak = before.max(after);
       Step loraStep = step("lora", loraTimes, s.batch(), peak,
           new double[] {flops.conventionalStep(), flops.loraExactStep()}, "3x forward", "lora-exact");
-      Step fullStep = step("full-gradient", fullTimes, s.batch(), peak, new double[] {flops.conventionalStep()}, "3x forward");
+      Step fullStep =
+          step(
+              "full-gradient",
+              fullTimes,
+              s.batch(),
+              peak,
+              new double[] {flops.conventionalStep()},
+              "3x forward");
 
       randomizeB(model, s.seed());
       progress.printf("inference at B=1 and B=%d: DJL eager, ONNX export, ONNX Runtime ...%n", s.batch());
       ClassificationBatch single = syntheticBatch(1, s.seq(), config.vocabSize(), s.seed() + 1);
       int ortThreads = s.threads() > 0 ? s.threads() : Runtime.getRuntime().availableProcessors();
-      InferenceLatency.Result inference = InferenceLatency.measure(model, List.of(single, batch), s.inferenceRepeats(), ortThreads);
+      InferenceLatency.Result inference =
+          InferenceLatency.measure(model, List.of(single, batch), s.inferenceRepeats(), ortThreads);
       stages.add(stage("after export and ONNX Runtime"));
-      return new Report(name, INPUT, s.batch(), s.seq(), s.rank(), NUM_LABELS, model.adaptedModules().size(),
-          Runtime.getRuntime().availableProcessors(), JniUtils.getNumThreads(), peak, before.peakGflopPerSecond(),
-          after.peakGflopPerSecond(), flops, loraStep, fullStep, inference.rows(), inference.export(), stages, flatness);
+      return new Report(
+          name,
+          INPUT,
+          s.batch(),
+          s.seq(),
+          s.rank(),
+          NUM_LABELS,
+          model.adaptedModules().size(),
+          Runtime.getRuntime().availableProcessors(),
+          JniUtils.getNumThreads(),
+          peak,
+          before.peakGflopPerSecond(),
+          after.peakGflopPerSecond(),
+          flops,
+          loraStep,
+          fullStep,
+          inference.rows(),
+          inference.export(),
+          stages,
+          flatness);
     }
   }
 
@@ -193,7 +233,13 @@ public final class ModelBenchmark {
     return t;
   }
 
-  private static Step step(String mode, double[] times, int batch, MatmulPeak peak, double[] flops, String... conventions) {
+  private static Step step(
+      String mode,
+      double[] times,
+      int batch,
+      MatmulPeak peak,
+      double[] flops,
+      String... conventions) {
     double median = median(times);
     double min = Arrays.stream(times).min().orElseThrow();
     List<Rate> rates = new ArrayList<>();

@@ -35,7 +35,8 @@ import org.ejml.data.DMatrixRMaj;
  * MiniLM and WordNet.
  *
  * <pre>
- *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <= 1.05)
+ *   overhead   median step time, embedded coordinator + 1 worker actor / single-process loraone finetune   (target <=
+ *       1.05)
  *   causal LM  overhead and tokens/s of a causal-LM job on a random SmolLM-shaped Llama ({@link CausalLmOverhead})
  *   prefetch   median step time of the embedded job with units encoded ahead (loraone.worker.prefetch) and
  *              without (prefetch = 0), and whether both train the same adapter bit for bit
@@ -43,9 +44,10 @@ import org.ejml.data.DMatrixRMaj;
  *              init wall time, top-r subspace similarity of the distributed init vs the exact one, final accuracy
  *   cluster    coordinator in this JVM + 1, 2, 3 worker JVMs on 127.0.0.1: median step time, bytes per step
  * </pre>
- * Upload sizes follow the protocol's round shapes: randomized sends {@code (niter + 1) * q * (out + in)}
- * floats per layer and shard, exact {@code out * in}; per step, every micro-batch's LoRA gradients go up
- * and every worker gets the new adapter version.
+ *
+ * Upload sizes follow the protocol's round shapes: randomized sends {@code (niter + 1) * q * (out +
+ * in)} floats per layer and shard, exact {@code out * in}; per step, every micro-batch's LoRA
+ * gradients go up and every worker gets the new adapter version.
  */
 public final class PipelineBenchmark {
   private PipelineBenchmark() {}
@@ -73,23 +75,45 @@ public final class PipelineBenchmark {
 
   public record InitRun(String mode, double initSeconds, double finalAccuracy, String adapterSha256) {}
 
-  public record InitComparison(List<InitRun> runs, Map<String, Double> similarityB, Map<String, Double> similarityA, double minSimilarity,
+  public record InitComparison(
+      List<InitRun> runs,
+      Map<String, Double> similarityB,
+      Map<String, Double> similarityA,
+      double minSimilarity,
       List<LayerUpload> uploads) {}
 
   /**
-   * One loopback-cluster job. {@code initHeapPeakMiB} / {@code initHeapRetainedMiB}: the coordinator
-   * JVM's heap growth over the init (gradient accumulation + SVD), see {@link HeapWatch}; this JVM
-   * holds no model in the cluster runs, so it is the coordinator's memory for that init mode.
+   * One loopback-cluster job. {@code initHeapPeakMiB} / {@code initHeapRetainedMiB}: the
+   * coordinator JVM's heap growth over the init (gradient accumulation + SVD), see {@link
+   * HeapWatch}; this JVM holds no model in the cluster runs, so it is the coordinator's memory for
+   * that init mode.
    */
-  public record ClusterRun(int workers, String initMode, double medianStepSeconds, long bytesPerStep, String adapterSha256,
-      double initSeconds, double initHeapPeakMiB, double initHeapRetainedMiB) {}
+  public record ClusterRun(
+      int workers,
+      String initMode,
+      double medianStepSeconds,
+      long bytesPerStep,
+      String adapterSha256,
+      double initSeconds,
+      double initHeapPeakMiB,
+      double initHeapRetainedMiB) {}
 
   /** {@code causalLm}: null when not run. */
   public record Report(JobSummary job, Overhead overhead, CausalLmOverhead.Result causalLm, InitComparison init,
       List<ClusterRun> cluster) {}
 
-  public record JobSummary(String model, String targets, int rank, int steps, int batch, int microBatch, int maxLength, int initExamples,
-      int initShards, int qFactor, int niter) {}
+  public record JobSummary(
+      String model,
+      String targets,
+      int rank,
+      int steps,
+      int batch,
+      int microBatch,
+      int maxLength,
+      int initExamples,
+      int initShards,
+      int qFactor,
+      int niter) {}
 
   static JobSpec spec(Settings s, String name, String mode) {
     return spec(s, name, mode, 1);
@@ -123,9 +147,19 @@ public final class PipelineBenchmark {
   public static Report run(Settings s, Path work, PrintStream log) throws IOException, InterruptedException {
     JobSpec randomized = spec(s, "bench-randomized", "randomized");
     JobSpec r = randomized;
-    JobSummary summary = new JobSummary(r.getString("model"), r.getString("lora.targets"), r.getInt("lora.rank"), r.getInt("train.steps"),
-        r.getInt("train.batch"), r.getInt("train.micro-batch"), r.getInt("train.max-length"), r.getInt("init.batch") * r.getInt("init.iters"),
-        r.getInt("init.shards"), r.getInt("init.q-factor"), r.getInt("init.niter"));
+    JobSummary summary =
+        new JobSummary(
+            r.getString("model"),
+            r.getString("lora.targets"),
+            r.getInt("lora.rank"),
+            r.getInt("train.steps"),
+            r.getInt("train.batch"),
+            r.getInt("train.micro-batch"),
+            r.getInt("train.max-length"),
+            r.getInt("init.batch") * r.getInt("init.iters"),
+            r.getInt("init.shards"),
+            r.getInt("init.q-factor"),
+            r.getInt("init.niter"));
 
     // single, embedded, single: the first DJL work of a JVM runs slower for longer than the skipped warm-up steps
     log.println("bench pipeline: single-process reference (loraone finetune, same settings), first of two ...");
@@ -154,21 +188,35 @@ public final class PipelineBenchmark {
     double min = 1;
     List<String> modules = rand.modules;
     for (int i = 0; i < modules.size(); i++) {
-      double b = Subspaces.similarity(matrix(r0.get("pair." + i + ".B"), false), matrix(e0.get("pair." + i + ".B"), false));
-      double a = Subspaces.similarity(matrix(r0.get("pair." + i + ".A"), true), matrix(e0.get("pair." + i + ".A"), true));
+      double b =
+          Subspaces.similarity(
+              matrix(r0.get("pair." + i + ".B"), false), matrix(e0.get("pair." + i + ".B"), false));
+      double a =
+          Subspaces.similarity(
+              matrix(r0.get("pair." + i + ".A"), true), matrix(e0.get("pair." + i + ".A"), true));
       simB.put(modules.get(i), b);
       simA.put(modules.get(i), a);
       min = Math.min(min, Math.min(a, b));
     }
     int q = summary.qFactor() * s.rank();
     List<LayerUpload> uploads = new ArrayList<>();
-    for (long[] shape : new long[][] {{384, 384}, {1536, 384}, {384, 1536}, {4096, 4096}, {4096, 11008}, {11008, 4096}}) {
+    for (long[] shape :
+        new long[][] {
+          {384, 384}, {1536, 384}, {384, 1536}, {4096, 4096}, {4096, 11008}, {11008, 4096}
+        }) {
       long rb = 4L * (summary.niter() + 1) * q * (shape[0] + shape[1]);
       long eb = 4L * shape[0] * shape[1];
       uploads.add(new LayerUpload(shape[0] + "x" + shape[1], rb, eb, (double) rb / eb));
     }
-    InitComparison init = new InitComparison(List.of(new InitRun("randomized", rand.initSeconds, rand.accuracy, rand.sha),
-        new InitRun("exact", exact.initSeconds, exact.accuracy, exact.sha)), simB, simA, min, uploads);
+    InitComparison init =
+        new InitComparison(
+            List.of(
+                new InitRun("randomized", rand.initSeconds, rand.accuracy, rand.sha),
+                new InitRun("exact", exact.initSeconds, exact.accuracy, exact.sha)),
+            simB,
+            simA,
+            min,
+            uploads);
 
     CausalLmOverhead.Result causalLm = null;
     if (s.causalLm()) {
@@ -188,11 +236,23 @@ public final class PipelineBenchmark {
     return new Report(summary, overhead, causalLm, init, cluster);
   }
 
-  private static ClusterRun clusterRun(Settings s, int w, String mode, long adapterFloats, JobSummary summary, Path work)
+  private static ClusterRun clusterRun(
+      Settings s, int w, String mode, long adapterFloats, JobSummary summary, Path work)
       throws IOException, InterruptedException {
-    Job c = clusterJob(spec(s, "bench-cluster-" + mode + "-" + w, mode, w), w, work.resolve("cluster-" + mode + "-" + w));
-    return new ClusterRun(w, mode, median(c.steps), stepBytes(adapterFloats, summary.batch() / summary.microBatch(), w), c.sha,
-        c.initSeconds, c.initHeap.peakMiB(), c.initHeap.retainedMiB());
+    Job c =
+        clusterJob(
+            spec(s, "bench-cluster-" + mode + "-" + w, mode, w),
+            w,
+            work.resolve("cluster-" + mode + "-" + w));
+    return new ClusterRun(
+        w,
+        mode,
+        median(c.steps),
+        stepBytes(adapterFloats, summary.batch() / summary.microBatch(), w),
+        c.sha,
+        c.initSeconds,
+        c.initHeap.peakMiB(),
+        c.initHeap.retainedMiB());
   }
 
   private static List<Double> singleProcess(JobSpec spec) throws IOException {
@@ -212,15 +272,24 @@ public final class PipelineBenchmark {
 
   // ---- running jobs ----
 
-  private record Job(List<Double> steps, double initSeconds, HeapWatch.Reading initHeap, double accuracy, String sha, Path init,
-      List<String> modules, long adapterFloats) {}
+  private record Job(
+      List<Double> steps,
+      double initSeconds,
+      HeapWatch.Reading initHeap,
+      double accuracy,
+      String sha,
+      Path init,
+      List<String> modules,
+      long adapterFloats) {}
 
   /** How a bench job gets its workers. */
   private interface EmbeddedJobRunner {
     JobEvent run(JobSpec spec, Path out, java.util.function.Consumer<JobEvent> events);
 
     static EmbeddedJobRunner local(int workers) {
-      return (spec, out, events) -> EmbeddedJob.run(spec, workers, LocalWorkers.factory(), out, events, Duration.ofMinutes(60));
+      return (spec, out, events) ->
+          EmbeddedJob.run(
+              spec, workers, LocalWorkers.factory(), out, events, Duration.ofMinutes(60));
     }
 
     /** One local worker that encodes each unit on the DJL thread right before its compute. */
@@ -257,18 +326,28 @@ public final class PipelineBenchmark {
       }
     });
     HeapWatch.Reading initHeap = heap.stop();
-    if (!(end instanceof JobEvent.Finished f)) throw new IllegalStateException("bench job " + spec.getString("name") + " failed: " + end);
+    if (!(end instanceof JobEvent.Finished f))
+      throw new IllegalStateException("bench job " + spec.getString("name") + " failed: " + end);
     dev.loraone.protocol.io.PeftAdapter adapter = dev.loraone.protocol.io.PeftAdapter.read(f.adapterDir());
     long floats = 0;
     for (var pair : adapter.modules().values()) floats += pair.a().numel() + pair.b().numel();
     for (TensorBlob t : adapter.savedModules().values()) floats += t.numel();
-    return new Job(steps, (initEnd[0] - initStart[0]) / 1e9, initHeap, f.finalEval().accuracy(), f.adapterSha256(), initCopy, moduleOrder(out),
+    return new Job(
+        steps,
+        (initEnd[0] - initStart[0]) / 1e9,
+        initHeap,
+        f.finalEval().accuracy(),
+        f.adapterSha256(),
+        initCopy,
+        moduleOrder(out),
         floats);
   }
 
   /** The checkpoint's module order (pair.i is the i-th module). */
   private static List<String> moduleOrder(Path out) throws IOException {
-    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("checkpoint").resolve("checkpoint.json").toFile());
+    var json =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(out.resolve("checkpoint").resolve("checkpoint.json").toFile());
     List<String> m = new ArrayList<>();
     json.path("modules").forEach(n -> m.add(n.asText()));
     return m;
@@ -277,18 +356,50 @@ public final class PipelineBenchmark {
   private static Job clusterJob(JobSpec spec, int workers, Path out) throws IOException, InterruptedException {
     int port = freePort();
     Path jar = Path.of(PipelineBenchmark.class.getProtectionDomain().getCodeSource().getLocation().getPath());
-    if (!jar.toString().endsWith(".jar")) throw new IllegalStateException("bench pipeline's cluster part runs from the packaged loraone.jar");
+    if (!jar.toString().endsWith(".jar"))
+      throw new IllegalStateException(
+          "bench pipeline's cluster part runs from the packaged loraone.jar");
     List<Process> procs = new ArrayList<>();
     Files.createDirectories(out);
     try {
       for (int w = 0; w < workers; w++) {
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
-            "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", ""), "-jar", jar.toString(), "node",
-            "--role", "worker", "--id", "bench-w" + (w + 1), "--seed-nodes", "127.0.0.1:" + port);
-        procs.add(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.resolve("worker-" + (w + 1) + ".log").toFile()).start());
+        List<String> cmd =
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1536m",
+                "-Dai.djl.offline=true",
+                "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", ""),
+                "-jar",
+                jar.toString(),
+                "node",
+                "--role",
+                "worker",
+                "--id",
+                "bench-w" + (w + 1),
+                "--seed-nodes",
+                "127.0.0.1:" + port);
+        procs.add(
+            new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(out.resolve("worker-" + (w + 1) + ".log").toFile())
+                .start());
       }
-      return job((sp, o, ev) -> EmbeddedJob.run(ClusterConfig.of(ClusterConfig.Role.COORDINATOR, "127.0.0.1", port,
-          List.of("127.0.0.1:" + port)), sp, 0, LocalWorkers.factory(), o, ev, e -> false, Duration.ofMinutes(60)), spec,
+      return job(
+          (sp, o, ev) ->
+              EmbeddedJob.run(
+                  ClusterConfig.of(
+                      ClusterConfig.Role.COORDINATOR,
+                      "127.0.0.1",
+                      port,
+                      List.of("127.0.0.1:" + port)),
+                  sp,
+                  0,
+                  LocalWorkers.factory(),
+                  o,
+                  ev,
+                  e -> false,
+                  Duration.ofMinutes(60)),
+          spec,
           out.resolve("job"));
     } finally {
       for (Process p : procs) {

@@ -39,7 +39,15 @@ public final class SvdBenchmark {
 
   private SvdBenchmark() {}
 
-  public static Report run(int m, int n, int r, int[] qFactors, int[] niters, int repeats, long seed, java.io.PrintStream progress) {
+  public static Report run(
+      int m,
+      int n,
+      int r,
+      int[] qFactors,
+      int[] niters,
+      int repeats,
+      long seed,
+      java.io.PrintStream progress) {
     progress.printf("building a %d x %d test matrix with sigma_k = k^-%.1f ...%n", m, n, DECAY);
     DMatrixRMaj g = testMatrix(m, n, seed);
     List<Row> rows = new ArrayList<>();

@@ -26,12 +26,30 @@ import picocli.CommandLine.Option;
  * classifies held-out glosses with ONNX Runtime. Each fine-tune is a job run by an embedded
  * coordinator and two worker actors ({@code loraone train}); a few minutes on 2 cores.
  */
-@Command(name = "demo", description = "Fine-tune MiniLM on WordNet supersense with LoRA-One and default LoRA, compare, export, classify.")
+@Command(
+    name = "demo",
+    description =
+        "Fine-tune MiniLM on WordNet supersense with LoRA-One and default LoRA, compare, export, classify.")
 final class DemoCommand implements Callable<Integer> {
-  @Option(names = "--steps", defaultValue = "150", description = "optimizer steps per method (default: ${DEFAULT-VALUE})") int steps;
+  @Option(
+      names = "--steps",
+      defaultValue = "150",
+      description = "optimizer steps per method (default: ${DEFAULT-VALUE})")
+  int steps;
+
   @Option(names = "--seed", defaultValue = "0") long seed;
-  @Option(names = "--out", defaultValue = "out/demo", description = "output folder (default: ${DEFAULT-VALUE})") Path out;
-  @Option(names = "--workers", defaultValue = "2", description = "worker actors (default: ${DEFAULT-VALUE})") int workers;
+
+  @Option(
+      names = "--out",
+      defaultValue = "out/demo",
+      description = "output folder (default: ${DEFAULT-VALUE})")
+  Path out;
+
+  @Option(
+      names = "--workers",
+      defaultValue = "2",
+      description = "worker actors (default: ${DEFAULT-VALUE})")
+  int workers;
 
   private record Run(String init, JobEvent.Finished end, double seconds) {}
 
@@ -55,20 +73,43 @@ final class DemoCommand implements Callable<Integer> {
       System.err.printf("[%s] done in %s%n", init, ProgressBar.time((System.nanoTime() - ts) / 1e9));
     }
     System.out.println();
-    System.out.println("MiniLM (all-MiniLM-L6-v2) on WordNet 3.1 supersense, 26 classes; coordinator + " + workers
-        + " worker actors; " + steps + " steps x " + d.batch() + " examples, r=" + d.rank() + " all-linear, alpha=" + d.alpha()
-        + " (rsLoRA), lr " + d.lr() + ", seed " + seed);
+    System.out.println(
+        "MiniLM (all-MiniLM-L6-v2) on WordNet 3.1 supersense, 26 classes; coordinator + "
+            + workers
+            + " worker actors; "
+            + steps
+            + " steps x "
+            + d.batch()
+            + " examples, r="
+            + d.rank()
+            + " all-linear, alpha="
+            + d.alpha()
+            + " (rsLoRA), lr "
+            + d.lr()
+            + ", seed "
+            + seed);
     System.out.printf("%-10s %10s %10s %10s  %s%n", "method", "accuracy", "eval loss", "wall s", "adapter sha256");
     for (Run r : runs) {
-      System.out.printf("%-10s %10.4f %10.4f %10.1f  %s%n", r.init(), r.end().finalEval().accuracy(), r.end().finalEval().loss(),
-          r.seconds(), r.end().adapterSha256().substring(0, 16));
+      System.out.printf(
+          "%-10s %10.4f %10.4f %10.1f  %s%n",
+          r.init(),
+          r.end().finalEval().accuracy(),
+          r.end().finalEval().loss(),
+          r.seconds(),
+          r.end().adapterSha256().substring(0, 16));
     }
     Path model = out.resolve("lora-one").resolve("model");
     System.out.println();
-    System.out.println("held-out glosses (WordNet test split) classified by ONNX Runtime with " + model.resolve(Artifacts.ONNX_FILE) + ":");
+    System.out.println(
+        "held-out glosses (WordNet test split) classified by ONNX Runtime with "
+            + model.resolve(Artifacts.ONNX_FILE)
+            + ":");
     List<Example.Classification> samples = heldOut(8);
-    try (OnnxClassifier c = OnnxClassifier.open(model.resolve(Artifacts.ONNX_FILE), model.resolve(Artifacts.TOKENIZER_FILE),
-        d.maxLength())) {
+    try (OnnxClassifier c =
+        OnnxClassifier.open(
+            model.resolve(Artifacts.ONNX_FILE),
+            model.resolve(Artifacts.TOKENIZER_FILE),
+            d.maxLength())) {
       List<OnnxClassifier.Prediction> preds = c.predict(samples.stream().map(Example.Classification::text).toList());
       int right = 0;
       for (int i = 0; i < samples.size(); i++) {
@@ -76,13 +117,21 @@ final class DemoCommand implements Callable<Integer> {
         boolean ok = p.labelName().equals(samples.get(i).label());
         right += ok ? 1 : 0;
         String text = samples.get(i).text();
-        System.out.printf("  %s %-18s (%.2f) true %-18s %s%n", ok ? "+" : "-", p.labelName(), p.confidence(), samples.get(i).label(),
+        System.out.printf(
+            "  %s %-18s (%.2f) true %-18s %s%n",
+            ok ? "+" : "-",
+            p.labelName(),
+            p.confidence(),
+            samples.get(i).label(),
             text.length() > 70 ? text.substring(0, 67) + "..." : text);
       }
       System.out.printf("  %d of %d right%n", right, samples.size());
     }
     System.out.println();
-    System.out.println("artefacts under " + out.toAbsolutePath() + " (adapters: PEFT format; model: ONNX + tokenizer.json)");
+    System.out.println(
+        "artefacts under "
+            + out.toAbsolutePath()
+            + " (adapters: PEFT format; model: ONNX + tokenizer.json)");
     System.out.println("total " + ProgressBar.time((System.nanoTime() - t0) / 1e9));
     return 0;
   }

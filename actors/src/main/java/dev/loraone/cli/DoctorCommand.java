@@ -9,7 +9,9 @@ import picocli.CommandLine.Option;
 /** {@code loraone doctor}: what this machine runs on, for bug reports and determinism checks. */
 @Command(
     name = "doctor",
-    description = "Print Java, DJL engine and PyTorch versions, threads, native library location, ONNX Runtime and GPU visibility.")
+    description =
+        "Print Java, DJL engine and PyTorch versions, threads, native library location, ONNX Runtime and GPU "
+            + "visibility.")
 final class DoctorCommand implements Runnable {
 
   @Option(names = "--json", description = "Print one JSON object instead of a table.")

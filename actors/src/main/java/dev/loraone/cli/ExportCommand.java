@@ -20,7 +20,12 @@ import picocli.CommandLine.Option;
 /** {@code loraone export}: base model + PEFT adapter -> merged ONNX model with its tokenizer. */
 @Command(name = "export", description = "Merge a PEFT adapter into its base model and write ONNX (+ tokenizer.json).")
 final class ExportCommand implements Callable<Integer> {
-  @Option(names = "--model", defaultValue = "minilm", description = "base model: minilm | bge-small | HF folder (default: ${DEFAULT-VALUE})") String model;
+  @Option(
+      names = "--model",
+      defaultValue = "minilm",
+      description = "base model: minilm | bge-small | HF folder (default: ${DEFAULT-VALUE})")
+  String model;
+
   @Option(names = "--adapter", required = true, description = "adapter folder (adapter_model.safetensors,"
       + " adapter_config.json, and labels.json for a classifier; an embedding adapter, task_type FEATURE_EXTRACTION,"
       + " exports with its base model's pooling)") Path adapter;

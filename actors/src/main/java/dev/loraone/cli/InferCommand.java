@@ -14,10 +14,21 @@ import picocli.CommandLine.Parameters;
 /** {@code loraone infer}: classify texts with an exported model in ONNX Runtime. */
 @Command(name = "infer", description = "Classify texts with an exported ONNX model (ONNX Runtime).")
 final class InferCommand implements Callable<Integer> {
-  @Option(names = "--model-dir", required = true, description = "folder with model.onnx and tokenizer.json (from finetune or export)") Path dir;
+  @Option(
+      names = "--model-dir",
+      required = true,
+      description = "folder with model.onnx and tokenizer.json (from finetune or export)")
+  Path dir;
+
   @Option(names = "--file", description = "read texts from FILE, one per line") Path file;
   @Option(names = "--max-length", defaultValue = "128") int maxLength;
-  @Option(names = "--top", defaultValue = "1", description = "labels to show per text (default: ${DEFAULT-VALUE})") int top;
+
+  @Option(
+      names = "--top",
+      defaultValue = "1",
+      description = "labels to show per text (default: ${DEFAULT-VALUE})")
+  int top;
+
   @Parameters(arity = "0..*", description = "texts to classify") List<String> texts = new ArrayList<>();
 
   @Override
@@ -25,7 +36,9 @@ final class InferCommand implements Callable<Integer> {
     Path onnx = dir.resolve(Artifacts.ONNX_FILE);
     Path tok = dir.resolve(Artifacts.TOKENIZER_FILE);
     for (Path p : List.of(onnx, tok)) {
-      if (!Files.isRegularFile(p)) throw new IllegalArgumentException(p + ": missing (expected the output of loraone finetune or export)");
+      if (!Files.isRegularFile(p))
+        throw new IllegalArgumentException(
+            p + ": missing (expected the output of loraone finetune or export)");
     }
     List<String> all = new ArrayList<>(texts);
     if (file != null) all.addAll(Files.readAllLines(file).stream().filter(l -> !l.isBlank()).toList());

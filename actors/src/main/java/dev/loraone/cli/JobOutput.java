@@ -46,16 +46,42 @@ final class JobOutput {
   static String line(JsonNode e) {
     String kind = e.path("event").asText();
     return switch (kind) {
-      case "PhaseChanged" -> e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + e.path("detail").asText();
-      case "WorkersChanged" -> "workers " + e.path("workers") + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
-      case "StepDone" -> String.format(Locale.ROOT, "step %d/%d loss %.4f%s lr %.2e |g| %.3f %.2fs", e.path("step").asInt(),
-          e.path("steps").asInt(), e.path("loss").asDouble(), metrics(e, true), e.path("lr").asDouble(),
-          e.path("gradNorm").asDouble(), e.path("seconds").asDouble());
-      case "Evaluated" -> String.format(Locale.ROOT, "eval @%d:%s loss %.4f (%d examples)", e.path("step").asInt(),
-          metrics(e, false), e.path("loss").asDouble(), e.path("examples").asInt());
+      case "PhaseChanged" ->
+          e.path("phase").asText().toLowerCase(Locale.ROOT).replace('_', ' ')
+              + ": "
+              + e.path("detail").asText();
+      case "WorkersChanged" ->
+          "workers "
+              + e.path("workers")
+              + (e.path("detail").asText().isEmpty() ? "" : ": " + e.path("detail").asText());
+      case "StepDone" ->
+          String.format(
+              Locale.ROOT,
+              "step %d/%d loss %.4f%s lr %.2e |g| %.3f %.2fs",
+              e.path("step").asInt(),
+              e.path("steps").asInt(),
+              e.path("loss").asDouble(),
+              metrics(e, true),
+              e.path("lr").asDouble(),
+              e.path("gradNorm").asDouble(),
+              e.path("seconds").asDouble());
+      case "Evaluated" ->
+          String.format(
+              Locale.ROOT,
+              "eval @%d:%s loss %.4f (%d examples)",
+              e.path("step").asInt(),
+              metrics(e, false),
+              e.path("loss").asDouble(),
+              e.path("examples").asInt());
       case "Checkpointed" -> "checkpoint after step " + e.path("step").asInt();
-      case "Traffic" -> "traffic after step " + e.path("step").asInt() + ": " + e.path("bytesSent").asLong() + " B sent, "
-          + e.path("bytesReceived").asLong() + " B received";
+      case "Traffic" ->
+          "traffic after step "
+              + e.path("step").asInt()
+              + ": "
+              + e.path("bytesSent").asLong()
+              + " B sent, "
+              + e.path("bytesReceived").asLong()
+              + " B received";
       case "Finished" -> "finished: adapter sha256 " + e.path("adapterSha256").asText();
       case "Failed" -> "failed: " + e.path("reason").asText();
       default -> kind.toLowerCase(Locale.ROOT) + ": " + e.path("detail").asText();
@@ -69,9 +95,22 @@ final class JobOutput {
   static String metrics(JsonNode e, boolean brief) {
     JsonNode m = e.has("metrics") ? e.path("metrics") : e;
     StringBuilder sb = new StringBuilder();
-    if (m.has("accuracy")) sb.append(String.format(Locale.ROOT, brief ? " acc %.3f" : " accuracy %.4f", m.path("accuracy").asDouble()));
-    if (m.has("perplexity")) sb.append(String.format(Locale.ROOT, brief ? " ppl %.2f" : " perplexity %.3f", m.path("perplexity").asDouble()));
-    if (m.has("exact_match")) sb.append(String.format(Locale.ROOT, brief ? " em %.2f" : " exact match %.4f", m.path("exact_match").asDouble()));
+    if (m.has("accuracy"))
+      sb.append(
+          String.format(
+              Locale.ROOT, brief ? " acc %.3f" : " accuracy %.4f", m.path("accuracy").asDouble()));
+    if (m.has("perplexity"))
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              brief ? " ppl %.2f" : " perplexity %.3f",
+              m.path("perplexity").asDouble()));
+    if (m.has("exact_match"))
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              brief ? " em %.2f" : " exact match %.4f",
+              m.path("exact_match").asDouble()));
     if (!brief && m.has("tokens")) sb.append(String.format(Locale.ROOT, " (%d tokens)", m.path("tokens").asLong()));
     return sb.toString();
   }
@@ -88,7 +127,10 @@ final class JobOutput {
     return JobEventJson.toJson(e);
   }
 
-  /** The exit code of a job command: 0 when the job finished; with {@code json} the events said it all, else the end is printed. */
+  /**
+   * The exit code of a job command: 0 when the job finished; with {@code json} the events said it
+   * all, else the end is printed.
+   */
   static int end(JobEvent end, boolean json) {
     return json ? (end instanceof JobEvent.Finished ? 0 : 1) : printEnd(end, System.out, System.err);
   }
@@ -97,7 +139,9 @@ final class JobOutput {
   static int printEnd(JobEvent end, PrintStream out, PrintStream err) {
     if (end instanceof JobEvent.Finished f) {
       JsonNode last = JobEventJson.toNode(f.finalEval());
-      out.printf("%nfinal:%s, eval loss %.4f on %d examples%n", metrics(last, false), f.finalEval().loss(), f.finalEval().examples());
+      out.printf(
+          "%nfinal:%s, eval loss %.4f on %d examples%n",
+          metrics(last, false), f.finalEval().loss(), f.finalEval().examples());
       out.println("adapter: " + f.adapterDir() + " (sha256 " + f.adapterSha256() + ")");
       f.exported().forEach((file, sha) -> out.println("exported: " + file + " (sha256 " + sha + ")"));
       return 0;

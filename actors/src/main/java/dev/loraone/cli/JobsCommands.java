@@ -16,7 +16,10 @@ import picocli.CommandLine.Parameters;
 final class JobsCommands {
   private JobsCommands() {}
 
-  @Command(name = "submit", description = "Submit a job file to a loraone service; follows it with a progress bar unless --detach.")
+  @Command(
+      name = "submit",
+      description =
+          "Submit a job file to a loraone service; follows it with a progress bar unless --detach.")
   static final class Submit implements Callable<Integer> {
     @Mixin ServiceClient client;
     @Parameters(paramLabel = "FILE", description = "job file (HOCON or JSON; see conf/jobs/)") Path file;
@@ -58,25 +61,44 @@ final class JobsCommands {
       if (id == null) {
         System.out.printf("%-32s %-10s %-22s %9s %9s%n", "id", "state", "phase", "step", "loss");
         for (JsonNode j : n) {
-          System.out.printf("%-32s %-10s %-22s %9s %9s%n", j.path("id").asText(), j.path("state").asText(), j.path("phase").asText(),
-              j.path("step").asInt() + "/" + j.path("steps").asInt(), j.has("loss") ? String.format(Locale.ROOT, "%.4f", j.path("loss").asDouble()) : "-");
+          System.out.printf(
+              "%-32s %-10s %-22s %9s %9s%n",
+              j.path("id").asText(),
+              j.path("state").asText(),
+              j.path("phase").asText(),
+              j.path("step").asInt() + "/" + j.path("steps").asInt(),
+              j.has("loss") ? String.format(Locale.ROOT, "%.4f", j.path("loss").asDouble()) : "-");
         }
         return 0;
       }
       System.out.println("job      " + n.path("id").asText() + " (" + n.path("name").asText() + ")");
-      System.out.println("state    " + n.path("state").asText() + ", phase " + n.path("phase").asText() + ", step " + n.path("step").asInt() + "/"
-          + n.path("steps").asInt());
+      System.out.println(
+          "state    "
+              + n.path("state").asText()
+              + ", phase "
+              + n.path("phase").asText()
+              + ", step "
+              + n.path("step").asInt()
+              + "/"
+              + n.path("steps").asInt());
       if (!n.path("detail").asText().isEmpty()) System.out.println("detail   " + n.path("detail").asText());
       if (n.has("reason")) System.out.println("reason   " + n.path("reason").asText());
       System.out.println("workers  " + n.path("workers"));
       JsonNode evals = n.path("evaluations");
       if (!evals.isEmpty()) {
         JsonNode e = evals.get(evals.size() - 1);
-        System.out.printf(Locale.ROOT, "eval    %s, loss %.4f after step %d%n", JobOutput.metrics(e, false), e.path("loss").asDouble(),
+        System.out.printf(
+            Locale.ROOT,
+            "eval    %s, loss %.4f after step %d%n",
+            JobOutput.metrics(e, false),
+            e.path("loss").asDouble(),
             e.path("step").asInt());
       }
       if (n.has("adapterSha256")) System.out.println("adapter  sha256 " + n.path("adapterSha256").asText());
-      n.path("artifacts").fields().forEachRemaining(a -> System.out.println("artifact " + a.getKey() + ": " + a.getValue().asText()));
+      n.path("artifacts")
+          .fields()
+          .forEachRemaining(
+              a -> System.out.println("artifact " + a.getKey() + ": " + a.getValue().asText()));
       return 0;
     }
   }
@@ -89,7 +111,11 @@ final class JobsCommands {
     @Override
     public Integer call() {
       JsonNode n = client.post("/jobs/" + id + "/cancel", "", "text/plain");
-      System.out.println(id + ": " + n.path("state").asText() + (n.path("cancelRequested").asBoolean() ? " (cancel requested)" : ""));
+      System.out.println(
+          id
+              + ": "
+              + n.path("state").asText()
+              + (n.path("cancelRequested").asBoolean() ? " (cancel requested)" : ""));
       return 0;
     }
   }
@@ -120,7 +146,12 @@ final class JobsCommands {
     });
     JsonNode job = client.get("/jobs/" + id);
     if (!json) {
-      out.println("[" + id + "] " + job.path("state").asText() + (job.has("reason") ? ": " + job.path("reason").asText() : ""));
+      out.println(
+          "["
+              + id
+              + "] "
+              + job.path("state").asText()
+              + (job.has("reason") ? ": " + job.path("reason").asText() : ""));
       if (job.has("adapterSha256")) System.out.println("adapter sha256 " + job.path("adapterSha256").asText());
     }
     return "SUCCEEDED".equals(job.path("state").asText()) ? 0 : 1;

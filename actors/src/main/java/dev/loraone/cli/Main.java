@@ -16,7 +16,25 @@ import picocli.CommandLine.Command;
     scope = CommandLine.ScopeType.INHERIT, // --help and --version on every subcommand
     version = "loraone 0.1.0",
     description = "LoRA-One fine-tuning for the JVM.",
-    subcommands = {DemoCommand.class, DoctorCommand.class, FinetuneCommand.class, TrainCommand.class, NodeCommand.class, ServeCommand.class, JobsCommands.Submit.class, JobsCommands.Status.class, JobsCommands.Cancel.class, JobsCommands.Logs.class, ExportCommand.class, InferCommand.class, EmbedCommand.class, GenerateCommand.class, BenchCommand.class, TheoryCommand.class, CompareCommand.class})
+    subcommands = {
+      DemoCommand.class,
+      DoctorCommand.class,
+      FinetuneCommand.class,
+      TrainCommand.class,
+      NodeCommand.class,
+      ServeCommand.class,
+      JobsCommands.Submit.class,
+      JobsCommands.Status.class,
+      JobsCommands.Cancel.class,
+      JobsCommands.Logs.class,
+      ExportCommand.class,
+      InferCommand.class,
+      EmbedCommand.class,
+      GenerateCommand.class,
+      BenchCommand.class,
+      TheoryCommand.class,
+      CompareCommand.class
+    })
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -33,34 +33,96 @@ import picocli.CommandLine.Option;
     subcommands = NodeCommand.Leave.class)
 final class NodeCommand implements Callable<Integer> {
   @Option(names = "--role", description = "coordinator | worker (required)") String role;
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind and advertise (default: ${DEFAULT-VALUE})") String host;
-  @Option(names = "--port", defaultValue = "0", description = "cluster port; 0 picks a free one (default: ${DEFAULT-VALUE})") int port;
-  @Option(names = "--seed-nodes", split = ",", description = "host:port of nodes to join through, comma-separated (required)")
+
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description = "address to bind and advertise (default: ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(
+      names = "--port",
+      defaultValue = "0",
+      description = "cluster port; 0 picks a free one (default: ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--seed-nodes",
+      split = ",",
+      description = "host:port of nodes to join through, comma-separated (required)")
   List<String> seeds = List.of();
+
   @Option(names = "--job", description = "coordinator: the job file (HOCON or JSON)") Path job;
-  @Option(names = "--out", description = "coordinator: output folder (default: out/jobs/<job name>); a checkpoint there is resumed") Path out;
-  @Option(names = "--timeout", defaultValue = "600", description = "coordinator: give up after this many minutes (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--out",
+      description =
+          "coordinator: output folder (default: out/jobs/<job name>); a checkpoint there is resumed")
+  Path out;
+
+  @Option(
+      names = "--timeout",
+      defaultValue = "600",
+      description = "coordinator: give up after this many minutes (default: ${DEFAULT-VALUE})")
   long timeoutMinutes;
-  @Option(names = "--json", description = "coordinator: each job event as one JSON object per line on stdout") boolean json;
-  @Option(names = "--id", description = "worker: its id, stable across restarts (default: worker-<host>-<port>)") String id;
-  @Option(names = "--device", split = ",", defaultValue = "cpu", description = "worker: cpu | cuda:0,cuda:1,... one worker actor per device (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--json",
+      description = "coordinator: each job event as one JSON object per line on stdout")
+  boolean json;
+
+  @Option(
+      names = "--id",
+      description = "worker: its id, stable across restarts (default: worker-<host>-<port>)")
+  String id;
+
+  @Option(
+      names = "--device",
+      split = ",",
+      defaultValue = "cpu",
+      description =
+          "worker: cpu | cuda:0,cuda:1,... one worker actor per device (default: ${DEFAULT-VALUE})")
   List<String> devices;
-  @Option(names = "--tls-key-store", paramLabel = "FILE", description = "TLS between nodes (turns it on): this node's PKCS12 key "
-      + "store; password from LORAONE_TLS_KEY_STORE_PASSWORD") Path tlsKeyStore;
-  @Option(names = "--tls-trust-store", paramLabel = "FILE", description = "TLS between nodes (turns it on): PKCS12 store of the "
-      + "certificates peers must present; password from LORAONE_TLS_TRUST_STORE_PASSWORD") Path tlsTrustStore;
-  @Option(names = "--tls-password-env", paramLabel = "NAME", description = "TLS: the environment variable holding the password "
-      + "of both stores") String tlsPasswordEnv;
+
+  @Option(
+      names = "--tls-key-store",
+      paramLabel = "FILE",
+      description =
+          "TLS between nodes (turns it on): this node's PKCS12 key "
+              + "store; password from LORAONE_TLS_KEY_STORE_PASSWORD")
+  Path tlsKeyStore;
+
+  @Option(
+      names = "--tls-trust-store",
+      paramLabel = "FILE",
+      description =
+          "TLS between nodes (turns it on): PKCS12 store of the "
+              + "certificates peers must present; password from LORAONE_TLS_TRUST_STORE_PASSWORD")
+  Path tlsTrustStore;
+
+  @Option(
+      names = "--tls-password-env",
+      paramLabel = "NAME",
+      description = "TLS: the environment variable holding the password " + "of both stores")
+  String tlsPasswordEnv;
 
   @Override
   public Integer call() throws Exception {
-    if (role == null) throw new IllegalArgumentException("--role coordinator|worker is required (or `loraone node leave NODE`)");
+    if (role == null)
+      throw new IllegalArgumentException(
+          "--role coordinator|worker is required (or `loraone node leave NODE`)");
     ClusterConfig.Role r = switch (role.toLowerCase(Locale.ROOT)) {
       case "coordinator" -> ClusterConfig.Role.COORDINATOR;
       case "worker" -> ClusterConfig.Role.WORKER;
       default -> throw new IllegalArgumentException("--role: expected coordinator or worker, got '" + role + "'");
     };
-    Config config = ClusterConfig.of(r, host, port, seeds, new ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv));
+    Config config =
+        ClusterConfig.of(
+            r,
+            host,
+            port,
+            seeds,
+            new ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv));
     return r == ClusterConfig.Role.COORDINATOR ? coordinator(config) : worker(config);
   }
 
@@ -77,18 +139,35 @@ final class NodeCommand implements Callable<Integer> {
   private int worker(Config config) throws Exception {
     devices = Devices.parse(devices);
     int bound = config.getInt("pekko.remote.artery.canonical.port");
-    String base = id != null ? id : "worker-" + host.replace(':', '.') + "-" + (bound == 0 ? ProcessHandle.current().pid() : bound);
-    ActorSystem<WorkerNode.Command> system = ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
-    // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered first
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-drain-workers",
-        () -> {
-          System.err.println("worker node " + base + " drains: its running units finish and are delivered before it leaves");
-          return AskPattern.<WorkerNode.Command, Done>ask(system, WorkerNode.DrainAll::new, Duration.ofMinutes(5), system.scheduler())
-              .exceptionally(t -> Done.getInstance()).thenApply(d -> {
-                System.err.println("worker node " + base + " drained");
-                return d;
-              });
-        });
+    String base =
+        id != null
+            ? id
+            : "worker-"
+                + host.replace(':', '.')
+                + "-"
+                + (bound == 0 ? ProcessHandle.current().pid() : bound);
+    ActorSystem<WorkerNode.Command> system =
+        ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+    // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered
+    // first
+    CoordinatedShutdown.get(system)
+        .addTask(
+            CoordinatedShutdown.PhaseBeforeServiceUnbind(),
+            "loraone-drain-workers",
+            () -> {
+              System.err.println(
+                  "worker node "
+                      + base
+                      + " drains: its running units finish and are delivered before it leaves");
+              return AskPattern.<WorkerNode.Command, Done>ask(
+                      system, WorkerNode.DrainAll::new, Duration.ofMinutes(5), system.scheduler())
+                  .exceptionally(t -> Done.getInstance())
+                  .thenApply(
+                      d -> {
+                        System.err.println("worker node " + base + " drained");
+                        return d;
+                      });
+            });
     System.err.println("worker node " + base + " at " + system.address() + ", joining " + seeds);
     system.getWhenTerminated().toCompletableFuture().get();
     System.err.println("worker node " + base + " stopped");
@@ -96,14 +175,21 @@ final class NodeCommand implements Callable<Integer> {
   }
 
   /**
-   * {@code loraone node leave NODE}: asks the service the node belongs to to take worker node {@code
-   * host:port} out of the cluster. The node drains (its running units finish and are delivered), then
-   * leaves; the jobs it served continue on the other workers with the same result.
+   * {@code loraone node leave NODE}: asks the service the node belongs to to take worker node
+   * {@code host:port} out of the cluster. The node drains (its running units finish and are
+   * delivered), then leaves; the jobs it served continue on the other workers with the same result.
    */
-  @Command(name = "leave", description = "Drain a worker node and take it out of the cluster (through the service's API).")
+  @Command(
+      name = "leave",
+      description =
+          "Drain a worker node and take it out of the cluster (through the service's API).")
   static final class Leave implements Callable<Integer> {
     @Mixin ServiceClient client;
-    @Parameters(paramLabel = "NODE", description = "the worker node's cluster address host:port (see GET /workers)") String node;
+
+    @Parameters(
+        paramLabel = "NODE",
+        description = "the worker node's cluster address host:port (see GET /workers)")
+    String node;
 
     @Override
     public Integer call() {

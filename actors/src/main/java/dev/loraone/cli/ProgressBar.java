@@ -26,8 +26,17 @@ final class ProgressBar {
     double eta = done > 0 ? elapsed / done * (total - done) : Double.NaN;
     int width = 24;
     int filled = (int) Math.round(width * done / (double) total);
-    String line = String.format("%s [%s%s] %d/%d %s  %s elapsed, ETA %s", label, "#".repeat(filled), ".".repeat(width - filled),
-        done, total, detail, time(elapsed), Double.isNaN(eta) ? "?" : time(eta));
+    String line =
+        String.format(
+            "%s [%s%s] %d/%d %s  %s elapsed, ETA %s",
+            label,
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            done,
+            total,
+            detail,
+            time(elapsed),
+            Double.isNaN(eta) ? "?" : time(eta));
     if (tty) {
       out.print("\r" + line + (done >= total ? "\n" : ""));
       out.flush();

@@ -11,42 +11,134 @@ import picocli.CommandLine.Option;
 /**
  * {@code loraone serve}: the long-running service. Jobs come in over HTTP ({@code loraone submit},
  * the web page at {@code /}, or any HTTP client); worker nodes join through {@code --cluster-port}.
- * SIGTERM or Ctrl-C checkpoints the running jobs; the next start on the same {@code --data} resumes them.
+ * SIGTERM or Ctrl-C checkpoints the running jobs; the next start on the same {@code --data} resumes
+ * them.
  */
-@Command(name = "serve", description = "Run the job service: HTTP API and web page, a job queue, a coordinator node for worker nodes.")
+@Command(
+    name = "serve",
+    description =
+        "Run the job service: HTTP API and web page, a job queue, a coordinator node for worker nodes.")
 final class ServeCommand implements Callable<Integer> {
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "HTTP bind address (default: ${DEFAULT-VALUE}); beyond loopback a --token is required")
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description =
+          "HTTP bind address (default: ${DEFAULT-VALUE}); beyond loopback a --token is required")
   String host;
-  @Option(names = "--port", defaultValue = "8080", description = "HTTP port, 0 picks a free one (default: ${DEFAULT-VALUE})") int port;
-  @Option(names = "--data", defaultValue = "out/service", description = "job store folder (default: ${DEFAULT-VALUE})") Path data;
-  @Option(names = "--max-concurrent", defaultValue = "1", description = "jobs running at once; the rest wait in the queue (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--port",
+      defaultValue = "8080",
+      description = "HTTP port, 0 picks a free one (default: ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--data",
+      defaultValue = "out/service",
+      description = "job store folder (default: ${DEFAULT-VALUE})")
+  Path data;
+
+  @Option(
+      names = "--max-concurrent",
+      defaultValue = "1",
+      description = "jobs running at once; the rest wait in the queue (default: ${DEFAULT-VALUE})")
   int maxConcurrent;
-  @Option(names = "--workers", defaultValue = "1", description = "worker actors in this JVM; 0 = cluster worker nodes only (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--workers",
+      defaultValue = "1",
+      description =
+          "worker actors in this JVM; 0 = cluster worker nodes only (default: ${DEFAULT-VALUE})")
   int workers;
+
   @Option(names = "--device", split = ",", description = "devices of the local workers, one worker actor each: cpu |"
       + " cuda:0,cuda:1,... (default: --workers on the CPU)") List<String> devices;
-  @Option(names = "--token", description = "bearer token for submit/cancel/leave (default: $LORAONE_TOKEN)") String token;
-  @Option(names = "--cluster-host", defaultValue = "127.0.0.1", description = "cluster address to bind and advertise (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--token",
+      description = "bearer token for submit/cancel/leave (default: $LORAONE_TOKEN)")
+  String token;
+
+  @Option(
+      names = "--cluster-host",
+      defaultValue = "127.0.0.1",
+      description = "cluster address to bind and advertise (default: ${DEFAULT-VALUE})")
   String clusterHost;
-  @Option(names = "--cluster-port", defaultValue = "25520", description = "cluster port worker nodes join through, 0 = free (default: ${DEFAULT-VALUE})")
+
+  @Option(
+      names = "--cluster-port",
+      defaultValue = "25520",
+      description = "cluster port worker nodes join through, 0 = free (default: ${DEFAULT-VALUE})")
   int clusterPort;
-  @Option(names = "--seed-nodes", split = ",", description = "host:port of nodes to join (default: none, this node starts the cluster)")
+
+  @Option(
+      names = "--seed-nodes",
+      split = ",",
+      description = "host:port of nodes to join (default: none, this node starts the cluster)")
   List<String> seeds = List.of();
-  @Option(names = "--tls-key-store", paramLabel = "FILE", description = "TLS between nodes (see `loraone node --help`)") Path tlsKeyStore;
-  @Option(names = "--tls-trust-store", paramLabel = "FILE", description = "TLS between nodes: trusted peer certificates") Path tlsTrustStore;
-  @Option(names = "--tls-password-env", paramLabel = "NAME", description = "TLS: the environment variable holding the stores' password")
+
+  @Option(
+      names = "--tls-key-store",
+      paramLabel = "FILE",
+      description = "TLS between nodes (see `loraone node --help`)")
+  Path tlsKeyStore;
+
+  @Option(
+      names = "--tls-trust-store",
+      paramLabel = "FILE",
+      description = "TLS between nodes: trusted peer certificates")
+  Path tlsTrustStore;
+
+  @Option(
+      names = "--tls-password-env",
+      paramLabel = "NAME",
+      description = "TLS: the environment variable holding the stores' password")
   String tlsPasswordEnv;
-  @Option(names = "--max-body", defaultValue = "1048576", description = "largest request body in bytes (default: ${DEFAULT-VALUE})") long maxBody;
+
+  @Option(
+      names = "--max-body",
+      defaultValue = "1048576",
+      description = "largest request body in bytes (default: ${DEFAULT-VALUE})")
+  long maxBody;
 
   @Override
   public Integer call() throws Exception {
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
-    List<String> local = devices != null ? Devices.parse(devices) : java.util.Collections.nCopies(Math.max(workers, 0), "cpu");
+    List<String> local =
+        devices != null
+            ? Devices.parse(devices)
+            : java.util.Collections.nCopies(Math.max(workers, 0), "cpu");
     workers = devices != null ? local.size() : workers;
-    Service s = Service.start(new Service.Settings(host, port, data, maxConcurrent, workers, t, clusterHost, clusterPort, seeds, maxBody,
-        new dev.loraone.runtime.ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv), local));
-    System.err.println("loraone service at " + s.url() + " (jobs in " + data.toAbsolutePath() + ", cluster " + s.clusterAddress() + ", "
-        + workers + " local worker(s), " + maxConcurrent + " job(s) at once" + (t == null ? "" : ", token required for changes") + ")");
+    Service s =
+        Service.start(
+            new Service.Settings(
+                host,
+                port,
+                data,
+                maxConcurrent,
+                workers,
+                t,
+                clusterHost,
+                clusterPort,
+                seeds,
+                maxBody,
+                new dev.loraone.runtime.ClusterConfig.TlsOptions(
+                    tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
+                local));
+    System.err.println(
+        "loraone service at "
+            + s.url()
+            + " (jobs in "
+            + data.toAbsolutePath()
+            + ", cluster "
+            + s.clusterAddress()
+            + ", "
+            + workers
+            + " local worker(s), "
+            + maxConcurrent
+            + " job(s) at once"
+            + (t == null ? "" : ", token required for changes")
+            + ")");
     System.out.println(s.url());
     System.out.flush();
     s.whenTerminated().toCompletableFuture().get();

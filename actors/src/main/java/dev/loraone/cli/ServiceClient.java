@@ -24,7 +24,11 @@ import picocli.CommandLine.Option;
 final class ServiceClient {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @Option(names = "--server", description = "service URL (default: $LORAONE_SERVER or http://127.0.0.1:8080)") String server;
+  @Option(
+      names = "--server",
+      description = "service URL (default: $LORAONE_SERVER or http://127.0.0.1:8080)")
+  String server;
+
   @Option(names = "--token", description = "bearer token (default: $LORAONE_TOKEN)") String token;
 
   private HttpClient http;
@@ -47,7 +51,11 @@ final class ServiceClient {
   }
 
   JsonNode post(String path, String body, String contentType) {
-    return send(request(path).header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)).build());
+    return send(
+        request(path)
+            .header("Content-Type", contentType)
+            .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
+            .build());
   }
 
   private JsonNode send(HttpRequest r) {
@@ -55,7 +63,10 @@ final class ServiceClient {
     try {
       res = http.send(r, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (ConnectException e) {
-      throw new IllegalArgumentException("no loraone service at " + base() + " (start one with `loraone serve`, or give --server URL)");
+      throw new IllegalArgumentException(
+          "no loraone service at "
+              + base()
+              + " (start one with `loraone serve`, or give --server URL)");
     } catch (IOException e) {
       throw new IllegalArgumentException(r.method() + " " + r.uri() + ": " + e.getMessage());
     } catch (InterruptedException e) {
@@ -69,7 +80,15 @@ final class ServiceClient {
       body = JSON.createObjectNode().put("error", res.body());
     }
     if (res.statusCode() >= 400) {
-      StringBuilder m = new StringBuilder(r.method() + " " + r.uri().getPath() + ": " + res.statusCode() + " " + body.path("error").asText());
+      StringBuilder m =
+          new StringBuilder(
+              r.method()
+                  + " "
+                  + r.uri().getPath()
+                  + ": "
+                  + res.statusCode()
+                  + " "
+                  + body.path("error").asText());
       body.path("problems").forEach(p -> m.append("\n  ").append(p.asText()));
       throw new IllegalArgumentException(m.toString());
     }
@@ -82,13 +101,22 @@ final class ServiceClient {
    * or {@code each} returns false.
    */
   void events(String id, int from, boolean follow, Predicate<JsonNode> each) {
-    HttpRequest r = request("/jobs/" + id + "/events?from=" + from + (follow ? "" : "&follow=false")).header("Accept", "text/event-stream")
-        .GET().build();
+    HttpRequest r =
+        request("/jobs/" + id + "/events?from=" + from + (follow ? "" : "&follow=false"))
+            .header("Accept", "text/event-stream")
+            .GET()
+            .build();
     try {
       HttpResponse<java.io.InputStream> res = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
       if (res.statusCode() >= 400) {
         String text = new String(res.body().readAllBytes(), StandardCharsets.UTF_8);
-        throw new IllegalArgumentException("GET /jobs/" + id + "/events: " + res.statusCode() + " " + JSON.readTree(text).path("error").asText());
+        throw new IllegalArgumentException(
+            "GET /jobs/"
+                + id
+                + "/events: "
+                + res.statusCode()
+                + " "
+                + JSON.readTree(text).path("error").asText());
       }
       try (BufferedReader in = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8))) {
         for (String line; (line = in.readLine()) != null; ) {
@@ -99,7 +127,10 @@ final class ServiceClient {
         }
       }
     } catch (ConnectException e) {
-      throw new IllegalArgumentException("no loraone service at " + base() + " (start one with `loraone serve`, or give --server URL)");
+      throw new IllegalArgumentException(
+          "no loraone service at "
+              + base()
+              + " (start one with `loraone serve`, or give --server URL)");
     } catch (IOException e) {
       throw new IllegalArgumentException("GET /jobs/" + id + "/events: " + e.getMessage());
     } catch (InterruptedException e) {

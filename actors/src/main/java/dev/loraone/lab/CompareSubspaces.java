@@ -50,8 +50,12 @@ import org.ejml.dense.row.CommonOps_DDRM;
 final class CompareSubspaces {
   private CompareSubspaces() {}
 
-  /** One row per size in {@code sizes} (ascending), for the model, task, rank, seed and init batch of {@code cfg}. */
-  static List<CompareResults.SubspaceRow> run(FinetuneConfig cfg, int[] sizes, Consumer<String> log) throws IOException {
+  /**
+   * One row per size in {@code sizes} (ascending), for the model, task, rank, seed and init batch
+   * of {@code cfg}.
+   */
+  static List<CompareResults.SubspaceRow> run(FinetuneConfig cfg, int[] sizes, Consumer<String> log)
+      throws IOException {
     int[] ns = Arrays.stream(sizes).sorted().toArray();
     int max = ns[ns.length - 1];
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
@@ -74,12 +78,20 @@ final class CompareSubspaces {
         for (int from = done; from < n; from += cfg.initBatch()) {
           int to = Math.min(n, from + cfg.initBatch());
           first.add(stepper.fullGradients(batch(tok, task, Arrays.copyOfRange(order, from, to))).weights());
-          second.add(stepper.fullGradients(batch(tok, task, Arrays.copyOfRange(order, max + from, max + to))).weights());
+          second.add(
+              stepper
+                  .fullGradients(batch(tok, task, Arrays.copyOfRange(order, max + from, max + to)))
+                  .weights());
         }
         done = n;
         rows.add(compare(n, cfg, model, first, second));
-        log.accept(String.format("subspaces: N=%d simU %.3f simV %.3f cos(dW) %.3f", n, rows.get(rows.size() - 1).simU(),
-            rows.get(rows.size() - 1).simV(), rows.get(rows.size() - 1).cosDeltaW()));
+        log.accept(
+            String.format(
+                "subspaces: N=%d simU %.3f simV %.3f cos(dW) %.3f",
+                n,
+                rows.get(rows.size() - 1).simU(),
+                rows.get(rows.size() - 1).simV(),
+                rows.get(rows.size() - 1).cosDeltaW()));
       }
     }
     return rows;
@@ -104,7 +116,9 @@ final class CompareSubspaces {
       double u = Subspaces.similarity(a.b(), b.b());
       double v = Subspaces.similarity(transpose(a.a()), transpose(b.a()));
       double c = cosine(a, b);
-      byType.computeIfAbsent(m.replaceAll("^encoder\\.layer\\.\\d+\\.", ""), k -> new ArrayList<>()).add(new double[] {u, v, c});
+      byType
+          .computeIfAbsent(m.replaceAll("^encoder\\.layer\\.\\d+\\.", ""), k -> new ArrayList<>())
+          .add(new double[] {u, v, c});
       su += u;
       sv += v;
       sc += c;

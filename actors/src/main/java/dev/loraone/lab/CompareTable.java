@@ -133,9 +133,23 @@ final class CompareTable {
     for (int i = 0; i < r.paired().size(); i++) {
       Paired p = r.paired().get(i);
       Paired l = r.pairedLoss().get(i);
-      md.append(String.format(Locale.ROOT, "| %s | %s | %+.4f ± %.4f | %s | %s | %d / %d / %d | %+.4f ± %.4f | %s | %s"
-          + " |%n", label(r, p.method()), p.seeds(), p.diff().mean(), p.diff().std(), fixed(p.t(), 2), fixed(p.p(), 3),
-          p.wins(), p.ties(), p.losses(), l.diff().mean(), l.diff().std(), fixed(l.t(), 2), fixed(l.p(), 3)));
+      md.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %+.4f ± %.4f | %s | %s | %d / %d / %d | %+.4f ± %.4f | %s | %s" + " |%n",
+              label(r, p.method()),
+              p.seeds(),
+              p.diff().mean(),
+              p.diff().std(),
+              fixed(p.t(), 2),
+              fixed(p.p(), 3),
+              p.wins(),
+              p.ties(),
+              p.losses(),
+              l.diff().mean(),
+              l.diff().std(),
+              fixed(l.t(), 2),
+              fixed(l.p(), 3)));
     }
     return md.toString();
   }

@@ -106,7 +106,8 @@ final class TheoryChart {
 
   private static JFreeChart initComparisonRisk(InitComparisonExperiment.Result result) {
     XYSeriesCollection data = new XYSeriesCollection();
-    for (InitComparisonExperiment.Run run : result.runs()) data.addSeries(curve(run.method().label(), run.risk(), true));
+    for (InitComparisonExperiment.Run run : result.runs())
+      data.addSeries(curve(run.method().label(), run.risk(), true));
     return logRisk("(b) inits under preconditioned GD: risk", data);
   }
 

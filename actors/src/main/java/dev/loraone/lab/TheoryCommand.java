@@ -115,7 +115,12 @@ public final class TheoryCommand implements Callable<Integer> {
   static String toJson(Settings settings, Report report) {
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("seed", report.seed());
-    doc.put("experiments", settings.experiments().stream().sorted().map(e -> e.name().toLowerCase(Locale.ROOT)).toList());
+    doc.put(
+        "experiments",
+        settings.experiments().stream()
+            .sorted()
+            .map(e -> e.name().toLowerCase(Locale.ROOT))
+            .toList());
     List<Claim> claims = report.claims();
     doc.put("allClaimsHold", report.allClaimsHold());
     doc.put("claims", claims);

@@ -25,7 +25,12 @@ final class TheoryTable {
     if (report.conditioning() != null) conditioning(report.conditioning(), out);
     List<Claim> claims = report.claims();
     long held = claims.stream().filter(Claim::holds).count();
-    out.printf(Locale.ROOT, "%nclaims: %d of %d hold%s%n", held, claims.size(), held == claims.size() ? "" : "  (FAIL)");
+    out.printf(
+        Locale.ROOT,
+        "%nclaims: %d of %d hold%s%n",
+        held,
+        claims.size(),
+        held == claims.size() ? "" : "  (FAIL)");
   }
 
   private static void alignment(AlignmentExperiment.Result result, PrintWriter out) {
@@ -49,8 +54,11 @@ final class TheoryTable {
 
   private static void initComparison(InitComparisonExperiment.Result result, PrintWriter out) {
     InitComparisonExperiment.Config c = result.config();
-    out.printf(Locale.ROOT, "%n(b) init comparison: %s, Delta singular values %s; one X, W0, Delta shared by all inits%n",
-        dims(c.dims()), list(c.singularValues()));
+    out.printf(
+        Locale.ROOT,
+        "%n(b) init comparison: %s, Delta singular values %s; one X, W0, Delta shared by all inits%n",
+        dims(c.dims()),
+        list(c.singularValues()));
     out.printf(Locale.ROOT, "    preconditioned GD, eta %s, lambda %s, %d steps; risk = 1/2 ||(W - W0) - Delta||_F^2%n",
         num(c.eta()), num(c.lambda()), c.steps());
     int[] at = checkpoints(c.steps(), 1, 10);
@@ -71,8 +79,14 @@ final class TheoryTable {
   private static void conditioning(ConditioningExperiment.Result result, PrintWriter out) {
     ConditioningExperiment.Config c = result.config();
     out.printf(Locale.ROOT, "%n(c) condition-number sweep: %s, LoRA-One spectral init (gamma 1)%n", dims(c.dims()));
-    out.printf(Locale.ROOT, "    steps until risk <= %s (cap %d); precGD eta %s, lambda %s; plain GD lr %s / sigma_1(G)%n",
-        sci(c.threshold(), 0), c.maxSteps(), num(c.eta()), num(c.lambda()), num(c.plainLrScale()));
+    out.printf(
+        Locale.ROOT,
+        "    steps until risk <= %s (cap %d); precGD eta %s, lambda %s; plain GD lr %s / sigma_1(G)%n",
+        sci(c.threshold(), 0),
+        c.maxSteps(),
+        num(c.eta()),
+        num(c.lambda()),
+        num(c.plainLrScale()));
     out.printf(Locale.ROOT, "    %-7s %-26s %11s %13s %13s %10s%n",
         "kappa", "Delta singular values", "risk@0", "precGD steps", "GD steps", "GD lr");
     for (ConditioningExperiment.Row row : result.rows()) {
@@ -85,7 +99,12 @@ final class TheoryTable {
 
   private static void claims(List<Claim> claims, PrintWriter out) {
     for (Claim claim : claims) {
-      out.printf(Locale.ROOT, "    %s  %s%n          %s%n", claim.holds() ? "PASS" : "FAIL", claim.statement(), claim.evidence());
+      out.printf(
+          Locale.ROOT,
+          "    %s  %s%n          %s%n",
+          claim.holds() ? "PASS" : "FAIL",
+          claim.statement(),
+          claim.evidence());
     }
   }
 

@@ -61,7 +61,9 @@ public final class ClusterConfig {
   /** As {@link #of(Role, String, int, List, TlsOptions)}, {@code --tls-password-env} read from {@code env}. */
   static Config of(Role role, String host, int port, List<String> seeds, TlsOptions tls, Map<String, String> env) {
     if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
-    if (seeds.isEmpty()) throw new IllegalArgumentException("--seed-nodes: give at least one host:port (e.g. 127.0.0.1:25520)");
+    if (seeds.isEmpty())
+      throw new IllegalArgumentException(
+          "--seed-nodes: give at least one host:port (e.g. 127.0.0.1:25520)");
     List<String> addresses = new ArrayList<>();
     for (String s : seeds) addresses.add("pekko://" + EmbeddedJob.SYSTEM_NAME + "@" + hostPort(s));
     Map<String, Object> line = new LinkedHashMap<>();
@@ -101,7 +103,8 @@ public final class ClusterConfig {
         throw new IllegalArgumentException("--tls-password-env " + tls.passwordEnv() + ": the environment variable "
             + tls.passwordEnv() + " is not set (expected the password of the TLS key and trust stores)");
       }
-      for (String k : List.of("key-store-password", "key-password", "trust-store-password")) keys.put(ClusterTls.KEY + "." + k, password);
+      for (String k : List.of("key-store-password", "key-password", "trust-store-password"))
+        keys.put(ClusterTls.KEY + "." + k, password);
     }
     return keys;
   }

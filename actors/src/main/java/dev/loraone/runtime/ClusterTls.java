@@ -75,11 +75,20 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
     /** Opens the store as Pekko does (the JVM's default type, PKCS12; JKS files load too). */
     KeyStore open() {
       if (file == null) {
-        throw new IllegalArgumentException(KEY + ".enabled is on but " + KEY + "." + name + " is not set: give " + option()
-            + " FILE or set the key (a PKCS12 file)");
+        throw new IllegalArgumentException(
+            KEY
+                + ".enabled is on but "
+                + KEY
+                + "."
+                + name
+                + " is not set: give "
+                + option()
+                + " FILE or set the key (a PKCS12 file)");
       }
-      if (!Files.isRegularFile(file)) throw new IllegalArgumentException(what() + " (from " + fileFrom + "): no such file");
-      if (!Files.isReadable(file)) throw new IllegalArgumentException(what() + " (from " + fileFrom + "): not readable");
+      if (!Files.isRegularFile(file))
+        throw new IllegalArgumentException(what() + " (from " + fileFrom + "): no such file");
+      if (!Files.isReadable(file))
+        throw new IllegalArgumentException(what() + " (from " + fileFrom + "): not readable");
       if (password.isEmpty()) {
         throw new IllegalArgumentException(what() + ": no password given (expected it in " + passwordEnv()
             + ", in the variable named by --tls-password-env, or in " + KEY + "." + name + "-password)");
@@ -92,9 +101,12 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
         if (e.getCause() instanceof UnrecoverableKeyException) {
           throw new IllegalArgumentException(what() + ": wrong password (from " + passwordFrom + ")", e);
         }
-        throw new IllegalArgumentException(what() + " (from " + fileFrom + "): not a PKCS12 key store (" + e.getMessage() + ")", e);
+        throw new IllegalArgumentException(
+            what() + " (from " + fileFrom + "): not a PKCS12 key store (" + e.getMessage() + ")",
+            e);
       } catch (GeneralSecurityException e) {
-        throw new IllegalArgumentException(what() + " (from " + fileFrom + "): cannot be read (" + e.getMessage() + ")", e);
+        throw new IllegalArgumentException(
+            what() + " (from " + fileFrom + "): cannot be read (" + e.getMessage() + ")", e);
       }
     }
   }
@@ -109,8 +121,14 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
           : from(c, "key-password", "--tls-password-env", "LORAONE_TLS_KEY_PASSWORD");
       String protocol = c.getString(KEY + ".protocol");
       if (!PROTOCOLS.contains(protocol)) {
-        throw new IllegalArgumentException(KEY + ".protocol = '" + protocol + "' (from " + from(c, "protocol", null, null)
-            + "): expected one of " + PROTOCOLS);
+        throw new IllegalArgumentException(
+            KEY
+                + ".protocol = '"
+                + protocol
+                + "' (from "
+                + from(c, "protocol", null, null)
+                + "): expected one of "
+                + PROTOCOLS);
       }
       List<String> algorithms = c.getStringList(KEY + ".enabled-algorithms");
       // TLS 1.3 suites name no key exchange (TLS_AES_128_GCM_SHA256); TLS 1.2 suites do (TLS_ECDHE_..._WITH_...).
@@ -120,8 +138,13 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
             + from(c, "enabled-algorithms", null, null) + "): none is a " + protocol + " cipher suite (expected e.g. "
             + (tls13 ? "TLS_AES_128_GCM_SHA256" : "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256") + ")");
       }
-      return new ClusterTls(keys, keyPassword.isEmpty() ? keys.password() : keyPassword, keyPasswordFrom, store(c, "trust-store"),
-          protocol, List.copyOf(algorithms));
+      return new ClusterTls(
+          keys,
+          keyPassword.isEmpty() ? keys.password() : keyPassword,
+          keyPasswordFrom,
+          store(c, "trust-store"),
+          protocol,
+          List.copyOf(algorithms));
     } catch (ConfigException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
@@ -129,8 +152,12 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
 
   private static Store store(Config c, String name) {
     String file = c.getString(KEY + "." + name);
-    return new Store(name, file.isEmpty() ? null : Path.of(file), c.getString(KEY + "." + name + "-password"),
-        from(c, name, "--tls-" + name, null), from(c, name + "-password", "--tls-password-env", Store.passwordEnv(name)));
+    return new Store(
+        name,
+        file.isEmpty() ? null : Path.of(file),
+        c.getString(KEY + "." + name + "-password"),
+        from(c, name, "--tls-" + name, null),
+        from(c, name + "-password", "--tls-password-env", Store.passwordEnv(name)));
   }
 
   /** Where a key's value was set: its option, its environment variable, or the key and its origin. */
@@ -154,15 +181,26 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
     }
     KeyStore trusted = trustStore.open();
     if (aliases(trusted).isEmpty()) {
-      throw new IllegalArgumentException("TLS trust store " + trustStore.file() + " (from " + trustStore.fileFrom()
-          + "): holds no certificate (expected the certificates of the cluster's nodes, or of the CA that signed them)");
+      throw new IllegalArgumentException(
+          "TLS trust store "
+              + trustStore.file()
+              + " (from "
+              + trustStore.fileFrom()
+              + "): holds no certificate (expected the certificates of the cluster's nodes, or of the CA that signed "
+                  + "them)");
     }
     try {
       KeyManagerFactory km = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       try {
         km.init(keys, keyPassword.toCharArray());
       } catch (UnrecoverableKeyException e) {
-        throw new IllegalArgumentException("TLS key store " + keyStore.file() + ": wrong key password (from " + keyPasswordFrom + ")", e);
+        throw new IllegalArgumentException(
+            "TLS key store "
+                + keyStore.file()
+                + ": wrong key password (from "
+                + keyPasswordFrom
+                + ")",
+            e);
       }
       TrustManagerFactory tm = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tm.init(trusted);
@@ -177,8 +215,18 @@ record ClusterTls(Store keyStore, String keyPassword, String keyPasswordFrom, St
             + " (expected " + protocol + " cipher suites of this JVM, e.g. TLS_AES_128_GCM_SHA256)", e);
       }
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException(KEY + ": cannot build a " + protocol + " context from " + keyStore.file() + " and "
-          + trustStore.file() + " (" + e.getMessage() + ")", e);
+      throw new IllegalArgumentException(
+          KEY
+              + ": cannot build a "
+              + protocol
+              + " context from "
+              + keyStore.file()
+              + " and "
+              + trustStore.file()
+              + " ("
+              + e.getMessage()
+              + ")",
+          e);
     }
     return this;
   }

@@ -67,49 +67,97 @@ public final class EmbeddedJob {
 
   /**
    * The job on an actor system made from {@code config}: with {@code provider = cluster} this is a
-   * coordinator node ({@code loraone node --role coordinator}) whose workers, on other nodes, find it
-   * through the receptionist; {@code workers} local ones may be added (0 for none). CoordinatedShutdown
-   * (Ctrl-C, SIGTERM, the cluster downing this node) first writes a checkpoint of the last applied step.
+   * coordinator node ({@code loraone node --role coordinator}) whose workers, on other nodes, find
+   * it through the receptionist; {@code workers} local ones may be added (0 for none).
+   * CoordinatedShutdown (Ctrl-C, SIGTERM, the cluster downing this node) first writes a checkpoint
+   * of the last applied step.
    */
-  public static JobEvent run(Config config, JobSpec spec, int workers, WorkerFactory factory, Path outDir, Consumer<JobEvent> progress,
-      java.util.function.Predicate<JobEvent> abortWhen, Duration timeout) {
+  public static JobEvent run(
+      Config config,
+      JobSpec spec,
+      int workers,
+      WorkerFactory factory,
+      Path outDir,
+      Consumer<JobEvent> progress,
+      java.util.function.Predicate<JobEvent> abortWhen,
+      Duration timeout) {
     if (workers < 0) throw new IllegalArgumentException("workers must be >= 0, got " + workers);
     JobId job = new JobId(spec.getString("name"));
     CompletableFuture<JobEvent> done = new CompletableFuture<>();
-    Behavior<Started> guardian = Behaviors.setup(ctx -> {
-      ActorRef<TransferMessage> inbox = ctx.spawn(TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
-      ActorRef<JobEvent> listener = ctx.spawn(Behaviors.<JobEvent>receiveMessage(e -> {
-        progress.accept(e);
-        if (e instanceof JobEvent.Finished || e instanceof JobEvent.Failed) done.complete(e);
-        else if (abortWhen.test(e)) done.complete(new JobEvent.Failed(job, "aborted by the caller after " + e));
-        return Behaviors.same();
-      }), "job-events");
-      ActorRef<CoordinatorActor.Command> coordinator =
-          ctx.spawn(CoordinatorActor.create(job, spec, outDir, inbox, listener), "coordinator-" + job.value());
-      @SuppressWarnings("unchecked")
-      Class<Endpoint<CoordinatorMessage>> endpointClass = (Class<Endpoint<CoordinatorMessage>>) (Class<?>) Endpoint.class;
-      ctx.ask(endpointClass, coordinator, Duration.ofSeconds(60), CoordinatorActor.GetEndpoint::new,
-          (endpoint, failure) -> new Started(endpoint, failure));
-      org.apache.pekko.actor.typed.ActorSystem<Void> system = ctx.getSystem();
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-checkpoint", () -> done.isDone()
-          ? CompletableFuture.completedFuture(Done.getInstance())
-          : AskPattern.<CoordinatorActor.Command, Done>ask(coordinator, CoordinatorActor.CheckpointNow::new, Duration.ofSeconds(60),
-              system.scheduler()).exceptionally(t -> Done.getInstance()));
-      return Behaviors.receiveMessage(started -> {
-        if (started.failure() != null) {
-          done.complete(new JobEvent.Failed(job, "coordinator did not start: " + started.failure()));
-          return Behaviors.same();
-        }
-        for (int i = 0; i < workers; i++) {
-          WorkerId id = new WorkerId("worker-" + (i + 1));
-          ctx.spawn(factory.create(id, started.endpoint(), inbox), id.value());
-        }
-        return Behaviors.same();
-      });
-    });
+    Behavior<Started> guardian =
+        Behaviors.setup(
+            ctx -> {
+              ActorRef<TransferMessage> inbox =
+                  ctx.spawn(
+                      TransferInbox.create(TransferSettings.of(ctx.getSystem())),
+                      TransferInbox.NAME);
+              ActorRef<JobEvent> listener =
+                  ctx.spawn(
+                      Behaviors.<JobEvent>receiveMessage(
+                          e -> {
+                            progress.accept(e);
+                            if (e instanceof JobEvent.Finished || e instanceof JobEvent.Failed)
+                              done.complete(e);
+                            else if (abortWhen.test(e))
+                              done.complete(
+                                  new JobEvent.Failed(job, "aborted by the caller after " + e));
+                            return Behaviors.same();
+                          }),
+                      "job-events");
+              ActorRef<CoordinatorActor.Command> coordinator =
+                  ctx.spawn(
+                      CoordinatorActor.create(job, spec, outDir, inbox, listener),
+                      "coordinator-" + job.value());
+              @SuppressWarnings("unchecked")
+              Class<Endpoint<CoordinatorMessage>> endpointClass =
+                  (Class<Endpoint<CoordinatorMessage>>) (Class<?>) Endpoint.class;
+              ctx.ask(
+                  endpointClass,
+                  coordinator,
+                  Duration.ofSeconds(60),
+                  CoordinatorActor.GetEndpoint::new,
+                  (endpoint, failure) -> new Started(endpoint, failure));
+              org.apache.pekko.actor.typed.ActorSystem<Void> system = ctx.getSystem();
+              CoordinatedShutdown.get(system)
+                  .addTask(
+                      CoordinatedShutdown.PhaseBeforeServiceUnbind(),
+                      "loraone-checkpoint",
+                      () ->
+                          done.isDone()
+                              ? CompletableFuture.completedFuture(Done.getInstance())
+                              : AskPattern.<CoordinatorActor.Command, Done>ask(
+                                      coordinator,
+                                      CoordinatorActor.CheckpointNow::new,
+                                      Duration.ofSeconds(60),
+                                      system.scheduler())
+                                  .exceptionally(t -> Done.getInstance()));
+              return Behaviors.receiveMessage(
+                  started -> {
+                    if (started.failure() != null) {
+                      done.complete(
+                          new JobEvent.Failed(
+                              job, "coordinator did not start: " + started.failure()));
+                      return Behaviors.same();
+                    }
+                    for (int i = 0; i < workers; i++) {
+                      WorkerId id = new WorkerId("worker-" + (i + 1));
+                      ctx.spawn(factory.create(id, started.endpoint(), inbox), id.value());
+                    }
+                    return Behaviors.same();
+                  });
+            });
     ActorSystem<Started> system = ActorSystem.create(guardian, SYSTEM_NAME, config);
-    system.getWhenTerminated().thenRun(() -> done.complete(new JobEvent.Failed(job, "the node shut down before the job ended; "
-        + "its last checkpoint in " + outDir + " is resumed by the next coordinator on that folder")));
+    system
+        .getWhenTerminated()
+        .thenRun(
+            () ->
+                done.complete(
+                    new JobEvent.Failed(
+                        job,
+                        "the node shut down before the job ended; "
+                            + "its last checkpoint in "
+                            + outDir
+                            + " is resumed by the next coordinator on that folder")));
     try {
       return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {

@@ -35,8 +35,10 @@ public final class JobEventJson {
       else if (c.getName().equals("metrics") && v instanceof java.util.Map<?, ?> m) {
         o.set("metrics", JSON.valueToTree(m));
         m.forEach((k, x) -> o.set(k.toString(), JSON.valueToTree(x)));
-      }
-      else if (v instanceof Number || v instanceof Boolean || v instanceof java.util.Collection<?> || v instanceof java.util.Map<?, ?>) {
+      } else if (v instanceof Number
+          || v instanceof Boolean
+          || v instanceof java.util.Collection<?>
+          || v instanceof java.util.Map<?, ?>) {
         o.set(c.getName(), JSON.valueToTree(v));
       } else {
         o.put(c.getName(), v == null ? null : v.toString());

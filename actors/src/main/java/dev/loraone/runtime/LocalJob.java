@@ -45,7 +45,9 @@ public final class LocalJob {
     } catch (IllegalArgumentException e) {
       return failed(job, e.getMessage(), events);
     }
-    events.accept(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS, "loading " + cfg.model() + " and " + cfg.task()));
+    events.accept(
+        new JobEvent.PhaseChanged(
+            job, Phase.WAITING_FOR_WORKERS, "loading " + cfg.model() + " and " + cfg.task()));
     try (LocalRun run = LocalRun.open(cfg, job.value())) {
       LocalRun.Result r = run.run(events);
       Path adapterDir = dir.resolve("adapter");
@@ -55,8 +57,13 @@ public final class LocalJob {
         events.accept(new JobEvent.PhaseChanged(job, Phase.EXPORT, "merged model to ONNX in " + dir.resolve("model")));
         exported.putAll(run.engine().exportOnnx(dir.resolve("model"), run.engine().adapters(), r.labels()));
       }
-      JobEvent end = new JobEvent.Finished(job, adapterDir, sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)), r.finalEval(),
-          exported);
+      JobEvent end =
+          new JobEvent.Finished(
+              job,
+              adapterDir,
+              sha256(adapterDir.resolve(PeftAdapter.WEIGHTS_FILE)),
+              r.finalEval(),
+              exported);
       events.accept(end);
       return new Outcome(end, r);
     } catch (IllegalArgumentException | IllegalStateException e) { // bad input, or DivergedException
@@ -74,7 +81,9 @@ public final class LocalJob {
 
   /** Hex SHA-256 of a file. */
   public static String sha256(Path file) {
-    try (InputStream in = new DigestInputStream(java.nio.file.Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+    try (InputStream in =
+        new DigestInputStream(
+            java.nio.file.Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
       in.transferTo(java.io.OutputStream.nullOutputStream());
       return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
     } catch (NoSuchAlgorithmException e) {

@@ -56,13 +56,19 @@ public final class WorkerNode {
     if (devices.isEmpty()) throw new IllegalArgumentException("--device: give at least one (cpu)");
     List<WorkerId> ids = new ArrayList<>();
     for (int k = 0; k < devices.size(); k++) ids.add(new WorkerId(devices.size() == 1 ? baseId : baseId + "-" + k));
-    return Behaviors.<Command>setup(ctx -> {
-      ActorRef<TransferMessage> inbox = ctx.spawn(TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
-      ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
-      ctx.getSystem().receptionist().tell(Receptionist.subscribe(CoordinatorActor.SERVICE_KEY, listings));
-      ctx.getLog().info("worker node {} serving coordinators with devices {}", ids, devices);
-      return serving(ctx, ids, devices, inbox, new HashMap<>(), 0);
-    });
+    return Behaviors.<Command>setup(
+        ctx -> {
+          ActorRef<TransferMessage> inbox =
+              ctx.spawn(
+                  TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
+          ActorRef<Receptionist.Listing> listings =
+              ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
+          ctx.getSystem()
+              .receptionist()
+              .tell(Receptionist.subscribe(CoordinatorActor.SERVICE_KEY, listings));
+          ctx.getLog().info("worker node {} serving coordinators with devices {}", ids, devices);
+          return serving(ctx, ids, devices, inbox, new HashMap<>(), 0);
+        });
   }
 
   private static Behavior<Command> serving(ActorContext<Command> ctx, List<WorkerId> ids, List<String> devices,
@@ -94,29 +100,50 @@ public final class WorkerNode {
         }).build();
   }
 
-  /** Asks every worker actor to drain; stops serving new coordinators meanwhile (the node is leaving). */
-  private static Behavior<Command> drain(ActorContext<Command> ctx, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served,
+  /**
+   * Asks every worker actor to drain; stops serving new coordinators meanwhile (the node is
+   * leaving).
+   */
+  private static Behavior<Command> drain(
+      ActorContext<Command> ctx,
+      Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served,
       ActorRef<org.apache.pekko.Done> replyTo) {
     List<java.util.concurrent.CompletableFuture<org.apache.pekko.Done>> all = new ArrayList<>();
     for (List<ActorRef<?>> workers : served.values()) {
       for (ActorRef<?> w : workers) {
-        all.add(org.apache.pekko.actor.typed.javadsl.AskPattern.<WorkerActor.Drain, org.apache.pekko.Done>ask(w.unsafeUpcast(),
-            WorkerActor.Drain::new, java.time.Duration.ofMinutes(5), ctx.getSystem().scheduler()).toCompletableFuture()
-            .exceptionally(t -> org.apache.pekko.Done.getInstance()));
+        all.add(
+            org.apache.pekko.actor.typed.javadsl.AskPattern
+                .<WorkerActor.Drain, org.apache.pekko.Done>ask(
+                    w.unsafeUpcast(),
+                    WorkerActor.Drain::new,
+                    java.time.Duration.ofMinutes(5),
+                    ctx.getSystem().scheduler())
+                .toCompletableFuture()
+                .exceptionally(t -> org.apache.pekko.Done.getInstance()));
       }
     }
     ctx.getLog().info("worker node draining {} worker actor(s) before it leaves", all.size());
-    ctx.pipeToSelf(java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture[]::new)),
+    ctx.pipeToSelf(
+        java.util.concurrent.CompletableFuture.allOf(
+            all.toArray(java.util.concurrent.CompletableFuture[]::new)),
         (ok, failure) -> new Drained(replyTo));
     return Behaviors.receive(Command.class)
-        .onMessage(Drained.class, d -> {
-          d.replyTo().tell(org.apache.pekko.Done.getInstance());
-          return Behaviors.same();
-        })
-        .onMessage(DrainAll.class, d -> {
-          d.replyTo().tell(org.apache.pekko.Done.getInstance()); // a second ask while draining: the first answer covers it
-          return Behaviors.same();
-        })
+        .onMessage(
+            Drained.class,
+            d -> {
+              d.replyTo().tell(org.apache.pekko.Done.getInstance());
+              return Behaviors.same();
+            })
+        .onMessage(
+            DrainAll.class,
+            d -> {
+              d.replyTo()
+                  .tell(
+                      org.apache.pekko.Done
+                          .getInstance()); // a second ask while draining: the first answer covers
+                                           // it
+              return Behaviors.same();
+            })
         .onAnyMessage(m -> Behaviors.same())
         .build();
   }

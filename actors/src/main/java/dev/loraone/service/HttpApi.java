@@ -89,7 +89,13 @@ final class HttpApi extends AllDirectives {
     boolean leave(String hostPort);
   }
 
-  HttpApi(ActorSystem<?> system, ActorRef<JobManager.Command> jobs, JobStore store, ServiceMetrics metrics, Workers workers, String token,
+  HttpApi(
+      ActorSystem<?> system,
+      ActorRef<JobManager.Command> jobs,
+      JobStore store,
+      ServiceMetrics metrics,
+      Workers workers,
+      String token,
       long maxBody) {
     this.system = system;
     this.jobs = jobs;
@@ -102,32 +108,100 @@ final class HttpApi extends AllDirectives {
 
   Route routes() {
     return concat(
-        pathEndOrSingleSlash(() -> get(() -> getFromResource("web/index.html", ContentTypes.TEXT_HTML_UTF8))),
+        pathEndOrSingleSlash(
+            () -> get(() -> getFromResource("web/index.html", ContentTypes.TEXT_HTML_UTF8))),
         pathPrefix("ui", () -> get(() -> getFromResourceDirectory("web"))),
-        path("health", () -> get(() -> json(StatusCodes.OK, JSON.createObjectNode().put("status", "up")))),
-        path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(
-            HttpEntities.create(ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
+        path(
+            "health",
+            () -> get(() -> json(StatusCodes.OK, JSON.createObjectNode().put("status", "up")))),
+        path(
+            "metrics",
+            () ->
+                get(
+                    () ->
+                        complete(
+                            HttpResponse.create()
+                                .withEntity(
+                                    HttpEntities.create(
+                                        ContentTypes.parse(
+                                            "text/plain; version=0.0.4; charset=utf-8"),
+                                        metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
         pathPrefix("jobs", this::jobRoutes),
         pathPrefix("workers", this::workerRoutes));
   }
 
   private Route jobRoutes() {
     return concat(
-        pathEnd(() -> concat(
-            get(() -> onSuccess(ask(JobManager.ListJobs::new), list -> json(StatusCodes.OK, list))),
-            post(() -> mutating(() -> handleRejections(bodyRejections(),
-                () -> withSizeLimit(maxBody, () -> entity(Unmarshaller.entityToString(), this::submit))))))),
-        pathPrefix(PathMatchers.segment(JobStore.ID), id -> concat(
-            pathEnd(() -> get(() -> onSuccess(ask((ActorRef<Optional<ObjectNode>> r) -> new JobManager.GetJob(id, r)),
-                job -> job.map(j -> json(StatusCodes.OK, j)).orElseGet(() -> error(StatusCodes.NOT_FOUND, "no job '" + id + "'"))))),
-            path("events", () -> get(() -> events(id))),
-            path("cancel", () -> post(() -> mutating(() -> onSuccess(
-                ask((ActorRef<JobManager.CancelOutcome> r) -> new JobManager.Cancel(id, r)),
-                c -> c.error() != null && c.job() == null ? error(StatusCodes.get(c.status()), c.error())
-                    : json(StatusCodes.get(c.status()), c.error() == null ? c.job() : c.job().put("error", c.error())))))),
-            pathPrefix("artifacts", () -> get(() -> artifacts(id))))),
-        pathPrefix(PathMatchers.segment(), bad -> error(StatusCodes.BAD_REQUEST,
-            "invalid job id '" + bad + "': expected 1-100 of [A-Za-z0-9._-], starting with a letter or digit")));
+        pathEnd(
+            () ->
+                concat(
+                    get(
+                        () ->
+                            onSuccess(
+                                ask(JobManager.ListJobs::new), list -> json(StatusCodes.OK, list))),
+                    post(
+                        () ->
+                            mutating(
+                                () ->
+                                    handleRejections(
+                                        bodyRejections(),
+                                        () ->
+                                            withSizeLimit(
+                                                maxBody,
+                                                () ->
+                                                    entity(
+                                                        Unmarshaller.entityToString(),
+                                                        this::submit))))))),
+        pathPrefix(
+            PathMatchers.segment(JobStore.ID),
+            id ->
+                concat(
+                    pathEnd(
+                        () ->
+                            get(
+                                () ->
+                                    onSuccess(
+                                        ask(
+                                            (ActorRef<Optional<ObjectNode>> r) ->
+                                                new JobManager.GetJob(id, r)),
+                                        job ->
+                                            job.map(j -> json(StatusCodes.OK, j))
+                                                .orElseGet(
+                                                    () ->
+                                                        error(
+                                                            StatusCodes.NOT_FOUND,
+                                                            "no job '" + id + "'"))))),
+                    path("events", () -> get(() -> events(id))),
+                    path(
+                        "cancel",
+                        () ->
+                            post(
+                                () ->
+                                    mutating(
+                                        () ->
+                                            onSuccess(
+                                                ask(
+                                                    (ActorRef<JobManager.CancelOutcome> r) ->
+                                                        new JobManager.Cancel(id, r)),
+                                                c ->
+                                                    c.error() != null && c.job() == null
+                                                        ? error(
+                                                            StatusCodes.get(c.status()), c.error())
+                                                        : json(
+                                                            StatusCodes.get(c.status()),
+                                                            c.error() == null
+                                                                ? c.job()
+                                                                : c.job()
+                                                                    .put("error", c.error())))))),
+                    pathPrefix("artifacts", () -> get(() -> artifacts(id))))),
+        pathPrefix(
+            PathMatchers.segment(),
+            bad ->
+                error(
+                    StatusCodes.BAD_REQUEST,
+                    "invalid job id '"
+                        + bad
+                        + "': expected 1-100 of [A-Za-z0-9._-], starting with a letter or digit")));
   }
 
   private Route submit(String body) {
@@ -141,9 +215,14 @@ final class HttpApi extends AllDirectives {
     }
     List<String> problems = JobPreflight.problems(spec); // never queue a job whose model or task no worker can open
     if (!problems.isEmpty()) return invalid(problems);
-    return onSuccess(ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)), s -> s.job() == null
-        ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
-        : respondWithHeader(Location.create("/jobs/" + s.job().path("id").asText()), () -> json(StatusCodes.CREATED, s.job())));
+    return onSuccess(
+        ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)),
+        s ->
+            s.job() == null
+                ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
+                : respondWithHeader(
+                    Location.create("/jobs/" + s.job().path("id").asText()),
+                    () -> json(StatusCodes.CREATED, s.job())));
   }
 
   /** 400 {@code {"error":"invalid job","problems":[...]}}: each problem names the key and what was expected. */
@@ -156,97 +235,182 @@ final class HttpApi extends AllDirectives {
 
   /** A body over --max-body: 413 naming the limit (Pekko's default said "The request content was malformed"). */
   private RejectionHandler bodyRejections() {
-    return RejectionHandler.newBuilder().handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException
-        ? error(StatusCodes.PAYLOAD_TOO_LARGE, "the request body is larger than the service's limit of " + maxBody
-            + " bytes (loraone serve --max-body)")
-        : error(StatusCodes.BAD_REQUEST, "the request body is not readable: " + r.message())).build();
+    return RejectionHandler.newBuilder()
+        .handle(
+            MalformedRequestContentRejection.class,
+            r ->
+                r.getCause() instanceof EntityStreamSizeException
+                    ? error(
+                        StatusCodes.PAYLOAD_TOO_LARGE,
+                        "the request body is larger than the service's limit of "
+                            + maxBody
+                            + " bytes (loraone serve --max-body)")
+                    : error(
+                        StatusCodes.BAD_REQUEST,
+                        "the request body is not readable: " + r.message()))
+        .build();
   }
 
   /** Every event from the client's position on; completes after the job's last event. */
   private Route events(String id) {
-    return optionalHeaderValueByName("Last-Event-ID", last -> parameterOptional("from", from -> parameterOptional("follow", follow -> {
-      boolean live = !follow.map("false"::equalsIgnoreCase).orElse(false);
-      int start;
-      try {
-        start = last.map(l -> Integer.parseInt(l.trim()) + 1).orElseGet(() -> from.map(Integer::parseInt).orElse(0));
-      } catch (NumberFormatException e) {
-        return error(StatusCodes.BAD_REQUEST, "Last-Event-ID / from: expected an event index, got " + last.orElse(from.orElse("")));
-      }
-      // does the job exist? (an index past the end: the answer carries no events)
-      return onSuccess(ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, Integer.MAX_VALUE, r)), first -> {
-        if (!first.found()) return error(StatusCodes.NOT_FOUND, "no job '" + id + "'");
-        Source<ServerSentEvent, NotUsed> stream = Source.unfoldAsync(Math.max(0, start), i -> nextPage(id, i, live))
-            .mapConcat(page -> {
-              List<ServerSentEvent> out = new java.util.ArrayList<>();
-              for (int i = 0; i < page.events().size(); i++) {
-                ObjectNode e = page.events().get(i);
-                out.add(ServerSentEvent.create(e.toString(), e.path("event").asText(), String.valueOf(page.from() + i)));
-              }
-              return out;
-            })
-            .keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat);
-        return completeOK(stream, EventStreamMarshalling.toEventStream());
-      });
-    })));
+    return optionalHeaderValueByName(
+        "Last-Event-ID",
+        last ->
+            parameterOptional(
+                "from",
+                from ->
+                    parameterOptional(
+                        "follow",
+                        follow -> {
+                          boolean live = !follow.map("false"::equalsIgnoreCase).orElse(false);
+                          int start;
+                          try {
+                            start =
+                                last.map(l -> Integer.parseInt(l.trim()) + 1)
+                                    .orElseGet(() -> from.map(Integer::parseInt).orElse(0));
+                          } catch (NumberFormatException e) {
+                            return error(
+                                StatusCodes.BAD_REQUEST,
+                                "Last-Event-ID / from: expected an event index, got "
+                                    + last.orElse(from.orElse("")));
+                          }
+                          // does the job exist? (an index past the end: the answer carries no
+                          // events)
+                          return onSuccess(
+                              ask(
+                                  (ActorRef<JobManager.EventsPage> r) ->
+                                      new JobManager.GetEvents(id, Integer.MAX_VALUE, r)),
+                              first -> {
+                                if (!first.found())
+                                  return error(StatusCodes.NOT_FOUND, "no job '" + id + "'");
+                                Source<ServerSentEvent, NotUsed> stream =
+                                    Source.unfoldAsync(
+                                            Math.max(0, start), i -> nextPage(id, i, live))
+                                        .mapConcat(
+                                            page -> {
+                                              List<ServerSentEvent> out =
+                                                  new java.util.ArrayList<>();
+                                              for (int i = 0; i < page.events().size(); i++) {
+                                                ObjectNode e = page.events().get(i);
+                                                out.add(
+                                                    ServerSentEvent.create(
+                                                        e.toString(),
+                                                        e.path("event").asText(),
+                                                        String.valueOf(page.from() + i)));
+                                              }
+                                              return out;
+                                            })
+                                        .keepAlive(
+                                            Duration.ofSeconds(15), ServerSentEvent::heartbeat);
+                                return completeOK(stream, EventStreamMarshalling.toEventStream());
+                              });
+                        })));
   }
 
-  /** The next non-empty page of {@code id}'s events from {@code index}, polling while the job runs; empty once it ended. */
-  private CompletionStage<Optional<org.apache.pekko.japi.Pair<Integer, JobManager.EventsPage>>> nextPage(String id, int index, boolean live) {
-    return ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, index, r)).thenCompose(p -> {
-      if (!p.events().isEmpty()) return CompletableFuture.completedFuture(Optional.of(org.apache.pekko.japi.Pair.create(index + p.events().size(), p)));
-      if (p.ended() || !p.found() || !live) return CompletableFuture.completedFuture(Optional.empty());
-      return after(POLL, () -> nextPage(id, index, live));
-    });
+  /**
+   * The next non-empty page of {@code id}'s events from {@code index}, polling while the job runs;
+   * empty once it ended.
+   */
+  private CompletionStage<Optional<org.apache.pekko.japi.Pair<Integer, JobManager.EventsPage>>>
+      nextPage(String id, int index, boolean live) {
+    return ask((ActorRef<JobManager.EventsPage> r) -> new JobManager.GetEvents(id, index, r))
+        .thenCompose(
+            p -> {
+              if (!p.events().isEmpty())
+                return CompletableFuture.completedFuture(
+                    Optional.of(org.apache.pekko.japi.Pair.create(index + p.events().size(), p)));
+              if (p.ended() || !p.found() || !live)
+                return CompletableFuture.completedFuture(Optional.empty());
+              return after(POLL, () -> nextPage(id, index, live));
+            });
   }
 
   private Route artifacts(String id) {
     Path out = store.outDir(id);
     return concat(
-        path("adapter", () -> {
-          Path dir = out.resolve("adapter");
-          if (!Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) return error(StatusCodes.NOT_FOUND, "job " + id + " has no adapter yet");
-          return complete(HttpResponse.create()
-              .withEntity(HttpEntities.create(ContentTypes.create(org.apache.pekko.http.javadsl.model.MediaTypes.APPLICATION_ZIP), zip(dir)))
-              .addHeader(ContentDisposition.create(ContentDispositionTypes.ATTACHMENT,
-                  java.util.Map.of("filename", id + "-adapter.zip"))));
-        }),
-        path("onnx", () -> {
-          Path f = out.resolve("model").resolve("model.onnx");
-          return Files.isRegularFile(f) ? getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM)
-              : error(StatusCodes.NOT_FOUND, "job " + id + " has no ONNX model (it has not finished, or exported none)");
-        }),
-        extractUnmatchedPath(rest -> {
-          String rel = rest.startsWith("/") ? rest.substring(1) : rest;
-          rel = java.net.URLDecoder.decode(rel.replace("+", "%2B"), StandardCharsets.UTF_8);
-          Path base = out.toAbsolutePath().normalize();
-          Path f;
-          try { // a NUL (or another character no file name may hold) makes Path throw: checked before any resolve
-            f = rel.isEmpty() || rel.indexOf('\0') >= 0 || Path.of(rel).isAbsolute() ? null : base.resolve(rel).normalize();
-          } catch (java.nio.file.InvalidPathException e) {
-            f = null;
-          }
-          if (f == null || !f.startsWith(base)) {
-            return error(StatusCodes.BAD_REQUEST, "artifact path '" + rel.replace("\0", "\\0") + "' is not a file inside job " + id
-                + "'s folder");
-          }
-          try {
-            if (Files.isRegularFile(f) && f.toRealPath().startsWith(base.toRealPath())) {
-              return getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM);
-            }
-          } catch (IOException e) {
-            // not there: 404 below
-          }
-          return error(StatusCodes.NOT_FOUND, "job " + id + " has no artifact '" + rel + "'");
-        }));
+        path(
+            "adapter",
+            () -> {
+              Path dir = out.resolve("adapter");
+              if (!Files.isRegularFile(dir.resolve("adapter_model.safetensors")))
+                return error(StatusCodes.NOT_FOUND, "job " + id + " has no adapter yet");
+              return complete(
+                  HttpResponse.create()
+                      .withEntity(
+                          HttpEntities.create(
+                              ContentTypes.create(
+                                  org.apache.pekko.http.javadsl.model.MediaTypes.APPLICATION_ZIP),
+                              zip(dir)))
+                      .addHeader(
+                          ContentDisposition.create(
+                              ContentDispositionTypes.ATTACHMENT,
+                              java.util.Map.of("filename", id + "-adapter.zip"))));
+            }),
+        path(
+            "onnx",
+            () -> {
+              Path f = out.resolve("model").resolve("model.onnx");
+              return Files.isRegularFile(f)
+                  ? getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM)
+                  : error(
+                      StatusCodes.NOT_FOUND,
+                      "job " + id + " has no ONNX model (it has not finished, or exported none)");
+            }),
+        extractUnmatchedPath(
+            rest -> {
+              String rel = rest.startsWith("/") ? rest.substring(1) : rest;
+              rel = java.net.URLDecoder.decode(rel.replace("+", "%2B"), StandardCharsets.UTF_8);
+              Path base = out.toAbsolutePath().normalize();
+              Path f;
+              try { // a NUL (or another character no file name may hold) makes Path throw: checked
+                    // before any resolve
+                f =
+                    rel.isEmpty() || rel.indexOf('\0') >= 0 || Path.of(rel).isAbsolute()
+                        ? null
+                        : base.resolve(rel).normalize();
+              } catch (java.nio.file.InvalidPathException e) {
+                f = null;
+              }
+              if (f == null || !f.startsWith(base)) {
+                return error(
+                    StatusCodes.BAD_REQUEST,
+                    "artifact path '"
+                        + rel.replace("\0", "\\0")
+                        + "' is not a file inside job "
+                        + id
+                        + "'s folder");
+              }
+              try {
+                if (Files.isRegularFile(f) && f.toRealPath().startsWith(base.toRealPath())) {
+                  return getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM);
+                }
+              } catch (IOException e) {
+                // not there: 404 below
+              }
+              return error(StatusCodes.NOT_FOUND, "job " + id + " has no artifact '" + rel + "'");
+            }));
   }
 
   private Route workerRoutes() {
     return concat(
         pathEnd(() -> get(() -> json(StatusCodes.OK, workers.list()))),
-        path(PathMatchers.segment(java.util.regex.Pattern.compile("[A-Za-z0-9.\\-]+:\\d{1,5}")).slash("leave"), hostPort -> post(() -> mutating(
-            () -> workers.leave(hostPort)
-                ? json(StatusCodes.ACCEPTED, JSON.createObjectNode().put("leaving", hostPort))
-                : error(StatusCodes.NOT_FOUND, "no worker node at " + hostPort + " (GET /workers lists them)")))));
+        path(
+            PathMatchers.segment(java.util.regex.Pattern.compile("[A-Za-z0-9.\\-]+:\\d{1,5}"))
+                .slash("leave"),
+            hostPort ->
+                post(
+                    () ->
+                        mutating(
+                            () ->
+                                workers.leave(hostPort)
+                                    ? json(
+                                        StatusCodes.ACCEPTED,
+                                        JSON.createObjectNode().put("leaving", hostPort))
+                                    : error(
+                                        StatusCodes.NOT_FOUND,
+                                        "no worker node at "
+                                            + hostPort
+                                            + " (GET /workers lists them)")))));
   }
 
   // ---- helpers ----
@@ -254,14 +418,24 @@ final class HttpApi extends AllDirectives {
   /** {@code inner} when the request carries the service's bearer token, or the service has none; 401 otherwise. */
   private Route mutating(Supplier<Route> inner) {
     if (token == null) return inner.get();
-    return optionalHeaderValueByName("Authorization", h -> {
-      if (h.isPresent() && MessageDigest.isEqual(h.get().getBytes(StandardCharsets.UTF_8),
-          ("Bearer " + token).getBytes(StandardCharsets.UTF_8))) {
-        return inner.get();
-      }
-      return respondWithHeader(WWWAuthenticate.create(HttpChallenge.create("Bearer", "loraone")),
-          () -> error(StatusCodes.UNAUTHORIZED, h.isPresent() ? "wrong bearer token" : "this request needs Authorization: Bearer <token>"));
-    });
+    return optionalHeaderValueByName(
+        "Authorization",
+        h -> {
+          if (h.isPresent()
+              && MessageDigest.isEqual(
+                  h.get().getBytes(StandardCharsets.UTF_8),
+                  ("Bearer " + token).getBytes(StandardCharsets.UTF_8))) {
+            return inner.get();
+          }
+          return respondWithHeader(
+              WWWAuthenticate.create(HttpChallenge.create("Bearer", "loraone")),
+              () ->
+                  error(
+                      StatusCodes.UNAUTHORIZED,
+                      h.isPresent()
+                          ? "wrong bearer token"
+                          : "this request needs Authorization: Bearer <token>"));
+        });
   }
 
   private <T> CompletionStage<T> ask(Function<ActorRef<T>, JobManager.Command> message) {
@@ -269,7 +443,10 @@ final class HttpApi extends AllDirectives {
   }
 
   private Route json(StatusCode status, com.fasterxml.jackson.databind.JsonNode body) {
-    return complete(HttpResponse.create().withStatus(status).withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString())));
+    return complete(
+        HttpResponse.create()
+            .withStatus(status)
+            .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString())));
   }
 
   private Route error(StatusCode status, String message) {
@@ -292,7 +469,8 @@ final class HttpApi extends AllDirectives {
   }
 
   static <T> CompletionStage<T> after(Duration d, Supplier<CompletionStage<T>> next) {
-    return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(d.toMillis(), TimeUnit.MILLISECONDS))
+    return CompletableFuture.supplyAsync(
+            () -> null, CompletableFuture.delayedExecutor(d.toMillis(), TimeUnit.MILLISECONDS))
         .thenCompose(x -> next.get());
   }
 }

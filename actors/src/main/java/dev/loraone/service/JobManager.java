@@ -27,19 +27,21 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * The service's job queue: accepts jobs, runs up to {@code maxConcurrent} of them at once, each as a
- * {@link CoordinatorActor} on this node (its workers find it through the cluster receptionist), and
- * keeps every job's record and events in the {@link JobStore} before anyone hears of them. Started
- * on a store that holds jobs, it takes them back as they were left: queued jobs queue again in
- * submission order, running ones go first and resume from their checkpoints.
+ * The service's job queue: accepts jobs, runs up to {@code maxConcurrent} of them at once, each as
+ * a {@link CoordinatorActor} on this node (its workers find it through the cluster receptionist),
+ * and keeps every job's record and events in the {@link JobStore} before anyone hears of them.
+ * Started on a store that holds jobs, it takes them back as they were left: queued jobs queue again
+ * in submission order, running ones go first and resume from their checkpoints.
  *
  * <pre>
  *   Submit(spec)        -&gt; Submitted(job)      QUEUED, on disk; starts at once when a slot is free
- *   Cancel(id)          -&gt; CancelOutcome        QUEUED: CANCELLED now; RUNNING: the coordinator is cancelled, then CANCELLED
+ *   Cancel(id)          -&gt; CancelOutcome        QUEUED: CANCELLED now; RUNNING: the coordinator is cancelled, then
+ *       CANCELLED
  *   ListJobs / GetJob / GetEvents               what the HTTP API and the web page show
  *   coordinator's JobEvent                      appended to events.jsonl; Finished -&gt; SUCCEEDED, Failed -&gt; FAILED
  *   ShutDown (CoordinatedShutdown)             running jobs write a checkpoint and stay RUNNING on disk
  * </pre>
+ *
  * A counter-style actor ({@link AbstractBehavior}): its state is the table of jobs.
  */
 public final class JobManager extends AbstractBehavior<JobManager.Command> {
@@ -87,12 +89,18 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
   private final Map<String, ActorRef<CoordinatorActor.Command>> running = new LinkedHashMap<>();
   private boolean shuttingDown;
 
-  public static Behavior<Command> create(JobStore store, int maxConcurrent, ActorRef<TransferMessage> inbox, ServiceMetrics metrics) {
+  public static Behavior<Command> create(
+      JobStore store, int maxConcurrent, ActorRef<TransferMessage> inbox, ServiceMetrics metrics) {
     if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
     return Behaviors.setup(ctx -> new JobManager(ctx, store, maxConcurrent, inbox, metrics));
   }
 
-  private JobManager(ActorContext<Command> ctx, JobStore store, int maxConcurrent, ActorRef<TransferMessage> inbox, ServiceMetrics metrics)
+  private JobManager(
+      ActorContext<Command> ctx,
+      JobStore store,
+      int maxConcurrent,
+      ActorRef<TransferMessage> inbox,
+      ServiceMetrics metrics)
       throws IOException {
     super(ctx);
     this.store = store;
@@ -117,7 +125,14 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
       note(id, "Requeued", "the service restarted while the job ran; it resumes from its last checkpoint");
       queue.addFirst(id);
     }
-    if (!jobs.isEmpty()) ctx.getLog().info("job store {}: {} jobs, {} queued ({} to resume)", store.root(), jobs.size(), queue.size(), resumed.size());
+    if (!jobs.isEmpty())
+      ctx.getLog()
+          .info(
+              "job store {}: {} jobs, {} queued ({} to resume)",
+              store.root(),
+              jobs.size(),
+              queue.size(),
+              resumed.size());
     metrics.queue(queue::size, running::size);
     startWhatFits();
   }
@@ -180,7 +195,13 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
       return this;
     }
     int from = Math.max(0, Math.min(g.from(), v.events.size()));
-    g.replyTo().tell(new EventsPage(true, from, List.copyOf(v.events.subList(from, v.events.size())), v.record.state().ended()));
+    g.replyTo()
+        .tell(
+            new EventsPage(
+                true,
+                from,
+                List.copyOf(v.events.subList(from, v.events.size())),
+                v.record.state().ended()));
     return this;
   }
 
@@ -240,12 +261,21 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     shuttingDown = true;
     List<java.util.concurrent.CompletionStage<Done>> saves = new ArrayList<>();
     for (ActorRef<CoordinatorActor.Command> c : running.values()) {
-      saves.add(org.apache.pekko.actor.typed.javadsl.AskPattern.ask(c, CoordinatorActor.CheckpointNow::new, java.time.Duration.ofSeconds(60),
-          getContext().getSystem().scheduler()));
+      saves.add(
+          org.apache.pekko.actor.typed.javadsl.AskPattern.ask(
+              c,
+              CoordinatorActor.CheckpointNow::new,
+              java.time.Duration.ofSeconds(60),
+              getContext().getSystem().scheduler()));
     }
-    java.util.concurrent.CompletableFuture<?>[] all = saves.stream().map(java.util.concurrent.CompletionStage::toCompletableFuture)
-        .toArray(java.util.concurrent.CompletableFuture[]::new);
-    getContext().pipeToSelf(java.util.concurrent.CompletableFuture.allOf(all), (ok, failure) -> new CheckpointsWritten(s.replyTo()));
+    java.util.concurrent.CompletableFuture<?>[] all =
+        saves.stream()
+            .map(java.util.concurrent.CompletionStage::toCompletableFuture)
+            .toArray(java.util.concurrent.CompletableFuture[]::new);
+    getContext()
+        .pipeToSelf(
+            java.util.concurrent.CompletableFuture.allOf(all),
+            (ok, failure) -> new CheckpointsWritten(s.replyTo()));
     return this;
   }
 
@@ -261,7 +291,11 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     store.save(v.record);
     note(id, "Started", "coordinator started (" + running.size() + " other jobs running)");
     ActorRef<CoordinatorActor.Command> c =
-        getContext().spawn(CoordinatorActor.create(new JobId(id), specs.get(id), store.outDir(id), inbox, events), "coordinator-" + id);
+        getContext()
+            .spawn(
+                CoordinatorActor.create(
+                    new JobId(id), specs.get(id), store.outDir(id), inbox, events),
+                "coordinator-" + id);
     getContext().watchWith(c, new CoordinatorStopped(id));
     running.put(id, c);
     metrics.started(id);

@@ -51,12 +51,30 @@ public final class JobStore {
    * @param reason why it failed or was cancelled; null otherwise
    * @param cancelRequested a cancel was asked while it ran: its end is CANCELLED, not FAILED
    */
-  public record Record(String id, String name, long seq, State state, long submitted, long started, long ended, String reason,
-      boolean cancelRequested, String adapterSha256) {
+  public record Record(
+      String id,
+      String name,
+      long seq,
+      State state,
+      long submitted,
+      long started,
+      long ended,
+      String reason,
+      boolean cancelRequested,
+      String adapterSha256) {
     Record with(State s, String why) {
       long now = System.currentTimeMillis();
-      return new Record(id, name, seq, s, submitted, s == State.RUNNING && started == 0 ? now : started, s.ended() ? now : ended, why,
-          cancelRequested, adapterSha256);
+      return new Record(
+          id,
+          name,
+          seq,
+          s,
+          submitted,
+          s == State.RUNNING && started == 0 ? now : started,
+          s.ended() ? now : ended,
+          why,
+          cancelRequested,
+          adapterSha256);
     }
 
     Record cancelling() {
@@ -64,7 +82,17 @@ public final class JobStore {
     }
 
     Record finished(String sha) {
-      return new Record(id, name, seq, State.SUCCEEDED, submitted, started, System.currentTimeMillis(), null, cancelRequested, sha);
+      return new Record(
+          id,
+          name,
+          seq,
+          State.SUCCEEDED,
+          submitted,
+          started,
+          System.currentTimeMillis(),
+          null,
+          cancelRequested,
+          sha);
     }
   }
 
@@ -95,8 +123,12 @@ public final class JobStore {
     return dir(id).resolve("out");
   }
 
-  /** Every job in the store, in submission order; a job folder that cannot be read is skipped with a warning on {@code warn}. */
-  public synchronized List<Loaded> load(java.util.function.Consumer<String> warn) throws IOException {
+  /**
+   * Every job in the store, in submission order; a job folder that cannot be read is skipped with a
+   * warning on {@code warn}.
+   */
+  public synchronized List<Loaded> load(java.util.function.Consumer<String> warn)
+      throws IOException {
     List<Loaded> out = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(jobs)) {
       for (Path d : ds) {
@@ -143,7 +175,10 @@ public final class JobStore {
     } while (Files.exists(d));
     String id = name + "-" + seq;
     Files.createDirectories(d);
-    write(d.resolve("spec.conf"), ("# job " + id + ", as submitted (defaults filled in)\n" + spec.render()).getBytes(StandardCharsets.UTF_8));
+    write(
+        d.resolve("spec.conf"),
+        ("# job " + id + ", as submitted (defaults filled in)\n" + spec.render())
+            .getBytes(StandardCharsets.UTF_8));
     Record r = new Record(id, name, seq, State.QUEUED, System.currentTimeMillis(), 0, 0, null, false, null);
     save(r);
     return r;
@@ -159,7 +194,10 @@ public final class JobStore {
 
   public synchronized void append(String id, ObjectNode event) {
     try {
-      Files.write(dir(id).resolve("events.jsonl"), (event.toString() + "\n").getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
+      Files.write(
+          dir(id).resolve("events.jsonl"),
+          (event.toString() + "\n").getBytes(StandardCharsets.UTF_8),
+          StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
     } catch (IOException e) {
       throw new UncheckedIOException("job " + id + ": could not append to events.jsonl", e);

@@ -59,11 +59,32 @@ public final class Service implements AutoCloseable {
    * @param maxBody largest accepted request body in bytes
    * @param tls TLS between nodes ({@code --tls-*}), or {@link ClusterConfig.TlsOptions#NONE}
    */
-  public record Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
-      int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls, List<String> devices) {
+  public record Settings(
+      String host,
+      int port,
+      Path data,
+      int maxConcurrent,
+      int localWorkers,
+      String token,
+      String clusterHost,
+      int clusterPort,
+      List<String> seeds,
+      long maxBody,
+      ClusterConfig.TlsOptions tls,
+      List<String> devices) {
     /** Settings whose local workers run on the CPU. */
-    public Settings(String host, int port, Path data, int maxConcurrent, int localWorkers, String token, String clusterHost,
-        int clusterPort, List<String> seeds, long maxBody, ClusterConfig.TlsOptions tls) {
+    public Settings(
+        String host,
+        int port,
+        Path data,
+        int maxConcurrent,
+        int localWorkers,
+        String token,
+        String clusterHost,
+        int clusterPort,
+        List<String> seeds,
+        long maxBody,
+        ClusterConfig.TlsOptions tls) {
       this(host, port, data, maxConcurrent, localWorkers, token, clusterHost, clusterPort, seeds, maxBody, tls,
           Collections.nCopies(Math.max(localWorkers, 0), "cpu"));
     }
@@ -73,7 +94,8 @@ public final class Service implements AutoCloseable {
       if (localWorkers < 0) throw new IllegalArgumentException("--workers must be >= 0, got " + localWorkers);
       devices = List.copyOf(devices);
       if (devices.size() != localWorkers) {
-        throw new IllegalArgumentException("--device lists " + devices.size() + " devices for " + localWorkers + " local workers");
+        throw new IllegalArgumentException(
+            "--device lists " + devices.size() + " devices for " + localWorkers + " local workers");
       }
       if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
       if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
@@ -97,8 +119,11 @@ public final class Service implements AutoCloseable {
 
   public static Service start(Settings s) throws IOException {
     if (!isLoopback(s.host()) && s.token() == null) {
-      throw new IllegalArgumentException("--host " + s.host() + " is not a loopback address: give --token (or set LORAONE_TOKEN) so that "
-          + "only holders of the token can submit or cancel jobs");
+      throw new IllegalArgumentException(
+          "--host "
+              + s.host()
+              + " is not a loopback address: give --token (or set LORAONE_TOKEN) so that "
+              + "only holders of the token can submit or cancel jobs");
     }
     JobStore store = new JobStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
@@ -106,26 +131,41 @@ public final class Service implements AutoCloseable {
     Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls());
     CompletableFuture<ActorRef<JobManager.Command>> manager = new CompletableFuture<>();
     ServiceMetrics[] metrics = new ServiceMetrics[1];
-    Behavior<Void> guardian = Behaviors.setup(ctx -> {
-      ActorRef<TransferMessage> inbox = ctx.spawn(TransferInbox.create(TransferSettings.of(ctx.getSystem())), TransferInbox.NAME);
-      ActorSystem<Void> sys = ctx.getSystem();
-      metrics[0] = new ServiceMetrics(() -> liveWorkers(sys) + s.localWorkers());
-      try {
-        manager.complete(ctx.spawn(JobManager.create(store, s.maxConcurrent(), inbox, metrics[0]), "jobs"));
-      } catch (RuntimeException e) {
-        manager.completeExceptionally(e);
-      }
-      if (s.localWorkers() > 0) {
-        ctx.spawn(WorkerNode.create("local", s.devices()), "local-workers");
-      }
-      return Behaviors.empty();
-    });
+    Behavior<Void> guardian =
+        Behaviors.setup(
+            ctx -> {
+              ActorRef<TransferMessage> inbox =
+                  ctx.spawn(
+                      TransferInbox.create(TransferSettings.of(ctx.getSystem())),
+                      TransferInbox.NAME);
+              ActorSystem<Void> sys = ctx.getSystem();
+              metrics[0] = new ServiceMetrics(() -> liveWorkers(sys) + s.localWorkers());
+              try {
+                manager.complete(
+                    ctx.spawn(
+                        JobManager.create(store, s.maxConcurrent(), inbox, metrics[0]), "jobs"));
+              } catch (RuntimeException e) {
+                manager.completeExceptionally(e);
+              }
+              if (s.localWorkers() > 0) {
+                ctx.spawn(WorkerNode.create("local", s.devices()), "local-workers");
+              }
+              return Behaviors.empty();
+            });
     ActorSystem<Void> system = ActorSystem.create(guardian, EmbeddedJob.SYSTEM_NAME, config);
     try {
       ActorRef<JobManager.Command> jobs = manager.get(60, TimeUnit.SECONDS);
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-jobs-checkpoint",
-          () -> AskPattern.<JobManager.Command, Done>ask(jobs, JobManager.ShutDown::new, Duration.ofSeconds(90), system.scheduler())
-              .exceptionally(t -> Done.getInstance()));
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseBeforeServiceUnbind(),
+              "loraone-jobs-checkpoint",
+              () ->
+                  AskPattern.<JobManager.Command, Done>ask(
+                          jobs,
+                          JobManager.ShutDown::new,
+                          Duration.ofSeconds(90),
+                          system.scheduler())
+                      .exceptionally(t -> Done.getInstance()));
       HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.token(), s.maxBody());
       ServerBinding binding = Http.get(system).newServerAt(s.host(), s.port()).bind(api.routes()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
@@ -134,7 +174,9 @@ public final class Service implements AutoCloseable {
     } catch (java.util.concurrent.ExecutionException e) {
       system.terminate();
       Throwable c = e.getCause();
-      throw new IOException("loraone serve: could not start on " + s.host() + ":" + s.port() + ": " + c.getMessage(), c);
+      throw new IOException(
+          "loraone serve: could not start on " + s.host() + ":" + s.port() + ": " + c.getMessage(),
+          c);
     } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
       system.terminate();
       throw new IOException("loraone serve: did not start within 60 s", e);

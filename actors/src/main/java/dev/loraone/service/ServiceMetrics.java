@@ -31,24 +31,34 @@ import java.util.function.IntSupplier;
  *   loraone_eval_recall_at_1        gauge     last evaluation's recall@1, job label (embedding; running)
  *   loraone_bytes_sent_total        counter   tensor bytes coordinators sent to workers
  *   loraone_bytes_received_total    counter   tensor bytes coordinators received from workers
- *   loraone_live_workers            gauge     cluster members with the worker role that are up, plus this node's own workers
+ *   loraone_live_workers            gauge     cluster members with the worker role that are up, plus this node's own
+ *       workers
  *   loraone_queue_length            gauge     jobs waiting for a slot
  *   loraone_jobs_running            gauge     jobs with a coordinator
  *   loraone_jobs_ended_total        counter   jobs that ended, state label
  * </pre>
+ *
  * A task's metric gauges appear with the job's first step or evaluation that reports the metric
- * ({@link TaskMetrics}), so a causal-LM job shows no accuracy and a classification job no perplexity.
+ * ({@link TaskMetrics}), so a causal-LM job shows no accuracy and a classification job no
+ * perplexity.
  */
 public final class ServiceMetrics {
   /** The task metrics that get gauges: each task's headline ({@code tokens} is a count, not a quality). */
   private static final List<String> GAUGED = TaskMetrics.TASKS.stream().map(TaskMetrics::headline).toList();
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  private final Timer stepTime = Timer.builder("loraone.step").description("wall time of an optimizer step").register(registry);
-  private final Counter sent = Counter.builder("loraone.bytes.sent").description("tensor bytes coordinators sent to workers")
-      .register(registry);
-  private final Counter received = Counter.builder("loraone.bytes.received").description("tensor bytes coordinators received from workers")
-      .register(registry);
+  private final Timer stepTime =
+      Timer.builder("loraone.step")
+          .description("wall time of an optimizer step")
+          .register(registry);
+  private final Counter sent =
+      Counter.builder("loraone.bytes.sent")
+          .description("tensor bytes coordinators sent to workers")
+          .register(registry);
+  private final Counter received =
+      Counter.builder("loraone.bytes.received")
+          .description("tensor bytes coordinators received from workers")
+          .register(registry);
   private final Map<String, JobGauges> perJob = new ConcurrentHashMap<>();
   private final Map<String, long[]> lastTraffic = new ConcurrentHashMap<>();
 
@@ -62,7 +72,8 @@ public final class ServiceMetrics {
   }
 
   public ServiceMetrics(IntSupplier liveWorkers) {
-    Gauge.builder("loraone.live.workers", liveWorkers::getAsInt).description("worker nodes up in the cluster, plus local workers")
+    Gauge.builder("loraone.live.workers", liveWorkers::getAsInt)
+        .description("worker nodes up in the cluster, plus local workers")
         .register(registry);
   }
 
@@ -75,8 +86,14 @@ public final class ServiceMetrics {
     JobGauges g = new JobGauges();
     g.meters.add(Gauge.builder("loraone.train.loss", g.loss, a -> Double.longBitsToDouble(a.get())).tag("job", id)
         .description("last step's training loss").register(registry));
-    g.meters.add(Gauge.builder("loraone.tokens.per.second", g.tokensPerSecond, a -> Double.longBitsToDouble(a.get()))
-        .tag("job", id).description("last step's tokens per second (examples x max-length, padding included)").register(registry));
+    g.meters.add(
+        Gauge.builder(
+                "loraone.tokens.per.second",
+                g.tokensPerSecond,
+                a -> Double.longBitsToDouble(a.get()))
+            .tag("job", id)
+            .description("last step's tokens per second (examples x max-length, padding included)")
+            .register(registry));
     perJob.put(id, g);
   }
 
@@ -86,13 +103,20 @@ public final class ServiceMetrics {
       Double v = metrics.get(m);
       if (v == null) continue;
       String name = "loraone." + kind + "." + m.replace("@", ".at."); // recall@1 -> loraone_eval_recall_at_1
-      g.metrics.computeIfAbsent(name, n -> {
-        AtomicLong a = new AtomicLong(Double.doubleToLongBits(Double.NaN));
-        String what = (kind.equals("eval") ? "evaluation's " : "step's training ") + m;
-        g.meters.add(Gauge.builder(n, a, x -> Double.longBitsToDouble(x.get())).tag("job", id).description("last " + what)
-            .register(registry));
-        return a;
-      }).set(Double.doubleToLongBits(v));
+      g.metrics
+          .computeIfAbsent(
+              name,
+              n -> {
+                AtomicLong a = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+                String what = (kind.equals("eval") ? "evaluation's " : "step's training ") + m;
+                g.meters.add(
+                    Gauge.builder(n, a, x -> Double.longBitsToDouble(x.get()))
+                        .tag("job", id)
+                        .description("last " + what)
+                        .register(registry));
+                return a;
+              })
+          .set(Double.doubleToLongBits(v));
     }
   }
 
@@ -118,7 +142,11 @@ public final class ServiceMetrics {
   }
 
   void ended(String id, JobStore.State state) {
-    Counter.builder("loraone.jobs.ended").tag("state", state.name()).description("jobs that ended").register(registry).increment();
+    Counter.builder("loraone.jobs.ended")
+        .tag("state", state.name())
+        .description("jobs that ended")
+        .register(registry)
+        .increment();
     JobGauges g = perJob.remove(id);
     if (g != null) g.meters.forEach(registry::remove);
     lastTraffic.remove(id);

@@ -24,19 +24,37 @@ class ModelBenchmarkTest {
 
     assertEquals(12, r.adaptedModules(), "all six Linears of both layers");
     assertEquals(1, r.torchThreads());
-    assertTrue(r.matmul().peakGflopPerSecond() > 0 && r.matmul().bestPeakGflopPerSecond() >= r.matmul().peakGflopPerSecond());
-    assertEquals(r.matmul().peakGflopPerSecond(), Math.max(r.peakBeforeGflopPerSecond(), r.peakAfterGflopPerSecond()), 1e-9);
+    assertTrue(
+        r.matmul().peakGflopPerSecond() > 0
+            && r.matmul().bestPeakGflopPerSecond() >= r.matmul().peakGflopPerSecond());
+    assertEquals(
+        r.matmul().peakGflopPerSecond(),
+        Math.max(r.peakBeforeGflopPerSecond(), r.peakAfterGflopPerSecond()),
+        1e-9);
     for (ModelBenchmark.Step step : List.of(r.lora(), r.full())) {
-      assertTrue(step.medianSeconds() > 0 && step.minSeconds() > 0 && step.minSeconds() <= step.medianSeconds(), step.toString());
+      assertTrue(
+          step.medianSeconds() > 0
+              && step.minSeconds() > 0
+              && step.minSeconds() <= step.medianSeconds(),
+          step.toString());
       for (ModelBenchmark.Rate rate : step.rates()) {
         assertTrue(rate.gflop() > 0 && rate.gflopPerSecond() > 0, rate.toString());
         assertTrue(rate.ofPeak() > 0 && rate.ofPeak() < 2, rate.toString());
         assertTrue(rate.bestOfPeak() > 0 && rate.bestOfPeak() < 2, rate.toString());
       }
     }
-    assertEquals(List.of("3x forward", "lora-exact"), r.lora().rates().stream().map(ModelBenchmark.Rate::convention).toList());
+    assertEquals(
+        List.of("3x forward", "lora-exact"),
+        r.lora().rates().stream().map(ModelBenchmark.Rate::convention).toList());
 
-    assertEquals(List.of("djl-eager/1", "djl-eager/4", "onnxruntime/1", "onnxruntime/4", "onnxruntime-nospin/1", "onnxruntime-nospin/4"),
+    assertEquals(
+        List.of(
+            "djl-eager/1",
+            "djl-eager/4",
+            "onnxruntime/1",
+            "onnxruntime/4",
+            "onnxruntime-nospin/1",
+            "onnxruntime-nospin/4"),
         r.inference().stream().map(i -> i.engine() + "/" + i.batch()).toList());
     r.inference().forEach(i -> assertTrue(i.medianMs() > 0 && i.sequencesPerSecond() > 0, i.toString()));
     // float32 with a different op order (merged W' vs W + s*B*A); logits of a 2-layer model are O(0.1)
@@ -48,7 +66,9 @@ class ModelBenchmarkTest {
     assertNotNull(f);
     assertEquals(25, f.firstSteps(), "half of a run shorter than 200 steps");
     assertTrue(f.rssFirstMiB() > 0 && f.rssEndMiB() > 0 && f.msPerStep() > 0, f.toString());
-    assertTrue(f.outsideHeapFirstMiB() > 0 && f.outsideHeapEndMiB() > 0, "the Java heap range was found in smaps: " + f);
+    assertTrue(
+        f.outsideHeapFirstMiB() > 0 && f.outsideHeapEndMiB() > 0,
+        "the Java heap range was found in smaps: " + f);
     assertTrue(f.outsideHeapEndMiB() < f.rssEndMiB(), f.toString());
   }
 

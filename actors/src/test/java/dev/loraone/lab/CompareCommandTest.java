@@ -163,7 +163,10 @@ class CompareCommandTest {
     assertEquals("accuracy", doc.get("headline").asText());
     assertEquals(2, doc.get("runs").size());
     for (JsonNode run : doc.get("runs")) {
-      assertEquals(3, run.get("evals").size(), "zero-shot (the default labels head) and eval.every 1 over 2 steps: " + run);
+      assertEquals(
+          3,
+          run.get("evals").size(),
+          "zero-shot (the default labels head) and eval.every 1 over 2 steps: " + run);
       assertEquals(0, run.get("evals").get(0).get("step").asInt(), run::toString);
       assertEquals(16, run.get("evalExamples").asInt());
       double acc = run.get("evals").get(2).get("metrics").get("accuracy").asDouble();

@@ -49,7 +49,8 @@ class CausalLmDeterminismIT {
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
       StringBuilder prompt = new StringBuilder();
-      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++) prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
+      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++)
+        prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
       String completion = "w10 w11" + " w12".repeat(1 + i % 3); // completions of 3 to 5 tokens: unequal weights
       lines.add(JSON.writeValueAsString(Map.of("prompt", prompt.toString(), "completion", completion)));
     }
@@ -73,14 +74,19 @@ class CausalLmDeterminismIT {
 
   /** The single-process adapter's SHA-256 ({@code loraone finetune}), with its ONNX export. */
   static synchronized String reference(boolean tied) {
-    return references.computeIfAbsent(tied, t -> {
-      List<JobEvent> events = new ArrayList<>();
-      JobEvent end = LocalJob.run(spec(t), fresh("finetune"), events::add).end();
-      JobEvent.Finished f = assertInstanceOf(JobEvent.Finished.class, end, () -> "local run ended with " + end);
-      assertTrue(f.exported().containsKey("model.onnx") && f.exported().containsKey("config.json"), f.exported()::toString);
-      assertTrue(f.finalEval().metrics().containsKey("perplexity"), f.finalEval()::toString);
-      return f.adapterSha256();
-    });
+    return references.computeIfAbsent(
+        tied,
+        t -> {
+          List<JobEvent> events = new ArrayList<>();
+          JobEvent end = LocalJob.run(spec(t), fresh("finetune"), events::add).end();
+          JobEvent.Finished f =
+              assertInstanceOf(JobEvent.Finished.class, end, () -> "local run ended with " + end);
+          assertTrue(
+              f.exported().containsKey("model.onnx") && f.exported().containsKey("config.json"),
+              f.exported()::toString);
+          assertTrue(f.finalEval().metrics().containsKey("perplexity"), f.finalEval()::toString);
+          return f.adapterSha256();
+        });
   }
 
   private static JobEvent.Finished pipeline(JobSpec spec, int workers, List<JobEvent> events) {
@@ -96,7 +102,11 @@ class CausalLmDeterminismIT {
     assertEquals(reference(false), one.adapterSha256(), "1 worker");
     assertEquals(reference(false), pipeline(spec(false), 3, new ArrayList<>()).adapterSha256(), "3 workers");
     JobEvent.Evaluated last = one.finalEval();
-    assertEquals(Math.exp(last.loss()), last.metrics().get("perplexity"), 1e-9, "perplexity of the per-token eval loss");
+    assertEquals(
+        Math.exp(last.loss()),
+        last.metrics().get("perplexity"),
+        1e-9,
+        "perplexity of the per-token eval loss");
     assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.StepDone d && d.metrics().containsKey("perplexity")),
         "training steps report perplexity");
     PeftAdapter adapter = PeftAdapter.read(one.adapterDir());
@@ -120,7 +130,12 @@ class CausalLmDeterminismIT {
     List<JobEvent> events = new ArrayList<>();
     JobEvent end = EmbeddedJob.run(spec(false), 3, LocalWorkers.factory(), out, events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "resumed job ended with " + end);
-    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p && p.detail().contains("resuming after step 2")),
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof JobEvent.PhaseChanged p
+                        && p.detail().contains("resuming after step 2")),
         () -> "the second run resumed from the checkpoint: " + events);
     assertEquals(reference(false), ((JobEvent.Finished) end).adapterSha256());
   }

@@ -27,17 +27,37 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ClusterDeterminismIT {
   @TempDir static Path dir;
+
   /**
-   * Enough steps that a worker JVM started after step 2 joins before the end; {@code workers.min = 2}
-   * holds the start until both first worker JVMs have joined (their start-up order varies under load).
+   * Enough steps that a worker JVM started after step 2 joins before the end; {@code workers.min =
+   * 2} holds the start until both first worker JVMs have joined (their start-up order varies under
+   * load).
    */
-  static final JobSpec spec = JobSpec.of(Map.ofEntries(
-      Map.entry("name", "cluster"), Map.entry("seed", 5), Map.entry("lora.rank", 4), Map.entry("lora.targets", "query,value"),
-      Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4), Map.entry("init.iters", 4), Map.entry("init.shards", 2),
-      Map.entry("optimizer.name", "scaled-adamw"), Map.entry("optimizer.lr", 1e-3), Map.entry("optimizer.warmup", 1),
-      Map.entry("train.steps", 80), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 32),
-      Map.entry("eval.every", 0), Map.entry("eval.examples", 16), Map.entry("data.max-per-class", 3), Map.entry("checkpoint.every", 1),
-      Map.entry("workers.wait-seconds", 300), Map.entry("workers.min", 2))); // both first workers serve from the init on
+  static final JobSpec spec =
+      JobSpec.of(
+          Map.ofEntries(
+              Map.entry("name", "cluster"),
+              Map.entry("seed", 5),
+              Map.entry("lora.rank", 4),
+              Map.entry("lora.targets", "query,value"),
+              Map.entry("init.method", "lora-one"),
+              Map.entry("init.batch", 4),
+              Map.entry("init.iters", 4),
+              Map.entry("init.shards", 2),
+              Map.entry("optimizer.name", "scaled-adamw"),
+              Map.entry("optimizer.lr", 1e-3),
+              Map.entry("optimizer.warmup", 1),
+              Map.entry("train.steps", 80),
+              Map.entry("train.batch", 8),
+              Map.entry("train.micro-batch", 4),
+              Map.entry("train.max-length", 32),
+              Map.entry("eval.every", 0),
+              Map.entry("eval.examples", 16),
+              Map.entry("data.max-per-class", 3),
+              Map.entry("checkpoint.every", 1),
+              Map.entry("workers.wait-seconds", 300),
+              Map.entry("workers.min", 2))); // both first workers serve from the init on
+
   static final Duration JOB = Duration.ofMinutes(8);
   private static String reference;
 
@@ -108,7 +128,9 @@ class ClusterDeterminismIT {
       cluster.worker("w1");
       NodeProcess doomed = cluster.worker("w2");
       coordinator.await("step 2", e -> event("StepDone").test(e) && e.path("step").asInt() >= 2, JOB);
-      assertTrue(coordinator.events().stream().anyMatch(e -> servedBy(e, "w2")), () -> "w2 served the job; " + coordinator.describe());
+      assertTrue(
+          coordinator.events().stream().anyMatch(e -> servedBy(e, "w2")),
+          () -> "w2 served the job; " + coordinator.describe());
 
       cluster.worker("w3");
       coordinator.await("w3 joining", e -> servedBy(e, "w3"), JOB);
@@ -120,8 +142,15 @@ class ClusterDeterminismIT {
       JsonNode end = coordinator.end(JOB);
 
       assertEquals("Finished", end.path("event").asText(), coordinator::describe);
-      assertTrue(joinedAt < spec.getInt("train.steps") && killedAt < spec.getInt("train.steps"),
-          () -> "w3 joined after step " + joinedAt + " and w2 was killed after step " + killedAt + " of " + spec.getInt("train.steps"));
+      assertTrue(
+          joinedAt < spec.getInt("train.steps") && killedAt < spec.getInt("train.steps"),
+          () ->
+              "w3 joined after step "
+                  + joinedAt
+                  + " and w2 was killed after step "
+                  + killedAt
+                  + " of "
+                  + spec.getInt("train.steps"));
       assertEquals(reference(), end.path("adapterSha256").asText(), "the adapter of the elastic 3-JVM run");
     }
   }
@@ -138,13 +167,19 @@ class ClusterDeterminismIT {
       int saved = lastCheckpoint(first);
 
       NodeProcess second = cluster.coordinator(out);
-      JsonNode resumed = second.await("resuming", e -> event("PhaseChanged").test(e) && e.path("detail").asText().startsWith("resuming"),
-          JOB);
+      JsonNode resumed =
+          second.await(
+              "resuming",
+              e ->
+                  event("PhaseChanged").test(e) && e.path("detail").asText().startsWith("resuming"),
+              JOB);
       JsonNode end = second.end(JOB);
 
       assertEquals("Finished", end.path("event").asText(), second::describe);
       int from = Integer.parseInt(resumed.path("detail").asText().replaceAll("\\D+", ""));
-      assertTrue(from >= saved && from >= 3, () -> "resumed after step " + from + ", the killed run had checkpointed step " + saved);
+      assertTrue(
+          from >= saved && from >= 3,
+          () -> "resumed after step " + from + ", the killed run had checkpointed step " + saved);
       assertTrue(second.events().stream().filter(event("StepDone")).allMatch(e -> e.path("step").asInt() > from),
           () -> "the resumed run does not redo steps up to " + from + ": " + second.events());
       assertEquals(reference(), end.path("adapterSha256").asText(), "the adapter of the resumed run");
@@ -153,7 +188,8 @@ class ClusterDeterminismIT {
 
   private static int lastCheckpoint(NodeProcess coordinator) {
     int step = -1;
-    for (JsonNode e : coordinator.events()) if (event("Checkpointed").test(e)) step = Math.max(step, e.path("step").asInt());
+    for (JsonNode e : coordinator.events())
+      if (event("Checkpointed").test(e)) step = Math.max(step, e.path("step").asInt());
     return step;
   }
 }

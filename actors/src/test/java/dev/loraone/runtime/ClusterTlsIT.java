@@ -27,16 +27,34 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterTlsIT {
   @TempDir static Path dir;
   private static final String PASSWORD = "cluster-" + UUID.randomUUID();
+
   /** Store passwords as users pass them: in the environment, not on the command line. */
-  private static final Map<String, String> ENV = Map.of("LORAONE_TLS_KEY_STORE_PASSWORD", PASSWORD, "LORAONE_TLS_TRUST_STORE_PASSWORD",
-      PASSWORD);
+  private static final Map<String, String> ENV =
+      Map.of(
+          "LORAONE_TLS_KEY_STORE_PASSWORD", PASSWORD, "LORAONE_TLS_TRUST_STORE_PASSWORD", PASSWORD);
+
   /** A few steps: enough that the job needs the worker, little enough to finish in seconds. */
-  static final JobSpec spec = JobSpec.of(Map.ofEntries(
-      Map.entry("name", "tls"), Map.entry("seed", 3), Map.entry("lora.rank", 2), Map.entry("lora.targets", "query,value"),
-      Map.entry("init.method", "lora"), Map.entry("optimizer.name", "adamw"), Map.entry("optimizer.warmup", 0),
-      Map.entry("train.steps", 3), Map.entry("train.batch", 4), Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 16),
-      Map.entry("eval.every", 0), Map.entry("eval.examples", 8), Map.entry("data.max-per-class", 1), Map.entry("checkpoint.every", 0),
-      Map.entry("workers.min", 1), Map.entry("workers.wait-seconds", 120)));
+  static final JobSpec spec =
+      JobSpec.of(
+          Map.ofEntries(
+              Map.entry("name", "tls"),
+              Map.entry("seed", 3),
+              Map.entry("lora.rank", 2),
+              Map.entry("lora.targets", "query,value"),
+              Map.entry("init.method", "lora"),
+              Map.entry("optimizer.name", "adamw"),
+              Map.entry("optimizer.warmup", 0),
+              Map.entry("train.steps", 3),
+              Map.entry("train.batch", 4),
+              Map.entry("train.micro-batch", 4),
+              Map.entry("train.max-length", 16),
+              Map.entry("eval.every", 0),
+              Map.entry("eval.examples", 8),
+              Map.entry("data.max-per-class", 1),
+              Map.entry("checkpoint.every", 0),
+              Map.entry("workers.min", 1),
+              Map.entry("workers.wait-seconds", 120)));
+
   static final Duration JOB = Duration.ofMinutes(3);
   private static Path coordinatorKeys;
   private static Path workerKeys;
@@ -52,7 +70,9 @@ class ClusterTlsIT {
   }
 
   private static List<String> tls(Path keyStore, String... more) {
-    List<String> args = new ArrayList<>(List.of("--tls-key-store", keyStore.toString(), "--tls-trust-store", trust.toString()));
+    List<String> args =
+        new ArrayList<>(
+            List.of("--tls-key-store", keyStore.toString(), "--tls-trust-store", trust.toString()));
     args.addAll(List.of(more));
     return args;
   }
@@ -68,17 +88,38 @@ class ClusterTlsIT {
     Path jobFile = Files.writeString(dir.resolve("tls.conf"), spec.render());
     int port = NodeProcess.freePort();
     List<Integer> seeds = List.of(port);
-    try (NodeProcess coordinator = NodeProcess.coordinator(dir, port, seeds, jobFile, dir.resolve("out"), new Extra(tls(coordinatorKeys), ENV));
-        // the rogue trusts the cluster and has its password from --tls-password-env; only its certificate is not trusted
-        NodeProcess rogue = NodeProcess.worker(dir, "rogue", NodeProcess.freePort(), seeds,
-            new Extra(tls(rogueKeys, "--tls-password-env", "ROGUE_PASSWORD"), Map.of("ROGUE_PASSWORD", PASSWORD)));
-        NodeProcess worker = NodeProcess.worker(dir, "w1", NodeProcess.freePort(), seeds, new Extra(tls(workerKeys), ENV))) {
+    try (NodeProcess coordinator =
+            NodeProcess.coordinator(
+                dir,
+                port,
+                seeds,
+                jobFile,
+                dir.resolve("out"),
+                new Extra(tls(coordinatorKeys), ENV));
+        // the rogue trusts the cluster and has its password from --tls-password-env; only its
+        // certificate is not trusted
+        NodeProcess rogue =
+            NodeProcess.worker(
+                dir,
+                "rogue",
+                NodeProcess.freePort(),
+                seeds,
+                new Extra(
+                    tls(rogueKeys, "--tls-password-env", "ROGUE_PASSWORD"),
+                    Map.of("ROGUE_PASSWORD", PASSWORD)));
+        NodeProcess worker =
+            NodeProcess.worker(
+                dir, "w1", NodeProcess.freePort(), seeds, new Extra(tls(workerKeys), ENV))) {
       JsonNode end = coordinator.end(JOB);
       assertEquals("Finished", end.path("event").asText(), coordinator::describe);
-      assertTrue(coordinator.events().stream().anyMatch(e -> servedBy(e, "w1")), () -> "w1 served the job; " + coordinator.describe());
+      assertTrue(
+          coordinator.events().stream().anyMatch(e -> servedBy(e, "w1")),
+          () -> "w1 served the job; " + coordinator.describe());
 
       String refused = rogue.awaitLog("SSLHandshakeException", Duration.ofSeconds(30));
-      assertTrue(refused.contains("bad_certificate"), () -> "the coordinator refused the rogue's certificate: " + refused);
+      assertTrue(
+          refused.contains("bad_certificate"),
+          () -> "the coordinator refused the rogue's certificate: " + refused);
       rogue.awaitLog("Couldn't join seed nodes", Duration.ofSeconds(30));
       assertTrue(rogue.isAlive(), rogue::describe);
       assertTrue(coordinator.events().stream().noneMatch(e -> servedBy(e, "rogue")),
@@ -89,10 +130,25 @@ class ClusterTlsIT {
   @Test
   void aNodeWithAWrongStorePasswordRefusesToStartNamingTheStore() throws Exception {
     int port = NodeProcess.freePort();
-    try (NodeProcess node = NodeProcess.worker(dir, "wrong-password", port, List.of(port),
-        new Extra(tls(workerKeys), Map.of("LORAONE_TLS_KEY_STORE_PASSWORD", "not-" + PASSWORD, "LORAONE_TLS_TRUST_STORE_PASSWORD", PASSWORD)))) {
+    try (NodeProcess node =
+        NodeProcess.worker(
+            dir,
+            "wrong-password",
+            port,
+            List.of(port),
+            new Extra(
+                tls(workerKeys),
+                Map.of(
+                    "LORAONE_TLS_KEY_STORE_PASSWORD",
+                    "not-" + PASSWORD,
+                    "LORAONE_TLS_TRUST_STORE_PASSWORD",
+                    PASSWORD)))) {
       assertEquals(2, node.exitCode(Duration.ofSeconds(60)), node::describe);
-      node.awaitLog("error: TLS key store " + workerKeys + ": wrong password (from LORAONE_TLS_KEY_STORE_PASSWORD)", Duration.ZERO);
+      node.awaitLog(
+          "error: TLS key store "
+              + workerKeys
+              + ": wrong password (from LORAONE_TLS_KEY_STORE_PASSWORD)",
+          Duration.ZERO);
     }
   }
 }

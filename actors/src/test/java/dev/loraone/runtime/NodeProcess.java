@@ -38,20 +38,28 @@ final class NodeProcess implements AutoCloseable {
     this.port = port;
     this.log = log;
     this.process = process;
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          if (line.startsWith("{")) events.add(JSON.readTree(line));
-        }
-      } catch (IOException e) {
-        // the process is gone; what was read stays
-      }
-    }, name + "-stdout");
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                  if (line.startsWith("{")) events.add(JSON.readTree(line));
+                }
+              } catch (IOException e) {
+                // the process is gone; what was read stays
+              }
+            },
+            name + "-stdout");
     reader.setDaemon(true);
     reader.start();
   }
 
-  /** More options for {@code loraone node} and environment variables for its JVM (e.g. TLS stores and their passwords). */
+  /**
+   * More options for {@code loraone node} and environment variables for its JVM (e.g. TLS stores
+   * and their passwords).
+   */
   record Extra(List<String> args, Map<String, String> env) {
     static final Extra NONE = new Extra(List.of(), Map.of());
   }
@@ -60,9 +68,23 @@ final class NodeProcess implements AutoCloseable {
     return coordinator(dir, port, seeds, jobFile, out, Extra.NONE);
   }
 
-  static NodeProcess coordinator(Path dir, int port, List<Integer> seeds, Path jobFile, Path out, Extra extra) throws IOException {
-    return start("coordinator-" + port, dir, port, seeds, List.of("--role", "coordinator", "--job", jobFile.toString(), "--out",
-        out.toString(), "--json"), extra);
+  static NodeProcess coordinator(
+      Path dir, int port, List<Integer> seeds, Path jobFile, Path out, Extra extra)
+      throws IOException {
+    return start(
+        "coordinator-" + port,
+        dir,
+        port,
+        seeds,
+        List.of(
+            "--role",
+            "coordinator",
+            "--job",
+            jobFile.toString(),
+            "--out",
+            out.toString(),
+            "--json"),
+        extra);
   }
 
   static NodeProcess worker(Path dir, String id, int port, List<Integer> seeds) throws IOException {
@@ -75,12 +97,25 @@ final class NodeProcess implements AutoCloseable {
 
   private static NodeProcess start(String name, Path dir, int port, List<Integer> seeds, List<String> args, Extra extra)
       throws IOException {
-    if (!Files.isRegularFile(JAR)) throw new IllegalStateException(JAR + " is missing: the ITs run after `mvn package`");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
-        "-Djava.awt.headless=true", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getenv().getOrDefault("DJL_CACHE_DIR", ""),
-        // down a killed node quickly, so its work is reassigned within seconds
-        "-Dpekko.cluster.split-brain-resolver.stable-after=3s", "-jar", JAR.toString(), "node", "--port", Integer.toString(port),
-        "--seed-nodes", String.join(",", seeds.stream().map(p -> "127.0.0.1:" + p).toList())));
+    if (!Files.isRegularFile(JAR))
+      throw new IllegalStateException(JAR + " is missing: the ITs run after `mvn package`");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1536m",
+                "-Djava.awt.headless=true",
+                "-Dai.djl.offline=true",
+                "-DDJL_CACHE_DIR=" + System.getenv().getOrDefault("DJL_CACHE_DIR", ""),
+                // down a killed node quickly, so its work is reassigned within seconds
+                "-Dpekko.cluster.split-brain-resolver.stable-after=3s",
+                "-jar",
+                JAR.toString(),
+                "node",
+                "--port",
+                Integer.toString(port),
+                "--seed-nodes",
+                String.join(",", seeds.stream().map(p -> "127.0.0.1:" + p).toList())));
     cmd.addAll(args);
     cmd.addAll(extra.args());
     Path log = dir.resolve(name + "-" + System.nanoTime() + ".log");
@@ -105,7 +140,10 @@ final class NodeProcess implements AutoCloseable {
     throw new AssertionError("no " + what + " within " + timeout + "; " + describe());
   }
 
-  /** The first line of the node's log (stderr) containing {@code text}, waiting up to {@code timeout}; fails with the log's tail. */
+  /**
+   * The first line of the node's log (stderr) containing {@code text}, waiting up to {@code
+   * timeout}; fails with the log's tail.
+   */
   String awaitLog(String text, Duration timeout) throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
     do {
@@ -129,7 +167,8 @@ final class NodeProcess implements AutoCloseable {
 
   /** The exit code, waiting up to {@code timeout}; fails with the log's tail when it still runs. */
   int exitCode(Duration timeout) throws InterruptedException {
-    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) throw new AssertionError(name + " still runs after " + timeout + "; " + describe());
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS))
+      throw new AssertionError(name + " still runs after " + timeout + "; " + describe());
     return process.exitValue();
   }
 

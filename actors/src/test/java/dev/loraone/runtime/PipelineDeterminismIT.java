@@ -26,13 +26,29 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelineDeterminismIT {
   @TempDir static Path dir;
-  static final JobSpec spec = JobSpec.of(Map.ofEntries(
-        Map.entry("name", "determinism"), Map.entry("seed", 3), Map.entry("lora.rank", 4), Map.entry("lora.targets", "query,value"),
-        Map.entry("lora.dropout", 0.0), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4), Map.entry("init.iters", 4),
-        Map.entry("init.shards", 2), Map.entry("optimizer.name", "scaled-adamw"), Map.entry("optimizer.lr", 1e-3),
-        Map.entry("optimizer.warmup", 1), Map.entry("train.steps", 3), Map.entry("train.batch", 8), Map.entry("train.micro-batch", 4),
-        Map.entry("train.max-length", 32), Map.entry("eval.every", 2), Map.entry("eval.examples", 40), Map.entry("data.max-per-class", 3),
-        Map.entry("checkpoint.every", 1)));
+  static final JobSpec spec =
+      JobSpec.of(
+          Map.ofEntries(
+              Map.entry("name", "determinism"),
+              Map.entry("seed", 3),
+              Map.entry("lora.rank", 4),
+              Map.entry("lora.targets", "query,value"),
+              Map.entry("lora.dropout", 0.0),
+              Map.entry("init.method", "lora-one"),
+              Map.entry("init.batch", 4),
+              Map.entry("init.iters", 4),
+              Map.entry("init.shards", 2),
+              Map.entry("optimizer.name", "scaled-adamw"),
+              Map.entry("optimizer.lr", 1e-3),
+              Map.entry("optimizer.warmup", 1),
+              Map.entry("train.steps", 3),
+              Map.entry("train.batch", 8),
+              Map.entry("train.micro-batch", 4),
+              Map.entry("train.max-length", 32),
+              Map.entry("eval.every", 2),
+              Map.entry("eval.examples", 40),
+              Map.entry("data.max-per-class", 3),
+              Map.entry("checkpoint.every", 1)));
   private static String reference;
 
   /**
@@ -74,45 +90,72 @@ class PipelineDeterminismIT {
   @Test
   void coordinatorKilledAfterACheckpointResumesToTheSameAdapter() throws IOException {
     Path out = fresh("resumed");
-    JobEvent aborted = EmbeddedJob.run(spec, 2, LocalWorkers.factory(), out, e -> {}, e -> e instanceof JobEvent.Checkpointed c
-        && c.step() == 2, Duration.ofMinutes(10));
+    JobEvent aborted =
+        EmbeddedJob.run(
+            spec,
+            2,
+            LocalWorkers.factory(),
+            out,
+            e -> {},
+            e -> e instanceof JobEvent.Checkpointed c && c.step() == 2,
+            Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Failed.class, aborted, "the first run is torn down after the step-2 checkpoint");
     List<JobEvent> events = new ArrayList<>();
     JobEvent end = EmbeddedJob.run(spec, 2, LocalWorkers.factory(), out, events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "resumed job ended with " + end);
-    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p && p.detail().contains("resuming after step 2")),
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof JobEvent.PhaseChanged p
+                        && p.detail().contains("resuming after step 2")),
         () -> "the second run resumed from the checkpoint: " + events);
     assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
   }
 
   @Test
   void workerDyingMidTrainingDoesNotChangeTheAdapter() throws IOException {
-    // worker-2 stops (as if its JVM died) when asked for its second gradient (step 3); its work is reassigned
-    EmbeddedJob.WorkerFactory dying = (id, coordinator, inbox) -> {
-      org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> real =
-          dev.loraone.worker.actor.WorkerActor.create(id, "cpu", coordinator.actor(), inbox);
-      if (!id.value().equals("worker-2")) return real;
-      return org.apache.pekko.actor.typed.javadsl.Behaviors.intercept(() -> new org.apache.pekko.actor.typed.BehaviorInterceptor<
-          dev.loraone.protocol.wire.WorkerMessage, dev.loraone.protocol.wire.WorkerMessage>(dev.loraone.protocol.wire.WorkerMessage.class) {
-        int gradients;
+    // worker-2 stops (as if its JVM died) when asked for its second gradient (step 3); its work is
+    // reassigned
+    EmbeddedJob.WorkerFactory dying =
+        (id, coordinator, inbox) -> {
+          org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> real =
+              dev.loraone.worker.actor.WorkerActor.create(id, "cpu", coordinator.actor(), inbox);
+          if (!id.value().equals("worker-2")) return real;
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.intercept(
+              () ->
+                  new org.apache.pekko.actor.typed.BehaviorInterceptor<
+                      dev.loraone.protocol.wire.WorkerMessage,
+                      dev.loraone.protocol.wire.WorkerMessage>(
+                      dev.loraone.protocol.wire.WorkerMessage.class) {
+                    int gradients;
 
-        @Override
-        public org.apache.pekko.actor.typed.Behavior<dev.loraone.protocol.wire.WorkerMessage> aroundReceive(
-            org.apache.pekko.actor.typed.TypedActorContext<dev.loraone.protocol.wire.WorkerMessage> ctx,
-            dev.loraone.protocol.wire.WorkerMessage msg, ReceiveTarget<dev.loraone.protocol.wire.WorkerMessage> target) {
-          if (msg instanceof dev.loraone.protocol.wire.WorkerMessage.ComputeGradients && ++gradients == 2) {
-            return org.apache.pekko.actor.typed.javadsl.Behaviors.stopped();
-          }
-          return target.apply(ctx, msg);
-        }
-      }, real);
-    };
+                    @Override
+                    public org.apache.pekko.actor.typed.Behavior<
+                            dev.loraone.protocol.wire.WorkerMessage>
+                        aroundReceive(
+                            org.apache.pekko.actor.typed.TypedActorContext<
+                                    dev.loraone.protocol.wire.WorkerMessage>
+                                ctx,
+                            dev.loraone.protocol.wire.WorkerMessage msg,
+                            ReceiveTarget<dev.loraone.protocol.wire.WorkerMessage> target) {
+                      if (msg instanceof dev.loraone.protocol.wire.WorkerMessage.ComputeGradients
+                          && ++gradients == 2) {
+                        return org.apache.pekko.actor.typed.javadsl.Behaviors.stopped();
+                      }
+                      return target.apply(ctx, msg);
+                    }
+                  },
+              real);
+        };
     List<JobEvent> events = new ArrayList<>();
     JobEvent end = EmbeddedJob.run(spec, 3, dying, fresh("dying"), events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
     List<List<String>> memberships = events.stream().filter(e -> e instanceof JobEvent.WorkersChanged)
         .map(e -> ((JobEvent.WorkersChanged) e).workers()).toList();
-    int joined = memberships.indexOf(memberships.stream().filter(w -> w.contains("worker-2")).findFirst().orElseThrow());
+    int joined =
+        memberships.indexOf(
+            memberships.stream().filter(w -> w.contains("worker-2")).findFirst().orElseThrow());
     assertTrue(memberships.subList(joined, memberships.size()).stream().anyMatch(w -> !w.contains("worker-2")),
         () -> "worker-2 joined and then left: " + memberships);
     assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
@@ -134,11 +177,16 @@ class PipelineDeterminismIT {
     JobEvent local = LocalJob.run(ga, fresh("lora-ga-local"), e -> {}).end();
     assertInstanceOf(JobEvent.Finished.class, local, () -> "local run ended with " + local);
     List<JobEvent> events = new ArrayList<>();
-    JobEvent end = EmbeddedJob.run(ga, 2, LocalWorkers.factory(), fresh("lora-ga"), events::add, Duration.ofMinutes(10));
+    JobEvent end =
+        EmbeddedJob.run(
+            ga, 2, LocalWorkers.factory(), fresh("lora-ga"), events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
     assertEquals(((JobEvent.Finished) local).adapterSha256(), ((JobEvent.Finished) end).adapterSha256());
     try {
-      assertEquals(4, PeftAdapter.read(((JobEvent.Finished) end).adapterDir()).config().r(), "W0 moved: exported at rank 2r");
+      assertEquals(
+          4,
+          PeftAdapter.read(((JobEvent.Finished) end).adapterDir()).config().r(),
+          "W0 moved: exported at rank 2r");
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

@@ -20,8 +20,22 @@ final class TlsStores {
   /** {@code dir/name.p12}: a self-signed EC key pair for {@code CN=name}, valid for a day. */
   static Path keyPair(Path dir, String name, String password) throws IOException, InterruptedException {
     Path store = dir.resolve(name + ".p12");
-    keytool("-genkeypair", "-alias", name, "-keyalg", "EC", "-dname", "CN=" + name, "-validity", "1", "-storetype", "PKCS12",
-        "-keystore", store.toString(), "-storepass", password);
+    keytool(
+        "-genkeypair",
+        "-alias",
+        name,
+        "-keyalg",
+        "EC",
+        "-dname",
+        "CN=" + name,
+        "-validity",
+        "1",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        store.toString(),
+        "-storepass",
+        password);
     return store;
   }
 
@@ -32,9 +46,29 @@ final class TlsStores {
     for (Path k : keyStores) {
       String alias = k.getFileName().toString().replace(".p12", "");
       Path cert = dir.resolve(alias + ".crt");
-      keytool("-exportcert", "-alias", alias, "-keystore", k.toString(), "-storepass", keyStorePassword, "-file", cert.toString());
-      keytool("-importcert", "-noprompt", "-alias", alias, "-file", cert.toString(), "-storetype", "PKCS12", "-keystore",
-          store.toString(), "-storepass", password);
+      keytool(
+          "-exportcert",
+          "-alias",
+          alias,
+          "-keystore",
+          k.toString(),
+          "-storepass",
+          keyStorePassword,
+          "-file",
+          cert.toString());
+      keytool(
+          "-importcert",
+          "-noprompt",
+          "-alias",
+          alias,
+          "-file",
+          cert.toString(),
+          "-storetype",
+          "PKCS12",
+          "-keystore",
+          store.toString(),
+          "-storepass",
+          password);
     }
     return store;
   }

@@ -28,7 +28,11 @@ class JobStoreTest {
     assertEquals(List.of("a-1", "a-2"), List.of(first.id(), second.id()));
     store.save(first.with(JobStore.State.RUNNING, null));
     store.append(first.id(), new ObjectMapper().createObjectNode().put("event", "Started"));
-    Files.writeString(store.dir(first.id()).resolve("events.jsonl"), "{\"event\":\"StepDo", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+    Files.writeString(
+        store.dir(first.id()).resolve("events.jsonl"),
+        "{\"event\":\"StepDo",
+        StandardCharsets.UTF_8,
+        StandardOpenOption.APPEND);
 
     List<String> warnings = new ArrayList<>();
     JobStore again = new JobStore(root);
@@ -57,7 +61,10 @@ class JobStoreTest {
     JobStore again = new JobStore(root);
     again.load(w -> {});
     Files.createDirectories(root.resolve("jobs").resolve("ok-2")); // an unreadable folder that load() skipped
-    assertEquals("ok-3", again.create(JobSpec.of(Map.of("name", "ok"))).id(), "a skipped folder's id is not taken over");
+    assertEquals(
+        "ok-3",
+        again.create(JobSpec.of(Map.of("name", "ok"))).id(),
+        "a skipped folder's id is not taken over");
   }
 
   @Test
@@ -66,7 +73,8 @@ class JobStoreTest {
     for (String bad : List.of("../x", "a/b", ".hidden", "", "a\\b")) {
       assertThrows(IllegalArgumentException.class, () -> store.dir(bad), bad);
     }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JobSpec.of(Map.of("name", "../escape")));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> JobSpec.of(Map.of("name", "../escape")));
     assertTrue(e.getMessage().contains("'job.name' = \"../escape\" is not a job name"), e.getMessage());
   }
 }

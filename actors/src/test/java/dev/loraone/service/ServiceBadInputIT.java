@@ -89,11 +89,15 @@ class ServiceBadInputIT {
   @Test
   @Order(1)
   void aHoconSyntaxErrorIs400NamingTheLine() throws Exception {
-    ServiceProcess.Response r = service.post("/jobs", "job {\n  name = broken\n  train { steps = 2 }\n  lora.rank = = 4\n}\n");
+    ServiceProcess.Response r =
+        service.post(
+            "/jobs", "job {\n  name = broken\n  train { steps = 2 }\n  lora.rank = = 4\n}\n");
     assertEquals(400, r.status(), r.body()::toString);
     assertEquals(1, r.body().path("problems").size(), r.body()::toString);
     String p = r.body().path("problems").get(0).asText();
-    assertTrue(p.startsWith("request body: 4:") && p.contains("'='"), () -> "the problem names line 4 and the token: " + p);
+    assertTrue(
+        p.startsWith("request body: 4:") && p.contains("'='"),
+        () -> "the problem names line 4 and the token: " + p);
   }
 
   @Test
@@ -101,24 +105,37 @@ class ServiceBadInputIT {
   void anUnknownKeyIs400WithASuggestion() throws Exception {
     ServiceProcess.Response r = service.post("/jobs", "job {\n  name = typo\n  lora.rnak = 4\n}\n");
     assertEquals(400, r.status(), r.body()::toString);
-    assertTrue(problems(r).contains("request body: 3: unknown key 'job.lora.rnak' (did you mean 'job.lora.rank'?)"), () -> problems(r));
+    assertTrue(
+        problems(r)
+            .contains(
+                "request body: 3: unknown key 'job.lora.rnak' (did you mean 'job.lora.rank'?)"),
+        () -> problems(r));
     ServiceProcess.Response far = service.post("/jobs", "job {\n  name = typo\n  frobnicate = 4\n}\n");
     assertEquals(400, far.status(), far.body()::toString);
-    assertTrue(problems(far).contains("unknown key 'job.frobnicate'") && problems(far).contains("known keys"), () -> problems(far));
+    assertTrue(
+        problems(far).contains("unknown key 'job.frobnicate'")
+            && problems(far).contains("known keys"),
+        () -> problems(far));
   }
 
   @Test
   @Order(3)
   void jobTextMayNotReadTheServicesFilesOrEnvironment() throws Exception {
     Path local = Files.writeString(dir.resolve("local.conf"), "job.model = /from/the/service/disk\n");
-    for (String inc : List.of("include \"" + local + "\"", "include file(\"" + local + "\")", "include url(\"file://" + local + "\")")) {
+    for (String inc :
+        List.of(
+            "include \"" + local + "\"",
+            "include file(\"" + local + "\")",
+            "include url(\"file://" + local + "\")")) {
       ServiceProcess.Response r = service.post("/jobs", inc + "\n" + job("inc", ""));
       assertEquals(400, r.status(), () -> inc + ": " + r.body());
       assertTrue(problems(r).contains("is not allowed here"), () -> problems(r));
     }
     ServiceProcess.Response env = service.post("/jobs", job("env", "job.model = ${HOME}"));
     assertEquals(400, env.status(), env.body()::toString);
-    assertTrue(problems(env).contains("${HOME}") && problems(env).contains("never the environment"), () -> problems(env));
+    assertTrue(
+        problems(env).contains("${HOME}") && problems(env).contains("never the environment"),
+        () -> problems(env));
     ServiceProcess.Response missing = service.post("/jobs", job("subst", "job.init.batch = ${job.no.such.key}"));
     assertEquals(400, missing.status(), () -> "an unresolvable substitution: " + missing.body());
     assertTrue(problems(missing).contains("${job.no.such.key}"), () -> problems(missing));
@@ -144,7 +161,9 @@ class ServiceBadInputIT {
   void anUnknownTargetModuleFailsTheJobNamingItAndTheRealOnes() throws Exception {
     String reason = failed(job("notarget", "job.lora.targets = \"nosuchmodule\"")).path("reason").asText();
     assertTrue(reason.contains("'nosuchmodule'") && reason.contains("lora.targets"), reason);
-    assertTrue(reason.contains("attention.self.query") && reason.contains("intermediate.dense"), () -> "lists MiniLM's modules: " + reason);
+    assertTrue(
+        reason.contains("attention.self.query") && reason.contains("intermediate.dense"),
+        () -> "lists MiniLM's modules: " + reason);
   }
 
   @Test
@@ -160,11 +179,15 @@ class ServiceBadInputIT {
   void invalidUtf8InADataFileFailsTheJobNamingFileAndLine() throws Exception {
     Path bad = dir.resolve("bad-utf8.jsonl");
     java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-    b.writeBytes("{\"text\":\"a cat\",\"label\":\"animal\"}\n{\"text\":\"a dog\",\"label\":\"animal\"}\n".getBytes(StandardCharsets.UTF_8));
+    b.writeBytes(
+        "{\"text\":\"a cat\",\"label\":\"animal\"}\n{\"text\":\"a dog\",\"label\":\"animal\"}\n"
+            .getBytes(StandardCharsets.UTF_8));
     b.writeBytes("{\"text\":\"a ".getBytes(StandardCharsets.UTF_8));
     b.write(0xC3);
     b.write(0x28);
-    b.writeBytes(" car\",\"label\":\"thing\"}\n{\"text\":\"a bus\",\"label\":\"thing\"}\n".getBytes(StandardCharsets.UTF_8));
+    b.writeBytes(
+        " car\",\"label\":\"thing\"}\n{\"text\":\"a bus\",\"label\":\"thing\"}\n"
+            .getBytes(StandardCharsets.UTF_8));
     Files.write(bad, b.toByteArray());
     String reason = failed(job("badutf8", "job.task = \"" + bad + "\"")).path("reason").asText();
     assertTrue(reason.contains(bad + ":3:") && reason.contains("UTF-8") && reason.contains("0xC3"), reason);
@@ -174,7 +197,10 @@ class ServiceBadInputIT {
   @Order(9)
   void anEvalFileWithTheBuiltInTaskIs400InsteadOfBeingIgnored() throws Exception {
     String p = rejected(job("evalfile", "job.eval-file = \"" + dir.resolve("eval.jsonl") + "\""));
-    assertTrue(p.contains("'job.task.eval'") && p.contains(dir.resolve("eval.jsonl").toString()) && p.contains("wordnet-supersense"),
+    assertTrue(
+        p.contains("'job.task.eval'")
+            && p.contains(dir.resolve("eval.jsonl").toString())
+            && p.contains("wordnet-supersense"),
         p);
     p = rejected(job("noeval", "job.task.eval = \"" + dir.resolve("missing-eval.jsonl") + "\"\njob.task.train = \""
         + dir.resolve("eval.jsonl") + "\""));
@@ -189,29 +215,48 @@ class ServiceBadInputIT {
     String body = job("huge", "# " + "x".repeat((int) MAX_BODY));
     ServiceProcess.Response r = service.post("/jobs", body);
     assertEquals(413, r.status(), r.body()::toString);
-    assertTrue(r.body().path("error").asText().contains(Long.toString(MAX_BODY)) && r.body().path("error").asText().contains("--max-body"),
+    assertTrue(
+        r.body().path("error").asText().contains(Long.toString(MAX_BODY))
+            && r.body().path("error").asText().contains("--max-body"),
         r.body()::toString);
-    ServiceProcess.Response fits = service.post("/jobs", "job { name = fits, lora.rnak = 1 }\n# " + "x".repeat((int) MAX_BODY / 2));
+    ServiceProcess.Response fits =
+        service.post(
+            "/jobs", "job { name = fits, lora.rnak = 1 }\n# " + "x".repeat((int) MAX_BODY / 2));
     assertEquals(400, fits.status(), () -> "a body within the limit is parsed: " + fits.body());
   }
 
   @Test
   @Order(11)
   void artefactPathsNeverLeaveTheJobFolder() throws Exception {
-    ServiceProcess.Response r = service.post("/jobs", job("paths", "job.workers.min = 64\njob.workers.wait-seconds = 0"));
+    ServiceProcess.Response r =
+        service.post("/jobs", job("paths", "job.workers.min = 64\njob.workers.wait-seconds = 0"));
     assertEquals(201, r.status(), r.body()::toString);
     String id = r.body().path("id").asText();
     Path jobJson = dir.resolve("data").resolve("jobs").resolve(id).resolve("job.json");
     assertTrue(Files.isRegularFile(jobJson), jobJson::toString);
     String secret = Files.readString(jobJson);
-    List<String> attempts = List.of("..%2F..%2Fjob.json", "..%2Fjob.json", "checkpoint%2F..%2F..%2Fjob.json", "..%2F..%2F..%2F..%2Fjobs%2F" + id
-        + "%2Fjob.json", "%2E%2E%2F%2E%2E%2Fjob.json", "%252E%252E%252Fjob.json", "..%5C..%5Cjob.json",
-        URLish(jobJson.toString()), "%2F%2F" + URLish(jobJson.toString()).substring(3), "%2Fetc%2Fpasswd", "%00", "job.json%00",
-        "..%2F..%2Fjob.json%00.txt", "checkpoint%2Fcheckpoint.json%00");
+    List<String> attempts =
+        List.of(
+            "..%2F..%2Fjob.json",
+            "..%2Fjob.json",
+            "checkpoint%2F..%2F..%2Fjob.json",
+            "..%2F..%2F..%2F..%2Fjobs%2F" + id + "%2Fjob.json",
+            "%2E%2E%2F%2E%2E%2Fjob.json",
+            "%252E%252E%252Fjob.json",
+            "..%5C..%5Cjob.json",
+            URLish(jobJson.toString()),
+            "%2F%2F" + URLish(jobJson.toString()).substring(3),
+            "%2Fetc%2Fpasswd",
+            "%00",
+            "job.json%00",
+            "..%2F..%2Fjob.json%00.txt",
+            "checkpoint%2Fcheckpoint.json%00");
     for (String a : attempts) {
       ServiceProcess.Text t = service.getText("/jobs/" + id + "/artifacts/" + a);
       assertTrue(t.status() == 400 || t.status() == 404, () -> a + ": " + t.status() + " " + t.body());
-      assertFalse(t.body().contains("\"seq\"") || t.body().contains("root:"), () -> a + " served a file outside the job's out/: " + t.body());
+      assertFalse(
+          t.body().contains("\"seq\"") || t.body().contains("root:"),
+          () -> a + " served a file outside the job's out/: " + t.body());
       assertTrue(t.body().startsWith("{\"error\""), () -> a + ": a JSON error, got " + t.body());
     }
     assertTrue(secret.contains("\"seq\""), secret);
@@ -226,7 +271,16 @@ class ServiceBadInputIT {
   @Test
   @Order(12)
   void invalidJobIdsAre400() throws Exception {
-    for (String bad : List.of("-abc", ".hidden", "a%2Fb", "a%00b", "x$y", "abc%0Adef", "a".repeat(101), "%2E%2E%2Fetc")) {
+    for (String bad :
+        List.of(
+            "-abc",
+            ".hidden",
+            "a%2Fb",
+            "a%00b",
+            "x$y",
+            "abc%0Adef",
+            "a".repeat(101),
+            "%2E%2E%2Fetc")) {
       for (String path : List.of("/jobs/" + bad, "/jobs/" + bad + "/events", "/jobs/" + bad + "/artifacts/adapter")) {
         ServiceProcess.Response r = service.get(path);
         assertEquals(400, r.status(), () -> "GET " + path + ": " + r.body());
@@ -264,15 +318,27 @@ class ServiceBadInputIT {
     assertEquals(200, c.status(), c::body);
     JsonNode cp = JSON.readTree(c.body());
     int saved = cp.path("step").asInt(-1);
-    assertTrue(saved >= 0 && saved < failedAt, () -> "checkpoint step " + saved + " is before the failing step " + failedAt);
+    assertTrue(
+        saved >= 0 && saved < failedAt,
+        () -> "checkpoint step " + saved + " is before the failing step " + failedAt);
     assertEquals(failedAt - 1, saved, "checkpoint.every = 1: the last good step is checkpointed");
     assertEquals(saved, end.path("checkpointStep").asInt(), "GET /jobs/{id}.checkpointStep");
-    Path tensors = dir.resolve("data").resolve("jobs").resolve(id).resolve("out").resolve("checkpoint").resolve(cp.path("tensors").asText());
-    assertEquals(cp.path("tensorsSha256").asText(), sha256(tensors), "the checkpoint's tensors are the ones its JSON names");
+    Path tensors =
+        dir.resolve("data")
+            .resolve("jobs")
+            .resolve(id)
+            .resolve("out")
+            .resolve("checkpoint")
+            .resolve(cp.path("tensors").asText());
+    assertEquals(
+        cp.path("tensorsSha256").asText(),
+        sha256(tensors),
+        "the checkpoint's tensors are the ones its JSON names");
     Map<String, TensorBlob> t = SafeTensors.read(tensors).tensors();
     assertFalse(t.isEmpty(), tensors::toString);
     for (Map.Entry<String, TensorBlob> e : t.entrySet()) {
-      for (float v : e.getValue().toFloats()) assertTrue(Float.isFinite(v), () -> "checkpoint tensor " + e.getKey() + " holds " + v);
+      for (float v : e.getValue().toFloats())
+        assertTrue(Float.isFinite(v), () -> "checkpoint tensor " + e.getKey() + " holds " + v);
     }
     System.out.println("[ServiceBadInputIT] diverging job: " + reason + "; last checkpoint step " + saved);
   }
@@ -306,8 +372,19 @@ class ServiceBadInputIT {
   @Test
   @Order(15)
   void aServiceBeyondLoopbackWithoutATokenRefusesToStart() throws Exception {
-    List<String> cmd = ServiceProcess.java(List.of(), List.of("serve", "--host", "0.0.0.0", "--port", "0", "--cluster-port", "0", "--data",
-        dir.resolve("data-open").toString()));
+    List<String> cmd =
+        ServiceProcess.java(
+            List.of(),
+            List.of(
+                "serve",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "0",
+                "--cluster-port",
+                "0",
+                "--data",
+                dir.resolve("data-open").toString()));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().remove("LORAONE_TOKEN");
     Process p = pb.start();
@@ -317,7 +394,9 @@ class ServiceBadInputIT {
     }
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "it exits");
     assertNotEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("--host 0.0.0.0 is not a loopback address") && out.contains("--token"), () -> "the message: " + out);
+    assertTrue(
+        out.contains("--host 0.0.0.0 is not a loopback address") && out.contains("--token"),
+        () -> "the message: " + out);
     assertFalse(out.contains("http://"), () -> "it never listened: " + out);
   }
 

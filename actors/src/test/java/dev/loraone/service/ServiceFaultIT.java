@@ -74,8 +74,15 @@ class ServiceFaultIT {
       assertEquals(201, rb.status(), rb.body()::toString);
       a = ra.body().path("id").asText();
       b = rb.body().path("id").asText();
-      checkpointSeen = first.awaitJob(a, j -> j.path("checkpointStep").asInt() >= 2, JOB).path("checkpointStep").asInt();
-      assertEquals("QUEUED", first.get("/jobs/" + b).body().path("state").asText(), "the second job waits for the slot");
+      checkpointSeen =
+          first
+              .awaitJob(a, j -> j.path("checkpointStep").asInt() >= 2, JOB)
+              .path("checkpointStep")
+              .asInt();
+      assertEquals(
+          "QUEUED",
+          first.get("/jobs/" + b).body().path("state").asText(),
+          "the second job waits for the slot");
     } finally {
       if (kill) first.kill();
       else first.close();
@@ -84,15 +91,27 @@ class ServiceFaultIT {
 
     Path jobDir = data.resolve("jobs").resolve(a);
     JsonNode record = JSON.readTree(jobDir.resolve("job.json").toFile());
-    assertEquals("RUNNING", record.path("state").asText(), () -> "the " + how + " hit the job before its end: " + record);
-    assertEquals("QUEUED", JSON.readTree(data.resolve("jobs").resolve(b).resolve("job.json").toFile()).path("state").asText());
+    assertEquals(
+        "RUNNING",
+        record.path("state").asText(),
+        () -> "the " + how + " hit the job before its end: " + record);
+    assertEquals(
+        "QUEUED",
+        JSON.readTree(data.resolve("jobs").resolve(b).resolve("job.json").toFile())
+            .path("state")
+            .asText());
     JsonNode cp = JSON.readTree(jobDir.resolve("out").resolve("checkpoint").resolve("checkpoint.json").toFile());
     int saved = cp.path("step").asInt();
-    assertTrue(saved >= checkpointSeen && saved >= 2 && saved < STEPS, () -> "checkpoint on disk after the " + how + ": " + cp);
+    assertTrue(
+        saved >= checkpointSeen && saved >= 2 && saved < STEPS,
+        () -> "checkpoint on disk after the " + how + ": " + cp);
 
     long restarted = System.currentTimeMillis();
     try (ServiceProcess second = ServiceProcess.start(dir, data, clusterPort, args)) {
-      assertEquals("QUEUED", second.get("/jobs/" + b).body().path("state").asText(), "the queued job is still queued after the restart");
+      assertEquals(
+          "QUEUED",
+          second.get("/jobs/" + b).body().path("state").asText(),
+          "the queued job is still queued after the restart");
       JsonNode end = second.awaitEnd(a, JOB);
       assertEquals("SUCCEEDED", end.path("state").asText(), () -> end + "\n" + second.describe());
 
@@ -112,15 +131,29 @@ class ServiceFaultIT {
       for (int i = requeued; i < events.size(); i++) {
         JsonNode e = events.get(i);
         if (e.path("event").asText().equals("StepDone")) {
-          assertTrue(e.path("step").asInt() > from, () -> "the resumed run redid step " + e.path("step") + " (resumed after " + from + ")");
+          assertTrue(
+              e.path("step").asInt() > from,
+              () ->
+                  "the resumed run redid step " + e.path("step") + " (resumed after " + from + ")");
         }
       }
-      assertEquals(STEPS, events.stream().filter(e -> e.path("event").asText().equals("StepDone")).mapToInt(e -> e.path("step").asInt()).max()
-          .orElse(0));
-      assertEquals(1, events.stream().filter(e -> e.path("event").asText().equals("Finished")).count(), () -> "one Finished: " + events);
+      assertEquals(
+          STEPS,
+          events.stream()
+              .filter(e -> e.path("event").asText().equals("StepDone"))
+              .mapToInt(e -> e.path("step").asInt())
+              .max()
+              .orElse(0));
+      assertEquals(
+          1,
+          events.stream().filter(e -> e.path("event").asText().equals("Finished")).count(),
+          () -> "one Finished: " + events);
       assertEquals(0, events.stream().filter(e -> e.path("event").asText().equals("Failed")).count(),
           () -> "a job the service stopped and resumed never reported Failed: " + events);
-      assertEquals(expected, end.path("adapterSha256").asText(), "the resumed job's adapter is the uninterrupted run's");
+      assertEquals(
+          expected,
+          end.path("adapterSha256").asText(),
+          "the resumed job's adapter is the uninterrupted run's");
 
       JsonNode endB = second.awaitEnd(b, JOB);
       assertEquals("SUCCEEDED", endB.path("state").asText(), endB::toString);
@@ -128,8 +161,12 @@ class ServiceFaultIT {
       List<JsonNode> startedB = eventsB.stream().filter(e -> e.path("event").asText().equals("Started")).toList();
       assertEquals(1, startedB.size(), () -> "the queued job started once: " + eventsB);
       assertTrue(startedB.get(0).path("time").asLong() >= restarted, "it started after the restart");
-      assertTrue(endB.path("started").asLong() >= end.path("ended").asLong(), "with --max-concurrent 1, after the resumed job ended");
-      System.out.printf("[ServiceFaultIT] %s: checkpoint step %d seen, %d on disk; resumed after step %d of %d; adapter %s (reference %s)%n",
+      assertTrue(
+          endB.path("started").asLong() >= end.path("ended").asLong(),
+          "with --max-concurrent 1, after the resumed job ended");
+      System.out.printf(
+          "[ServiceFaultIT] %s: checkpoint step %d seen, %d on disk; resumed after step %d of %d; adapter %s "
+              + "(reference %s)%n",
           how, checkpointSeen, saved, from, STEPS, end.path("adapterSha256").asText(), expected);
     }
   }

@@ -92,7 +92,16 @@ class ServiceLoadIT {
               case "QUEUED" -> seenQueued.add(id);
               case "RUNNING" -> running++;
               case "SUCCEEDED" -> succeeded++;
-              default -> fail("job " + id + " is " + state + ": " + service.get("/jobs/" + id).body() + "\n" + service.describe());
+              default ->
+                  fail(
+                      "job "
+                          + id
+                          + " is "
+                          + state
+                          + ": "
+                          + service.get("/jobs/" + id).body()
+                          + "\n"
+                          + service.describe());
             }
           }
           assertEquals(JOBS, listed.size(), () -> "GET /jobs lists " + listed);
@@ -100,33 +109,59 @@ class ServiceLoadIT {
           observations++;
           maxRunning = Math.max(maxRunning, running);
           int r = running;
-          assertTrue(running <= MAX_CONCURRENT, () -> r + " jobs RUNNING at once with --max-concurrent " + MAX_CONCURRENT);
+          assertTrue(
+              running <= MAX_CONCURRENT,
+              () -> r + " jobs RUNNING at once with --max-concurrent " + MAX_CONCURRENT);
           if (succeeded == JOBS) break;
-          assertTrue(System.nanoTime() < end, () -> "not all jobs succeeded within " + ALL_DONE + ": " + list.body() + "\n" + service.describe());
+          assertTrue(
+              System.nanoTime() < end,
+              () ->
+                  "not all jobs succeeded within "
+                      + ALL_DONE
+                      + ": "
+                      + list.body()
+                      + "\n"
+                      + service.describe());
           Thread.sleep(250);
         }
         double wall = (System.nanoTime() - t0) / 1e9;
         double postSeconds = (posted - t0) / 1e9;
 
-        assertTrue(seenQueued.size() >= JOBS - 2 * MAX_CONCURRENT, () -> "jobs waited in the queue: only " + seenQueued.size() + " seen QUEUED");
+        assertTrue(
+            seenQueued.size() >= JOBS - 2 * MAX_CONCURRENT,
+            () -> "jobs waited in the queue: only " + seenQueued.size() + " seen QUEUED");
         for (String id : ids) {
           JsonNode j = service.get("/jobs/" + id).body();
           assertTrue(j.path("adapterSha256").asText().matches("[0-9a-f]{64}"), () -> id + " has no adapter hash: " + j);
           List<JsonNode> events = service.events(id);
           long finished = events.stream().filter(e -> e.path("event").asText().equals("Finished")).count();
           assertEquals(1, finished, () -> id + ": " + finished + " Finished events: " + events);
-          assertEquals(j.path("adapterSha256").asText(), events.stream().filter(e -> e.path("event").asText().equals("Finished")).findFirst()
-              .orElseThrow().path("adapterSha256").asText(), id + ": the Finished event's hash is the job's");
-          assertEquals(1, events.stream().filter(e -> e.path("event").asText().equals("Started")).count(), () -> id + " started once: " + events);
+          assertEquals(
+              j.path("adapterSha256").asText(),
+              events.stream()
+                  .filter(e -> e.path("event").asText().equals("Finished"))
+                  .findFirst()
+                  .orElseThrow()
+                  .path("adapterSha256")
+                  .asText(),
+              id + ": the Finished event's hash is the job's");
+          assertEquals(
+              1,
+              events.stream().filter(e -> e.path("event").asText().equals("Started")).count(),
+              () -> id + " started once: " + events);
         }
         String metrics = service.getText("/metrics").body();
-        Matcher m = Pattern.compile("(?m)^loraone_jobs_ended_total\\{state=\"SUCCEEDED\"\\} ([0-9.eE+]+)$").matcher(metrics);
+        Matcher m =
+            Pattern.compile("(?m)^loraone_jobs_ended_total\\{state=\"SUCCEEDED\"\\} ([0-9.eE+]+)$")
+                .matcher(metrics);
         assertTrue(m.find(), () -> "no loraone_jobs_ended_total{state=\"SUCCEEDED\"} in\n" + metrics);
         assertEquals(JOBS, Double.parseDouble(m.group(1)), 0.0, metrics);
         assertFalse(metrics.contains("state=\"FAILED\""), () -> "no job failed:\n" + metrics);
-        System.out.printf("[ServiceLoadIT] %d jobs, --max-concurrent %d, 1 local worker: all POSTs answered in %.2f s, all SUCCEEDED after "
-            + "%.1f s wall: %.1f jobs/min; at most %d RUNNING over %d observations of GET /jobs%n", JOBS, MAX_CONCURRENT, postSeconds, wall,
-            JOBS / wall * 60, maxRunning, observations);
+        System.out.printf(
+            "[ServiceLoadIT] %d jobs, --max-concurrent %d, 1 local worker: all POSTs answered in %.2f s, all "
+                + "SUCCEEDED after "
+                + "%.1f s wall: %.1f jobs/min; at most %d RUNNING over %d observations of GET /jobs%n",
+            JOBS, MAX_CONCURRENT, postSeconds, wall, JOBS / wall * 60, maxRunning, observations);
       } finally {
         pool.shutdownNow();
       }

@@ -44,10 +44,17 @@ final class ServiceProcess implements AutoCloseable {
 
   /** The java command line of a packaged loraone JVM: {@code java <jvm> -jar loraone.jar <args>}. */
   static List<String> java(List<String> jvm, List<String> args) {
-    if (!Files.isRegularFile(JAR)) throw new IllegalStateException(JAR + " is missing: the ITs run after `mvn package`");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
-        "-Djava.awt.headless=true", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getenv().getOrDefault("DJL_CACHE_DIR", ""),
-        "-Dpekko.cluster.split-brain-resolver.stable-after=3s"));
+    if (!Files.isRegularFile(JAR))
+      throw new IllegalStateException(JAR + " is missing: the ITs run after `mvn package`");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1536m",
+                "-Djava.awt.headless=true",
+                "-Dai.djl.offline=true",
+                "-DDJL_CACHE_DIR=" + System.getenv().getOrDefault("DJL_CACHE_DIR", ""),
+                "-Dpekko.cluster.split-brain-resolver.stable-after=3s"));
     cmd.addAll(jvm);
     cmd.add("-jar");
     cmd.add(JAR.toString());
@@ -55,9 +62,22 @@ final class ServiceProcess implements AutoCloseable {
     return cmd;
   }
 
-  /** Starts {@code loraone serve --port 0 --data data --cluster-port P <args>} and waits until it listens. */
-  static ServiceProcess start(Path logDir, Path data, int clusterPort, List<String> args) throws IOException, InterruptedException {
-    List<String> a = new ArrayList<>(List.of("serve", "--port", "0", "--data", data.toString(), "--cluster-port", Integer.toString(clusterPort)));
+  /**
+   * Starts {@code loraone serve --port 0 --data data --cluster-port P <args>} and waits until it
+   * listens.
+   */
+  static ServiceProcess start(Path logDir, Path data, int clusterPort, List<String> args)
+      throws IOException, InterruptedException {
+    List<String> a =
+        new ArrayList<>(
+            List.of(
+                "serve",
+                "--port",
+                "0",
+                "--data",
+                data.toString(),
+                "--cluster-port",
+                Integer.toString(clusterPort)));
     a.addAll(args);
     Path log = logDir.resolve("service-" + System.nanoTime() + ".log");
     Process p = new ProcessBuilder(java(List.of(), a)).redirectError(log.toFile()).start();
@@ -91,7 +111,10 @@ final class ServiceProcess implements AutoCloseable {
     return new Text(r.statusCode(), r.body());
   }
 
-  /** The job's events so far: the {@code data:} lines of {@code GET /jobs/{id}/events?follow=false} (server-sent events). */
+  /**
+   * The job's events so far: the {@code data:} lines of {@code GET /jobs/{id}/events?follow=false}
+   * (server-sent events).
+   */
   List<JsonNode> events(String id) throws IOException, InterruptedException {
     Text t = getText("/jobs/" + id + "/events?follow=false");
     if (t.status() != 200) throw new AssertionError("GET /jobs/" + id + "/events: " + t.status() + " " + t.body());
@@ -122,7 +145,9 @@ final class ServiceProcess implements AutoCloseable {
       Response r = get("/jobs/" + id);
       last = r.body();
       if (r.status() == 200 && p.test(last)) return last;
-      if (!process.isAlive()) throw new AssertionError("the service exited (" + process.exitValue() + "); job " + last + "\n" + tail(log));
+      if (!process.isAlive())
+        throw new AssertionError(
+            "the service exited (" + process.exitValue() + "); job " + last + "\n" + tail(log));
       Thread.sleep(200);
     }
     throw new AssertionError("job " + id + " did not get there within " + timeout + ": " + last + "\n" + tail(log));

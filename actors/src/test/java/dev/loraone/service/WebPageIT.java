@@ -71,7 +71,8 @@ class WebPageIT {
 
   static {
     try (var old = Files.exists(ARTIFACTS) ? Files.list(ARTIFACTS) : java.util.stream.Stream.<Path>empty()) {
-      for (Path f : old.filter(f -> f.getFileName().toString().startsWith("web-")).toList()) Files.delete(f); // last build's pictures
+      for (Path f : old.filter(f -> f.getFileName().toString().startsWith("web-")).toList())
+        Files.delete(f); // last build's pictures
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -99,16 +100,21 @@ class WebPageIT {
   static String missingBrowser() {
     List<String> missing = new ArrayList<>();
     for (Path p : List.of(CHROMIUM, CHROMEDRIVER)) if (!Files.isExecutable(p)) missing.add(p.toString());
-    return missing.isEmpty() ? null : "WebPageIT needs headless Chromium and its driver, missing: " + String.join(", ", missing)
-        + "; install them with: apt-get update && apt-get install -y chromium chromium-driver";
+    return missing.isEmpty()
+        ? null
+        : "WebPageIT needs headless Chromium and its driver, missing: "
+            + String.join(", ", missing)
+            + "; install them with: apt-get update && apt-get install -y chromium chromium-driver";
   }
 
   @BeforeAll
   static void start() throws Exception {
     String missing = missingBrowser();
     if (missing != null) {
-      // CI must run this test (.ci/run installs Chromium): fail there; elsewhere each test is skipped with the message
-      if ("true".equalsIgnoreCase(System.getenv("CI"))) fail(missing + " (CI=true: .ci/run installs them when missing)");
+      // CI must run this test (.ci/run installs Chromium): fail there; elsewhere each test is
+      // skipped with the message
+      if ("true".equalsIgnoreCase(System.getenv("CI")))
+        fail(missing + " (CI=true: .ci/run installs them when missing)");
       return;
     }
     Files.createDirectories(ARTIFACTS);
@@ -157,7 +163,10 @@ class WebPageIT {
     await("the page's job list", b -> !b.findElements(By.cssSelector("#jobs tbody")).isEmpty());
   }
 
-  /** The page threw nothing and logged no error (but the 400 of the invalid spec, which the browser logs as a failed load). */
+  /**
+   * The page threw nothing and logged no error (but the 400 of the invalid spec, which the browser
+   * logs as a failed load).
+   */
   @AfterEach
   void noScriptErrors() {
     if (browser == null) return;
@@ -259,7 +268,8 @@ class WebPageIT {
     screenshot("web-invalid.png");
     ServiceProcess.Response jobs = service.get("/jobs");
     assertEquals(200, jobs.status());
-    for (JsonNode j : jobs.body()) assertNotEquals("web-bad", j.path("name").asText(), "no job was created: " + jobs.body());
+    for (JsonNode j : jobs.body())
+      assertNotEquals("web-bad", j.path("name").asText(), "no job was created: " + jobs.body());
   }
 
   @Test
@@ -333,14 +343,23 @@ class WebPageIT {
     assertEquals(text, field.getDomProperty("value"));
   }
 
-  /** The loss line's data-points (0 before the first step), read in one script: the page redraws the chart on every event. */
+  /**
+   * The loss line's data-points (0 before the first step), read in one script: the page redraws the
+   * chart on every event.
+   */
   static int lossPoints() {
-    Object n = ((JavascriptExecutor) browser).executeScript(
-        "const p = document.querySelector('#loss-chart path.loss-line'); return p ? p.getAttribute('data-points') : '0';");
+    Object n =
+        ((JavascriptExecutor) browser)
+            .executeScript(
+                "const p = document.querySelector('#loss-chart path.loss-line'); return p ? "
+                    + "p.getAttribute('data-points') : '0';");
     return Integer.parseInt(String.valueOf(n));
   }
 
-  /** The rendered text of every element {@code css} selects, read in one script (the page redraws them as events come). */
+  /**
+   * The rendered text of every element {@code css} selects, read in one script (the page redraws
+   * them as events come).
+   */
   @SuppressWarnings("unchecked")
   static List<String> texts(String css) {
     return (List<String>) ((JavascriptExecutor) browser).executeScript(
@@ -356,7 +375,10 @@ class WebPageIT {
     return await(what, UI, condition);
   }
 
-  /** Waits until {@code condition} gives a non-null, non-false value; fails naming what with the page and the service log. */
+  /**
+   * Waits until {@code condition} gives a non-null, non-false value; fails naming what with the
+   * page and the service log.
+   */
   static <T> T await(String what, Duration timeout, Function<WebDriver, T> condition) {
     WebDriverWait wait = new WebDriverWait(browser, timeout, Duration.ofMillis(100));
     wait.ignoring(StaleElementReferenceException.class);
@@ -369,7 +391,16 @@ class WebPageIT {
       } catch (RuntimeException ex) {
         page = "(no page text: " + ex + ")";
       }
-      throw new AssertionError("waited " + timeout.toSeconds() + " s for " + what + "; the page says:\n" + page + "\n" + service.describe(), e);
+      throw new AssertionError(
+          "waited "
+              + timeout.toSeconds()
+              + " s for "
+              + what
+              + "; the page says:\n"
+              + page
+              + "\n"
+              + service.describe(),
+          e);
     }
   }
 

@@ -33,17 +33,27 @@ import org.ejml.data.DMatrixRMaj;
  * bit for bit: double masters, optimizer moments and step counts, the job spec's hash.
  *
  * <pre>
- *   &lt;dir&gt;/state-&lt;step&gt;.safetensors   F64: pair.i.A [r,in]  pair.i.B [out,r]  pair.i.{mA,vA} [r,in]  pair.i.{mB,vB} [out,r]
+ *   &lt;dir&gt;/state-&lt;step&gt;.safetensors   F64: pair.i.A [r,in]  pair.i.B [out,r]  pair.i.{mA,vA} [r,in]
+ *       pair.i.{mB,vB} [out,r]
  *                                            head.j [rows,cols]  head.j.{m,v}          (i, j: module and head order)
- *   &lt;dir&gt;/checkpoint.json            {format, version, step, phase, specSha256, modules, head, optimizer steps and
+ *   &lt;dir&gt;/checkpoint.json            {format, version, step, phase, specSha256, modules, head, optimizer steps
+ *       and
  *                                     moment counts, tensors: the file above, tensorsSha256}
  * </pre>
+ *
  * The tensors are written first (temp file, then rename), then the JSON the same way, then older
  * tensor files are deleted; the JSON is the commit point, so a crash at any moment leaves the
  * previous checkpoint or the new one, never a mix.
  */
-record Checkpoint(int step, String phase, String specSha256, List<String> modules, List<String> headNames, List<LoraPair> pairs,
-    List<DMatrixRMaj> head, AdapterTrainer.Snapshot optimizer) {
+record Checkpoint(
+    int step,
+    String phase,
+    String specSha256,
+    List<String> modules,
+    List<String> headNames,
+    List<LoraPair> pairs,
+    List<DMatrixRMaj> head,
+    AdapterTrainer.Snapshot optimizer) {
 
   static final String JSON_FILE = "checkpoint.json";
   static final String FORMAT = "loraone-checkpoint";
@@ -51,22 +61,45 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /** A deep copy of {@code trainer}'s masters and optimizer state. */
-  static Checkpoint of(int step, String phase, String specSha256, List<String> modules, List<String> headNames, AdapterTrainer trainer) {
+  static Checkpoint of(
+      int step,
+      String phase,
+      String specSha256,
+      List<String> modules,
+      List<String> headNames,
+      AdapterTrainer trainer) {
     List<LoraPair> pairs = new ArrayList<>();
     for (LoraPair p : trainer.pairs()) pairs.add(p.copy());
     List<DMatrixRMaj> head = new ArrayList<>();
     for (DMatrixRMaj d : trainer.dense()) head.add(d.copy());
-    return new Checkpoint(step, phase, specSha256, List.copyOf(modules), List.copyOf(headNames), pairs, head, trainer.snapshot());
+    return new Checkpoint(
+        step,
+        phase,
+        specSha256,
+        List.copyOf(modules),
+        List.copyOf(headNames),
+        pairs,
+        head,
+        trainer.snapshot());
   }
 
   /** Restores masters and optimizer state into a trainer of the same modules and head. */
   void restoreInto(List<String> expectedModules, List<String> expectedHead, AdapterTrainer trainer) {
     if (!modules.equals(expectedModules) || !headNames.equals(expectedHead)) {
-      throw new IllegalArgumentException("the checkpoint holds modules " + modules + " and head " + headNames + " but the job's layout has "
-          + expectedModules + " and " + expectedHead);
+      throw new IllegalArgumentException(
+          "the checkpoint holds modules "
+              + modules
+              + " and head "
+              + headNames
+              + " but the job's layout has "
+              + expectedModules
+              + " and "
+              + expectedHead);
     }
     for (int i = 0; i < pairs.size(); i++) {
-      if (!pairs.get(i).sameShape(trainer.pairs().get(i))) throw new IllegalArgumentException("checkpoint pair " + modules.get(i) + " has another shape");
+      if (!pairs.get(i).sameShape(trainer.pairs().get(i)))
+        throw new IllegalArgumentException(
+            "checkpoint pair " + modules.get(i) + " has another shape");
     }
     trainer.restore(pairs, head, optimizer);
   }
@@ -137,7 +170,15 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
     Path tensors = dir.resolve(j.path("tensors").asText());
     String sha = sha256(tensors);
     if (!sha.equals(j.path("tensorsSha256").asText())) {
-      throw new IOException(tensors + ": SHA-256 " + sha + " does not match " + json + " (" + j.path("tensorsSha256").asText() + ")");
+      throw new IOException(
+          tensors
+              + ": SHA-256 "
+              + sha
+              + " does not match "
+              + json
+              + " ("
+              + j.path("tensorsSha256").asText()
+              + ")");
     }
     Map<String, TensorBlob> t = SafeTensors.read(tensors).tensors();
     List<String> modules = new ArrayList<>();
@@ -145,7 +186,10 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
     List<String> headNames = new ArrayList<>();
     j.path("head").forEach(n -> headNames.add(n.asText()));
     List<LoraPair> pairs = new ArrayList<>();
-    for (int i = 0; i < modules.size(); i++) pairs.add(new LoraPair(matrix(t, "pair." + i + ".A", tensors), matrix(t, "pair." + i + ".B", tensors)));
+    for (int i = 0; i < modules.size(); i++)
+      pairs.add(
+          new LoraPair(
+              matrix(t, "pair." + i + ".A", tensors), matrix(t, "pair." + i + ".B", tensors)));
     OptimizerSnapshot pairOpt = null;
     if (j.has("pairSteps")) {
       List<OptimizerSnapshot.PairMoments> moments = new ArrayList<>();
@@ -160,7 +204,10 @@ record Checkpoint(int step, String phase, String specSha256, List<String> module
     for (int k = 0; k < headNames.size(); k++) head.add(matrix(t, "head." + k, tensors));
     List<DMatrixRMaj[]> denseMoments = new ArrayList<>();
     for (int k = 0; k < j.path("denseMoments").asInt(); k++) {
-      denseMoments.add(new DMatrixRMaj[] {matrix(t, "head." + k + ".m", tensors), matrix(t, "head." + k + ".v", tensors)});
+      denseMoments.add(
+          new DMatrixRMaj[] {
+            matrix(t, "head." + k + ".m", tensors), matrix(t, "head." + k + ".v", tensors)
+          });
     }
     return Optional.of(new Checkpoint(j.path("step").asInt(), j.path("phase").asText(), j.path("specSha256").asText(),
         List.copyOf(modules), List.copyOf(headNames), pairs, head,

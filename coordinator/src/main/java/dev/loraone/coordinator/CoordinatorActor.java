@@ -37,19 +37,22 @@ import org.slf4j.Logger;
 
 /**
  * Coordinates one fine-tuning job over any number of workers (DESIGN.md sections 4-6; the message
- * sequence is in ARCHITECTURE.md, "One job: actors and messages"). Decisions are
- * {@link CoordinatorState}'s; this actor turns worker messages into its events and carries out its
- * effects ({@link RunningJob}), with the arithmetic of lora-core's {@code ShardedGradientInit} and
- * {@code AdapterTrainer}, so the adapter is bit-identical for any number of workers, joins, leaves
- * and coordinator restarts, and equal to the single-process fine-tune's.
+ * sequence is in ARCHITECTURE.md, "One job: actors and messages"). Decisions are {@link
+ * CoordinatorState}'s; this actor turns worker messages into its events and carries out its effects
+ * ({@link RunningJob}), with the arithmetic of lora-core's {@code ShardedGradientInit} and {@code
+ * AdapterTrainer}, so the adapter is bit-identical for any number of workers, joins, leaves and
+ * coordinator restarts, and equal to the single-process fine-tune's.
  *
  * <pre>
  *   awaitingLayout --first JobJoined--> running --Finished effect--> closing --writes flushed--> stopped
  *
  *   running: WAITING_FOR_WORKERS -> GRADIENT_ACCUMULATION -> SVD_INIT -> TRAINING <-> EVALUATION -> EXPORT -> DONE
- *            WAITING_FOR_WORKERS -> TRAINING | EVALUATION      init ran on the workers, or resumed from outDir/checkpoint
- *            any phase -> FAILED                               divergence, cancel, bad layout or result, a unit failing 3 times
+ *            WAITING_FOR_WORKERS -> TRAINING | EVALUATION      init ran on the workers, or resumed from
+ *                outDir/checkpoint
+ *            any phase -> FAILED                               divergence, cancel, bad layout or result, a unit
+ *                failing 3 times
  * </pre>
+ *
  * Files under {@code outDir}: {@code checkpoint/} (after the init, every {@code checkpoint.every}
  * steps and after the last; a coordinator created on it resumes there), {@code adapter/} (PEFT
  * adapter and {@code labels.json}); the exporting worker writes ONNX into {@code model/}.
@@ -63,7 +66,10 @@ public final class CoordinatorActor {
   /** A worker's message as the wire endpoint received it (told directly, or reassembled by the inbox). */
   public record WrappedCoordinatorMessage(CoordinatorMessage message) implements Command {}
 
-  /** Asks for the endpoint workers register at (the runtime hands it to workers, or they find it by {@link #SERVICE_KEY}). */
+  /**
+   * Asks for the endpoint workers register at (the runtime hands it to workers, or they find it by
+   * {@link #SERVICE_KEY}).
+   */
   public record GetEndpoint(ActorRef<Endpoint<CoordinatorMessage>> replyTo) implements Command {}
 
   /** Ends the job as failed with {@code reason}; the last checkpoint stays for a later resume. */
@@ -86,7 +92,8 @@ public final class CoordinatorActor {
   private enum NoWorkers implements Command { TIMEOUT }
 
   /** Coordinators register their wire endpoint here, so workers on any node can find them. */
-  public static final ServiceKey<CoordinatorMessage> SERVICE_KEY = ServiceKey.create(CoordinatorMessage.class, "loraone-coordinator");
+  public static final ServiceKey<CoordinatorMessage> SERVICE_KEY =
+      ServiceKey.create(CoordinatorMessage.class, "loraone-coordinator");
 
   /** {@code JoinJob}'s model hash before any worker reported one (the layouts are compared, hash included). */
   static final String UNVERIFIED_MODEL = "unverified";
@@ -99,33 +106,67 @@ public final class CoordinatorActor {
    */
   public static Behavior<Command> create(JobId job, JobSpec spec, Path outDir, ActorRef<TransferMessage> inbox,
       ActorRef<JobEvent> listener) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      JobSetup setup;
-      Checkpoint resume;
-      try {
-        setup = JobSetup.of(spec);
-        resume = Checkpoint.read(outDir.resolve(CHECKPOINT_DIR)).orElse(null);
-        if (resume != null && !resume.specSha256().equals(setup.specSha256())) {
-          throw new IllegalArgumentException("the checkpoint in " + outDir.resolve(CHECKPOINT_DIR) + " belongs to another job spec (SHA-256 "
-              + resume.specSha256() + ", this job " + setup.specSha256() + "); remove it or choose another output folder");
-        }
-      } catch (IllegalArgumentException | IOException e) {
-        listener.tell(new JobEvent.Failed(job, e.getMessage()));
-        return Behaviors.stopped();
-      }
-      ActorRef<CoordinatorMessage> wire = ctx.messageAdapter(CoordinatorMessage.class, WrappedCoordinatorMessage::new);
-      ctx.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, wire));
-      Job j = new Job(ctx, job, spec, setup, outDir, listener, new Endpoint<>(wire, inbox),
-          ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()), ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
-          ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new), TransferSettings.of(ctx.getSystem()),
-          ctx.getSystem().settings().config().getBytes("loraone.coordinator.direct-send-limit"),
-          ctx.getSystem().settings().config().getBoolean("loraone.coordinator.chunk-in-jvm"), resume, timers,
-          Duration.ofSeconds(spec.getInt("workers.wait-seconds")), new long[2]);
-      listener.tell(new JobEvent.PhaseChanged(job, Phase.WAITING_FOR_WORKERS,
-          resume == null ? "waiting for workers" : "resuming after step " + resume.step()));
-      j.awaitWorkers(true);
-      return j.awaitingLayout(Workers.none(), null);
-    }));
+    return Behaviors.setup(
+        ctx ->
+            Behaviors.withTimers(
+                timers -> {
+                  JobSetup setup;
+                  Checkpoint resume;
+                  try {
+                    setup = JobSetup.of(spec);
+                    resume = Checkpoint.read(outDir.resolve(CHECKPOINT_DIR)).orElse(null);
+                    if (resume != null && !resume.specSha256().equals(setup.specSha256())) {
+                      throw new IllegalArgumentException(
+                          "the checkpoint in "
+                              + outDir.resolve(CHECKPOINT_DIR)
+                              + " belongs to another job spec (SHA-256 "
+                              + resume.specSha256()
+                              + ", this job "
+                              + setup.specSha256()
+                              + "); remove it or choose another output folder");
+                    }
+                  } catch (IllegalArgumentException | IOException e) {
+                    listener.tell(new JobEvent.Failed(job, e.getMessage()));
+                    return Behaviors.stopped();
+                  }
+                  ActorRef<CoordinatorMessage> wire =
+                      ctx.messageAdapter(CoordinatorMessage.class, WrappedCoordinatorMessage::new);
+                  ctx.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, wire));
+                  Job j =
+                      new Job(
+                          ctx,
+                          job,
+                          spec,
+                          setup,
+                          outDir,
+                          listener,
+                          new Endpoint<>(wire, inbox),
+                          ctx.spawn(Writer.create(), "writer", DispatcherSelector.blocking()),
+                          ctx.messageAdapter(Writer.Written.class, WrappedWritten::new),
+                          ctx.messageAdapter(TransferOutcome.class, WrappedTransferOutcome::new),
+                          TransferSettings.of(ctx.getSystem()),
+                          ctx.getSystem()
+                              .settings()
+                              .config()
+                              .getBytes("loraone.coordinator.direct-send-limit"),
+                          ctx.getSystem()
+                              .settings()
+                              .config()
+                              .getBoolean("loraone.coordinator.chunk-in-jvm"),
+                          resume,
+                          timers,
+                          Duration.ofSeconds(spec.getInt("workers.wait-seconds")),
+                          new long[2]);
+                  listener.tell(
+                      new JobEvent.PhaseChanged(
+                          job,
+                          Phase.WAITING_FOR_WORKERS,
+                          resume == null
+                              ? "waiting for workers"
+                              : "resuming after step " + resume.step()));
+                  j.awaitWorkers(true);
+                  return j.awaitingLayout(Workers.none(), null);
+                }));
   }
 
   static void reportCheckpoint(Ports io, Writer.CheckpointWritten c) {
@@ -133,46 +174,91 @@ public final class CoordinatorActor {
     else io.log().warn("checkpoint after step {} not written: {}", c.step(), c.failure());
   }
 
-  /** The job's fixed context and the actor's states; implements the {@link Ports} a running job acts through. */
-  private record Job(ActorContext<Command> ctx, JobId job, JobSpec spec, JobSetup setup, Path outDir, ActorRef<JobEvent> listener,
-      Endpoint<CoordinatorMessage> endpoint, ActorRef<Writer.Request> writer, ActorRef<Writer.Written> written,
-      ActorRef<TransferOutcome> outcomes, TransferSettings transfer, long directSendLimit, boolean chunkInJvm, Checkpoint resume,
-      TimerScheduler<Command> timers, Duration workerWait, long[] traffic) implements Ports {
+  /**
+   * The job's fixed context and the actor's states; implements the {@link Ports} a running job acts
+   * through.
+   */
+  private record Job(
+      ActorContext<Command> ctx,
+      JobId job,
+      JobSpec spec,
+      JobSetup setup,
+      Path outDir,
+      ActorRef<JobEvent> listener,
+      Endpoint<CoordinatorMessage> endpoint,
+      ActorRef<Writer.Request> writer,
+      ActorRef<Writer.Written> written,
+      ActorRef<TransferOutcome> outcomes,
+      TransferSettings transfer,
+      long directSendLimit,
+      boolean chunkInJvm,
+      Checkpoint resume,
+      TimerScheduler<Command> timers,
+      Duration workerWait,
+      long[] traffic)
+      implements Ports {
 
     /**
-     * Workers register and are sent the job; the first one to answer with its layout starts the job.
-     * {@code problem}: why the last worker that tried could not join (its model, data or layout), for the timeout's message.
+     * Workers register and are sent the job; the first one to answer with its layout starts the
+     * job. {@code problem}: why the last worker that tried could not join (its model, data or
+     * layout), for the timeout's message.
      */
     Behavior<Command> awaitingLayout(Workers workers, String problem) {
       return Behaviors.receive(Command.class)
-          .onMessage(WrappedCoordinatorMessage.class, m -> {
-            if (m.message() instanceof RegisterWorker r) {
-              return awaitingLayout(RunningJob.register(this, workers, r, UNVERIFIED_MODEL), problem);
-            }
-            if (m.message() instanceof JobJoined j && j.job().equals(job) && workers.get(j.worker().value()) != null) return start(workers, j);
-            if (m.message() instanceof CoordinatorMessage.WorkFailed f && f.job().equals(job) && f.item() instanceof WorkItem.Join
-                && workers.get(f.worker().value()) != null) {
-              String why = "worker " + f.worker().value() + " could not join: " + f.reason();
-              ctx.getLog().error("job {}: {}", job, why);
-              listener.tell(new JobEvent.WorkersChanged(job, List.of(), why));
-              ctx.unwatch(workers.get(f.worker().value()).actor());
-              Workers rest = workers.without(f.worker().value());
-              if (rest.endpoints().isEmpty() && spec.getBoolean("workers.fail-on-join-error")) {
-                return closing(new JobEvent.Failed(job, "no worker could open the job: " + why));
-              }
-              return awaitingLayout(rest, why);
-            }
-            return Behaviors.same();
-          })
-          .onMessage(WorkerStopped.class, s -> awaitingLayout(workers.isCurrent(s.worker(), s.actor()) ? workers.without(s.worker()) : workers,
-              problem))
+          .onMessage(
+              WrappedCoordinatorMessage.class,
+              m -> {
+                if (m.message() instanceof RegisterWorker r) {
+                  return awaitingLayout(
+                      RunningJob.register(this, workers, r, UNVERIFIED_MODEL), problem);
+                }
+                if (m.message() instanceof JobJoined j
+                    && j.job().equals(job)
+                    && workers.get(j.worker().value()) != null) return start(workers, j);
+                if (m.message() instanceof CoordinatorMessage.WorkFailed f
+                    && f.job().equals(job)
+                    && f.item() instanceof WorkItem.Join
+                    && workers.get(f.worker().value()) != null) {
+                  String why = "worker " + f.worker().value() + " could not join: " + f.reason();
+                  ctx.getLog().error("job {}: {}", job, why);
+                  listener.tell(new JobEvent.WorkersChanged(job, List.of(), why));
+                  ctx.unwatch(workers.get(f.worker().value()).actor());
+                  Workers rest = workers.without(f.worker().value());
+                  if (rest.endpoints().isEmpty() && spec.getBoolean("workers.fail-on-join-error")) {
+                    return closing(
+                        new JobEvent.Failed(job, "no worker could open the job: " + why));
+                  }
+                  return awaitingLayout(rest, why);
+                }
+                return Behaviors.same();
+              })
+          .onMessage(
+              WorkerStopped.class,
+              s ->
+                  awaitingLayout(
+                      workers.isCurrent(s.worker(), s.actor())
+                          ? workers.without(s.worker())
+                          : workers,
+                      problem))
           .onMessage(CheckpointNow.class, c -> checkpointNow(null, c))
-          .onMessage(NoWorkers.class, t -> {
-            workers.endpoints().values().forEach(ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, "no worker joined in time")));
-            return closing(new JobEvent.Failed(job, noWorkers() + (problem == null ? "" : "; " + problem)));
-          })
+          .onMessage(
+              NoWorkers.class,
+              t -> {
+                workers
+                    .endpoints()
+                    .values()
+                    .forEach(
+                        ep ->
+                            ep.actor()
+                                .tell(
+                                    new WorkerMessage.CancelJob(job, "no worker joined in time")));
+                return closing(
+                    new JobEvent.Failed(
+                        job, noWorkers() + (problem == null ? "" : "; " + problem)));
+              })
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
-          .onMessage(Cancel.class, c -> closing(new JobEvent.Failed(job, "cancelled: " + c.reason())))
+          .onMessage(
+              Cancel.class, c -> closing(new JobEvent.Failed(job, "cancelled: " + c.reason())))
           .onMessage(WrappedWritten.class, w -> Behaviors.same())
           .onMessage(WrappedTransferOutcome.class, o -> Behaviors.same())
           .build();
@@ -190,30 +276,50 @@ public final class CoordinatorActor {
           training.restore(resume);
         }
       } catch (RuntimeException e) { // IllegalArgumentException names the key at fault; others are malformed numbers
-        workers.endpoints().values().forEach(ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, String.valueOf(e.getMessage()))));
-        return closing(new JobEvent.Failed(job, "the layout of worker " + w + " does not fit the job: " + e.getMessage()));
+        workers
+            .endpoints()
+            .values()
+            .forEach(
+                ep ->
+                    ep.actor()
+                        .tell(new WorkerMessage.CancelJob(job, String.valueOf(e.getMessage()))));
+        return closing(
+            new JobEvent.Failed(
+                job, "the layout of worker " + w + " does not fit the job: " + e.getMessage()));
       }
       JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches());
-      CoordinatorState state = resume != null ? CoordinatorState.resume(plan, resume.step()) : CoordinatorState.start(plan);
+      CoordinatorState state =
+          resume != null
+              ? CoordinatorState.resume(plan, resume.step())
+              : CoordinatorState.start(plan);
       SketchReduction sketches = layout.gradientInit() && resume == null
           ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings()) : null;
       ctx.getLog().info("job {}: {} modules, head {}, plan {}", job, layout.modules().size(), layout.headNames(), plan);
-      RunningJob.Draft d = new RunningJob.Draft(RunningJob.start(layout, first.layout(), state, workers, sketches, training), this);
+      RunningJob.Draft d =
+          new RunningJob.Draft(
+              RunningJob.start(layout, first.layout(), state, workers, sketches, training), this);
       d.feed(new Event.WorkerJoined(w));
       return next(d);
     }
 
     private Behavior<Command> running(RunningJob r) {
       return Behaviors.receive(Command.class)
-          .onMessage(WrappedCoordinatorMessage.class, m -> {
-            traffic[1] += m.message().tensorBytes();
-            return step(r, d -> d.onMessage(m.message()));
-          })
+          .onMessage(
+              WrappedCoordinatorMessage.class,
+              m -> {
+                traffic[1] += m.message().tensorBytes();
+                return step(r, d -> d.onMessage(m.message()));
+              })
           .onMessage(WorkerStopped.class, s -> step(r, d -> d.stopped(s.worker(), s.actor())))
           .onMessage(WrappedTransferOutcome.class, o -> step(r, d -> d.transferEnded(o.outcome())))
           .onMessage(WrappedWritten.class, w -> step(r, d -> d.written(w.written())))
           .onMessage(Cancel.class, c -> step(r, d -> d.cancel(c.reason())))
-          .onMessage(NoWorkers.class, t -> r.state().workers().isEmpty() ? step(r, d -> d.cancel(noWorkers())) : Behaviors.same())
+          .onMessage(
+              NoWorkers.class,
+              t ->
+                  r.state().workers().isEmpty()
+                      ? step(r, d -> d.cancel(noWorkers()))
+                      : Behaviors.same())
           .onMessage(CheckpointNow.class, c -> checkpointNow(r, c))
           .onMessage(GetEndpoint.class, this::onGetEndpoint)
           .build();
@@ -224,7 +330,8 @@ public final class CoordinatorActor {
      * disk is all there is), then answers once the writer has put everything asked before on disk.
      */
     private Behavior<Command> checkpointNow(RunningJob r, CheckpointNow c) {
-      if (r != null && r.training() != null) checkpoint(r.training().checkpoint(setup.specSha256(), Phase.TRAINING.name()));
+      if (r != null && r.training() != null)
+        checkpoint(r.training().checkpoint(setup.specSha256(), Phase.TRAINING.name()));
       ActorRef<org.apache.pekko.Done> replyTo = c.replyTo();
       ActorRef<Writer.Written> once = ctx.spawnAnonymous(Behaviors.receive(Writer.Written.class)
           .onMessage(Writer.Flushed.class, f -> {
@@ -240,7 +347,8 @@ public final class CoordinatorActor {
     /** Starts the {@code workers.wait-seconds} timer when the job has no worker, stops it when it has one. */
     void awaitWorkers(boolean none) {
       if (!none) timers.cancel(NoWorkers.TIMEOUT);
-      else if (!workerWait.isZero() && !timers.isTimerActive(NoWorkers.TIMEOUT)) timers.startSingleTimer(NoWorkers.TIMEOUT, workerWait);
+      else if (!workerWait.isZero() && !timers.isTimerActive(NoWorkers.TIMEOUT))
+        timers.startSingleTimer(NoWorkers.TIMEOUT, workerWait);
     }
 
     private String noWorkers() {
@@ -254,7 +362,11 @@ public final class CoordinatorActor {
         change.accept(d);
       } catch (RuntimeException e) {
         ctx.getLog().error("job {}: coordinator error", job, e);
-        r.workers().endpoints().values().forEach(ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, "coordinator error: " + e)));
+        r.workers()
+            .endpoints()
+            .values()
+            .forEach(
+                ep -> ep.actor().tell(new WorkerMessage.CancelJob(job, "coordinator error: " + e)));
         return closing(new JobEvent.Failed(job, "coordinator error at step " + r.state().step() + ": " + e));
       }
       return next(d);
@@ -323,7 +435,8 @@ public final class CoordinatorActor {
     @Override
     public void report(JobEvent event) {
       listener.tell(event);
-      if (event instanceof JobEvent.StepDone d) listener.tell(new JobEvent.Traffic(job, d.step(), traffic[0], traffic[1]));
+      if (event instanceof JobEvent.StepDone d)
+        listener.tell(new JobEvent.Traffic(job, d.step(), traffic[0], traffic[1]));
     }
 
     @Override

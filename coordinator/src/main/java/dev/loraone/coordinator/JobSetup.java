@@ -36,12 +36,31 @@ import java.util.Locale;
  * </pre>
  */
 record JobSetup(
-    String specSha256, String method, ShardedGradientInit.Settings initSettings, double stableGamma, int initShards, int initIters,
-    int steps, int microBatchesPerStep, int evalEvery, int minWorkers, int checkpointEvery, String optimizer,
-    OptimizerConfig optimizerConfig, double maxGradNorm, int rank, double alpha, boolean rslora, double dropout,
-    List<String> targets, String model) {
+    String specSha256,
+    String method,
+    ShardedGradientInit.Settings initSettings,
+    double stableGamma,
+    int initShards,
+    int initIters,
+    int steps,
+    int microBatchesPerStep,
+    int evalEvery,
+    int minWorkers,
+    int checkpointEvery,
+    String optimizer,
+    OptimizerConfig optimizerConfig,
+    double maxGradNorm,
+    int rank,
+    double alpha,
+    boolean rslora,
+    double dropout,
+    List<String> targets,
+    String model) {
 
-  /** The target list as the worker's {@code LoraConfig.of} reads {@code lora.targets}: {@code none} keeps all-linear at rank 0. */
+  /**
+   * The target list as the worker's {@code LoraConfig.of} reads {@code lora.targets}: {@code none}
+   * keeps all-linear at rank 0.
+   */
   static List<String> targets(String spec) {
     String t = spec.trim().toLowerCase(Locale.ROOT);
     if (t.isEmpty() || t.equals("none")) return List.of("all-linear");
@@ -56,21 +75,53 @@ record JobSetup(
     int rank = spec.getInt("lora.rank");
     double alpha = spec.getDouble("lora.alpha");
     boolean rslora = spec.getBoolean("lora.rslora");
-    ShardedGradientInit.Settings init = new ShardedGradientInit.Settings(method, new LoraScaling(alpha, rank, rslora), params,
-        InitMethod.of(method).randomizedSvd() && spec.getString("init.mode").equals("randomized"), spec.getInt("init.q-factor"), spec.getInt("init.niter"), spec.getLong("seed"));
-    OptimizerConfig oc = OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
-        .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio"))
-        .withWeightDecay(spec.getDouble("optimizer.weight-decay"))
-        .withLambda(spec.getDouble("optimizer.lambda"))
-        .withSchedule(Schedule.forName(spec.getString("optimizer.schedule"), Math.min(spec.getInt("optimizer.warmup"), steps), steps));
-    return new JobSetup(sha256(spec.render()), method, init, params.gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA),
-        spec.getInt("init.shards"), spec.getInt("init.iters"), steps, spec.getInt("train.batch") / spec.getInt("train.micro-batch"),
-        spec.getInt("eval.every"), spec.getInt("workers.min"), spec.getInt("checkpoint.every"), spec.getString("optimizer.name"), oc,
-        spec.getDouble("optimizer.max-grad-norm"), rank, alpha, rslora, spec.getDouble("lora.dropout"),
-        targets(spec.getString("lora.targets")), spec.getString("model"));
+    ShardedGradientInit.Settings init =
+        new ShardedGradientInit.Settings(
+            method,
+            new LoraScaling(alpha, rank, rslora),
+            params,
+            InitMethod.of(method).randomizedSvd()
+                && spec.getString("init.mode").equals("randomized"),
+            spec.getInt("init.q-factor"),
+            spec.getInt("init.niter"),
+            spec.getLong("seed"));
+    OptimizerConfig oc =
+        OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
+            .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio"))
+            .withWeightDecay(spec.getDouble("optimizer.weight-decay"))
+            .withLambda(spec.getDouble("optimizer.lambda"))
+            .withSchedule(
+                Schedule.forName(
+                    spec.getString("optimizer.schedule"),
+                    Math.min(spec.getInt("optimizer.warmup"), steps),
+                    steps));
+    return new JobSetup(
+        sha256(spec.render()),
+        method,
+        init,
+        params.gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA),
+        spec.getInt("init.shards"),
+        spec.getInt("init.iters"),
+        steps,
+        spec.getInt("train.batch") / spec.getInt("train.micro-batch"),
+        spec.getInt("eval.every"),
+        spec.getInt("workers.min"),
+        spec.getInt("checkpoint.every"),
+        spec.getString("optimizer.name"),
+        oc,
+        spec.getDouble("optimizer.max-grad-norm"),
+        rank,
+        alpha,
+        rslora,
+        spec.getDouble("lora.dropout"),
+        targets(spec.getString("lora.targets")),
+        spec.getString("model"));
   }
 
-  /** Whether the coordinator runs the init from the workers' gradient shards (LoRA-One); the others run on the workers. */
+  /**
+   * Whether the coordinator runs the init from the workers' gradient shards (LoRA-One); the others
+   * run on the workers.
+   */
   boolean needsGradient() {
     return InitMethod.of(method).initOnCoordinator();
   }
@@ -99,8 +150,14 @@ record JobSetup(
 
   /** {@code adapter_config.json} as the local run writes it, with the task's PEFT task type. */
   PeftAdapter.Config peftConfig(String baseModel, String taskType, List<String> modules) {
-    return new PeftAdapter.Config(rank, alpha, rslora, PeftAdapter.targetModules(modules), TaskMetrics.peftTaskType(taskType),
-        baseModel, dropout);
+    return new PeftAdapter.Config(
+        rank,
+        alpha,
+        rslora,
+        PeftAdapter.targetModules(modules),
+        TaskMetrics.peftTaskType(taskType),
+        baseModel,
+        dropout);
   }
 
   static String sha256(String text) {

@@ -38,10 +38,10 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * A job past its first layout: the {@link CoordinatorState} that decides, and what its effects
- * work on (the SVD rounds, the trainer, results buffered by address, files written). Immutable
- * apart from {@link Training}; one message changes it through a {@link Draft}, which turns the
- * message into {@link Event}s, feeds them to the state and carries out the {@link Effect}s:
+ * A job past its first layout: the {@link CoordinatorState} that decides, and what its effects work
+ * on (the SVD rounds, the trainer, results buffered by address, files written). Immutable apart
+ * from {@link Training}; one message changes it through a {@link Draft}, which turns the message
+ * into {@link Event}s, feeds them to the state and carries out the {@link Effect}s:
  *
  * <pre>
  *   ComputeShard      AssignInitShard                       (the shard's old products are dropped)
@@ -57,10 +57,24 @@ import java.util.TreeSet;
  * </pre>
  */
 record RunningJob(
-    JobLayout layout, Map<String, TensorBlob> reference, CoordinatorState state, Workers workers, SketchReduction sketches,
-    Training training, NavigableMap<Long, GradientsComputed> gradients, NavigableMap<Integer, Evaluated> evals,
-    JobEvent.Evaluated lastEval, int timedStep, long stepStart, boolean adapterRequested, Path adapterDir, String adapterSha,
-    Map<String, String> exported, Map<TransferId, String> transfers, Map<WorkItem, Integer> failures, JobEvent end) {
+    JobLayout layout,
+    Map<String, TensorBlob> reference,
+    CoordinatorState state,
+    Workers workers,
+    SketchReduction sketches,
+    Training training,
+    NavigableMap<Long, GradientsComputed> gradients,
+    NavigableMap<Integer, Evaluated> evals,
+    JobEvent.Evaluated lastEval,
+    int timedStep,
+    long stepStart,
+    boolean adapterRequested,
+    Path adapterDir,
+    String adapterSha,
+    Map<String, String> exported,
+    Map<TransferId, String> transfers,
+    Map<WorkItem, Integer> failures,
+    JobEvent end) {
 
   /** A unit that failed this often (on any workers) fails the job. */
   static final int MAX_ATTEMPTS = 3;
@@ -69,8 +83,25 @@ record RunningJob(
 
   static RunningJob start(JobLayout layout, Map<String, TensorBlob> reference, CoordinatorState state, Workers workers,
       SketchReduction sketches, Training training) {
-    return new RunningJob(layout, reference, state, workers, sketches, training, new TreeMap<>(), new TreeMap<>(), null, -1, 0, false,
-        null, null, Map.of(), Map.of(), Map.of(), null);
+    return new RunningJob(
+        layout,
+        reference,
+        state,
+        workers,
+        sketches,
+        training,
+        new TreeMap<>(),
+        new TreeMap<>(),
+        null,
+        -1,
+        0,
+        false,
+        null,
+        null,
+        Map.of(),
+        Map.of(),
+        Map.of(),
+        null);
   }
 
   public RunningJob {
@@ -147,8 +178,25 @@ record RunningJob(
     }
 
     RunningJob freeze() {
-      return new RunningJob(from.layout, from.reference, state, workers, sketches, training, gradients, evals, lastEval, timedStep,
-          stepStart, adapterRequested, adapterDir, adapterSha, exported, transfers, failures, end);
+      return new RunningJob(
+          from.layout,
+          from.reference,
+          state,
+          workers,
+          sketches,
+          training,
+          gradients,
+          evals,
+          lastEval,
+          timedStep,
+          stepStart,
+          adapterRequested,
+          adapterDir,
+          adapterSha,
+          exported,
+          transfers,
+          failures,
+          end);
     }
 
     // ---- inputs ----
@@ -210,13 +258,25 @@ record RunningJob(
 
     private void gradient(GradientsComputed g) {
       long index = g.microBatch();
-      if (!ours(g.job()) || state.phase() != Phase.TRAINING || g.step() != state.step() || !state.inFlight().containsKey(index)
+      if (!ours(g.job())
+          || state.phase() != Phase.TRAINING
+          || g.step() != state.step()
+          || !state.inFlight().containsKey(index)
           || gradients.containsKey(index)) {
         return;
       }
       String problem = training.problem(g);
       if (problem != null) {
-        feed(new Event.Failed("worker " + g.worker() + ", micro-batch " + index + " of step " + state.step() + ": " + problem));
+        feed(
+            new Event.Failed(
+                "worker "
+                    + g.worker()
+                    + ", micro-batch "
+                    + index
+                    + " of step "
+                    + state.step()
+                    + ": "
+                    + problem));
         return;
       }
       gradients.put(index, g);
@@ -241,8 +301,13 @@ record RunningJob(
           e.sums().forEach((k, x) -> sums.merge(k, x, Double::sum));
         }
         double loss = lossSum / Math.max(1, weight);
-        lastEval = new JobEvent.Evaluated(io.job(), state.step(), loss, TaskMetrics.summarise(from.layout.taskType(), loss, examples,
-            sums), examples);
+        lastEval =
+            new JobEvent.Evaluated(
+                io.job(),
+                state.step(),
+                loss,
+                TaskMetrics.summarise(from.layout.taskType(), loss, examples, sums),
+                examples);
         io.report(lastEval);
         evals.clear();
       }
@@ -268,16 +333,24 @@ record RunningJob(
     }
 
     private boolean pending(WorkItem item, String w) {
-      if (item instanceof WorkItem.InitShard s) return w.equals(state.shardOwner().get(s.shard())) && !state.shardsReady().contains(s.shard());
+      if (item instanceof WorkItem.InitShard s)
+        return w.equals(state.shardOwner().get(s.shard()))
+            && !state.shardsReady().contains(s.shard());
       if (item instanceof WorkItem.Sketch s) {
-        return state.phase() == Phase.SVD_INIT && s.round() == state.round() && w.equals(state.shardOwner().get(s.shard()));
+        return state.phase() == Phase.SVD_INIT
+            && s.round() == state.round()
+            && w.equals(state.shardOwner().get(s.shard()));
       }
       if (item instanceof WorkItem.Gradients g) {
-        return state.phase() == Phase.TRAINING && g.step() == state.step() && w.equals(state.inFlight().get((long) g.microBatch()))
+        return state.phase() == Phase.TRAINING
+            && g.step() == state.step()
+            && w.equals(state.inFlight().get((long) g.microBatch()))
             && !state.received().contains((long) g.microBatch());
       }
       if (item instanceof WorkItem.Evaluation e) {
-        return state.phase() == Phase.EVALUATION && e.step() == state.step() && w.equals(state.inFlight().get((long) e.batch()));
+        return state.phase() == Phase.EVALUATION
+            && e.step() == state.step()
+            && w.equals(state.inFlight().get((long) e.batch()));
       }
       return state.phase() == Phase.EXPORT && w.equals(state.exporter());
     }
@@ -324,7 +397,12 @@ record RunningJob(
       }
       workers = workers.without(w);
       if (state.workers().contains(w)) feed(new Event.WorkerLeft(w));
-      else io.report(new JobEvent.WorkersChanged(io.job(), List.copyOf(state.workers()), w + (rejected ? " rejected: " : " dropped: ") + reason));
+      else
+        io.report(
+            new JobEvent.WorkersChanged(
+                io.job(),
+                List.copyOf(state.workers()),
+                w + (rejected ? " rejected: " : " dropped: ") + reason));
     }
 
     // ---- the state model and its effects ----
@@ -338,7 +416,10 @@ record RunningJob(
         CoordinatorState.Next n = state.on(e);
         state = n.state();
         if (!state.workers().equals(before.workers())) {
-          String what = e instanceof Event.WorkerJoined j ? j.worker() + " joined" : e instanceof Event.WorkerLeft l ? l.worker() + " left" : "";
+          String what =
+              e instanceof Event.WorkerJoined j
+                  ? j.worker() + " joined"
+                  : e instanceof Event.WorkerLeft l ? l.worker() + " left" : "";
           io.report(new JobEvent.WorkersChanged(io.job(), List.copyOf(state.workers()), what));
         }
         if (state.phase() != before.phase() && !state.phase().finished()) {
@@ -351,8 +432,10 @@ record RunningJob(
     private String phaseDetail() {
       var plan = state.plan();
       return switch (state.phase()) {
-        case GRADIENT_ACCUMULATION -> plan.initMicroBatches() + " init micro-batches in " + plan.initShards() + " shards";
-        case SVD_INIT -> plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules";
+        case GRADIENT_ACCUMULATION ->
+            plan.initMicroBatches() + " init micro-batches in " + plan.initShards() + " shards";
+        case SVD_INIT ->
+            plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules";
         case TRAINING -> "step " + state.step() + " of " + plan.steps();
         case EVALUATION -> "after step " + state.step() + ", " + plan.evalBatches() + " batches";
         case EXPORT -> "adapter into " + io.outDir().resolve(ADAPTER_DIR);
@@ -409,13 +492,22 @@ record RunningJob(
       if (orders.isEmpty()) return;
       List<SketchReduction.Request> requests = new ArrayList<>();
       for (int i = 0; i < sketches.modules().size(); i++) requests.add(sketches.request(i));
-      orders.forEach((o, shards) -> {
-        if (o.round() != sketches.round()) return; // the round's reduction failed: the job is failing
-        for (int i = 0; i < requests.size(); i++) {
-          send(o.worker(), new WorkerMessage.SketchRequest(io.job(), o.round(), sketches.modules().get(i), requests.get(i).side(),
-              List.copyOf(shards), requests.get(i).operand()));
-        }
-      });
+      orders.forEach(
+          (o, shards) -> {
+            if (o.round() != sketches.round())
+              return; // the round's reduction failed: the job is failing
+            for (int i = 0; i < requests.size(); i++) {
+              send(
+                  o.worker(),
+                  new WorkerMessage.SketchRequest(
+                      io.job(),
+                      o.round(),
+                      sketches.modules().get(i),
+                      requests.get(i).side(),
+                      List.copyOf(shards),
+                      requests.get(i).operand()));
+            }
+          });
       orders.clear();
     }
 
@@ -424,7 +516,8 @@ record RunningJob(
       try {
         List<LoraPair> pairs = new ArrayList<>();
         if (from.layout.gradientInit()) {
-          for (InitResult r : sketches.finish(setup.stableGamma(), setup.initIters())) pairs.add(new LoraPair(r.a(), r.b()));
+          for (InitResult r : sketches.finish(setup.stableGamma(), setup.initIters()))
+            pairs.add(new LoraPair(r.a(), r.b()));
         } else {
           pairs.addAll(from.layout.init());
         }
@@ -454,9 +547,18 @@ record RunningJob(
       }
       gradients.clear();
       broadcast(version());
-      io.report(new JobEvent.StepDone(io.job(), a.step(), state.plan().steps(), r.loss(), r.metrics(), r.info().lr(), r.info().gradNorm(),
-          (System.nanoTime() - stepStart) / 1e9));
-      if (io.setup().checkpointsAfter(a.step())) io.checkpoint(training.checkpoint(io.setup().specSha256(), state.phase().name()));
+      io.report(
+          new JobEvent.StepDone(
+              io.job(),
+              a.step(),
+              state.plan().steps(),
+              r.loss(),
+              r.metrics(),
+              r.info().lr(),
+              r.info().gradNorm(),
+              (System.nanoTime() - stepStart) / 1e9));
+      if (io.setup().checkpointsAfter(a.step()))
+        io.checkpoint(training.checkpoint(io.setup().specSha256(), state.phase().name()));
       queue.add(new Event.StepApplied(a.step()));
     }
 
@@ -465,19 +567,32 @@ record RunningJob(
         sendExport(w);
       } else if (!adapterRequested) {
         adapterRequested = true;
-        io.writeAdapter(training.toPeft(io.setup().peftConfig(from.layout.baseModel(), from.layout.taskType(), from.layout.modules())), from.layout.labels(),
+        io.writeAdapter(
+            training.toPeft(
+                io.setup()
+                    .peftConfig(
+                        from.layout.baseModel(), from.layout.taskType(), from.layout.modules())),
+            from.layout.labels(),
             io.outDir().resolve(ADAPTER_DIR));
       }
     }
 
     private void sendExport(String w) {
-      send(w, new WorkerMessage.Export(io.job(), state.plan().steps(), io.outDir().resolve(MODEL_DIR).toAbsolutePath().toString(),
-          io.spec().getBoolean("export.onnx") ? List.of("onnx") : List.of()));
+      send(
+          w,
+          new WorkerMessage.Export(
+              io.job(),
+              state.plan().steps(),
+              io.outDir().resolve(MODEL_DIR).toAbsolutePath().toString(),
+              io.spec().getBoolean("export.onnx") ? List.of("onnx") : List.of()));
     }
 
     private void finished(Effect.Finished f) {
       boolean done = f.phase() == Phase.DONE;
-      end = done ? new JobEvent.Finished(io.job(), adapterDir, adapterSha, lastEval, exported) : new JobEvent.Failed(io.job(), f.reason());
+      end =
+          done
+              ? new JobEvent.Finished(io.job(), adapterDir, adapterSha, lastEval, exported)
+              : new JobEvent.Failed(io.job(), f.reason());
       String why = done ? "the job is done" : "the job failed: " + f.reason();
       workers.endpoints().values().forEach(e -> e.actor().tell(new WorkerMessage.CancelJob(io.job(), why)));
     }

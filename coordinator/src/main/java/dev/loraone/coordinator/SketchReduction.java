@@ -19,17 +19,20 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
- * The numerics of SvdInit, immutable: per adapted module {@code i} the
- * {@link ShardedGradientInit#rounds} the single-process init runs (same seed, same q), and the
- * products of the current round as shard owners return them.
+ * The numerics of SvdInit, immutable: per adapted module {@code i} the {@link
+ * ShardedGradientInit#rounds} the single-process init runs (same seed, same q), and the products of
+ * the current round as shard owners return them.
  *
  * <pre>
- *   randomized   round k: operand X_k (RIGHT: G_s X, LEFT: G_s^T Q) per module; rounds.accept(sum over shards in shard order)
+ *   randomized   round k: operand X_k (RIGHT: G_s X, LEFT: G_s^T Q) per module; rounds.accept(sum over shards in shard
+ *       order)
  *                finish:  A0, B0 = LoraOneInit.fromGradientSvd(module, rounds.result(), gamma)
  *   exact        one RIGHT round with X = I:[in,in], so each owner returns its G_s:[out,in] itself;
  *                finish:  ShardedGradientInit.init(module, i, shards in shard order, iters)   (mean, exact SVD)
  * </pre>
- * Both are exactly what {@code ShardedGradientInit.init} computes in one process, given the same shard gradients.
+ *
+ * Both are exactly what {@code ShardedGradientInit.init} computes in one process, given the same
+ * shard gradients.
  */
 final class SketchReduction {
   /** What the owners of a module's shards are asked for in the current round. */
@@ -43,8 +46,14 @@ final class SketchReduction {
   private final int round;
   private final Map<Integer, Map<String, DMatrixRMaj>> pending;
 
-  private SketchReduction(ShardedGradientInit.Settings settings, List<String> modules, List<int[]> shapes,
-      List<RandomizedSvdRounds> rounds, List<List<DMatrixRMaj>> exactShards, int round, Map<Integer, Map<String, DMatrixRMaj>> pending) {
+  private SketchReduction(
+      ShardedGradientInit.Settings settings,
+      List<String> modules,
+      List<int[]> shapes,
+      List<RandomizedSvdRounds> rounds,
+      List<List<DMatrixRMaj>> exactShards,
+      int round,
+      Map<Integer, Map<String, DMatrixRMaj>> pending) {
     this.settings = settings;
     this.modules = modules;
     this.shapes = shapes;
@@ -57,9 +66,17 @@ final class SketchReduction {
   static SketchReduction start(List<String> modules, List<int[]> shapes, ShardedGradientInit.Settings settings) {
     List<RandomizedSvdRounds> rounds = new ArrayList<>();
     if (settings.randomized()) {
-      for (int i = 0; i < modules.size(); i++) rounds.add(ShardedGradientInit.rounds(shapes.get(i)[0], shapes.get(i)[1], i, settings));
+      for (int i = 0; i < modules.size(); i++)
+        rounds.add(ShardedGradientInit.rounds(shapes.get(i)[0], shapes.get(i)[1], i, settings));
     }
-    return new SketchReduction(settings, List.copyOf(modules), List.copyOf(shapes), List.copyOf(rounds), List.of(), 0, Map.of());
+    return new SketchReduction(
+        settings,
+        List.copyOf(modules),
+        List.copyOf(shapes),
+        List.copyOf(rounds),
+        List.of(),
+        0,
+        Map.of());
   }
 
   int round() {
@@ -77,7 +94,9 @@ final class SketchReduction {
       return new Request(SketchSide.RIGHT, TensorMatrices.f64(identity));
     }
     SvdRequest r = rounds.get(i).request();
-    return new Request(r instanceof SvdRequest.Right ? SketchSide.RIGHT : SketchSide.LEFT, TensorMatrices.f64(r.operand()));
+    return new Request(
+        r instanceof SvdRequest.Right ? SketchSide.RIGHT : SketchSide.LEFT,
+        TensorMatrices.f64(r.operand()));
   }
 
   /**
@@ -92,8 +111,20 @@ final class SketchReduction {
     int cols = settings.randomized() ? rounds.get(i).q() : shapes.get(i)[1];
     long[] s = product.shape();
     if (product.dtype() != DType.F64 && product.dtype() != DType.F32 || s.length != 2 || s[0] != rows || s[1] != cols) {
-      throw new IllegalArgumentException("sketch of " + module + " for round " + round + ", shard " + shard + " is " + product
-          + ", expected F64 (or F32) [" + rows + ", " + cols + "]");
+      throw new IllegalArgumentException(
+          "sketch of "
+              + module
+              + " for round "
+              + round
+              + ", shard "
+              + shard
+              + " is "
+              + product
+              + ", expected F64 (or F32) ["
+              + rows
+              + ", "
+              + cols
+              + "]");
     }
     Map<Integer, Map<String, DMatrixRMaj>> next = copy(pending);
     next.computeIfAbsent(shard, k -> new HashMap<>()).put(module, TensorMatrices.matrix(rows, cols, product));
@@ -124,7 +155,9 @@ final class SketchReduction {
    * (randomized) or kept in that order (exact). Throws when a summed product is not finite.
    */
   SketchReduction reduce(int round, List<Integer> shardOrder) {
-    if (round != this.round) throw new IllegalStateException("reducing round " + round + " but round " + this.round + " is open");
+    if (round != this.round)
+      throw new IllegalStateException(
+          "reducing round " + round + " but round " + this.round + " is open");
     List<RandomizedSvdRounds> nextRounds = new ArrayList<>(rounds);
     List<List<DMatrixRMaj>> nextExact = new ArrayList<>();
     for (int i = 0; i < modules.size(); i++) {
@@ -143,7 +176,14 @@ final class SketchReduction {
         nextExact.add(List.copyOf(terms));
       }
     }
-    return new SketchReduction(settings, modules, shapes, List.copyOf(nextRounds), List.copyOf(nextExact), round + 1, Map.of());
+    return new SketchReduction(
+        settings,
+        modules,
+        shapes,
+        List.copyOf(nextRounds),
+        List.copyOf(nextExact),
+        round + 1,
+        Map.of());
   }
 
   /** A0 and B0 of every module, in module order, once every round is reduced. */

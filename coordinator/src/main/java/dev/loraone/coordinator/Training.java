@@ -19,11 +19,12 @@ import org.ejml.data.DMatrixRMaj;
 
 /**
  * The coordinator's masters and optimizer: one {@link AdapterTrainer} (lora-core's single reduction
- * rule) over the layout's modules and head, with the wire names around it. The one mutable object of
- * a job; its actor touches it only to apply a step, to checkpoint and to export.
+ * rule) over the layout's modules and head, with the wire names around it. The one mutable object
+ * of a job; its actor touches it only to apply a step, to checkpoint and to export.
  *
  * <pre>
- *   wire names   &lt;module&gt;.lora_A:[r,in]  &lt;module&gt;.lora_B:[out,r]  classifier.weight:[C,H]  classifier.bias:[C]   (F32)
+ *   wire names   &lt;module&gt;.lora_A:[r,in]  &lt;module&gt;.lora_B:[out,r]  classifier.weight:[C,H]
+ *       classifier.bias:[C]   (F32)
  *   step t       acc.add(grads of micro-batch g) for g = first .. first+K-1 in index order; acc.apply(sum weight)
  *                (weight: 1 per micro-batch for classification, its completion tokens for causal LM)
  *   report       loss = sum lossSum / sum weight; metrics = TaskMetrics.summarise(task, loss, examples, sum metrics)
@@ -47,16 +48,26 @@ final class Training {
    */
   static Training start(JobSetup setup, JobLayout layout, List<LoraPair> init) {
     List<LoraPair> pairs = new ArrayList<>();
-    for (LoraPair p : init) pairs.add(new LoraPair(TensorMatrices.roundedToFloat(p.a()), TensorMatrices.roundedToFloat(p.b())));
-    AdapterTrainer t = new AdapterTrainer(setup.optimizer(), setup.optimizerConfig(), setup.maxGradNorm(), layout.modules(), pairs,
-        layout.head());
+    for (LoraPair p : init)
+      pairs.add(
+          new LoraPair(TensorMatrices.roundedToFloat(p.a()), TensorMatrices.roundedToFloat(p.b())));
+    AdapterTrainer t =
+        new AdapterTrainer(
+            setup.optimizer(),
+            setup.optimizerConfig(),
+            setup.maxGradNorm(),
+            layout.modules(),
+            pairs,
+            layout.head());
     return new Training(layout, t);
   }
 
   /** Zero masters of the layout's shapes, to {@link #restore} a checkpoint into. */
   static Training empty(JobSetup setup, JobLayout layout) {
     List<LoraPair> zeros = new ArrayList<>();
-    for (int[] s : layout.shapes()) zeros.add(new LoraPair(new DMatrixRMaj(setup.rank(), s[1]), new DMatrixRMaj(s[0], setup.rank())));
+    for (int[] s : layout.shapes())
+      zeros.add(
+          new LoraPair(new DMatrixRMaj(setup.rank(), s[1]), new DMatrixRMaj(s[0], setup.rank())));
     return start(setup, layout, zeros);
   }
 
@@ -87,7 +98,14 @@ final class Training {
     if (t.dtype() != DType.F32 && t.dtype() != DType.F64 && t.dtype() != DType.F16 && t.dtype() != DType.BF16) {
       return "gradient " + name + " is " + t + ", expected floating point";
     }
-    if (t.numel() != (long) like.numRows * like.numCols) return "gradient " + name + " is " + t + ", expected " + like.numRows * like.numCols + " values";
+    if (t.numel() != (long) like.numRows * like.numCols)
+      return "gradient "
+          + name
+          + " is "
+          + t
+          + ", expected "
+          + like.numRows * like.numCols
+          + " values";
     return null;
   }
 
@@ -97,7 +115,9 @@ final class Training {
    * before any update when the loss or a gradient is not finite.
    */
   StepResult apply(int step, List<GradientsComputed> inIndexOrder) {
-    if (trainer.steps() != step - 1) throw new IllegalStateException("applying step " + step + " after " + trainer.steps() + " steps");
+    if (trainer.steps() != step - 1)
+      throw new IllegalStateException(
+          "applying step " + step + " after " + trainer.steps() + " steps");
     AdapterTrainer.Accumulator acc = trainer.accumulate();
     double lossSum = 0;
     double weight = 0;
@@ -119,8 +139,15 @@ final class Training {
       g.metrics().forEach((k, v) -> sums.merge(k, v, Double::sum));
     }
     if (!Double.isFinite(lossSum)) {
-      throw new AdapterTrainer.DivergedException("step " + step + ": loss is " + lossSum + "; stopping before the update, the adapters"
-          + " keep step " + (step - 1) + "'s values (try a lower 'job.optimizer.lr')");
+      throw new AdapterTrainer.DivergedException(
+          "step "
+              + step
+              + ": loss is "
+              + lossSum
+              + "; stopping before the update, the adapters"
+              + " keep step "
+              + (step - 1)
+              + "'s values (try a lower 'job.optimizer.lr')");
     }
     double divisor = Math.max(1, weight);
     AdapterTrainer.StepInfo info = acc.apply(divisor);

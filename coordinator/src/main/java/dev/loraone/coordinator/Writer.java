@@ -24,7 +24,8 @@ final class Writer {
   record WriteCheckpoint(Checkpoint checkpoint, Path dir, ActorRef<Written> replyTo) implements Request {}
 
   /** The PEFT adapter, plus {@code labels.json} (class names in id order) when there are labels. */
-  record WriteAdapter(PeftAdapter adapter, List<String> labels, Path dir, ActorRef<Written> replyTo) implements Request {}
+  record WriteAdapter(PeftAdapter adapter, List<String> labels, Path dir, ActorRef<Written> replyTo)
+      implements Request {}
 
   record Flush(ActorRef<Written> replyTo) implements Request {}
 
@@ -42,24 +43,36 @@ final class Writer {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static Behavior<Request> create() {
-    return Behaviors.receiveMessage(r -> {
-      if (r instanceof WriteCheckpoint c) {
-        try {
-          c.replyTo().tell(new CheckpointWritten(c.checkpoint().step(), c.checkpoint().write(c.dir()), null));
-        } catch (IOException | RuntimeException e) {
-          c.replyTo().tell(new CheckpointWritten(c.checkpoint().step(), null, "writing the checkpoint into " + c.dir() + ": " + e));
-        }
-      } else if (r instanceof WriteAdapter a) {
-        try {
-          a.replyTo().tell(new AdapterWritten(a.dir(), writeAdapter(a), null));
-        } catch (IOException | RuntimeException e) {
-          a.replyTo().tell(new AdapterWritten(a.dir(), null, "writing the adapter into " + a.dir() + ": " + e));
-        }
-      } else if (r instanceof Flush f) {
-        f.replyTo().tell(new Flushed());
-      }
-      return Behaviors.same();
-    });
+    return Behaviors.receiveMessage(
+        r -> {
+          if (r instanceof WriteCheckpoint c) {
+            try {
+              c.replyTo()
+                  .tell(
+                      new CheckpointWritten(
+                          c.checkpoint().step(), c.checkpoint().write(c.dir()), null));
+            } catch (IOException | RuntimeException e) {
+              c.replyTo()
+                  .tell(
+                      new CheckpointWritten(
+                          c.checkpoint().step(),
+                          null,
+                          "writing the checkpoint into " + c.dir() + ": " + e));
+            }
+          } else if (r instanceof WriteAdapter a) {
+            try {
+              a.replyTo().tell(new AdapterWritten(a.dir(), writeAdapter(a), null));
+            } catch (IOException | RuntimeException e) {
+              a.replyTo()
+                  .tell(
+                      new AdapterWritten(
+                          a.dir(), null, "writing the adapter into " + a.dir() + ": " + e));
+            }
+          } else if (r instanceof Flush f) {
+            f.replyTo().tell(new Flushed());
+          }
+          return Behaviors.same();
+        });
   }
 
   private static String writeAdapter(WriteAdapter a) throws IOException {
@@ -68,7 +81,11 @@ final class Writer {
       Path tmp = Files.createTempFile(a.dir(), LABELS_FILE, ".tmp");
       try {
         Files.writeString(tmp, JSON.writeValueAsString(a.labels()) + "\n");
-        Files.move(tmp, a.dir().resolve(LABELS_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(
+            tmp,
+            a.dir().resolve(LABELS_FILE),
+            StandardCopyOption.REPLACE_EXISTING,
+            StandardCopyOption.ATOMIC_MOVE);
       } finally {
         Files.deleteIfExists(tmp);
       }

@@ -35,8 +35,15 @@ class CheckpointTest {
 
   private static AdapterTrainer trainer(String optimizer, long seed) {
     Random rng = new Random(seed);
-    List<LoraPair> pairs = List.of(new LoraPair(random(2, 5, rng), random(4, 2, rng)), new LoraPair(random(2, 3, rng), random(6, 2, rng)));
-    OptimizerConfig oc = OptimizerConfig.defaults(0.02).withLoraPlusRatio(8).withWeightDecay(0.01).withSchedule(Schedule.forName("cosine", 2, 10));
+    List<LoraPair> pairs =
+        List.of(
+            new LoraPair(random(2, 5, rng), random(4, 2, rng)),
+            new LoraPair(random(2, 3, rng), random(6, 2, rng)));
+    OptimizerConfig oc =
+        OptimizerConfig.defaults(0.02)
+            .withLoraPlusRatio(8)
+            .withWeightDecay(0.01)
+            .withSchedule(Schedule.forName("cosine", 2, 10));
     return new AdapterTrainer(optimizer, oc, 0.7, MODULES, pairs, List.of(random(3, 4, rng), random(3, 1, rng)));
   }
 
@@ -68,7 +75,8 @@ class CheckpointTest {
       assertArrayEquals(a.pairs().get(i).a().data, b.pairs().get(i).a().data, "A of pair " + i);
       assertArrayEquals(a.pairs().get(i).b().data, b.pairs().get(i).b().data, "B of pair " + i);
     }
-    for (int j = 0; j < a.dense().size(); j++) assertArrayEquals(a.dense().get(j).data, b.dense().get(j).data, "head " + j);
+    for (int j = 0; j < a.dense().size(); j++)
+      assertArrayEquals(a.dense().get(j).data, b.dense().get(j).data, "head " + j);
     assertEquals(a.steps(), b.steps());
   }
 
@@ -128,7 +136,9 @@ class CheckpointTest {
   void restoringIntoAnotherLayoutNamesBoth() throws IOException {
     AdapterTrainer t = trainer("adamw", 3);
     Checkpoint c = Checkpoint.of(0, "INIT", "s", MODULES, HEAD, t);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.restoreInto(List.of("m0", "mX"), HEAD, t));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> c.restoreInto(List.of("m0", "mX"), HEAD, t));
     assertTrue(e.getMessage().contains(Arrays.asList("m0", "mX").toString()), e.getMessage());
   }
 }

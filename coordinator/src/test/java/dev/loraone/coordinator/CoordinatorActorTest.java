@@ -35,9 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The coordinator against fake workers (TestProbes monitor each {@link FakeWorker}) in one
- * ActorSystem. With {@code direct-send-limit = 300 B} and {@code chunk-in-jvm = on} the adapter versions and the larger sketch
- * operands travel through ChunkSender and the transfer inbox, the smaller ones directly, so the
- * workers see both paths and messages out of order.
+ * ActorSystem. With {@code direct-send-limit = 300 B} and {@code chunk-in-jvm = on} the adapter
+ * versions and the larger sketch operands travel through ChunkSender and the transfer inbox, the
+ * smaller ones directly, so the workers see both paths and messages out of order.
  */
 class CoordinatorActorTest {
   private static final Duration END = Duration.ofSeconds(30);
@@ -55,8 +55,12 @@ class CoordinatorActorTest {
 
   @BeforeAll
   static void start() {
-    kit = ActorTestKit.create("CoordinatorActorTest",
-        ConfigFactory.parseString("loraone.coordinator { direct-send-limit = 300 B, chunk-in-jvm = on }").withFallback(ConfigFactory.load()));
+    kit =
+        ActorTestKit.create(
+            "CoordinatorActorTest",
+            ConfigFactory.parseString(
+                    "loraone.coordinator { direct-send-limit = 300 B, chunk-in-jvm = on }")
+                .withFallback(ConfigFactory.load()));
     inbox = kit.spawn(TransferInbox.create(TransferSettings.of(kit.system())), TransferInbox.NAME);
   }
 
@@ -103,7 +107,11 @@ class CoordinatorActorTest {
     FakeWorker.Record worker(FakeWorker.Options o) {
       FakeWorker.Record r = new FakeWorker.Record();
       TestProbe<WorkerMessage> probe = kit.createTestProbe();
-      workers.add(kit.spawn(Behaviors.monitor(WorkerMessage.class, probe.ref(), FakeWorker.create(o, endpoint(), inbox, r)), o.id() + "-" + job));
+      workers.add(
+          kit.spawn(
+              Behaviors.monitor(
+                  WorkerMessage.class, probe.ref(), FakeWorker.create(o, endpoint(), inbox, r)),
+              o.id() + "-" + job));
       records.add(r);
       probes.add(probe);
       return r;
@@ -115,7 +123,8 @@ class CoordinatorActorTest {
       while (true) {
         JobEvent e = listener.receiveMessage(END);
         events.add(e);
-        if (e instanceof JobEvent.Finished || e instanceof JobEvent.Failed) return new Outcome(events, records, e, outDir);
+        if (e instanceof JobEvent.Finished || e instanceof JobEvent.Failed)
+          return new Outcome(events, records, e, outDir);
       }
     }
 
@@ -163,8 +172,12 @@ class CoordinatorActorTest {
     assertEquals("synthetic/tiny-bert", adapter.config().baseModel());
     assertEquals(List.of("classifier.bias", "classifier.weight"), List.copyOf(adapter.savedModules().keySet()));
     assertEquals(Synthetic.MODULES, List.copyOf(adapter.modules().keySet()));
-    assertEquals("[\"noun.act\",\"noun.animal\",\"noun.artifact\"]\n", Files.readString(f.adapterDir().resolve(Writer.LABELS_FILE)));
-    assertEquals(List.of(1, 2, 3, 4, 5, 6), o.all(JobEvent.StepDone.class).stream().map(JobEvent.StepDone::step).toList());
+    assertEquals(
+        "[\"noun.act\",\"noun.animal\",\"noun.artifact\"]\n",
+        Files.readString(f.adapterDir().resolve(Writer.LABELS_FILE)));
+    assertEquals(
+        List.of(1, 2, 3, 4, 5, 6),
+        o.all(JobEvent.StepDone.class).stream().map(JobEvent.StepDone::step).toList());
     assertEquals(List.of(3, 6), o.all(JobEvent.Evaluated.class).stream().map(JobEvent.Evaluated::step).toList());
     assertEquals(6, f.finalEval().step());
     assertEquals(Synthetic.EVAL_EXAMPLES, f.finalEval().examples());
@@ -172,7 +185,9 @@ class CoordinatorActorTest {
     JobEvent.StepDone first = o.all(JobEvent.StepDone.class).get(0);
     assertEquals(0.0, first.lr(), "linear warmup: the first step runs at lr 0");
     assertEquals(0.5, first.accuracy(), 1e-12); // micro-batches 0, 1, 2 report 0, 1, 2 correct of 2 each
-    assertEquals(List.of(0, 2, 4, 6), o.all(JobEvent.Checkpointed.class).stream().map(JobEvent.Checkpointed::step).toList());
+    assertEquals(
+        List.of(0, 2, 4, 6),
+        o.all(JobEvent.Checkpointed.class).stream().map(JobEvent.Checkpointed::step).toList());
   }
 
   @Test
@@ -199,7 +214,9 @@ class CoordinatorActorTest {
     run.worker(FakeWorker.Options.plain("w3", layout()));
     Outcome o = run.await();
     assertEquals(one.finished().adapterSha256(), o.finished().adapterSha256());
-    assertTrue(o.all(JobEvent.WorkersChanged.class).stream().anyMatch(c -> c.detail().equals("w2 left") && !c.workers().contains("w2")),
+    assertTrue(
+        o.all(JobEvent.WorkersChanged.class).stream()
+            .anyMatch(c -> c.detail().equals("w2 left") && !c.workers().contains("w2")),
         o.all(JobEvent.WorkersChanged.class).toString());
     List<Map<String, TensorBlob>> expected = new ArrayList<>();
     for (long t = 0; t <= 6; t++) expected.add(one.records().get(0).versions.get(t));
@@ -266,7 +283,10 @@ class CoordinatorActorTest {
     Run failing = new Run(Synthetic.spec(), tmp.resolve("failing"));
     failing.worker(new FakeWorker.Options("w1", -1, -1, -1, 4, 3, layout(), false));
     JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, failing.await().end());
-    assertTrue(f.reason().contains("Gradients[step=2, microBatch=4] failed 3 times") && f.reason().endsWith("simulated CUDA error"), f.reason());
+    assertTrue(
+        f.reason().contains("Gradients[step=2, microBatch=4] failed 3 times")
+            && f.reason().endsWith("simulated CUDA error"),
+        f.reason());
   }
 
   @Test
@@ -277,8 +297,13 @@ class CoordinatorActorTest {
     Outcome o = run.await();
     o.finished();
     assertVersions(Synthetic.reference(spec), r, "w1");
-    assertEquals(1, o.all(JobEvent.PhaseChanged.class).stream().filter(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT)
-        .map(JobEvent.PhaseChanged::detail).filter(d -> d.startsWith("1 rounds")).count());
+    assertEquals(
+        1,
+        o.all(JobEvent.PhaseChanged.class).stream()
+            .filter(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT)
+            .map(JobEvent.PhaseChanged::detail)
+            .filter(d -> d.startsWith("1 rounds"))
+            .count());
   }
 
   @Test
@@ -291,7 +316,9 @@ class CoordinatorActorTest {
     assertEquals(Synthetic.layout(Synthetic.workerInit(2), true).get(Synthetic.MODULES.get(0) + ".lora_A"),
         r.versions.get(0L).get(Synthetic.MODULES.get(0) + ".lora_A"));
     assertEquals(4, PeftAdapter.read(f.adapterDir()).config().r());
-    assertTrue(o.all(JobEvent.PhaseChanged.class).stream().noneMatch(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT));
+    assertTrue(
+        o.all(JobEvent.PhaseChanged.class).stream()
+            .noneMatch(p -> p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT));
   }
 
   @Test
@@ -305,10 +332,26 @@ class CoordinatorActorTest {
   private static void joinFails(Run run, String model, String why) {
     TestProbe<WorkerMessage> broken = kit.createTestProbe();
     dev.loraone.protocol.wire.WorkerId id = new dev.loraone.protocol.wire.WorkerId("broken");
-    run.endpoint().actor().tell(new CoordinatorMessage.RegisterWorker(id, dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION, "cpu",
-        Map.of(), new Endpoint<>(broken.ref(), inbox)));
-    broken.fishForMessage(END, m -> m instanceof WorkerMessage.JoinJob ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
-    run.endpoint().actor().tell(new CoordinatorMessage.WorkFailed(run.job, id, new dev.loraone.protocol.wire.WorkItem.Join(model), why));
+    run.endpoint()
+        .actor()
+        .tell(
+            new CoordinatorMessage.RegisterWorker(
+                id,
+                dev.loraone.protocol.wire.WireRegistry.PROTOCOL_VERSION,
+                "cpu",
+                Map.of(),
+                new Endpoint<>(broken.ref(), inbox)));
+    broken.fishForMessage(
+        END,
+        m ->
+            m instanceof WorkerMessage.JoinJob
+                ? FishingOutcomes.complete()
+                : FishingOutcomes.continueAndIgnore());
+    run.endpoint()
+        .actor()
+        .tell(
+            new CoordinatorMessage.WorkFailed(
+                run.job, id, new dev.loraone.protocol.wire.WorkItem.Join(model), why));
   }
 
   @Test
@@ -317,7 +360,9 @@ class CoordinatorActorTest {
     String why = "model folder /models/missing: config.json not found";
     joinFails(run, "/models/missing", why);
     Outcome o = run.await();
-    assertTrue(o.all(JobEvent.WorkersChanged.class).stream().anyMatch(c -> c.detail().equals("worker broken could not join: " + why)),
+    assertTrue(
+        o.all(JobEvent.WorkersChanged.class).stream()
+            .anyMatch(c -> c.detail().equals("worker broken could not join: " + why)),
         o.events().toString());
     JobEvent.Failed f = assertInstanceOf(JobEvent.Failed.class, o.end());
     assertTrue(f.reason().contains("workers.wait-seconds") && f.reason().endsWith(why), f.reason());
@@ -337,10 +382,17 @@ class CoordinatorActorTest {
     Run run = new Run(Synthetic.spec("checkpoint.every", 0), tmp);
     run.worker(new FakeWorker.Options("w1", -1, 5, -1, -1, 0, layout(), false)); // never answers step 5
     List<JobEvent> seen = run.awaitUntil(e -> e instanceof JobEvent.StepDone s && s.step() == 4);
-    if (seen.stream().noneMatch(e -> e instanceof JobEvent.Checkpointed c && c.step() == 0)) { // the writer runs on its own thread
+    if (seen.stream()
+        .noneMatch(
+            e ->
+                e instanceof JobEvent.Checkpointed c
+                    && c.step() == 0)) { // the writer runs on its own thread
       run.awaitUntil(e -> e instanceof JobEvent.Checkpointed c && c.step() == 0);
     }
-    assertEquals(0, Checkpoint.read(tmp.resolve(CoordinatorActor.CHECKPOINT_DIR)).orElseThrow().step(), "only the init's checkpoint so far");
+    assertEquals(
+        0,
+        Checkpoint.read(tmp.resolve(CoordinatorActor.CHECKPOINT_DIR)).orElseThrow().step(),
+        "only the init's checkpoint so far");
     TestProbe<org.apache.pekko.Done> done = kit.createTestProbe();
     run.coordinator.tell(new CoordinatorActor.CheckpointNow(done.ref()));
     done.receiveMessage(END);

@@ -38,11 +38,20 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
    * @param dieAtStep stop (without answering) on the first ComputeGradients of this step; -1: never
    * @param stallAtStep never answer ComputeGradients of this step; -1: never
    * @param nanAt a micro-batch whose gradient holds a NaN; -1: none
-   * @param failAt a micro-batch answered with WorkFailed the first {@code failTimes} times it is asked for; -1: none
+   * @param failAt a micro-batch answered with WorkFailed the first {@code failTimes} times it is
+   *     asked for; -1: none
    * @param layout what to answer JoinJob with
-   * @param chunkedUploads send JobJoined and SketchReply through ChunkSender to the coordinator's inbox
+   * @param chunkedUploads send JobJoined and SketchReply through ChunkSender to the coordinator's
+   *     inbox
    */
-  record Options(String id, long dieAtStep, long stallAtStep, long nanAt, long failAt, int failTimes, Map<String, TensorBlob> layout,
+  record Options(
+      String id,
+      long dieAtStep,
+      long stallAtStep,
+      long nanAt,
+      long failAt,
+      int failTimes,
+      Map<String, TensorBlob> layout,
       boolean chunkedUploads) {
     static Options plain(String id, Map<String, TensorBlob> layout) {
       return new Options(id, -1, -1, -1, -1, 0, layout, false);
@@ -66,19 +75,34 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
   private final List<WorkerMessage> waiting = new ArrayList<>();
   private int failed;
 
-  static Behavior<WorkerMessage> create(Options o, Endpoint<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox, Record record) {
+  static Behavior<WorkerMessage> create(
+      Options o,
+      Endpoint<CoordinatorMessage> coordinator,
+      ActorRef<TransferMessage> inbox,
+      Record record) {
     return Behaviors.setup(ctx -> new FakeWorker(ctx, o, coordinator, inbox, record));
   }
 
-  private FakeWorker(ActorContext<WorkerMessage> ctx, Options o, Endpoint<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox,
+  private FakeWorker(
+      ActorContext<WorkerMessage> ctx,
+      Options o,
+      Endpoint<CoordinatorMessage> coordinator,
+      ActorRef<TransferMessage> inbox,
       Record record) {
     super(ctx);
     this.o = o;
     this.coordinator = coordinator;
     this.inbox = inbox;
     this.record = record;
-    coordinator.actor().tell(new CoordinatorMessage.RegisterWorker(id(), WireRegistry.PROTOCOL_VERSION, "cpu", Map.of("fake", "true"),
-        new Endpoint<>(ctx.getSelf(), inbox)));
+    coordinator
+        .actor()
+        .tell(
+            new CoordinatorMessage.RegisterWorker(
+                id(),
+                WireRegistry.PROTOCOL_VERSION,
+                "cpu",
+                Map.of("fake", "true"),
+                new Endpoint<>(ctx.getSelf(), inbox)));
   }
 
   private WorkerId id() {
@@ -88,20 +112,30 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
   @Override
   public Receive<WorkerMessage> createReceive() {
     return newReceiveBuilder()
-        .onMessage(WorkerMessage.RegistrationRejected.class, r -> {
-          record.rejections.add(r.reason());
-          return this;
-        })
+        .onMessage(
+            WorkerMessage.RegistrationRejected.class,
+            r -> {
+              record.rejections.add(r.reason());
+              return this;
+            })
         .onMessage(WorkerMessage.JoinJob.class, this::onJoin)
         .onMessage(WorkerMessage.AssignInitShard.class, this::onShard)
         .onMessage(WorkerMessage.SketchRequest.class, this::onSketch)
         .onMessage(WorkerMessage.AdapterVersion.class, this::onVersion)
         .onMessage(WorkerMessage.ComputeGradients.class, this::onGradients)
         .onMessage(WorkerMessage.Evaluate.class, this::onEvaluate)
-        .onMessage(WorkerMessage.Export.class, x -> {
-          reply(new CoordinatorMessage.Exported(x.job(), id(), x.step(), x.destination(), Map.of("model.onnx", "cd".repeat(32))));
-          return this;
-        })
+        .onMessage(
+            WorkerMessage.Export.class,
+            x -> {
+              reply(
+                  new CoordinatorMessage.Exported(
+                      x.job(),
+                      id(),
+                      x.step(),
+                      x.destination(),
+                      Map.of("model.onnx", "cd".repeat(32))));
+              return this;
+            })
         .onMessage(WorkerMessage.CancelJob.class, c -> Behaviors.stopped())
         .onAnyMessage(m -> this)
         .build();
@@ -135,12 +169,16 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
 
   private Behavior<WorkerMessage> onVersion(WorkerMessage.AdapterVersion v) {
     Map<String, TensorBlob> before = record.versions.putIfAbsent(v.step(), v.adapters());
-    if (before != null && !before.equals(v.adapters())) record.conflicts.add(o.id() + ": version " + v.step() + " changed");
+    if (before != null && !before.equals(v.adapters()))
+      record.conflicts.add(o.id() + ": version " + v.step() + " changed");
     versions.put(v.step(), v.adapters());
     List<WorkerMessage> ready = new ArrayList<>(waiting);
     waiting.clear();
     for (WorkerMessage w : ready) {
-      Behavior<WorkerMessage> b = w instanceof WorkerMessage.ComputeGradients g ? onGradients(g) : onEvaluate((WorkerMessage.Evaluate) w);
+      Behavior<WorkerMessage> b =
+          w instanceof WorkerMessage.ComputeGradients g
+              ? onGradients(g)
+              : onEvaluate((WorkerMessage.Evaluate) w);
       if (b != this) return b;
     }
     return this;
@@ -157,11 +195,25 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
     long g = c.microBatch();
     if (g == o.failAt() && failed < o.failTimes()) {
       failed++;
-      reply(new CoordinatorMessage.WorkFailed(c.job(), id(), new WorkItem.Gradients(c.step(), c.microBatch()), "simulated CUDA error"));
+      reply(
+          new CoordinatorMessage.WorkFailed(
+              c.job(),
+              id(),
+              new WorkItem.Gradients(c.step(), c.microBatch()),
+              "simulated CUDA error"));
       return this;
     }
-    reply(new CoordinatorMessage.GradientsComputed(c.job(), id(), c.step(), c.microBatch(), Synthetic.EXAMPLES_PER_MICRO_BATCH,
-        1.0, Synthetic.loss(g), Map.of("correct", (double) (g % 3)), Synthetic.gradients(v, g, g == o.nanAt())));
+    reply(
+        new CoordinatorMessage.GradientsComputed(
+            c.job(),
+            id(),
+            c.step(),
+            c.microBatch(),
+            Synthetic.EXAMPLES_PER_MICRO_BATCH,
+            1.0,
+            Synthetic.loss(g),
+            Map.of("correct", (double) (g % 3)),
+            Synthetic.gradients(v, g, g == o.nanAt())));
     return this;
   }
 
@@ -171,8 +223,16 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
       return this;
     }
     int examples = Math.min(32, Synthetic.EVAL_EXAMPLES - 32 * e.batch());
-    reply(new CoordinatorMessage.Evaluated(e.job(), id(), e.step(), e.batch(), examples, examples, 0.5 * examples + e.step(),
-        Map.of("correct", (double) (examples / 2))));
+    reply(
+        new CoordinatorMessage.Evaluated(
+            e.job(),
+            id(),
+            e.step(),
+            e.batch(),
+            examples,
+            examples,
+            0.5 * examples + e.step(),
+            Map.of("correct", (double) (examples / 2))));
     return this;
   }
 

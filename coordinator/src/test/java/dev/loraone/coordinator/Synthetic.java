@@ -38,7 +38,10 @@ final class Synthetic {
 
   private Synthetic() {}
 
-  /** The test job: rank 2, 2 init shards of 2 micro-batches, 6 steps of 3 micro-batches, eval every 3, checkpoint every 2. */
+  /**
+   * The test job: rank 2, 2 init shards of 2 micro-batches, 6 steps of 3 micro-batches, eval every
+   * 3, checkpoint every 2.
+   */
   static JobSpec spec(Object... overrides) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("lora.rank", 2);
@@ -60,7 +63,10 @@ final class Synthetic {
     return JobSpec.of(m);
   }
 
-  /** What every worker reports on JoinJob; {@code workerInit}: the A0/B0 of a worker-side init (and whether it moved W0). */
+  /**
+   * What every worker reports on JoinJob; {@code workerInit}: the A0/B0 of a worker-side init (and
+   * whether it moved W0).
+   */
   static Map<String, TensorBlob> layout(List<LoraPair> workerInit, boolean modifiesBase) {
     Map<String, TensorBlob> m = new LinkedHashMap<>();
     for (int i = 0; i < MODULES.size(); i++) {
@@ -109,7 +115,11 @@ final class Synthetic {
   static DMatrixRMaj initGradient(int m, int i) {
     DMatrixRMaj g = new DMatrixRMaj(SHAPES[m][0], SHAPES[m][1]);
     for (int r = 0; r < g.numRows; r++) {
-      for (int c = 0; c < g.numCols; c++) g.set(r, c, Math.sin(1.1 * i + 0.7 * r + 0.3 * c * (m + 1)) + 0.25 * Math.cos(0.5 * r * c + i));
+      for (int c = 0; c < g.numCols; c++)
+        g.set(
+            r,
+            c,
+            Math.sin(1.1 * i + 0.7 * r + 0.3 * c * (m + 1)) + 0.25 * Math.cos(0.5 * r * c + i));
     }
     return g;
   }
@@ -128,7 +138,12 @@ final class Synthetic {
       TensorBlob v = version.get(key);
       float[] x = v.toFloats();
       float[] y = new float[x.length];
-      for (int k = 0; k < x.length; k++) y[k] = (float) (0.05 * Math.sin(0.37 * g + 0.11 * k + key.length()) + 0.3 * x[k] - 0.1 * x[(k + 1) % x.length]);
+      for (int k = 0; k < x.length; k++)
+        y[k] =
+            (float)
+                (0.05 * Math.sin(0.37 * g + 0.11 * k + key.length())
+                    + 0.3 * x[k]
+                    - 0.1 * x[(k + 1) % x.length]);
       if (nan && key.endsWith(JobJoined.LORA_A)) y[0] = Float.NaN;
       out.put(key, TensorBlob.ofFloats(v.shape(), y));
     }
@@ -144,8 +159,18 @@ final class Synthetic {
   static Map<String, TensorBlob> payload(AdapterTrainer t) {
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     for (int i = 0; i < MODULES.size(); i++) {
-      out.put(MODULES.get(i) + JobJoined.LORA_A, TensorBlob.ofMatrix(t.pairs().get(i).a().numRows, t.pairs().get(i).a().numCols, t.pairs().get(i).a().data));
-      out.put(MODULES.get(i) + JobJoined.LORA_B, TensorBlob.ofMatrix(t.pairs().get(i).b().numRows, t.pairs().get(i).b().numCols, t.pairs().get(i).b().data));
+      out.put(
+          MODULES.get(i) + JobJoined.LORA_A,
+          TensorBlob.ofMatrix(
+              t.pairs().get(i).a().numRows,
+              t.pairs().get(i).a().numCols,
+              t.pairs().get(i).a().data));
+      out.put(
+          MODULES.get(i) + JobJoined.LORA_B,
+          TensorBlob.ofMatrix(
+              t.pairs().get(i).b().numRows,
+              t.pairs().get(i).b().numCols,
+              t.pairs().get(i).b().data));
     }
     out.put(JobJoined.HEAD_WEIGHT, TensorBlob.ofMatrix(CLASSES, HIDDEN, t.dense().get(0).data));
     float[] b = new float[CLASSES];
@@ -163,10 +188,15 @@ final class Synthetic {
     int steps = spec.getInt("train.steps");
     int k = spec.getInt("train.batch") / spec.getInt("train.micro-batch");
     double gamma = spec.getDouble("init.gamma");
-    ShardedGradientInit.Settings settings = new ShardedGradientInit.Settings(spec.getString("init.method"),
-        new LoraScaling(spec.getDouble("lora.alpha"), r, spec.getBoolean("lora.rslora")),
-        gamma == 0 ? InitParams.defaults() : InitParams.defaults().withGamma(gamma), spec.getString("init.mode").equals("randomized"),
-        spec.getInt("init.q-factor"), spec.getInt("init.niter"), spec.getLong("seed"));
+    ShardedGradientInit.Settings settings =
+        new ShardedGradientInit.Settings(
+            spec.getString("init.method"),
+            new LoraScaling(spec.getDouble("lora.alpha"), r, spec.getBoolean("lora.rslora")),
+            gamma == 0 ? InitParams.defaults() : InitParams.defaults().withGamma(gamma),
+            spec.getString("init.mode").equals("randomized"),
+            spec.getInt("init.q-factor"),
+            spec.getInt("init.niter"),
+            spec.getLong("seed"));
     JobPlan plan = new JobPlan(spec.getInt("init.shards"), spec.getInt("init.iters"), 1, steps, k, 0, 1, 1);
     List<LoraPair> pairs = new ArrayList<>();
     for (int m = 0; m < MODULES.size(); m++) {
@@ -176,16 +206,35 @@ final class Synthetic {
         for (int i : plan.shardMicroBatches(s)) mbs.add(i);
         shards.add(shardGradient(m, mbs));
       }
-      InitResult init = ShardedGradientInit.init(MODULES.get(m), m, new LoraShape(SHAPES[m][0], SHAPES[m][1], r), shards,
-          plan.initMicroBatches(), null, settings);
+      InitResult init =
+          ShardedGradientInit.init(
+              MODULES.get(m),
+              m,
+              new LoraShape(SHAPES[m][0], SHAPES[m][1], r),
+              shards,
+              plan.initMicroBatches(),
+              null,
+              settings);
       pairs.add(new LoraPair(TensorMatrices.roundedToFloat(init.a()), TensorMatrices.roundedToFloat(init.b())));
     }
-    OptimizerConfig oc = OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
-        .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio")).withWeightDecay(spec.getDouble("optimizer.weight-decay"))
-        .withLambda(spec.getDouble("optimizer.lambda"))
-        .withSchedule(Schedule.forName(spec.getString("optimizer.schedule"), Math.min(spec.getInt("optimizer.warmup"), steps), steps));
-    AdapterTrainer t = new AdapterTrainer(spec.getString("optimizer.name"), oc, spec.getDouble("optimizer.max-grad-norm"), MODULES, pairs,
-        List.of(headWeight(), headBias()));
+    OptimizerConfig oc =
+        OptimizerConfig.defaults(spec.getDouble("optimizer.lr"))
+            .withLoraPlusRatio(spec.getDouble("optimizer.lora-plus-ratio"))
+            .withWeightDecay(spec.getDouble("optimizer.weight-decay"))
+            .withLambda(spec.getDouble("optimizer.lambda"))
+            .withSchedule(
+                Schedule.forName(
+                    spec.getString("optimizer.schedule"),
+                    Math.min(spec.getInt("optimizer.warmup"), steps),
+                    steps));
+    AdapterTrainer t =
+        new AdapterTrainer(
+            spec.getString("optimizer.name"),
+            oc,
+            spec.getDouble("optimizer.max-grad-norm"),
+            MODULES,
+            pairs,
+            List.of(headWeight(), headBias()));
     List<Map<String, TensorBlob>> versions = new ArrayList<>();
     versions.add(payload(t));
     for (int step = 1; step <= steps; step++) {
@@ -194,7 +243,11 @@ final class Synthetic {
         Map<String, TensorBlob> g = gradients(versions.get(step - 1), plan.microBatch(step, j), false);
         float[][][] ab = new float[MODULES.size()][][];
         for (int m = 0; m < ab.length; m++) {
-          ab[m] = new float[][] {g.get(MODULES.get(m) + JobJoined.LORA_A).toFloats(), g.get(MODULES.get(m) + JobJoined.LORA_B).toFloats()};
+          ab[m] =
+              new float[][] {
+                g.get(MODULES.get(m) + JobJoined.LORA_A).toFloats(),
+                g.get(MODULES.get(m) + JobJoined.LORA_B).toFloats()
+              };
         }
         acc.add(ab, new float[][] {g.get(JobJoined.HEAD_WEIGHT).toFloats(), g.get(JobJoined.HEAD_BIAS).toFloats()});
       }

@@ -21,12 +21,13 @@ public final class ClassCounts {
         this.counts = counts;
     }
 
-    /**
-     * Counts the examples of each split by class.
-     *
-     * @throws IllegalArgumentException if an example's label is not in {@code classes}
-     */
-    public static ClassCounts of(LabelVocabulary classes, Map<Split, ? extends Collection<Example.Classification>> bySplit) {
+  /**
+   * Counts the examples of each split by class.
+   *
+   * @throws IllegalArgumentException if an example's label is not in {@code classes}
+   */
+  public static ClassCounts of(
+      LabelVocabulary classes, Map<Split, ? extends Collection<Example.Classification>> bySplit) {
         Objects.requireNonNull(classes, "classes");
         int[][] counts = new int[Split.values().length][classes.size()];
         bySplit.forEach((split, examples) -> {
@@ -108,7 +109,9 @@ public final class ClassCounts {
             width = Math.max(width, label.length());
         }
         String row = "%-" + width + "s %10s %10s %10s %10s%n";
-        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, row, "class", "train", "validation", "test", "total"));
+    StringBuilder out =
+        new StringBuilder(
+            String.format(Locale.ROOT, row, "class", "train", "validation", "test", "total"));
         for (int c = 0; c < classes.size(); c++) {
             out.append(String.format(Locale.ROOT, row, classes.label(c), n(count(Split.TRAIN, c)),
                     n(count(Split.VALIDATION, c)), n(count(Split.TEST, c)), n(classTotal(c))));

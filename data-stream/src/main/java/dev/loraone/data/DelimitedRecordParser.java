@@ -189,9 +189,15 @@ final class DelimitedRecordParser {
                     }
                 }
                 if (i < line.length() && line.charAt(i) != delimiter) {
-                    throw BadRecordException.record(
-                            lines.location(), "unexpected character '" + line.charAt(i) + "' after the closing quote of column "
-                                    + column(fields.size()) + " (expected '" + delimiter + "' or the end of the line)");
+          throw BadRecordException.record(
+              lines.location(),
+              "unexpected character '"
+                  + line.charAt(i)
+                  + "' after the closing quote of column "
+                  + column(fields.size())
+                  + " (expected '"
+                  + delimiter
+                  + "' or the end of the line)");
                 }
             } else {
                 while (i < line.length() && line.charAt(i) != delimiter) {

@@ -36,8 +36,12 @@ public record ReadResult(String file, List<Example> examples, long skippedCount,
         List<T> out = new ArrayList<>(examples.size());
         for (Example e : examples) {
             if (!kind.isInstance(e)) {
-                throw new IllegalStateException(
-                        e.source() + ": expected a " + kind.getSimpleName() + " example, got " + e.getClass().getSimpleName());
+        throw new IllegalStateException(
+            e.source()
+                + ": expected a "
+                + kind.getSimpleName()
+                + " example, got "
+                + e.getClass().getSimpleName());
             }
             out.add(kind.cast(e));
         }

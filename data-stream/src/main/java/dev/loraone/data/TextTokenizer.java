@@ -62,7 +62,10 @@ public final class TextTokenizer implements AutoCloseable {
                 "maxLength", Integer.toString(maxLength),
                 // DJL clamps maxLength to modelMaxLength (default 512); the caller's value wins.
                 "modelMaxLength", Integer.toString(maxLength));
-        return new TextTokenizer(HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), options), maxLength, padId);
+    return new TextTokenizer(
+        HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), options),
+        maxLength,
+        padId);
     }
 
     /** Loads a {@code tokenizer.json} file, or the one in a model directory. */

@@ -5,10 +5,10 @@ import java.util.Arrays;
 /**
  * A padded batch of token sequences for an encoder model (BERT family), as flat int64 arrays.
  *
- * <p>Role: the hand-off from tokenisation to the model. Arrays are row-major with shape
- * {@code [batchSize, sequenceLength]}, ready for {@code NDManager.create(long[], new Shape(b, s))}
- * without copying; they belong to the batch and must not be modified. Padding is on the right:
- * {@code attentionMask} is 1 on real tokens and 0 on padding. Equality is by content.
+ * <p>Role: the hand-off from tokenisation to the model. Arrays are row-major with shape {@code
+ * [batchSize, sequenceLength]}, ready for {@code NDManager.create(long[], new Shape(b, s))} without
+ * copying; they belong to the batch and must not be modified. Padding is on the right: {@code
+ * attentionMask} is 1 on real tokens and 0 on padding. Equality is by content.
  *
  * @param batchSize rows
  * @param sequenceLength columns: the longest row, capped at the tokenizer's max length
@@ -16,7 +16,8 @@ import java.util.Arrays;
  * @param attentionMask 1 for tokens, 0 for padding
  * @param tokenTypeIds segment ids (0 for single texts), 0 on padding
  */
-public record TokenBatch(int batchSize, int sequenceLength, long[] inputIds, long[] attentionMask, long[] tokenTypeIds) {
+public record TokenBatch(
+    int batchSize, int sequenceLength, long[] inputIds, long[] attentionMask, long[] tokenTypeIds) {
 
     public TokenBatch {
         checkShape(batchSize, sequenceLength, inputIds, attentionMask, tokenTypeIds);

@@ -62,8 +62,11 @@ public final class WordNetLexnames {
 
     private WordNetLexnames() {}
 
-    /** The {@link #DESCRIPTIONS description} of a lexicographer file name such as {@code noun.animal}; null if unknown. */
-    public static String description(String name) {
+  /**
+   * The {@link #DESCRIPTIONS description} of a lexicographer file name such as {@code noun.animal};
+   * null if unknown.
+   */
+  public static String description(String name) {
         int i = ALL.indexOf(name);
         return i < 0 ? null : DESCRIPTIONS.get(i);
     }

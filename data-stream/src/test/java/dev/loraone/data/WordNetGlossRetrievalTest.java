@@ -18,10 +18,14 @@ class WordNetGlossRetrievalTest {
 
     @Test
     void definitionRetrievesTheWordsAndTheShortestExample() {
-        WordNetSynset s = synset("00001740 00 a 01 able 0 005 = 05207437 n 0000 = 05624029 n 0000 + 05624029 n 0101"
-                + " + 05207437 n 0101 ! 00002098 a 0101 | (usually followed by `to') having the necessary means or skill"
-                + " or know-how or authority to do something; \"able to swim\"; \"she was able to program her computer\"",
-                'a');
+    WordNetSynset s =
+        synset(
+            "00001740 00 a 01 able 0 005 = 05207437 n 0000 = 05624029 n 0000 + 05624029 n 0101"
+                + " + 05207437 n 0101 ! 00002098 a 0101 | (usually followed by `to') having the necessary means or "
+                    + "skill"
+                + " or know-how or authority to do something; \"able to swim\"; \"she was able to program her "
+                    + "computer\"",
+            'a');
         Example.Pair p = WordNetGlossRetrieval.pair(s);
         assertEquals("(usually followed by `to') having the necessary means or skill or know-how or authority to do"
                 + " something", p.query());

@@ -11,8 +11,8 @@ import java.util.TreeSet;
 
 /**
  * The coordinator's decisions for one job as a pure transition model: {@code on(event)} returns the
- * next state and the effects to carry out. The actor turns messages into {@link Event}s and
- * {@link Effect}s into messages; everything here is testable without a cluster.
+ * next state and the effects to carry out. The actor turns messages into {@link Event}s and {@link
+ * Effect}s into messages; everything here is testable without a cluster.
  *
  * <pre>
  * WAITING_FOR_WORKERS -> GRADIENT_ACCUMULATION -> SVD_INIT -> TRAINING <-> EVALUATION -> EXPORT -> DONE
@@ -22,16 +22,27 @@ import java.util.TreeSet;
  * WAITING_FOR_WORKERS -> TRAINING | EVALUATION         resumed from a checkpoint after step s ({@link #resume})
  * </pre>
  *
- * <p>Work units are addressed by index (init shard, SVD round x shard, training micro-batch,
- * eval batch) and assigned round-robin over the live workers in name order. A worker that leaves
- * loses its units: they are reassigned, and the shards it owned are recomputed by their new owner
- * (the shard's gradient lived only on its owner), after which only the missing products of the
- * current SVD round are requested again. Results are idempotent by address: a duplicate or stale
- * result changes nothing. With no live worker, units wait unassigned until one joins.
+ * <p>Work units are addressed by index (init shard, SVD round x shard, training micro-batch, eval
+ * batch) and assigned round-robin over the live workers in name order. A worker that leaves loses
+ * its units: they are reassigned, and the shards it owned are recomputed by their new owner (the
+ * shard's gradient lived only on its owner), after which only the missing products of the current
+ * SVD round are requested again. Results are idempotent by address: a duplicate or stale result
+ * changes nothing. With no live worker, units wait unassigned until one joins.
  */
-public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> workers, NavigableMap<Integer, String> shardOwner,
-    NavigableSet<Integer> shardsReady, int round, NavigableSet<Integer> sketchesIn, int step,
-    NavigableMap<Long, String> inFlight, NavigableSet<Long> received, String exporter, String failure, boolean initDone) {
+public record CoordinatorState(
+    JobPlan plan,
+    Phase phase,
+    NavigableSet<String> workers,
+    NavigableMap<Integer, String> shardOwner,
+    NavigableSet<Integer> shardsReady,
+    int round,
+    NavigableSet<Integer> sketchesIn,
+    int step,
+    NavigableMap<Long, String> inFlight,
+    NavigableSet<Long> received,
+    String exporter,
+    String failure,
+    boolean initDone) {
 
   /** A transition's outcome. */
   public record Next(CoordinatorState state, List<Effect> effects) {}
@@ -48,7 +59,8 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
    */
   public static CoordinatorState resume(JobPlan plan, int step) {
     if (step < 0 || step > plan.steps()) {
-      throw new IllegalArgumentException("checkpoint step=" + step + " is outside [0, train.steps=" + plan.steps() + "]");
+      throw new IllegalArgumentException(
+          "checkpoint step=" + step + " is outside [0, train.steps=" + plan.steps() + "]");
     }
     return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(),
         plan.svdRounds(), new TreeSet<>(), step, new TreeMap<>(), new TreeSet<>(), null, null, true);
@@ -103,8 +115,20 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
     }
 
     CoordinatorState freeze() {
-      return new CoordinatorState(plan, phase, workers, shardOwner, shardsReady, round, sketchesIn, step, inFlight, received,
-          exporter, failure, initDone);
+      return new CoordinatorState(
+          plan,
+          phase,
+          workers,
+          shardOwner,
+          shardsReady,
+          round,
+          sketchesIn,
+          step,
+          inFlight,
+          received,
+          exporter,
+          failure,
+          initDone);
     }
 
     void apply(Event e) {
@@ -235,7 +259,10 @@ public record CoordinatorState(JobPlan plan, Phase phase, NavigableSet<String> w
     }
 
     private void gradient(Event.GradientReceived g) {
-      if (phase != Phase.TRAINING || g.step() != step || !inFlight.containsKey(g.index()) || !received.add(g.index())) return;
+      if (phase != Phase.TRAINING
+          || g.step() != step
+          || !inFlight.containsKey(g.index())
+          || !received.add(g.index())) return;
       if (received.size() == plan.microBatchesPerStep()) {
         effects.add(new Effect.ApplyStep(step, plan.microBatch(step, 0), plan.microBatchesPerStep()));
       }

@@ -18,12 +18,20 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
 
   public JobPlan {
     if (initShards == 0) {
-      require(initMicroBatches == 0, "init micro-batches", initMicroBatches, "0 without a gradient init (init.shards=0)");
+      require(
+          initMicroBatches == 0,
+          "init micro-batches",
+          initMicroBatches,
+          "0 without a gradient init (init.shards=0)");
       require(svdRounds == 0, "svd rounds", svdRounds, "0 without a gradient init (init.shards=0)");
     } else {
       require(initShards >= 1, "init.shards", initShards, ">= 1, or 0 without a gradient init");
       require(initMicroBatches >= initShards, "init micro-batches", initMicroBatches, ">= init.shards=" + initShards);
-      require(initMicroBatches % initShards == 0, "init micro-batches", initMicroBatches, "a multiple of init.shards=" + initShards);
+      require(
+          initMicroBatches % initShards == 0,
+          "init micro-batches",
+          initMicroBatches,
+          "a multiple of init.shards=" + initShards);
       require(svdRounds >= 1, "svd rounds", svdRounds, ">= 1");
     }
     require(steps >= 1, "steps", steps, ">= 1");
@@ -33,8 +41,11 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
     require(minWorkers >= 1, "min-workers", minWorkers, ">= 1");
   }
 
-  /** A plan whose init needs no gradient (it ran on the workers): workers go straight to training. */
-  public static JobPlan withoutGradientInit(int steps, int microBatchesPerStep, int evalEvery, int evalBatches, int minWorkers) {
+  /**
+   * A plan whose init needs no gradient (it ran on the workers): workers go straight to training.
+   */
+  public static JobPlan withoutGradientInit(
+      int steps, int microBatchesPerStep, int evalEvery, int evalBatches, int minWorkers) {
     return new JobPlan(0, 0, 0, steps, microBatchesPerStep, evalEvery, evalBatches, minWorkers);
   }
 

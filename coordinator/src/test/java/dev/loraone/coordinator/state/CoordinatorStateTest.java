@@ -41,9 +41,11 @@ class CoordinatorStateTest {
       CoordinatorState.Next n = state.on(e);
       state = n.state();
       for (Effect f : n.effects()) {
-        if (f instanceof Effect.ReduceSketch r) reductions.add("reduce round " + r.round() + " " + r.shardOrder());
+        if (f instanceof Effect.ReduceSketch r)
+          reductions.add("reduce round " + r.round() + " " + r.shardOrder());
         else if (f instanceof Effect.FinishInit) reductions.add("init");
-        else if (f instanceof Effect.ApplyStep a) reductions.add("step " + a.step() + " from " + a.firstIndex() + " x " + a.count());
+        else if (f instanceof Effect.ApplyStep a)
+          reductions.add("step " + a.step() + " from " + a.firstIndex() + " x " + a.count());
         else if (f instanceof Effect.Finished d) reductions.add("finished " + d.phase());
         pending.add(f);
       }
@@ -71,11 +73,21 @@ class CoordinatorStateTest {
     }
 
     private Event resultOf(Effect f) {
-      if (f instanceof Effect.ComputeShard c) return alive.contains(c.worker()) ? new Event.ShardReady(c.worker(), c.shard()) : null;
-      if (f instanceof Effect.RequestSketch r) return alive.contains(r.worker()) ? new Event.SketchReceived(r.worker(), r.round(), r.shard()) : null;
-      if (f instanceof Effect.ComputeGradient g) return alive.contains(g.worker()) ? new Event.GradientReceived(g.worker(), g.step(), g.index()) : null;
+      if (f instanceof Effect.ComputeShard c)
+        return alive.contains(c.worker()) ? new Event.ShardReady(c.worker(), c.shard()) : null;
+      if (f instanceof Effect.RequestSketch r)
+        return alive.contains(r.worker())
+            ? new Event.SketchReceived(r.worker(), r.round(), r.shard())
+            : null;
+      if (f instanceof Effect.ComputeGradient g)
+        return alive.contains(g.worker())
+            ? new Event.GradientReceived(g.worker(), g.step(), g.index())
+            : null;
       if (f instanceof Effect.ApplyStep a) return new Event.StepApplied(a.step());
-      if (f instanceof Effect.Evaluate v) return alive.contains(v.worker()) ? new Event.EvalReceived(v.worker(), v.afterStep(), v.batch()) : null;
+      if (f instanceof Effect.Evaluate v)
+        return alive.contains(v.worker())
+            ? new Event.EvalReceived(v.worker(), v.afterStep(), v.batch())
+            : null;
       if (f instanceof Effect.Export x) return alive.contains(x.worker()) ? new Event.Exported(x.worker()) : null;
       return null;
     }
@@ -129,16 +141,23 @@ class CoordinatorStateTest {
     sim.join("w1");
     sim.join("w2");
     List<Effect> afterLeave = new ArrayList<>();
-    sim.run((s, i) -> {
-      if (s.state.phase() == Phase.SVD_INIT && s.state.round() == 2 && s.state.sketchesIn().size() == 1 && s.alive.contains("w2")) {
-        int before = s.pending.size();
-        s.leave("w2");
-        afterLeave.addAll(new ArrayList<>(s.pending).subList(before, s.pending.size()));
-      }
-    });
+    sim.run(
+        (s, i) -> {
+          if (s.state.phase() == Phase.SVD_INIT
+              && s.state.round() == 2
+              && s.state.sketchesIn().size() == 1
+              && s.alive.contains("w2")) {
+            int before = s.pending.size();
+            s.leave("w2");
+            afterLeave.addAll(new ArrayList<>(s.pending).subList(before, s.pending.size()));
+          }
+        });
     assertEquals(expectedReductions(), sim.reductions);
     assertFalse(afterLeave.isEmpty(), "the leave happened during round 2");
-    long recomputed = afterLeave.stream().filter(f -> f instanceof Effect.ComputeShard c && c.worker().equals("w1")).count();
+    long recomputed =
+        afterLeave.stream()
+            .filter(f -> f instanceof Effect.ComputeShard c && c.worker().equals("w1"))
+            .count();
     assertEquals(2, recomputed, "w2 owned shards 1 and 3; w1 recomputes both");
     long reRequested = afterLeave.stream().filter(f -> f instanceof Effect.RequestSketch).count();
     assertEquals(0, reRequested, "products are requested again only once the recomputed shards are ready");
@@ -235,7 +254,8 @@ class CoordinatorStateTest {
 
   @Test
   void planValidationNamesTheKey() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new JobPlan(3, 8, 6, 5, 3, 2, 2, 1));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> new JobPlan(3, 8, 6, 5, 3, 2, 2, 1));
     assertTrue(e.getMessage().contains("init.shards=3"), e.getMessage());
   }
 }

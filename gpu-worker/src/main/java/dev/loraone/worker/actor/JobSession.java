@@ -23,7 +23,8 @@ import java.util.concurrent.CompletableFuture;
  * touched only on the actor's thread.
  *
  * <pre>
- *   unit state     new -&gt; running -&gt; done (reply kept, LRU of remember-results) | failed (forgotten: a retry recomputes)
+ *   unit state     new -&gt; running -&gt; done (reply kept, LRU of remember-results) | failed (forgotten: a retry
+ *       recomputes)
  *   versions       the keep-versions newest steps; a command for an older, dropped one fails
  *   waiting        commands whose version has not arrived, re-handled when one does
  * </pre>
@@ -110,8 +111,12 @@ final class JobSession {
     Map<String, TensorBlob> old = versions.get(step);
     if (old != null && old.equals(adapters)) return false;
     if (old != null) {
-      done.keySet().removeIf(i -> (i instanceof WorkItem.Gradients g && g.step() == step + 1)
-          || (i instanceof WorkItem.Evaluation e && e.step() == step) || (i instanceof WorkItem.Export x && x.step() == step));
+      done.keySet()
+          .removeIf(
+              i ->
+                  (i instanceof WorkItem.Gradients g && g.step() == step + 1)
+                      || (i instanceof WorkItem.Evaluation e && e.step() == step)
+                      || (i instanceof WorkItem.Export x && x.step() == step));
     }
     versions.put(step, adapters);
     while (versions.size() > keepVersions) versions.pollFirstEntry();

@@ -82,19 +82,21 @@ import org.apache.pekko.stream.Materializer;
  *   Evaluate(t, b)                     -&gt;    waits for version t            setAdapters(t), evaluate(b)
  *                                      &lt;-    Evaluated(loss sum, weight, sums: correct | tokens)
  *   Export(t, dir, [onnx])             -&gt;    waits for version t            exportOnnx(dir)
- *                                      &lt;-    Exported(files: model.onnx, tokenizer.json (, config.json) -&gt; sha256)
+ *                                      &lt;-    Exported(files: model.onnx, tokenizer.json (, config.json) -&gt;
+ *                                          sha256)
  *   CancelJob                          -&gt;    engine closed, results dropped
  *   (JoinJob that cannot open)         &lt;-    WorkFailed(Join, e.g. the model file or key at fault)
  *   (any unit that throws)             &lt;-    WorkFailed(item, exception message)
  * </pre>
+ *
  * {@code =>} replies go through {@link ChunkSender} to the coordinator's transfer inbox when they
  * hold more than {@code direct-send-limit} tensor bytes.
  *
  * <p>Idempotent by address: each unit of work is named by its {@link WorkItem} (shard; round,
  * layer, shard; step, micro-batch; step, batch; step). A command for a unit that is running is
- * dropped (its reply is coming); one for a finished unit is answered from the last
- * {@code remember-results} replies without touching the engine. A new {@code AdapterVersion} with
- * other values for a step it already held forgets the results computed from the old ones.
+ * dropped (its reply is coming); one for a finished unit is answered from the last {@code
+ * remember-results} replies without touching the engine. A new {@code AdapterVersion} with other
+ * values for a step it already held forgets the results computed from the old ones.
  *
  * <p>One DJL thread per JVM: DJL's PyTorch engine allows a single open gradient collector, so the
  * dispatcher is a fixed pool of one thread that every WorkerActor of the JVM shares. A job's units
@@ -103,9 +105,9 @@ import org.apache.pekko.stream.Materializer;
  * on the DJL thread, where the units compute one at a time, in submission order; a command waiting
  * for its adapter version is encoded while it waits. {@code prefetch = 0} encodes each unit on the
  * DJL thread right before its compute. An address encodes to the same input on any thread, so the
- * replies are bit-identical either way. Mutable state in an {@link AbstractBehavior}, like
- * {@code TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the actor's
- * thread, the engine's encode methods on the encode dispatcher, the rest of it only on the DJL thread.
+ * replies are bit-identical either way. Mutable state in an {@link AbstractBehavior}, like {@code
+ * TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the actor's thread,
+ * the engine's encode methods on the encode dispatcher, the rest of it only on the DJL thread.
  */
 public final class WorkerActor extends AbstractBehavior<Object> {
   /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */
@@ -122,9 +124,16 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       Config c = root.getConfig("loraone.worker");
       int ahead = c.getInt("prefetch");
       Prefetch prefetch = new Prefetch(ahead, Math.min(c.getInt("encode-parallelism"), Math.max(ahead, 1)));
-      return new Settings(c.getDuration("register-retry"), c.getDuration("heartbeat-interval"), c.getBytes("direct-send-limit"),
-          c.getInt("remember-results"), c.getInt("keep-versions"), c.getInt("max-waiting"), c.getInt("max-resends"),
-          prefetch, TransferSettings.fromConfig(root));
+      return new Settings(
+          c.getDuration("register-retry"),
+          c.getDuration("heartbeat-interval"),
+          c.getBytes("direct-send-limit"),
+          c.getInt("remember-results"),
+          c.getInt("keep-versions"),
+          c.getInt("max-waiting"),
+          c.getInt("max-resends"),
+          prefetch,
+          TransferSettings.fromConfig(root));
     }
 
     /** These settings with {@code prefetch} instead ({@link Prefetch#OFF}: no encoding ahead). */
@@ -192,13 +201,33 @@ public final class WorkerActor extends AbstractBehavior<Object> {
    */
   public static Behavior<WorkerMessage> create(WorkerId id, String device, Map<String, String> runtime,
       ActorRef<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox, Settings settings) {
-    return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> new WorkerActor(ctx, timers, id, device, runtime,
-        coordinator, inbox, settings != null ? settings : Settings.fromConfig(ctx.getSystem().settings().config()))))
+    return Behaviors.<Object>setup(
+            ctx ->
+                Behaviors.withTimers(
+                    timers ->
+                        new WorkerActor(
+                            ctx,
+                            timers,
+                            id,
+                            device,
+                            runtime,
+                            coordinator,
+                            inbox,
+                            settings != null
+                                ? settings
+                                : Settings.fromConfig(ctx.getSystem().settings().config()))))
         .unsafeCast();
   }
 
-  private WorkerActor(ActorContext<Object> ctx, TimerScheduler<Object> timers, WorkerId id, String device,
-      Map<String, String> runtime, ActorRef<CoordinatorMessage> registrar, ActorRef<TransferMessage> inbox, Settings settings) {
+  private WorkerActor(
+      ActorContext<Object> ctx,
+      TimerScheduler<Object> timers,
+      WorkerId id,
+      String device,
+      Map<String, String> runtime,
+      ActorRef<CoordinatorMessage> registrar,
+      ActorRef<TransferMessage> inbox,
+      Settings settings) {
     super(ctx);
     this.id = id;
     this.device = device;
@@ -386,11 +415,26 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       fail(c.job(), item, "ComputeGradients steps count from 1: step t uses adapter version t-1");
       return;
     }
-    atVersion(c, c.job(), c.step() - 1, new Unit(item, e -> e.encodeGradients(c.microBatch()), (e, in) -> {
-      WorkerEngine.Gradients g = e.gradients(c.microBatch(), in);
-      return new GradientsComputed(c.job(), id, c.step(), c.microBatch(), g.examples(), g.weight(), g.lossSum(), g.metrics(),
-          g.grads());
-    }));
+    atVersion(
+        c,
+        c.job(),
+        c.step() - 1,
+        new Unit(
+            item,
+            e -> e.encodeGradients(c.microBatch()),
+            (e, in) -> {
+              WorkerEngine.Gradients g = e.gradients(c.microBatch(), in);
+              return new GradientsComputed(
+                  c.job(),
+                  id,
+                  c.step(),
+                  c.microBatch(),
+                  g.examples(),
+                  g.weight(),
+                  g.lossSum(),
+                  g.metrics(),
+                  g.grads());
+            }));
   }
 
   private void onEvaluate(Evaluate c) {
@@ -407,13 +451,25 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       run(c.job(), new Unit(item, null, (e, none) -> new Exported(c.job(), id, c.step(), c.destination(), Map.of())));
       return;
     }
-    atVersion(c, c.job(), c.step(), new Unit(item, null, (e, none) -> {
-      try {
-        return new Exported(c.job(), id, c.step(), c.destination(), e.exportOnnx(Path.of(c.destination()), e.adapters(), e.labels()));
-      } catch (IOException ex) {
-        throw new UncheckedIOException(ex);
-      }
-    }));
+    atVersion(
+        c,
+        c.job(),
+        c.step(),
+        new Unit(
+            item,
+            null,
+            (e, none) -> {
+              try {
+                return new Exported(
+                    c.job(),
+                    id,
+                    c.step(),
+                    c.destination(),
+                    e.exportOnnx(Path.of(c.destination()), e.adapters(), e.labels()));
+              } catch (IOException ex) {
+                throw new UncheckedIOException(ex);
+              }
+            }));
   }
 
   private void onCancel(CancelJob c) {
@@ -440,7 +496,16 @@ public final class WorkerActor extends AbstractBehavior<Object> {
         return unit.compute().apply(e, in);
       }));
     } else if (s.dropped(version)) {
-      fail(job, item, "adapter version " + version + " is no longer held by worker " + id + " (it holds " + s.heldVersions() + ")");
+      fail(
+          job,
+          item,
+          "adapter version "
+              + version
+              + " is no longer held by worker "
+              + id
+              + " (it holds "
+              + s.heldVersions()
+              + ")");
     } else if (!s.await(command, item, settings.maxWaiting())) {
       fail(job, item, s.waitingCount() + " commands already wait for adapter versions on worker " + id);
     } else if (s.waitingCount() <= settings.prefetch().ahead()) {
@@ -456,7 +521,14 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   /** The session of {@code job}, or null after telling the coordinator this worker does not serve it. */
   private JobSession serving(JobId job, WorkItem item) {
     if (session != null && session.job.equals(job)) return session;
-    fail(job, item, "worker " + id + " is not serving job " + job + (session == null ? "" : " (it serves " + session.job + ")"));
+    fail(
+        job,
+        item,
+        "worker "
+            + id
+            + " is not serving job "
+            + job
+            + (session == null ? "" : " (it serves " + session.job + ")"));
     return null;
   }
 
@@ -532,7 +604,8 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   /** The failure's own message, without the future's wrappers. */
   static String reason(Throwable t) {
     Throwable c = t;
-    while ((c instanceof CompletionException || c instanceof UncheckedIOException) && c.getCause() != null) c = c.getCause();
+    while ((c instanceof CompletionException || c instanceof UncheckedIOException)
+        && c.getCause() != null) c = c.getCause();
     return c.getMessage() != null ? c.getMessage() : c.getClass().getName();
   }
 

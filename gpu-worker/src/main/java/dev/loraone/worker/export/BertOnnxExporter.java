@@ -83,10 +83,21 @@ public final class BertOnnxExporter {
    */
   public OnnxExport export(BertLoraModel model, Path onnxFile, List<String> labels) throws IOException {
     checkLabels(model, labels);
-    return OnnxFileWriter.write(onnxFile, GRAPH_NAME, weightBytes(model), externalDataThreshold, g -> {
-      BertOnnxGraph.build(g, model);
-      return g.model(IR_VERSION, OPSET, PRODUCER, OnnxFileWriter.producerVersion(), docString(model), metadata(model, labels));
-    });
+    return OnnxFileWriter.write(
+        onnxFile,
+        GRAPH_NAME,
+        weightBytes(model),
+        externalDataThreshold,
+        g -> {
+          BertOnnxGraph.build(g, model);
+          return g.model(
+              IR_VERSION,
+              OPSET,
+              PRODUCER,
+              OnnxFileWriter.producerVersion(),
+              docString(model),
+              metadata(model, labels));
+        });
   }
 
   /** Float32 bytes of the exported weights: every parameter but the adapters (merged into W). */

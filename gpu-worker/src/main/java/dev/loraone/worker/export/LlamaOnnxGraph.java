@@ -158,7 +158,12 @@ final class LlamaOnnxGraph {
     String kT = g.node(scope, "Transpose", List.of(k), intsAttr("perm", 0, 1, 3, 2));
     String sqrtD = g.scalar(scope, (float) Math.sqrt(config.headDim()));
     String scores = g.node(scope, "Div", List.of(g.node(scope, "MatMul", List.of(q, kT)), sqrtD));
-    String probs = g.node(scope, "Softmax", List.of(g.node(scope, "Add", List.of(scores, maskBias))), intAttr("axis", -1));
+    String probs =
+        g.node(
+            scope,
+            "Softmax",
+            List.of(g.node(scope, "Add", List.of(scores, maskBias))),
+            intAttr("axis", -1));
     String context = g.node(scope, "Transpose", List.of(g.node(scope, "MatMul", List.of(probs, v))),
         intsAttr("perm", 0, 2, 1, 3));
     return linear(g.node(scope, "Reshape", List.of(context, contextShape)), p + "o_proj", null);
@@ -166,7 +171,11 @@ final class LlamaOnnxGraph {
 
   /** {@code [B,L,n*d] -> [B,n,L,d]}. */
   private String heads(String x, String shape, String scope) {
-    return g.node(scope, "Transpose", List.of(g.node(scope, "Reshape", List.of(x, shape))), intsAttr("perm", 0, 2, 1, 3));
+    return g.node(
+        scope,
+        "Transpose",
+        List.of(g.node(scope, "Reshape", List.of(x, shape))),
+        intsAttr("perm", 0, 2, 1, 3));
   }
 
   /** HF {@code repeat_kv}: {@code [B,kv,L,d] -> [B,kv*g,L,d]}, query head h reading kv head h / g. */
@@ -185,8 +194,17 @@ final class LlamaOnnxGraph {
     String axis = g.constant(scope, 3);
     String first = g.node(scope, "Slice", List.of(x, g.constant(scope, 0), g.constant(scope, d / 2), axis));
     String second = g.node(scope, "Slice", List.of(x, g.constant(scope, d / 2), g.constant(scope, d), axis));
-    String rotated = g.node(scope, "Concat", List.of(g.node(scope, "Neg", List.of(second)), first), intAttr("axis", -1));
-    return g.node(scope, "Add", List.of(g.node(scope, "Mul", List.of(x, cos)), g.node(scope, "Mul", List.of(rotated, sin))));
+    String rotated =
+        g.node(
+            scope,
+            "Concat",
+            List.of(g.node(scope, "Neg", List.of(second)), first),
+            intAttr("axis", -1));
+    return g.node(
+        scope,
+        "Add",
+        List.of(
+            g.node(scope, "Mul", List.of(x, cos)), g.node(scope, "Mul", List.of(rotated, sin))));
   }
 
   private String mlp(String p, String x) throws IOException {
@@ -200,7 +218,12 @@ final class LlamaOnnxGraph {
   /** {@code x W'^T} as MatMul with the merged, transposed weight (Llama projections have no bias). */
   private String linear(String x, String module, String output) throws IOException {
     LoraLinear lin = model.linear(module);
-    String w = g.initializer("onnx::MatMul_" + module, mergedWeightInOut(model, lin), lin.inFeatures(), lin.outFeatures());
+    String w =
+        g.initializer(
+            "onnx::MatMul_" + module,
+            mergedWeightInOut(model, lin),
+            lin.inFeatures(),
+            lin.outFeatures());
     return g.nodeTo(output, scope(module), "MatMul", List.of(x, w));
   }
 
@@ -209,7 +232,15 @@ final class LlamaOnnxGraph {
     String w = g.initializer(module + ".weight", values(module + ".weight"), config.hiddenSize());
     String meanSquare = g.node(scope, "ReduceMean", List.of(g.node(scope, "Pow", List.of(x, g.scalar(scope, 2f)))),
         intsAttr("axes", -1), intAttr("keepdims", 1));
-    String rms = g.node(scope, "Sqrt", List.of(g.node(scope, "Add", List.of(meanSquare, g.scalar(scope, (float) config.rmsNormEps())))));
+    String rms =
+        g.node(
+            scope,
+            "Sqrt",
+            List.of(
+                g.node(
+                    scope,
+                    "Add",
+                    List.of(meanSquare, g.scalar(scope, (float) config.rmsNormEps())))));
     return g.node(scope, "Mul", List.of(g.node(scope, "Div", List.of(x, rms)), w));
   }
 

@@ -138,7 +138,9 @@ public final class OnnxEncoderSession implements AutoCloseable {
   /** The texts' token batch and {@code last_hidden_state} [B,L,H] for it, in one call. */
   public HiddenStates lastHiddenState(List<String> texts) throws OrtException {
     TokenBatch batch = tokenizer.encode(texts);
-    return new HiddenStates(batch, run(batch, Set.of(BertOnnxGraph.LAST_HIDDEN_STATE)).get(BertOnnxGraph.LAST_HIDDEN_STATE));
+    return new HiddenStates(
+        batch,
+        run(batch, Set.of(BertOnnxGraph.LAST_HIDDEN_STATE)).get(BertOnnxGraph.LAST_HIDDEN_STATE));
   }
 
   /** Hidden states with the batch that produced them (its mask says which positions are padding). */

@@ -64,7 +64,8 @@ public final class BertEncoder extends AbstractBlock {
   }
 
   @Override
-  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray ids = inputs.get(0);
     NDArray typeIds = inputs.get(1);
     NDArray mask = inputs.get(2);

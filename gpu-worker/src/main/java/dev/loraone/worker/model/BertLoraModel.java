@@ -144,7 +144,8 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
   }
 
   @Override
-  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     PairList<String, Object> forwardParams = params;
     if (training && lora.dropout() > 0) {
       long s = adapters.nextForwardSeed();

@@ -48,7 +48,8 @@ public final class CausalLmLoss extends Loss {
   public static NDArray[] sumAndCount(NDArray logits, NDArray labels) {
     Shape s = logits.getShape();
     if (s.dimension() != 3 || !labels.getShape().equals(s.slice(0, 2))) {
-      throw new IllegalArgumentException("logits must be [B,L,V] and labels [B,L], got " + s + " and " + labels.getShape());
+      throw new IllegalArgumentException(
+          "logits must be [B,L,V] and labels [B,L], got " + s + " and " + labels.getShape());
     }
     long l = s.get(1);
     if (l < 2) { // nothing to predict: no position has a next token

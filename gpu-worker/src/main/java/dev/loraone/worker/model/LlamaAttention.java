@@ -74,7 +74,11 @@ final class LlamaAttention extends AbstractBlock {
     }
     long t = kh.getShape().get(2);
     NDArray grouped = qh.reshape(b, kvHeads, g * l, d); // query heads kv*g .. kv*g+g-1 share kv head kv
-    NDArray scores = grouped.matMul(kh.transpose(0, 1, 3, 2)).div(Owned.scalar(grouped, (float) Math.sqrt(d))).reshape(b, heads, l, t);
+    NDArray scores =
+        grouped
+            .matMul(kh.transpose(0, 1, 3, 2))
+            .div(Owned.scalar(grouped, (float) Math.sqrt(d)))
+            .reshape(b, heads, l, t);
     if (maskBias != null) {
       scores = scores.add(maskBias);
     }

@@ -119,7 +119,9 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   /** The two inputs (input_ids, attention_mask), int64 {@code [B,L]}, of an encoded batch. */
   public static NDList inputs(NDManager manager, CausalLmBatch batch) {
     Shape s = new Shape(batch.batchSize(), batch.sequenceLength());
-    return new NDList(Owned.copy(manager.create(batch.inputIds(), s)), Owned.copy(manager.create(batch.attentionMask(), s)));
+    return new NDList(
+        Owned.copy(manager.create(batch.inputIds(), s)),
+        Owned.copy(manager.create(batch.attentionMask(), s)));
   }
 
   private int rankFor(String module) {
@@ -143,7 +145,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
 
   /** Output 0: logits {@code [B,L,V]} float32. */
   @Override
-  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     PairList<String, Object> forwardParams = params;
     if (training && lora.dropout() > 0) {
       long s = adapters.nextForwardSeed();
@@ -210,7 +213,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
 
   private void requireFits(int positions) {
     if (positions > config.maxPositions()) {
-      throw new IllegalArgumentException(positions + " positions exceed max_position_embeddings " + config.maxPositions());
+      throw new IllegalArgumentException(
+          positions + " positions exceed max_position_embeddings " + config.maxPositions());
     }
     if (config.slidingWindow() > 0 && positions > config.slidingWindow()) {
       throw new IllegalArgumentException(positions + " positions exceed sliding_window " + config.slidingWindow()
@@ -235,7 +239,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     }
     for (int id : promptIds) {
       if (id < 0 || id >= config.vocabSize()) {
-        throw new IllegalArgumentException("prompt token " + id + " is outside the vocabulary [0," + config.vocabSize() + ")");
+        throw new IllegalArgumentException(
+            "prompt token " + id + " is outside the vocabulary [0," + config.vocabSize() + ")");
       }
     }
     requireFits(promptIds.length + Math.max(0, maxNewTokens - 1)); // the last token is never fed back

@@ -76,7 +76,10 @@ public record LoraConfig(int rank, double alpha, boolean rslora, double dropout,
     return (float) (rslora ? alpha / Math.sqrt(rank) : alpha / rank);
   }
 
-  /** The rank that the Linear named {@code module} (HF name, e.g. {@code encoder.layer.0.attention.self.query}) gets. */
+  /**
+   * The rank that the Linear named {@code module} (HF name, e.g. {@code
+   * encoder.layer.0.attention.self.query}) gets.
+   */
   public int rankFor(String module) {
     return rank > 0 && targets(module) ? rank : 0;
   }

@@ -60,7 +60,8 @@ public enum ModelFamily {
    * @throws IllegalArgumentException naming the job key {@code model}, the value and what was expected
    */
   public static ModelFamily detect(String model) {
-    if (model == null || model.isBlank()) throw new IllegalArgumentException("'job.model' is blank: expected " + expected());
+    if (model == null || model.isBlank())
+      throw new IllegalArgumentException("'job.model' is blank: expected " + expected());
     if (BUILT_IN.contains(model.toLowerCase(Locale.ROOT))) return BERT;
     Path dir;
     try {
@@ -73,7 +74,8 @@ public enum ModelFamily {
       throw new IllegalArgumentException("'job.model' = \"" + model + "\": no such folder; expected " + expected());
     }
     if (!Files.isRegularFile(config)) {
-      throw new IllegalArgumentException("'job.model' = \"" + model + "\": the folder has no config.json; expected " + expected());
+      throw new IllegalArgumentException(
+          "'job.model' = \"" + model + "\": the folder has no config.json; expected " + expected());
     }
     JsonNode type;
     try {

@@ -26,7 +26,8 @@ public final class Devices {
    * @throws IllegalArgumentException naming the option, the value and what was expected
    */
   public static List<String> parse(List<String> given) {
-    if (given == null || given.isEmpty()) throw new IllegalArgumentException("--device: give at least one (cpu or cuda:K)");
+    if (given == null || given.isEmpty())
+      throw new IllegalArgumentException("--device: give at least one (cpu or cuda:K)");
     List<String> out = new ArrayList<>();
     for (String raw : given) {
       String d = raw.trim().toLowerCase(Locale.ROOT).replaceFirst("^gpu:", "cuda:");
@@ -36,10 +37,19 @@ public final class Devices {
         int k = Integer.parseInt(d.substring(5));
         int gpus = gpuCount();
         if (k >= gpus) {
-          throw new IllegalArgumentException("--device " + raw + ": " + (gpus == 0
-              ? "this build's PyTorch sees no CUDA device; build with the gpu profile (mvn -Pgpu install -DskipTests) on a"
-                  + " machine with an NVIDIA GPU and driver, or use --device cpu"
-              : "only " + gpus + " CUDA device(s) visible (cuda:0 .. cuda:" + (gpus - 1) + ")"));
+          throw new IllegalArgumentException(
+              "--device "
+                  + raw
+                  + ": "
+                  + (gpus == 0
+                      ? "this build's PyTorch sees no CUDA device; build with the gpu profile (mvn -Pgpu install "
+                          + "-DskipTests) on a"
+                          + " machine with an NVIDIA GPU and driver, or use --device cpu"
+                      : "only "
+                          + gpus
+                          + " CUDA device(s) visible (cuda:0 .. cuda:"
+                          + (gpus - 1)
+                          + ")"));
         }
         out.add(d);
       } else {
@@ -54,7 +64,9 @@ public final class Devices {
 
   /** The DJL device of a parsed name. */
   public static Device djl(String device) {
-    return device.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(device.substring(device.indexOf(':') + 1)));
+    return device.equals("cpu")
+        ? Device.cpu()
+        : Device.gpu(Integer.parseInt(device.substring(device.indexOf(':') + 1)));
   }
 
   /** The device kind a job's bits depend on: {@code cpu} or {@code cuda}. */

@@ -27,7 +27,12 @@ public record RuntimeInfo(Map<String, String> entries) {
     e.put("max heap", (Runtime.getRuntime().maxMemory() >> 20) + " MiB");
     e.put("djl", Engine.getDjlVersion());
     e.put("djl offline", System.getProperty("ai.djl.offline", "false"));
-    e.put("djl cache dir", firstNonNull(System.getProperty("DJL_CACHE_DIR"), System.getenv("DJL_CACHE_DIR"), "~/.djl.ai (unset)"));
+    e.put(
+        "djl cache dir",
+        firstNonNull(
+            System.getProperty("DJL_CACHE_DIR"),
+            System.getenv("DJL_CACHE_DIR"),
+            "~/.djl.ai (unset)"));
     try {
       Engine engine = Engine.getEngine("PyTorch");
       e.put("engine", engine.getEngineName() + " " + engine.getVersion());

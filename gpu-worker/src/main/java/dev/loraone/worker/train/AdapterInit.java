@@ -30,11 +30,14 @@ final class AdapterInit {
   /**
    * Initialises every adapter of {@code model} in place.
    *
-   * @param shardSums per module, its init-shard gradient sums in shard order; null when the method needs none
+   * @param shardSums per module, its init-shard gradient sums in shard order; null when the method
+   *     needs none
    * @param iters the number of init micro-batches in the shards
-   * @return the init factors when the method modified W0 (a plain-LoRA export needs them), else null
+   * @return the init factors when the method modified W0 (a plain-LoRA export needs them), else
+   *     null
    */
-  static Map<String, LoraPair> apply(AdaptedModel model, Map<String, List<DMatrixRMaj>> shardSums, int iters, FinetuneConfig cfg) {
+  static Map<String, LoraPair> apply(
+      AdaptedModel model, Map<String, List<DMatrixRMaj>> shardSums, int iters, FinetuneConfig cfg) {
     ShardedGradientInit.Settings settings = cfg.initSettings();
     boolean needsW = InitMethod.of(cfg.init()).needsBaseWeight();
     Map<String, LoraPair> initPairs = new LinkedHashMap<>();

@@ -35,7 +35,10 @@ public final class AdapterState {
     return fromModel(model, ClassificationWorkload.HEAD);
   }
 
-  /** Reads the model's current adapters and the dense parameters {@code headNames} ([rows, cols]; vectors as [n, 1]). */
+  /**
+   * Reads the model's current adapters and the dense parameters {@code headNames} ([rows, cols];
+   * vectors as [n, 1]).
+   */
   public static AdapterState fromModel(AdaptedModel model, List<String> headNames) {
     Map<String, DMatrixRMaj> head = new LinkedHashMap<>();
     for (String h : headNames) {
@@ -71,7 +74,8 @@ public final class AdapterState {
   }
 
   /** A live view over trainer-owned masters (updates show through), with the head tensors named. */
-  public static AdapterState view(List<String> modules, List<LoraPair> pairs, List<String> headNames, List<DMatrixRMaj> head) {
+  public static AdapterState view(
+      List<String> modules, List<LoraPair> pairs, List<String> headNames, List<DMatrixRMaj> head) {
     Map<String, LoraPair> p = new LinkedHashMap<>();
     for (int i = 0; i < modules.size(); i++) p.put(modules.get(i), pairs.get(i));
     Map<String, DMatrixRMaj> h = new LinkedHashMap<>();

@@ -54,7 +54,9 @@ public final class Artifacts {
   public static List<String> readLabels(Path adapterDir) throws IOException {
     Path f = adapterDir.resolve(LABELS_FILE);
     if (!Files.isRegularFile(f)) {
-      throw new IOException(f + ": missing; a classification adapter needs its class names (written by loraone finetune)");
+      throw new IOException(
+          f
+              + ": missing; a classification adapter needs its class names (written by loraone finetune)");
     }
     List<String> labels = new ArrayList<>();
     JSON.readTree(f.toFile()).forEach(n -> labels.add(n.asText()));
@@ -76,9 +78,14 @@ public final class Artifacts {
    */
   public static BertStepper loadBert(BertSource source, PeftAdapter adapter, BertLoraModel.Head head) {
     PeftAdapter.Config c = adapter.config();
-    LoraConfig lora = new LoraConfig(c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
+    LoraConfig lora =
+        new LoraConfig(
+            c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
     BertLoraModel model = BertLoraModel.fromPretrained(source.config(), lora, head, source.weights());
-    List<String> missing = adapter.modules().keySet().stream().filter(m -> !model.adaptedModules().contains(m)).toList();
+    List<String> missing =
+        adapter.modules().keySet().stream()
+            .filter(m -> !model.adaptedModules().contains(m))
+            .toList();
     if (!missing.isEmpty()) {
       throw new IllegalArgumentException("adapter modules " + missing + " do not exist in " + source.id());
     }

@@ -52,9 +52,15 @@ public record BertSource(String id, BertConfig config, Map<String, FloatTensor> 
     return switch (name) {
       case "minilm", "all-minilm-l6-v2" -> PretrainedModels.Known.ALL_MINILM_L6_V2;
       case "bge-small", "bge-small-en-v1.5" -> PretrainedModels.Known.BGE_SMALL_EN_V15;
-      default -> throw new IllegalArgumentException("--model (job key model) " + name
-          + (name.contains("/") || name.contains(java.io.File.separator) ? ": no such folder" : "")
-          + ": expected minilm, bge-small or an existing HF model folder (config.json + model.safetensors + tokenizer.json)");
+      default ->
+          throw new IllegalArgumentException(
+              "--model (job key model) "
+                  + name
+                  + (name.contains("/") || name.contains(java.io.File.separator)
+                      ? ": no such folder"
+                      : "")
+                  + ": expected minilm, bge-small or an existing HF model folder (config.json + model.safetensors + "
+                      + "tokenizer.json)");
     };
   }
 

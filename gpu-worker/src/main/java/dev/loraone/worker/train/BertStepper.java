@@ -35,8 +35,16 @@ public final class BertStepper implements AutoCloseable {
   private final ParameterStore store;
   private final Loss loss = Loss.softmaxCrossEntropyLoss();
 
-  /** LoRA gradients of one micro-batch, row-major: per module {@code gA:[r,in]}, {@code gB:[out,r]}; head grads. */
-  public record LoraGradients(double loss, int correct, int examples, Map<String, float[][]> adapters, Map<String, float[]> head) {}
+  /**
+   * LoRA gradients of one micro-batch, row-major: per module {@code gA:[r,in]}, {@code gB:[out,r]};
+   * head grads.
+   */
+  public record LoraGradients(
+      double loss,
+      int correct,
+      int examples,
+      Map<String, float[][]> adapters,
+      Map<String, float[]> head) {}
 
   /** Full gradients of the adapted base weights {@code [out,in]} for one micro-batch. */
   public record FullGradients(double loss, Map<String, float[]> weights) {}
@@ -69,7 +77,12 @@ public final class BertStepper implements AutoCloseable {
       Map<String, float[][]> adapters = new LinkedHashMap<>();
       Map<String, Parameter> named = model.namedParameters();
       for (String m : model.adaptedModules()) {
-        adapters.put(m, new float[][] {takeGradient(named.get(m + ".lora_A.weight")), takeGradient(named.get(m + ".lora_B.weight"))});
+        adapters.put(
+            m,
+            new float[][] {
+              takeGradient(named.get(m + ".lora_A.weight")),
+              takeGradient(named.get(m + ".lora_B.weight"))
+            });
       }
       Map<String, float[]> head = new LinkedHashMap<>();
       for (String h : List.of("classifier.weight", "classifier.bias")) head.put(h, takeGradient(named.get(h)));

@@ -24,7 +24,8 @@ public record CausalLmTask(String name, List<Example.Generation> train, List<Exa
   public static CausalLmTask load(String task, Path evalFile, OnBadRecord onBad) throws IOException {
     Path file = Path.of(task);
     if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException("--task " + task + ": not a readable JSONL/CSV/TSV file of {prompt, completion}");
+      throw new IllegalArgumentException(
+          "--task " + task + ": not a readable JSONL/CSV/TSV file of {prompt, completion}");
     }
     ReadOptions options = ReadOptions.DEFAULT.with(onBad);
     ReadResult read = ExampleReader.readAll(file, options);
@@ -40,7 +41,9 @@ public record CausalLmTask(String name, List<Example.Generation> train, List<Exa
       }
     }
     if (train.isEmpty()) throw new IllegalArgumentException(file + ": no training examples");
-    if (eval.isEmpty()) throw new IllegalArgumentException((evalFile != null ? evalFile : file) + ": no evaluation examples");
+    if (eval.isEmpty())
+      throw new IllegalArgumentException(
+          (evalFile != null ? evalFile : file) + ": no evaluation examples");
     return new CausalLmTask(file.getFileName().toString(), List.copyOf(train), List.copyOf(eval), String.format(
         "%s: %d train, %d eval prompt/completion pairs%s", file, train.size(), eval.size(),
         read.skippedCount() > 0 ? ", " + read.skippedCount() + " bad records skipped" : ""));
@@ -48,7 +51,9 @@ public record CausalLmTask(String name, List<Example.Generation> train, List<Exa
 
   private static List<Example.Generation> generation(ReadResult read, Path file) {
     if (!read.examples().stream().allMatch(e -> e instanceof Example.Generation)) {
-      throw new IllegalArgumentException(file + ": expected {prompt,completion} records for causal-LM fine-tuning, found {text,label}");
+      throw new IllegalArgumentException(
+          file
+              + ": expected {prompt,completion} records for causal-LM fine-tuning, found {text,label}");
     }
     return read.examplesOf(Example.Generation.class);
   }

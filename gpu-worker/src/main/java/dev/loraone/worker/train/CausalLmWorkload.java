@@ -43,7 +43,10 @@ final class CausalLmWorkload implements Workload {
     this.stepper = stepper;
     this.tok = tok;
     LlamaConfig config = stepper.model().config();
-    OptionalLong eos = config.eosTokenIds().isEmpty() ? OptionalLong.empty() : OptionalLong.of(config.eosTokenIds().get(0));
+    OptionalLong eos =
+        config.eosTokenIds().isEmpty()
+            ? OptionalLong.empty()
+            : OptionalLong.of(config.eosTokenIds().get(0));
     this.encoder = new CausalLmEncoder(tok, config.bosTokenId(), eos);
     this.chunk = chunk;
     this.modelHash = modelHash;
@@ -51,8 +54,11 @@ final class CausalLmWorkload implements Workload {
 
   static CausalLmWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     if (cfg.headOnly()) {
-      throw new IllegalArgumentException("'job.lora.targets' = " + cfg.targets() + ": a causal LM has no task head to train alone;"
-          + " name the modules to adapt (e.g. q_proj,v_proj or all-linear)");
+      throw new IllegalArgumentException(
+          "'job.lora.targets' = "
+              + cfg.targets()
+              + ": a causal LM has no task head to train alone;"
+              + " name the modules to adapt (e.g. q_proj,v_proj or all-linear)");
     }
     CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord());
     Path dir = Path.of(cfg.model());
@@ -94,9 +100,15 @@ final class CausalLmWorkload implements Workload {
       for (Example.Generation row : rows) {
         int prompt = bos + tok.ids(row.prompt(), false).length;
         if (prompt >= maxLength) {
-          throw new IllegalArgumentException(row.source() + ": the prompt" + (bos == 1 ? " with BOS" : "") + " fills all of"
-              + " 'job.train.max-length' = " + maxLength + " tokens, leaving no room for its completion: raise"
-              + " train.max-length or shorten the prompt");
+          throw new IllegalArgumentException(
+              row.source()
+                  + ": the prompt"
+                  + (bos == 1 ? " with BOS" : "")
+                  + " fills all of"
+                  + " 'job.train.max-length' = "
+                  + maxLength
+                  + " tokens, leaving no room for its completion: raise"
+                  + " train.max-length or shorten the prompt");
         }
       }
     }
@@ -217,7 +229,11 @@ final class CausalLmWorkload implements Workload {
       tokens += e.tokens();
       rows += part.batchSize();
     }
-    return new EvalUnit(lossSum, tokens, rows, Map.of("tokens", (double) tokens, "exact", (double) exactMatches(chunks(examples))));
+    return new EvalUnit(
+        lossSum,
+        tokens,
+        rows,
+        Map.of("tokens", (double) tokens, "exact", (double) exactMatches(chunks(examples))));
   }
 
   /**

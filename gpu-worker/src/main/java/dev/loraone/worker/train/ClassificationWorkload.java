@@ -28,7 +28,8 @@ final class ClassificationWorkload implements Workload {
   private final Batches batches;
   private final String modelHash;
 
-  private ClassificationWorkload(TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok, String modelHash) {
+  private ClassificationWorkload(
+      TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok, String modelHash) {
     this.task = task;
     this.source = source;
     this.stepper = stepper;

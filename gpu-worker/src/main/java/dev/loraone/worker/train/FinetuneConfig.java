@@ -101,22 +101,50 @@ public record FinetuneConfig(
     String headInit = job.getString("head.init");
     int headWarmup = job.getInt("head.warmup-steps");
     String labels = job.getString("task.labels");
-    return new FinetuneConfig(job.getString("model"), job.getString("task.train"), evalFile == null ? null : Path.of(evalFile),
-        job.getString("init.method"), job.getString("optimizer.name"), job.getInt("lora.rank"), job.getDouble("lora.alpha"),
-        job.getBoolean("lora.rslora"), job.getString("lora.targets"), job.getDouble("lora.dropout"),
-        job.getDouble("optimizer.lr"), job.getDouble("optimizer.lora-plus-ratio"), job.getDouble("optimizer.weight-decay"),
-        job.getDouble("optimizer.lambda"), job.getString("optimizer.schedule"), job.getInt("optimizer.warmup"),
-        job.getDouble("optimizer.max-grad-norm"), job.getInt("train.steps"), job.getInt("train.batch"),
-        job.getInt("train.micro-batch"), job.getInt("init.batch"), job.getInt("init.iters"), gamma == 0 ? Double.NaN : gamma,
-        job.getInt("train.max-length"), job.getInt("data.max-per-class"), job.getInt("eval.examples"),
-        job.getInt("eval.every"), job.getLong("seed"),
-        OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)), job.getInt("init.shards"),
-        InitMethod.of(job.getString("init.method")).randomizedSvd() ? job.getString("init.mode") : "exact",
-        job.getInt("init.q-factor"), job.getInt("init.niter"),
+    return new FinetuneConfig(
+        job.getString("model"),
+        job.getString("task.train"),
+        evalFile == null ? null : Path.of(evalFile),
+        job.getString("init.method"),
+        job.getString("optimizer.name"),
+        job.getInt("lora.rank"),
+        job.getDouble("lora.alpha"),
+        job.getBoolean("lora.rslora"),
+        job.getString("lora.targets"),
+        job.getDouble("lora.dropout"),
+        job.getDouble("optimizer.lr"),
+        job.getDouble("optimizer.lora-plus-ratio"),
+        job.getDouble("optimizer.weight-decay"),
+        job.getDouble("optimizer.lambda"),
+        job.getString("optimizer.schedule"),
+        job.getInt("optimizer.warmup"),
+        job.getDouble("optimizer.max-grad-norm"),
+        job.getInt("train.steps"),
+        job.getInt("train.batch"),
+        job.getInt("train.micro-batch"),
+        job.getInt("init.batch"),
+        job.getInt("init.iters"),
+        gamma == 0 ? Double.NaN : gamma,
+        job.getInt("train.max-length"),
+        job.getInt("data.max-per-class"),
+        job.getInt("eval.examples"),
+        job.getInt("eval.every"),
+        job.getLong("seed"),
+        OnBadRecord.valueOf(job.getString("data.on-bad-record").toUpperCase(Locale.ROOT)),
+        job.getInt("init.shards"),
+        InitMethod.of(job.getString("init.method")).randomizedSvd()
+            ? job.getString("init.mode")
+            : "exact",
+        job.getInt("init.q-factor"),
+        job.getInt("init.niter"),
         headInit.equals("warmup") && headWarmup == 0 ? DEFAULT_WARMUP_STEPS : headWarmup,
         job.getDouble("head.warmup-lr") == 0 ? Double.NaN : job.getDouble("head.warmup-lr"),
-        job.getString("task.type"), job.getDouble("task.scale"), corpus == null ? null : Path.of(corpus), headInit,
-        job.getDouble("head.temperature"), labels == null ? null : Path.of(labels));
+        job.getString("task.type"),
+        job.getDouble("task.scale"),
+        corpus == null ? null : Path.of(corpus),
+        headInit,
+        job.getDouble("head.temperature"),
+        labels == null ? null : Path.of(labels));
   }
 
   /**
@@ -128,9 +156,20 @@ public record FinetuneConfig(
     ModelFamily family = ModelFamily.detect(model);
     if (!family.taskTypes().contains(taskType)) {
       String trains = String.join(" or ", family.taskTypes());
-      throw new IllegalArgumentException("'job.task.type' = " + taskType + " is not what 'job.model' = " + model + " trains: a "
-          + family + "-family model trains " + trains + " (use task.type = " + String.join(", ", family.taskTypes())
-          + " or auto, or a " + (taskType.equals("causal-lm") ? "Llama-family folder" : "BERT-family model") + ")");
+      throw new IllegalArgumentException(
+          "'job.task.type' = "
+              + taskType
+              + " is not what 'job.model' = "
+              + model
+              + " trains: a "
+              + family
+              + "-family model trains "
+              + trains
+              + " (use task.type = "
+              + String.join(", ", family.taskTypes())
+              + " or auto, or a "
+              + (taskType.equals("causal-lm") ? "Llama-family folder" : "BERT-family model")
+              + ")");
     }
   }
 
@@ -161,31 +200,159 @@ public record FinetuneConfig(
   }
 
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
-  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha,
-      boolean rslora, String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
-      String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
-      double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
-      int initShards, String initMode, int qFactor, int niter) {
-    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio, weightDecay, lambda,
-        schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma, maxLength, maxPerClass,
-        evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter, 0, Double.NaN);
+  public FinetuneConfig(
+      String model,
+      String task,
+      Path evalFile,
+      String init,
+      String optimizer,
+      int rank,
+      double alpha,
+      boolean rslora,
+      String targets,
+      double dropout,
+      double lr,
+      double loraPlusRatio,
+      double weightDecay,
+      double lambda,
+      String schedule,
+      int warmup,
+      double maxGradNorm,
+      int steps,
+      int batch,
+      int microBatch,
+      int initBatch,
+      int initIters,
+      double gamma,
+      int maxLength,
+      int maxPerClass,
+      int evalExamples,
+      int evalEvery,
+      long seed,
+      OnBadRecord onBadRecord,
+      int initShards,
+      String initMode,
+      int qFactor,
+      int niter) {
+    this(
+        model,
+        task,
+        evalFile,
+        init,
+        optimizer,
+        rank,
+        alpha,
+        rslora,
+        targets,
+        dropout,
+        lr,
+        loraPlusRatio,
+        weightDecay,
+        lambda,
+        schedule,
+        warmup,
+        maxGradNorm,
+        steps,
+        batch,
+        microBatch,
+        initBatch,
+        initIters,
+        gamma,
+        maxLength,
+        maxPerClass,
+        evalExamples,
+        evalEvery,
+        seed,
+        onBadRecord,
+        initShards,
+        initMode,
+        qFactor,
+        niter,
+        0,
+        Double.NaN);
   }
 
-  /** A config with the init gradient in one shard, randomized SVD at the defaults (q = 4r, niter = 2). */
-  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha,
-      boolean rslora, String targets, double dropout, double lr, double loraPlusRatio, double weightDecay, double lambda,
-      String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
-      double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord) {
-    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio, weightDecay, lambda,
-        schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma, maxLength, maxPerClass,
-        evalExamples, evalEvery, seed, onBadRecord, 1, InitMethod.of(init).defaultMode(), 4, 2);
+  /**
+   * A config with the init gradient in one shard, randomized SVD at the defaults (q = 4r, niter =
+   * 2).
+   */
+  public FinetuneConfig(
+      String model,
+      String task,
+      Path evalFile,
+      String init,
+      String optimizer,
+      int rank,
+      double alpha,
+      boolean rslora,
+      String targets,
+      double dropout,
+      double lr,
+      double loraPlusRatio,
+      double weightDecay,
+      double lambda,
+      String schedule,
+      int warmup,
+      double maxGradNorm,
+      int steps,
+      int batch,
+      int microBatch,
+      int initBatch,
+      int initIters,
+      double gamma,
+      int maxLength,
+      int maxPerClass,
+      int evalExamples,
+      int evalEvery,
+      long seed,
+      OnBadRecord onBadRecord) {
+    this(
+        model,
+        task,
+        evalFile,
+        init,
+        optimizer,
+        rank,
+        alpha,
+        rslora,
+        targets,
+        dropout,
+        lr,
+        loraPlusRatio,
+        weightDecay,
+        lambda,
+        schedule,
+        warmup,
+        maxGradNorm,
+        steps,
+        batch,
+        microBatch,
+        initBatch,
+        initIters,
+        gamma,
+        maxLength,
+        maxPerClass,
+        evalExamples,
+        evalEvery,
+        seed,
+        onBadRecord,
+        1,
+        InitMethod.of(init).defaultMode(),
+        4,
+        2);
   }
 
   /** The init settings of lora-core's {@link ShardedGradientInit}. */
   public ShardedGradientInit.Settings initSettings() {
     InitParams params = Double.isNaN(gamma) ? InitParams.defaults() : InitParams.defaults().withGamma(gamma);
-    return new ShardedGradientInit.Settings(init, new LoraScaling(alpha, rank, rslora), params, initMode.equals("randomized"),
-        qFactor, niter, seed);
+    return new ShardedGradientInit.Settings(
+        init,
+        new LoraScaling(alpha, rank, rslora),
+        params,
+        initMode.equals("randomized"),
+        qFactor,
+        niter,
+        seed);
   }
 
   public FinetuneConfig {
@@ -200,7 +367,11 @@ public record FinetuneConfig(
     require(maxGradNorm > 0, "max-grad-norm", maxGradNorm, "> 0 (Infinity disables clipping)");
     require(steps >= 1, "steps", steps, ">= 1");
     require(microBatch >= 1, "micro-batch", microBatch, ">= 1");
-    require(batch >= microBatch && batch % microBatch == 0, "batch", batch, "a positive multiple of 'job.train.micro-batch' = " + microBatch);
+    require(
+        batch >= microBatch && batch % microBatch == 0,
+        "batch",
+        batch,
+        "a positive multiple of 'job.train.micro-batch' = " + microBatch);
     require(initBatch >= 1, "init-batch", initBatch, ">= 1");
     require(initIters >= 1, "init-iters", initIters, ">= 1");
     require(Double.isNaN(gamma) || gamma > 0, "gamma", gamma, "> 0");
@@ -218,9 +389,16 @@ public record FinetuneConfig(
         "> 0 for 'job.head.init' = warmup (a warm-up of 0 steps is head.init = random)");
     require(headTemperature > 0 && Double.isFinite(headTemperature), "head-temperature", headTemperature,
         "finite and > 0");
-    require(Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)), "head-warmup-lr", headWarmupLr,
+    require(
+        Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)),
+        "head-warmup-lr",
+        headWarmupLr,
         "finite and > 0");
-    require(initShards >= 1 && initIters % initShards == 0, "init-shards", initShards, "a divisor of 'job.init.iters' = " + initIters);
+    require(
+        initShards >= 1 && initIters % initShards == 0,
+        "init-shards",
+        initShards,
+        "a divisor of 'job.init.iters' = " + initIters);
     require(initMode.equals("randomized") || initMode.equals("exact"), "init-mode", initMode, "randomized or exact");
     if (!LoraInitializers.names().contains(init)) {
       throw new IllegalArgumentException("'job.init.method' = " + init + " is not one of " + InitMethod.names());
@@ -231,19 +409,59 @@ public record FinetuneConfig(
     require(qFactor >= 1, "q-factor", qFactor, ">= 1");
     require(niter >= 0, "niter", niter, ">= 0");
     if (!Optimizers.names().contains(optimizer)) {
-      throw new IllegalArgumentException("'job.optimizer.name' = " + optimizer + " is not one of " + Optimizers.names());
+      throw new IllegalArgumentException(
+          "'job.optimizer.name' = " + optimizer + " is not one of " + Optimizers.names());
     }
     if (!Schedule.names().contains(schedule)) {
-      throw new IllegalArgumentException("'job.optimizer.schedule' = " + schedule + " is not one of " + Schedule.names());
+      throw new IllegalArgumentException(
+          "'job.optimizer.schedule' = " + schedule + " is not one of " + Schedule.names());
     }
   }
 
   /** This config with {@code steps} head-only warm-up steps at {@code lr} (NaN: the main lr) before the init. */
   public FinetuneConfig withHeadWarmup(int steps, double lr) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor,
-        niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels);
+    return new FinetuneConfig(
+        model,
+        task,
+        evalFile,
+        init,
+        optimizer,
+        rank,
+        alpha,
+        rslora,
+        targets,
+        dropout,
+        this.lr,
+        loraPlusRatio,
+        weightDecay,
+        lambda,
+        schedule,
+        warmup,
+        maxGradNorm,
+        this.steps,
+        batch,
+        microBatch,
+        initBatch,
+        initIters,
+        gamma,
+        maxLength,
+        maxPerClass,
+        evalExamples,
+        evalEvery,
+        seed,
+        onBadRecord,
+        initShards,
+        initMode,
+        qFactor,
+        niter,
+        steps,
+        lr,
+        taskType,
+        scale,
+        corpus,
+        headInit,
+        headTemperature,
+        labels);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -296,28 +514,51 @@ public record FinetuneConfig(
   }
 
   /** The job key of each check's flag name: messages name the key (and the finetune shorthand). */
-  private static final java.util.Map<String, String> KEYS = java.util.Map.ofEntries(
-      java.util.Map.entry("rank", "lora.rank"), java.util.Map.entry("alpha", "lora.alpha"),
-      java.util.Map.entry("dropout", "lora.dropout"), java.util.Map.entry("lr", "optimizer.lr"),
-      java.util.Map.entry("lora-plus-ratio", "optimizer.lora-plus-ratio"),
-      java.util.Map.entry("weight-decay", "optimizer.weight-decay"), java.util.Map.entry("lambda", "optimizer.lambda"),
-      java.util.Map.entry("warmup", "optimizer.warmup"), java.util.Map.entry("max-grad-norm", "optimizer.max-grad-norm"),
-      java.util.Map.entry("steps", "train.steps"), java.util.Map.entry("micro-batch", "train.micro-batch"),
-      java.util.Map.entry("batch", "train.batch"), java.util.Map.entry("init-batch", "init.batch"),
-      java.util.Map.entry("init-iters", "init.iters"), java.util.Map.entry("gamma", "init.gamma"),
-      java.util.Map.entry("max-length", "train.max-length"), java.util.Map.entry("max-per-class", "data.max-per-class"),
-      java.util.Map.entry("eval-examples", "eval.examples"), java.util.Map.entry("eval-every", "eval.every"),
-      java.util.Map.entry("seed", "seed"), java.util.Map.entry("head-warmup", "head.warmup-steps"),
-      java.util.Map.entry("head-warmup-lr", "head.warmup-lr"), java.util.Map.entry("init-shards", "init.shards"),
-      java.util.Map.entry("init-mode", "init.mode"), java.util.Map.entry("q-factor", "init.q-factor"),
-      java.util.Map.entry("niter", "init.niter"), java.util.Map.entry("task-type", "task.type"),
-      java.util.Map.entry("scale", "task.scale"), java.util.Map.entry("head-init", "head.init"),
-      java.util.Map.entry("head-temperature", "head.temperature"));
+  private static final java.util.Map<String, String> KEYS =
+      java.util.Map.ofEntries(
+          java.util.Map.entry("rank", "lora.rank"),
+          java.util.Map.entry("alpha", "lora.alpha"),
+          java.util.Map.entry("dropout", "lora.dropout"),
+          java.util.Map.entry("lr", "optimizer.lr"),
+          java.util.Map.entry("lora-plus-ratio", "optimizer.lora-plus-ratio"),
+          java.util.Map.entry("weight-decay", "optimizer.weight-decay"),
+          java.util.Map.entry("lambda", "optimizer.lambda"),
+          java.util.Map.entry("warmup", "optimizer.warmup"),
+          java.util.Map.entry("max-grad-norm", "optimizer.max-grad-norm"),
+          java.util.Map.entry("steps", "train.steps"),
+          java.util.Map.entry("micro-batch", "train.micro-batch"),
+          java.util.Map.entry("batch", "train.batch"),
+          java.util.Map.entry("init-batch", "init.batch"),
+          java.util.Map.entry("init-iters", "init.iters"),
+          java.util.Map.entry("gamma", "init.gamma"),
+          java.util.Map.entry("max-length", "train.max-length"),
+          java.util.Map.entry("max-per-class", "data.max-per-class"),
+          java.util.Map.entry("eval-examples", "eval.examples"),
+          java.util.Map.entry("eval-every", "eval.every"),
+          java.util.Map.entry("seed", "seed"),
+          java.util.Map.entry("head-warmup", "head.warmup-steps"),
+          java.util.Map.entry("head-warmup-lr", "head.warmup-lr"),
+          java.util.Map.entry("init-shards", "init.shards"),
+          java.util.Map.entry("init-mode", "init.mode"),
+          java.util.Map.entry("q-factor", "init.q-factor"),
+          java.util.Map.entry("niter", "init.niter"),
+          java.util.Map.entry("task-type", "task.type"),
+          java.util.Map.entry("scale", "task.scale"),
+          java.util.Map.entry("head-init", "head.init"),
+          java.util.Map.entry("head-temperature", "head.temperature"));
 
   private static void require(boolean ok, String flag, Object value, String expected) {
     if (!ok) {
-      throw new IllegalArgumentException("'job." + KEYS.getOrDefault(flag, flag) + "' = " + value + " is invalid: expected "
-          + expected + " (finetune flag --" + flag + ")");
+      throw new IllegalArgumentException(
+          "'job."
+              + KEYS.getOrDefault(flag, flag)
+              + "' = "
+              + value
+              + " is invalid: expected "
+              + expected
+              + " (finetune flag --"
+              + flag
+              + ")");
     }
   }
 }

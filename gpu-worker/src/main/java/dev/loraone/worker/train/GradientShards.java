@@ -24,7 +24,9 @@ final class GradientShards {
 
   /** Adds init micro-batch {@code index}'s gradients ({@code [out,in]} row-major per module); call in index order. */
   void add(int index, Map<String, float[]> grads, Map<String, int[]> shapes) {
-    if (index != added) throw new IllegalStateException("init micro-batch " + index + " added out of order (expected " + added + ")");
+    if (index != added)
+      throw new IllegalStateException(
+          "init micro-batch " + index + " added out of order (expected " + added + ")");
     int shard = index / perShard;
     for (Map.Entry<String, float[]> e : grads.entrySet()) {
       List<DMatrixRMaj> list = sums.computeIfAbsent(e.getKey(), k -> {
@@ -46,7 +48,9 @@ final class GradientShards {
 
   /** Module -> shard sums in shard order. */
   Map<String, List<DMatrixRMaj>> sums() {
-    if (added != shards * perShard) throw new IllegalStateException(added + " of " + shards * perShard + " init micro-batches added");
+    if (added != shards * perShard)
+      throw new IllegalStateException(
+          added + " of " + shards * perShard + " init micro-batches added");
     return sums;
   }
 }

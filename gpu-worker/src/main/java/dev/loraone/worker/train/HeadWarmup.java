@@ -36,7 +36,11 @@ final class HeadWarmup {
     }
     List<DMatrixRMaj> head = new ArrayList<>();
     for (String n : names) {
-      head.add(AdapterState.matrix(1, (int) engine.layout().head().get(n).numel(), engine.layout().head().get(n).toFloats()));
+      head.add(
+          AdapterState.matrix(
+              1,
+              (int) engine.layout().head().get(n).numel(),
+              engine.layout().head().get(n).toFloats()));
     }
     DenseAdamW opt = new DenseAdamW(OptimizerConfig.defaults(cfg.headWarmupLrOrLr()));
     int k = cfg.microBatchesPerStep();

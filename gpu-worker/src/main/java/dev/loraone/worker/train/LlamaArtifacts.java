@@ -45,9 +45,14 @@ public final class LlamaArtifacts {
       throw new IllegalArgumentException("the adapter saves whole modules " + adapter.savedModuleNames()
           + " (modules_to_save), which a causal-LM checkpoint does not take");
     }
-    LoraConfig lora = new LoraConfig(c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
+    LoraConfig lora =
+        new LoraConfig(
+            c.r(), c.loraAlpha(), c.useRslora(), 0.0, 0, List.copyOf(adapter.modules().keySet()));
     LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
-    List<String> missing = adapter.modules().keySet().stream().filter(m -> !model.adaptedModules().contains(m)).toList();
+    List<String> missing =
+        adapter.modules().keySet().stream()
+            .filter(m -> !model.adaptedModules().contains(m))
+            .toList();
     if (!missing.isEmpty()) {
       throw new IllegalArgumentException("adapter modules " + missing + " do not exist in " + checkpointDir
           + " (expected names like model.layers.0.self_attn.q_proj)");
@@ -65,8 +70,12 @@ public final class LlamaArtifacts {
     return stepper;
   }
 
-  /** Exports the merged model to {@code dir/model.onnx} and copies the checkpoint's tokenizer.json and config.json beside it. */
-  public static OnnxExport writeOnnx(LlamaLoraModel model, Path checkpointDir, Path dir) throws IOException {
+  /**
+   * Exports the merged model to {@code dir/model.onnx} and copies the checkpoint's tokenizer.json
+   * and config.json beside it.
+   */
+  public static OnnxExport writeOnnx(LlamaLoraModel model, Path checkpointDir, Path dir)
+      throws IOException {
     Files.createDirectories(dir);
     OnnxExport export = new LlamaOnnxExporter().export(model, dir.resolve(Artifacts.ONNX_FILE));
     for (String f : List.of(Artifacts.TOKENIZER_FILE, CONFIG_FILE)) {
@@ -78,7 +87,10 @@ public final class LlamaArtifacts {
     return export;
   }
 
-  /** A greedy continuation: the new token ids (ending with EOS if produced) and their text, without EOS and special tokens. */
+  /**
+   * A greedy continuation: the new token ids (ending with EOS if produced) and their text, without
+   * EOS and special tokens.
+   */
   public record Generation(int promptTokens, int[] tokens, String text) {}
 
   /**
@@ -98,7 +110,10 @@ public final class LlamaArtifacts {
       int eos = c.eosTokenIds().isEmpty() ? -1 : Math.toIntExact(c.eosTokenIds().get(0));
       int[] out = model.generate(ids, maxNewTokens, eos);
       int textTokens = out.length > 0 && out[out.length - 1] == eos ? out.length - 1 : out.length; // EOS is not text
-      return new Generation(ids.length, out, tok.decode(Arrays.stream(out, 0, textTokens).asLongStream().toArray(), true));
+      return new Generation(
+          ids.length,
+          out,
+          tok.decode(Arrays.stream(out, 0, textTokens).asLongStream().toArray(), true));
     }
   }
 }

@@ -91,13 +91,32 @@ public final class LocalRun implements AutoCloseable {
     OptimizerConfig oc = OptimizerConfig.defaults(cfg.lr()).withLoraPlusRatio(cfg.loraPlusRatio())
         .withWeightDecay(cfg.weightDecay()).withLambda(cfg.lambda())
         .withSchedule(Schedule.forName(cfg.schedule(), Math.min(cfg.warmup(), cfg.steps()), cfg.steps()));
-    AdapterTrainer trainer = new AdapterTrainer(cfg.optimizer(), oc, cfg.maxGradNorm(), start.modules(), start.pairList(),
-        start.headList());
+    AdapterTrainer trainer =
+        new AdapterTrainer(
+            cfg.optimizer(),
+            oc,
+            cfg.maxGradNorm(),
+            start.modules(),
+            start.pairList(),
+            start.headList());
     AdapterState state = AdapterState.view(trainer.modules(), trainer.pairs(), headNames, trainer.dense());
 
     List<JobEvent.StepDone> steps = new ArrayList<>();
-    events.accept(new JobEvent.PhaseChanged(job, Phase.TRAINING, cfg.steps() + " steps of " + cfg.batch() + " examples ("
-        + cfg.microBatchesPerStep() + " micro-batches of " + cfg.microBatch() + "), " + cfg.init() + " + " + cfg.optimizer()));
+    events.accept(
+        new JobEvent.PhaseChanged(
+            job,
+            Phase.TRAINING,
+            cfg.steps()
+                + " steps of "
+                + cfg.batch()
+                + " examples ("
+                + cfg.microBatchesPerStep()
+                + " micro-batches of "
+                + cfg.microBatch()
+                + "), "
+                + cfg.init()
+                + " + "
+                + cfg.optimizer()));
     long t1 = System.nanoTime();
     for (int s = 0; s < cfg.steps(); s++) {
       long ts = System.nanoTime();
@@ -115,15 +134,29 @@ public final class LocalRun implements AutoCloseable {
         g.metrics().forEach((key, v) -> sums.merge(key, v, Double::sum));
       }
       if (!Double.isFinite(lossSum)) {
-        throw new AdapterTrainer.DivergedException("step " + (s + 1) + ": loss is " + lossSum
-            + "; stopping before the update, the adapters keep step " + s + "'s values (try a lower 'job.optimizer.lr')");
+        throw new AdapterTrainer.DivergedException(
+            "step "
+                + (s + 1)
+                + ": loss is "
+                + lossSum
+                + "; stopping before the update, the adapters keep step "
+                + s
+                + "'s values (try a lower 'job.optimizer.lr')");
       }
       double divisor = Math.max(1, weight);
       AdapterTrainer.StepInfo info = acc.apply(divisor);
       engine.setAdapters(s + 1, adapters(state));
       double loss = lossSum / divisor;
-      JobEvent.StepDone done = new JobEvent.StepDone(job, s + 1, cfg.steps(), loss, TaskMetrics.summarise(task, loss, examples,
-          sums), info.lr(), info.gradNorm(), (System.nanoTime() - ts) / 1e9);
+      JobEvent.StepDone done =
+          new JobEvent.StepDone(
+              job,
+              s + 1,
+              cfg.steps(),
+              loss,
+              TaskMetrics.summarise(task, loss, examples, sums),
+              info.lr(),
+              info.gradNorm(),
+              (System.nanoTime() - ts) / 1e9);
       steps.add(done);
       events.accept(done);
       if (s + 1 == cfg.steps() || (cfg.evalEvery() > 0 && (s + 1) % cfg.evalEvery() == 0)) {
@@ -135,15 +168,28 @@ public final class LocalRun implements AutoCloseable {
       }
     }
     double trainSeconds = (System.nanoTime() - t1) / 1e9;
-    PeftAdapter adapter = state.toPeft(new PeftAdapter.Config(cfg.rank(), cfg.alpha(), cfg.rslora(),
-        PeftAdapter.targetModules(engine.model().adaptedModules()), TaskMetrics.peftTaskType(task), engine.layout().modelId(), cfg.dropout()));
+    PeftAdapter adapter =
+        state.toPeft(
+            new PeftAdapter.Config(
+                cfg.rank(),
+                cfg.alpha(),
+                cfg.rslora(),
+                PeftAdapter.targetModules(engine.model().adaptedModules()),
+                TaskMetrics.peftTaskType(task),
+                engine.layout().modelId(),
+                cfg.dropout()));
     if (initPairs != null) {
-      adapter = PeftAdapter.subtractMutatedInit(adapter, new AdapterState(initPairs, Map.of()).toPeft(adapter.config()).modules());
+      adapter =
+          PeftAdapter.subtractMutatedInit(
+              adapter, new AdapterState(initPairs, Map.of()).toPeft(adapter.config()).modules());
     }
     return new Result(cfg, task, engine.labels(), adapter, steps, evals, initSeconds, trainSeconds);
   }
 
-  /** The float32 copies of the masters (each double rounded, as the coordinator's), keyed as {@link WorkerEngine#setAdapters} takes them. */
+  /**
+   * The float32 copies of the masters (each double rounded, as the coordinator's), keyed as {@link
+   * WorkerEngine#setAdapters} takes them.
+   */
   private Map<String, TensorBlob> adapters(AdapterState state) {
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     for (String m : state.modules()) {
@@ -153,7 +199,10 @@ public final class LocalRun implements AutoCloseable {
     List<DMatrixRMaj> head = state.headList();
     List<String> names = state.headNames();
     for (int i = 0; i < names.size(); i++) {
-      out.put(names.get(i), TensorBlob.ofFloats(engine.layout().head().get(names.get(i)).shape(), AdapterState.floats(head.get(i))));
+      out.put(
+          names.get(i),
+          TensorBlob.ofFloats(
+              engine.layout().head().get(names.get(i)).shape(), AdapterState.floats(head.get(i))));
     }
     return out;
   }
@@ -180,8 +229,17 @@ public final class LocalRun implements AutoCloseable {
           ? " (exact SVD of the gradient over every init shard)" : " (no gradient)") + ", run when the model loaded"));
       return engine.initPairs();
     }
-    events.accept(new JobEvent.PhaseChanged(job, Phase.GRADIENT_ACCUMULATION, "one-step full gradient over " + cfg.initIters()
-        + " x " + cfg.initBatch() + " examples in " + cfg.initShards() + " shards"));
+    events.accept(
+        new JobEvent.PhaseChanged(
+            job,
+            Phase.GRADIENT_ACCUMULATION,
+            "one-step full gradient over "
+                + cfg.initIters()
+                + " x "
+                + cfg.initBatch()
+                + " examples in "
+                + cfg.initShards()
+                + " shards"));
     for (int s = 0; s < cfg.initShards(); s++) engine.computeShard(s, engine.shardMicroBatches(s));
     events.accept(new JobEvent.PhaseChanged(job, Phase.SVD_INIT, cfg.init() + " (" + cfg.initMode() + " SVD) on "
         + engine.layout().modules().size() + " modules"));
@@ -202,7 +260,8 @@ public final class LocalRun implements AutoCloseable {
       e.sums().forEach((k, v) -> sums.merge(k, v, Double::sum));
     }
     double loss = lossSum / Math.max(1, weight);
-    return new JobEvent.Evaluated(job, step, loss, TaskMetrics.summarise(engine.taskType(), loss, examples, sums), examples);
+    return new JobEvent.Evaluated(
+        job, step, loss, TaskMetrics.summarise(engine.taskType(), loss, examples, sums), examples);
   }
 
   @Override

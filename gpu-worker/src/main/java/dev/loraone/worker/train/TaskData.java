@@ -30,11 +30,17 @@ public record TaskData(String name, List<Example.Classification> train, List<Exa
   public static final String WORDNET = "wordnet-supersense";
   public static final String WORDNET_ALL = "wordnet-supersense-all";
 
-  public static TaskData load(String task, Path evalFile, int maxPerClass, long seed, OnBadRecord onBad) throws IOException {
+  public static TaskData load(
+      String task, Path evalFile, int maxPerClass, long seed, OnBadRecord onBad)
+      throws IOException {
     if (task.equals(WORDNET) || task.equals(WORDNET_ALL)) {
       if (evalFile != null) { // it was silently ignored: the job evaluated on WordNet's validation split instead
-        throw new IllegalArgumentException("--eval-file (job key eval-file) " + evalFile + ": only read with a task FILE; the built-in task "
-            + task + " evaluates on its own validation split (unset eval-file, or give task = your training FILE)");
+        throw new IllegalArgumentException(
+            "--eval-file (job key eval-file) "
+                + evalFile
+                + ": only read with a task FILE; the built-in task "
+                + task
+                + " evaluates on its own validation split (unset eval-file, or give task = your training FILE)");
       }
       WordNetSupersense wn = WordNetSupersense.load(task.equals(WORDNET) ? WordNetSupersense.Inventory.NOUNS
           : WordNetSupersense.Inventory.ALL);
@@ -63,7 +69,9 @@ public record TaskData(String name, List<Example.Classification> train, List<Exa
       }
     }
     if (train.isEmpty()) throw new IllegalArgumentException(file + ": no training examples");
-    if (eval.isEmpty()) throw new IllegalArgumentException((evalFile != null ? evalFile : file) + ": no evaluation examples");
+    if (eval.isEmpty())
+      throw new IllegalArgumentException(
+          (evalFile != null ? evalFile : file) + ": no evaluation examples");
     List<Example.Classification> both = new ArrayList<>(train);
     both.addAll(eval);
     LabelVocabulary labels = LabelVocabulary.fromExamples(both);
@@ -75,7 +83,8 @@ public record TaskData(String name, List<Example.Classification> train, List<Exa
   private static List<Example.Classification> classification(ReadResult read, Path file) {
     List<Example.Classification> out = read.examplesOf(Example.Classification.class);
     if (out.size() != read.examples().size()) {
-      throw new IllegalArgumentException(file + ": expected {text,label} records for classification, found {prompt,completion}");
+      throw new IllegalArgumentException(
+          file + ": expected {text,label} records for classification, found {prompt,completion}");
     }
     return out;
   }

@@ -33,8 +33,8 @@ import org.ejml.data.DMatrixRMaj;
 /**
  * The DJL work of one job on one worker, for any task and model family ({@link Workload}),
  * addressed the way the coordinator hands it out. The single-process {@link LocalRun} drives the
- * same engine, so every result is bit-identical on both paths for the same address: the same
- * model, data, tokenizer, {@link MicroBatchPlan}, batch indices, dropout seeds and double arithmetic.
+ * same engine, so every result is bit-identical on both paths for the same address: the same model,
+ * data, tokenizer, {@link MicroBatchPlan}, batch indices, dropout seeds and double arithmetic.
  *
  * <pre>
  *   open             model + data; inits without a gradient (lora, gaussian, pissa) run here,
@@ -42,8 +42,10 @@ import org.ejml.data.DMatrixRMaj;
  *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW / w_i, per adapted module  [out,in] double
  *                    init micro-batch i = examples order[i*bsz .. (i+1)*bsz) of epoch 0's order
  *   sketch           RIGHT: G_s X   X:[in,q]  -> [out,q]      LEFT: G_s^T Q   Q:[out,q] -> [in,q]   (F64)
- *   setAdapters      A:[r,in], B:[out,r], head (classifier.weight:[C,H], classifier.bias:[C]) as float copies of the masters
- *   gradients g      LoRA (+ head) gradients of training micro-batch g, its loss term and weight; dropout seeded by (seed, g)
+ *   setAdapters      A:[r,in], B:[out,r], head (classifier.weight:[C,H], classifier.bias:[C]) as float copies of the
+ *       masters
+ *   gradients g      LoRA (+ head) gradients of training micro-batch g, its loss term and weight; dropout seeded by
+ *       (seed, g)
  *   evaluate b       eval examples [32b, min(n, 32b+32)) of the first n = eval.examples
  *   exportOnnx       merged model.onnx + tokenizer.json, each with its SHA-256
  * </pre>
@@ -51,8 +53,8 @@ import org.ejml.data.DMatrixRMaj;
  * Tensor keys: {@code <module>.lora_A}, {@code <module>.lora_B} and the workload's head names, for
  * adapters in and gradients out alike.
  *
- * <p>Each unit is an {@code encode*} call (tokenisation and batch arrays: no DJL, thread-safe) and a
- * compute taking its {@link Encoded} input; the one-argument forms do both. Apart from the encode
+ * <p>Each unit is an {@code encode*} call (tokenisation and batch arrays: no DJL, thread-safe) and
+ * a compute taking its {@link Encoded} input; the one-argument forms do both. Apart from the encode
  * calls the engine is not thread-safe, and DJL allows one open gradient collector per JVM: every
  * engine of a JVM must be called from one thread at a time (the worker actor runs them all on the
  * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another). Imports no Pekko, so
@@ -66,20 +68,32 @@ public final class WorkerEngine implements AutoCloseable {
    * What this worker holds after {@link #open}; equal on every worker of a job.
    *
    * @param modules adapted modules in model order
-   * @param head the trainable dense parameters' initial values (classifier.weight [C,H], classifier.bias [C]), or none
+   * @param head the trainable dense parameters' initial values (classifier.weight [C,H],
+   *     classifier.bias [C]), or none
    * @param init A0/B0 by {@code <module>.lora_A|B} when the init ran here; empty for LoRA-One
    * @param initModifiedBase the init subtracted an offset from W0 (PiSSA); the init pairs are then
    *     needed to export a plain adapter ({@code s(BA - B0A0)})
    * @param evalExamples evaluation examples used (eval.examples capped by the eval set)
    * @param labels class names in id order (empty without classes)
    * @param modelHash SHA-256 of the model id and base weights
-   * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base model)
+   * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base
+   *     model)
    * @param taskType {@code classification}, {@code causal-lm} or {@code embedding}
-   * @param deviceKind {@code cpu} or {@code cuda}: bits are identical only across workers of one kind
+   * @param deviceKind {@code cpu} or {@code cuda}: bits are identical only across workers of one
+   *     kind
    */
-  public record Layout(List<ModuleShape> modules, Map<String, TensorBlob> head, Map<String, TensorBlob> init,
-      boolean initModifiedBase, int trainExamples, int evalExamples, List<String> labels, String modelHash, String modelId,
-      String taskType, String deviceKind) {
+  public record Layout(
+      List<ModuleShape> modules,
+      Map<String, TensorBlob> head,
+      Map<String, TensorBlob> init,
+      boolean initModifiedBase,
+      int trainExamples,
+      int evalExamples,
+      List<String> labels,
+      String modelHash,
+      String modelId,
+      String taskType,
+      String deviceKind) {
     public Layout {
       modules = List.copyOf(modules);
       head = Collections.unmodifiableMap(new LinkedHashMap<>(head));
@@ -217,8 +231,13 @@ public final class WorkerEngine implements AutoCloseable {
     try {
       String hash = work.modelHash();
       if (cfg.needsGradient() && !cfg.headOnly() && work.trainSize() < cfg.initIters() * cfg.initBatch()) {
-        throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
-            + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task() + " has " + work.trainSize());
+        throw new IllegalArgumentException(
+            "the gradient estimate needs "
+                + cfg.initIters() * cfg.initBatch()
+                + " training examples ('job.init.iters' x 'job.init.batch') but "
+                + cfg.task()
+                + " has "
+                + work.trainSize());
       }
       WorkerEngine engine = new WorkerEngine(cfg, work, null, false, hash, Devices.kind(device));
       try {
@@ -427,7 +446,9 @@ public final class WorkerEngine implements AutoCloseable {
       List<DMatrixRMaj> list = new ArrayList<>();
       for (int s = 0; s < cfg.initShards(); s++) {
         Shard held = shards.get(s);
-        if (held == null) throw new IllegalStateException("init shard " + s + " is not held; compute every shard first");
+        if (held == null)
+          throw new IllegalStateException(
+              "init shard " + s + " is not held; compute every shard first");
         list.add(held.sums().get(m.name()));
       }
       byModule.put(m.name(), list);
@@ -446,15 +467,29 @@ public final class WorkerEngine implements AutoCloseable {
    */
   public TensorBlob sketch(int shard, String module, SketchSide side, TensorBlob operand) {
     Shard s = shards.get(shard);
-    if (s == null) throw new IllegalStateException("init shard " + shard + " is not held by this worker; assign it first");
+    if (s == null)
+      throw new IllegalStateException(
+          "init shard " + shard + " is not held by this worker; assign it first");
     DMatrixRMaj g = s.sums().get(module);
-    if (g == null) throw new IllegalArgumentException("no adapted module '" + module + "'; modules are " + s.sums().keySet());
+    if (g == null)
+      throw new IllegalArgumentException(
+          "no adapted module '" + module + "'; modules are " + s.sums().keySet());
     if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
     DMatrixRMaj x = TensorMatrices.matrix(operand);
     int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
     if (x.numRows != rows) {
-      throw new IllegalArgumentException(side + " operand for " + module + " (" + g.numRows + "x" + g.numCols + ") must have "
-          + rows + " rows, got " + operand);
+      throw new IllegalArgumentException(
+          side
+              + " operand for "
+              + module
+              + " ("
+              + g.numRows
+              + "x"
+              + g.numCols
+              + ") must have "
+              + rows
+              + " rows, got "
+              + operand);
     }
     SvdRequest request = side == SketchSide.RIGHT
         ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
@@ -501,7 +536,8 @@ public final class WorkerEngine implements AutoCloseable {
       model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
       model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
     }
-    for (String h : layout.head().keySet()) Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
+    for (String h : layout.head().keySet())
+      Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
   }
 
   private Map<String, long[]> expectedShapes() {
@@ -584,7 +620,8 @@ public final class WorkerEngine implements AutoCloseable {
    *
    * @return each written file's name under {@code dir} and its SHA-256 (hex)
    */
-  public Map<String, String> exportOnnx(Path dir, Map<String, TensorBlob> finalAdapters, List<String> labels) throws IOException {
+  public Map<String, String> exportOnnx(
+      Path dir, Map<String, TensorBlob> finalAdapters, List<String> labels) throws IOException {
     if (!finalAdapters.equals(adapters)) {
       write(finalAdapters);
       adapters = Map.copyOf(finalAdapters);

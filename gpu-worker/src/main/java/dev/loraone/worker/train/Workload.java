@@ -49,7 +49,10 @@ public interface Workload extends AutoCloseable {
   /** Class names in id order; empty for tasks without classes. */
   List<String> labels();
 
-  /** Trainable dense parameters beside the adapters ({@code classifier.weight}, {@code classifier.bias}), in order; or none. */
+  /**
+   * Trainable dense parameters beside the adapters ({@code classifier.weight}, {@code
+   * classifier.bias}), in order; or none.
+   */
   List<String> headNames();
 
   /** Init batch {@code i} (training examples {@code idx}) as model input. Thread-safe, no DJL: may run ahead. */
@@ -89,7 +92,12 @@ public interface Workload extends AutoCloseable {
   record InitUnit(double loss, Map<String, float[]> weights) {}
 
   /** A micro-batch's loss term, its weight, example count and metric sums; row-major gradients. */
-  record TrainUnit(double lossSum, double weight, int examples, Map<String, Double> metrics, Map<String, float[][]> adapters,
+  record TrainUnit(
+      double lossSum,
+      double weight,
+      int examples,
+      Map<String, Double> metrics,
+      Map<String, float[][]> adapters,
       Map<String, float[]> head) {}
 
   /** Summed loss over {@code weight} loss items and metric sums of evaluation examples. */

@@ -12,16 +12,20 @@ import java.util.Optional;
 import java.util.TreeSet;
 
 /**
- * An HF BERT-family checkpoint folder: {@code config.json} + {@code model.safetensors} (+
- * {@code tokenizer.json}).
+ * An HF BERT-family checkpoint folder: {@code config.json} + {@code model.safetensors} (+ {@code
+ * tokenizer.json}).
  *
- * <p>Tensor names are normalised to the encoder's own ({@code embeddings.*}, {@code encoder.*}):
- * a {@code bert.} prefix (as in {@code BertForSequenceClassification}) is stripped, and the pooler,
+ * <p>Tensor names are normalised to the encoder's own ({@code embeddings.*}, {@code encoder.*}): a
+ * {@code bert.} prefix (as in {@code BertForSequenceClassification}) is stripped, and the pooler,
  * the pretraining heads ({@code cls.*}), a {@code classifier.*} head (a new task head is trained)
  * and the {@code position_ids} buffer are dropped. Every tensor must then match the config's
  * shapes; problems name the file and the tensor.
  */
-public record BertCheckpoint(Path directory, BertConfig config, Map<String, FloatTensor> weights, Optional<Path> tokenizerJson) {
+public record BertCheckpoint(
+    Path directory,
+    BertConfig config,
+    Map<String, FloatTensor> weights,
+    Optional<Path> tokenizerJson) {
 
   public static BertCheckpoint load(Path directory) throws IOException {
     Path configFile = directory.resolve("config.json");
@@ -36,13 +40,18 @@ public record BertCheckpoint(Path directory, BertConfig config, Map<String, Floa
     }
     Path file = directory.resolve("model.safetensors");
     if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(directory + " has no model.safetensors (sharded or .bin BERT checkpoints are not supported)");
+      throw new IllegalArgumentException(
+          directory
+              + " has no model.safetensors (sharded or .bin BERT checkpoints are not supported)");
     }
     Map<String, FloatTensor> weights = new LinkedHashMap<>();
     TreeSet<String> dropped = new TreeSet<>();
     for (Map.Entry<String, TensorBlob> e : SafeTensors.read(file).tensors().entrySet()) {
       String name = e.getKey().startsWith("bert.") ? e.getKey().substring("bert.".length()) : e.getKey();
-      if (name.startsWith("pooler.") || name.startsWith("cls.") || name.startsWith("classifier.") || name.endsWith("position_ids")) {
+      if (name.startsWith("pooler.")
+          || name.startsWith("cls.")
+          || name.startsWith("classifier.")
+          || name.endsWith("position_ids")) {
         dropped.add(e.getKey());
         continue;
       }
@@ -50,7 +59,13 @@ public record BertCheckpoint(Path directory, BertConfig config, Map<String, Floa
       try {
         weights.put(name, new FloatTensor(t.shape(), t.toFloats()));
       } catch (IllegalStateException ex) {
-        throw new IllegalArgumentException(file + ": tensor '" + e.getKey() + "' has dtype " + t.dtype() + "; expected a float type");
+        throw new IllegalArgumentException(
+            file
+                + ": tensor '"
+                + e.getKey()
+                + "' has dtype "
+                + t.dtype()
+                + "; expected a float type");
       }
     }
     BertConfig fromWeights;
@@ -60,10 +75,20 @@ public record BertCheckpoint(Path directory, BertConfig config, Map<String, Floa
       throw new IllegalArgumentException(file + ": " + ex.getMessage(), ex);
     }
     if (!fromWeights.equals(config)) {
-      throw new IllegalArgumentException(file + ": tensor shapes do not match " + configFile + ": the weights say " + fromWeights
-          + ", config.json says " + config);
+      throw new IllegalArgumentException(
+          file
+              + ": tensor shapes do not match "
+              + configFile
+              + ": the weights say "
+              + fromWeights
+              + ", config.json says "
+              + config);
     }
     Path tokenizer = directory.resolve("tokenizer.json");
-    return new BertCheckpoint(directory, config, weights, Files.isRegularFile(tokenizer) ? Optional.of(tokenizer) : Optional.empty());
+    return new BertCheckpoint(
+        directory,
+        config,
+        weights,
+        Files.isRegularFile(tokenizer) ? Optional.of(tokenizer) : Optional.empty());
   }
 }

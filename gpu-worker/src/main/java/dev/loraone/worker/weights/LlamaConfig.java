@@ -258,7 +258,8 @@ public record LlamaConfig(
 
   private static void requireNotTrue(JsonNode c, String key) {
     if (present(c, key) && c.get(key).asBoolean()) {
-      throw new IllegalArgumentException("config.json: '" + key + "' is true; only bias-free projections are supported");
+      throw new IllegalArgumentException(
+          "config.json: '" + key + "' is true; only bias-free projections are supported");
     }
   }
 

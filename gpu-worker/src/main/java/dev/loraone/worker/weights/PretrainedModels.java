@@ -52,7 +52,10 @@ public final class PretrainedModels {
       return id;
     }
 
-    /** The Hugging Face Hub id of the original model: an adapter's {@code base_model_name_or_path}, so PEFT finds its base. */
+    /**
+     * The Hugging Face Hub id of the original model: an adapter's {@code base_model_name_or_path},
+     * so PEFT finds its base.
+     */
     public String hubId() {
       return this == ALL_MINILM_L6_V2 ? "sentence-transformers/all-MiniLM-L6-v2" : "BAAI/bge-small-en-v1.5";
     }

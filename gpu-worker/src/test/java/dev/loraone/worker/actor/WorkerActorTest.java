@@ -62,7 +62,10 @@ class WorkerActorTest {
   private static ActorTestKit kit;
   private static ActorRef<TransferMessage> inbox;
 
-  /** WorkerEngineTest's tiny job: MiniLM, WordNet at 3 per class, rank 4 on query and value, 2 init micro-batches in 2 shards. */
+  /**
+   * WorkerEngineTest's tiny job: MiniLM, WordNet at 3 per class, rank 4 on query and value, 2 init
+   * micro-batches in 2 shards.
+   */
   private static JobSpec tinyJob() {
     Map<String, Object> m = new HashMap<>();
     m.put("model", "minilm");
@@ -117,10 +120,21 @@ class WorkerActorTest {
     return first.endpoint();
   }
 
-  /** The next message of {@code type}, skipping registrations still in flight when the acceptance arrived. */
-  private static <T extends CoordinatorMessage> T next(TestProbe<CoordinatorMessage> probe, Class<T> type, Duration within) {
-    List<CoordinatorMessage> seen = probe.fishForMessage(within, m -> type.isInstance(m) ? FishingOutcomes.complete()
-        : m instanceof RegisterWorker ? FishingOutcomes.continueAndIgnore() : FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + m));
+  /**
+   * The next message of {@code type}, skipping registrations still in flight when the acceptance
+   * arrived.
+   */
+  private static <T extends CoordinatorMessage> T next(
+      TestProbe<CoordinatorMessage> probe, Class<T> type, Duration within) {
+    List<CoordinatorMessage> seen =
+        probe.fishForMessage(
+            within,
+            m ->
+                type.isInstance(m)
+                    ? FishingOutcomes.complete()
+                    : m instanceof RegisterWorker
+                        ? FishingOutcomes.continueAndIgnore()
+                        : FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + m));
     return type.cast(seen.get(seen.size() - 1));
   }
 
@@ -139,7 +153,9 @@ class WorkerActorTest {
     assertEquals(direct.computeShard(0, new int[] {0}), shard.lossSum());
 
     String module = direct.layout().modules().get(1).name();
-    DMatrixRMaj x = org.ejml.dense.row.RandomMatrices_DDRM.rectangle(direct.layout().modules().get(1).in(), 16, new Random(3));
+    DMatrixRMaj x =
+        org.ejml.dense.row.RandomMatrices_DDRM.rectangle(
+            direct.layout().modules().get(1).in(), 16, new Random(3));
     worker.tell(new WorkerMessage.SketchRequest(JOB, 0, module, SketchSide.RIGHT, List.of(0), TensorMatrices.f64(x)));
     SketchReply sketch = next(coordinator, SketchReply.class, WORK);
     assertEquals(direct.sketch(0, module, SketchSide.RIGHT, TensorMatrices.f64(x)), sketch.product());

@@ -100,7 +100,11 @@ class BertOnnxExporterTest {
         (System.nanoTime() - t0) / 1_000_000, export.modelBytes() / 1e6, export.nodes(), export.initializers());
     afterExport = snapshot(miniLm);
 
-    tiny = BertLoraModel.create(TINY, LoraConfig.of(2, 4, false, 0, 5, LoraConfig.ALL_LINEAR), new Head.Classification(3));
+    tiny =
+        BertLoraModel.create(
+            TINY,
+            LoraConfig.of(2, 4, false, 0, 5, LoraConfig.ALL_LINEAR),
+            new Head.Classification(3));
     tiny.initialize(manager);
     randomizeAdapters(tiny, 7, 0.3);
   }
@@ -173,7 +177,9 @@ class BertOnnxExporterTest {
     for (StringStringEntryProto e : proto.getMetadataPropsList()) {
       meta.put(e.getKey(), e.getValue());
     }
-    assertEquals("[\"animal\",\"artifact\",\"motion\",\"feeling\",\"other\"]", meta.get(BertOnnxExporter.METADATA_LABELS));
+    assertEquals(
+        "[\"animal\",\"artifact\",\"motion\",\"feeling\",\"other\"]",
+        meta.get(BertOnnxExporter.METADATA_LABELS));
     assertEquals("12", meta.get("num_attention_heads"));
     assertTrue(proto.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("LayerNormalization")));
     assertTrue(export.externalData().isEmpty());

@@ -78,8 +78,10 @@ class LlamaOnnxExporterTest {
       float[] ort = ortLogits(export.model());
       double diff = maxAbsDiff(djl, ort);
       double adapterEffect = maxAbsDiff(djl, base);
-      System.out.printf("LlamaOnnxExporterTest (%s): export %d ms, %d nodes, %d initializers; max |ORT - DJL| logits = %.3e"
-          + " (adapters move logits by %.2f)%n", what, ms, export.nodes(), export.initializers(), diff, adapterEffect);
+      System.out.printf(
+          "LlamaOnnxExporterTest (%s): export %d ms, %d nodes, %d initializers; max |ORT - DJL| logits = %.3e"
+              + " (adapters move logits by %.2f)%n",
+          what, ms, export.nodes(), export.initializers(), diff, adapterEffect);
       assertTrue(adapterEffect > 100 * ATOL, "the adapters matter, so the merge is exercised: " + adapterEffect);
       assertTrue(diff <= ATOL, what + ": max |ORT - DJL| " + diff);
       return export;
@@ -89,7 +91,10 @@ class LlamaOnnxExporterTest {
   private static float[] djlLogits(LlamaLoraModel model, NDManager manager) {
     try (NDManager step = manager.newSubManager()) {
       CausalLmBatch batch = new CausalLmBatch(B, L, IDS, MASK, new long[B * L]);
-      return model.forward(new ParameterStore(step, false), LlamaLoraModel.inputs(step, batch), false).head().toFloatArray();
+      return model
+          .forward(new ParameterStore(step, false), LlamaLoraModel.inputs(step, batch), false)
+          .head()
+          .toFloatArray();
     }
   }
 
@@ -111,7 +116,9 @@ class LlamaOnnxExporterTest {
         OrtSession session = env.createSession(onnx.toString(), options);
         OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(IDS), new long[] {B, L});
         OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(MASK), new long[] {B, L});
-        OrtSession.Result result = session.run(Map.of(LlamaOnnxGraph.INPUT_IDS, ids, LlamaOnnxGraph.ATTENTION_MASK, mask))) {
+        OrtSession.Result result =
+            session.run(
+                Map.of(LlamaOnnxGraph.INPUT_IDS, ids, LlamaOnnxGraph.ATTENTION_MASK, mask))) {
       OnnxTensor logits = (OnnxTensor) result.get(LlamaOnnxGraph.LOGITS).orElseThrow();
       assertEquals(3, logits.getInfo().getShape().length);
       FloatBuffer fb = logits.getFloatBuffer();

@@ -32,7 +32,9 @@ class OnnxGraphBuilderTest {
     g.node("/block", "Relu", List.of(a));
     g.nodeTo("y", "/block", "Relu", List.of(a));
     List<NodeProto> nodes = g.model(8, 17, "t", "0", "", Map.of()).getGraph().getNodeList();
-    assertEquals(List.of("/block/Relu", "/block/Relu_1", "/block/Relu_2"), nodes.stream().map(NodeProto::getName).toList());
+    assertEquals(
+        List.of("/block/Relu", "/block/Relu_1", "/block/Relu_2"),
+        nodes.stream().map(NodeProto::getName).toList());
     assertEquals("/block/Relu_output_0", a);
     assertEquals("y", nodes.get(2).getOutput(0));
   }
@@ -75,7 +77,9 @@ class OnnxGraphBuilderTest {
     ModelProto.parseFrom(Files.readAllBytes(file)); // a valid protobuf
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession s = env.createSession(file.toString());
-        OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[] {1, 0, 0, 1, 1, 1}), new long[] {3, 2});
+        OnnxTensor in =
+            OnnxTensor.createTensor(
+                env, FloatBuffer.wrap(new float[] {1, 0, 0, 1, 1, 1}), new long[] {3, 2});
         OrtSession.Result r = s.run(Map.of("x", in))) {
       float[][] y = (float[][]) r.get(0).getValue();
       assertEquals(3, y.length);

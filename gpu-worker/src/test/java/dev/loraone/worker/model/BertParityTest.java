@@ -130,7 +130,8 @@ class BertParityTest {
           }
         }
       }
-      System.out.printf("BertParityTest: DJL vs ORT last_hidden_state max |diff| = %.3e over %d sentences x %d tokens%n",
+      System.out.printf(
+          "BertParityTest: DJL vs ORT last_hidden_state max |diff| = %.3e over %d sentences x %d tokens%n",
           maxDiff, batch, len);
       assertTrue(maxDiff <= ATOL, "max |diff| " + maxDiff);
       assertPooledIsMaskedMeanOfOrtHidden(pooled);

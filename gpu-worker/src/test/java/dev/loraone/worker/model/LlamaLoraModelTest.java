@@ -115,7 +115,10 @@ class LlamaLoraModelTest {
       int firstEos = Arrays.stream(cached).boxed().toList().indexOf(eos);
       assertArrayEquals(Arrays.copyOf(cached, firstEos + 1), model.generate(prompt, steps, eos),
           "generation stops after the first eos, which it includes");
-      assertThrows(IllegalArgumentException.class, () -> model.generate(prompt, 64, -1), "past max_position_embeddings");
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> model.generate(prompt, 64, -1),
+          "past max_position_embeddings");
     }
   }
 

@@ -153,7 +153,10 @@ class LoraLinearTest {
       model.setLoraB(last, inf);
       Map<String, float[]> before = baseSnapshot(model);
       assertThrows(IllegalStateException.class, model::mergeAdapters);
-      before.forEach((name, v) -> assertArrayEquals(v, model.namedParameters().get(name).getArray().toFloatArray(), name));
+      before.forEach(
+          (name, v) ->
+              assertArrayEquals(
+                  v, model.namedParameters().get(name).getArray().toFloatArray(), name));
       assertFalse(model.linear(first).isMerged());
     }
   }
@@ -205,7 +208,11 @@ class LoraLinearTest {
       net.initialize(m);
       net.adaptedModules().forEach(mod -> net.setLoraB(mod, randoms(net.linear(mod).outFeatures() * 2, 32)));
       Shape s = new Shape(1, 4);
-      NDList in = new NDList(m.create(new long[] {2, 5, 7, 3}, s), m.create(new long[4], s), m.create(new long[] {1, 1, 1, 1}, s));
+      NDList in =
+          new NDList(
+              m.create(new long[] {2, 5, 7, 3}, s),
+              m.create(new long[4], s),
+              m.create(new long[] {1, 1, 1, 1}, s));
       ParameterStore ps = new ParameterStore(m, false);
       net.setDropoutSeed(99);
       float[] first = net.forward(ps, in, true).get(0).toFloatArray();

@@ -52,7 +52,8 @@ class CausalLmLocalRunTest {
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
       StringBuilder prompt = new StringBuilder();
-      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++) prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
+      for (int w = 0, n = 2 + r.nextInt(4); w < n; w++)
+        prompt.append(w > 0 ? " " : "").append("w").append(3 + r.nextInt(47));
       lines.add(JSON.writeValueAsString(Map.of("prompt", prompt.toString(), "completion", "w10 w11 w12")));
     }
     task = dir.resolve("task.jsonl");
@@ -141,9 +142,15 @@ class CausalLmLocalRunTest {
 
     Map<String, TensorBlob> tensors = SafeTensors.read(dir.resolve("a").resolve(PeftAdapter.WEIGHTS_FILE)).tensors();
     assertEquals(2 * 7 * 2, tensors.size(), "A and B of 7 projections in 2 layers");
-    assertArrayEquals(new long[] {2, 32}, tensors.get("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape());
-    assertArrayEquals(new long[] {16, 2}, tensors.get("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight").shape());
-    assertArrayEquals(new long[] {32, 2}, tensors.get("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight").shape());
+    assertArrayEquals(
+        new long[] {2, 32},
+        tensors.get("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape());
+    assertArrayEquals(
+        new long[] {16, 2},
+        tensors.get("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight").shape());
+    assertArrayEquals(
+        new long[] {32, 2},
+        tensors.get("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight").shape());
     assertFalse(tensors.keySet().stream().anyMatch(k -> k.contains("lm_head")), "all-linear never adapts lm_head");
     JsonNode c = JSON.readTree(dir.resolve("a").resolve(PeftAdapter.CONFIG_FILE).toFile());
     assertEquals("CAUSAL_LM", c.get("task_type").asText());
@@ -157,7 +164,9 @@ class CausalLmLocalRunTest {
     String q = "model.layers.0.self_attn.q_proj";
     try (LlamaStepper loaded = LlamaArtifacts.load(checkpoint, PeftAdapter.read(dir.resolve("a")))) {
       assertArrayEquals(first.adapter().modules().get(q).b().toFloats(), loaded.model().getLoraB(q));
-      LlamaArtifacts.Generation g = LlamaArtifacts.generate(loaded.model(), checkpoint.resolve("tokenizer.json"), "w20 w33", 4);
+      LlamaArtifacts.Generation g =
+          LlamaArtifacts.generate(
+              loaded.model(), checkpoint.resolve("tokenizer.json"), "w20 w33", 4);
       assertEquals(3, g.promptTokens(), "BOS + two words");
       assertEquals("w10 w11 w12", g.text(), "greedy decoding reproduces the learned completion, then EOS");
     }

@@ -99,7 +99,12 @@ class GcDuringBackwardTest {
       manualStep(model, batch, true);
       float[] a = gradient(model, q0 + ".lora_A.weight");
       float[] b = gradient(model, q0 + ".lora_B.weight");
-      assertArrayEquals(want.get(q0)[0], a, q0 + ".lora_A grad after a GC between forward and backward: " + Arrays.toString(Arrays.copyOf(a, 4)));
+      assertArrayEquals(
+          want.get(q0)[0],
+          a,
+          q0
+              + ".lora_A grad after a GC between forward and backward: "
+              + Arrays.toString(Arrays.copyOf(a, 4)));
       assertArrayEquals(want.get(q0)[1], b, q0 + ".lora_B grad after a GC between forward and backward");
     }
   }

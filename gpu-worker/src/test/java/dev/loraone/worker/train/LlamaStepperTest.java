@@ -122,7 +122,9 @@ class LlamaStepperTest {
       float[][] first = stepper.loraGradients(batch(), 0).adapters().get(Q0);
       float[][] second = stepper.loraGradients(batch(), 0).adapters().get(Q0);
       assertArrayEquals(first[0], second[0], "same micro-batch twice gives the same gradient, not double");
-      assertArrayEquals(stepper.fullGradients(batch()).weights().get(Q0), stepper.fullGradients(batch()).weights().get(Q0));
+      assertArrayEquals(
+          stepper.fullGradients(batch()).weights().get(Q0),
+          stepper.fullGradients(batch()).weights().get(Q0));
 
       CausalLmBatch b = batch();
       long[] none = new long[b.labels().length];

@@ -61,26 +61,86 @@ class LocalRunTest {
   @Test
   void rankLargerThanTheLayerIsRejectedNamingTheModule() {
     FinetuneConfig d = small("lora-one", "adamw");
-    FinetuneConfig big = new FinetuneConfig(d.model(), d.task(), null, d.init(), d.optimizer(), 400, d.alpha(), d.rslora(),
-        d.targets(), d.dropout(), d.lr(), d.loraPlusRatio(), d.weightDecay(), d.lambda(), d.schedule(), d.warmup(),
-        d.maxGradNorm(), d.steps(), d.batch(), d.microBatch(), d.initBatch(), d.initIters(), d.gamma(), d.maxLength(),
-        d.maxPerClass(), d.evalExamples(), d.evalEvery(), d.seed(), d.onBadRecord());
+    FinetuneConfig big =
+        new FinetuneConfig(
+            d.model(),
+            d.task(),
+            null,
+            d.init(),
+            d.optimizer(),
+            400,
+            d.alpha(),
+            d.rslora(),
+            d.targets(),
+            d.dropout(),
+            d.lr(),
+            d.loraPlusRatio(),
+            d.weightDecay(),
+            d.lambda(),
+            d.schedule(),
+            d.warmup(),
+            d.maxGradNorm(),
+            d.steps(),
+            d.batch(),
+            d.microBatch(),
+            d.initBatch(),
+            d.initIters(),
+            d.gamma(),
+            d.maxLength(),
+            d.maxPerClass(),
+            d.evalExamples(),
+            d.evalEvery(),
+            d.seed(),
+            d.onBadRecord());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(big));
-    assertTrue(e.getMessage().contains("'job.lora.rank' = 400") && e.getMessage().contains("encoder.layer.0.attention.self.query")
-        && e.getMessage().contains("384"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'job.lora.rank' = 400")
+            && e.getMessage().contains("encoder.layer.0.attention.self.query")
+            && e.getMessage().contains("384"),
+        e.getMessage());
   }
 
   @Test
   void unknownTargetModuleIsRejected() {
     FinetuneConfig d = small("lora", "adamw");
-    FinetuneConfig bad = new FinetuneConfig(d.model(), d.task(), null, d.init(), d.optimizer(), d.rank(), d.alpha(), d.rslora(),
-        "query,q_proj", d.dropout(), d.lr(), d.loraPlusRatio(), d.weightDecay(), d.lambda(), d.schedule(), d.warmup(),
-        d.maxGradNorm(), d.steps(), d.batch(), d.microBatch(), d.initBatch(), d.initIters(), d.gamma(), d.maxLength(),
-        d.maxPerClass(), d.evalExamples(), d.evalEvery(), d.seed(), d.onBadRecord());
+    FinetuneConfig bad =
+        new FinetuneConfig(
+            d.model(),
+            d.task(),
+            null,
+            d.init(),
+            d.optimizer(),
+            d.rank(),
+            d.alpha(),
+            d.rslora(),
+            "query,q_proj",
+            d.dropout(),
+            d.lr(),
+            d.loraPlusRatio(),
+            d.weightDecay(),
+            d.lambda(),
+            d.schedule(),
+            d.warmup(),
+            d.maxGradNorm(),
+            d.steps(),
+            d.batch(),
+            d.microBatch(),
+            d.initBatch(),
+            d.initIters(),
+            d.gamma(),
+            d.maxLength(),
+            d.maxPerClass(),
+            d.evalExamples(),
+            d.evalEvery(),
+            d.seed(),
+            d.onBadRecord());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(bad));
     assertTrue(e.getMessage().contains("q_proj"), e.getMessage());
     // every Linear module of the model, not only the ones the other patterns matched
-    assertTrue(e.getMessage().contains("attention.self.key") && e.getMessage().contains("intermediate.dense"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("attention.self.key")
+            && e.getMessage().contains("intermediate.dense"),
+        e.getMessage());
   }
 
   @Test
@@ -88,10 +148,44 @@ class LocalRunTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new FinetuneConfig("minilm",
         TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0, 1e-3, 1, 0, 1e-6, "linear", 0, 1,
         10, 12, 8, 8, 8, Double.NaN, 64, 10, 10, 0, 0, OnBadRecord.FAIL));
-    assertTrue(e.getMessage().contains("'job.train.batch' = 12") && e.getMessage().contains("'job.train.micro-batch' = 8"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-two",
-        "adamw", 8, 16, true, "all-linear", 0, 1e-3, 1, 0, 1e-6, "linear", 0, 1, 10, 8, 8, 8, 8, Double.NaN, 64, 10, 10, 0, 0,
-        OnBadRecord.FAIL));
+    assertTrue(
+        e.getMessage().contains("'job.train.batch' = 12")
+            && e.getMessage().contains("'job.train.micro-batch' = 8"),
+        e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                new FinetuneConfig(
+                    "minilm",
+                    TaskData.WORDNET,
+                    null,
+                    "lora-two",
+                    "adamw",
+                    8,
+                    16,
+                    true,
+                    "all-linear",
+                    0,
+                    1e-3,
+                    1,
+                    0,
+                    1e-6,
+                    "linear",
+                    0,
+                    1,
+                    10,
+                    8,
+                    8,
+                    8,
+                    8,
+                    Double.NaN,
+                    64,
+                    10,
+                    10,
+                    0,
+                    0,
+                    OnBadRecord.FAIL));
     assertTrue(e.getMessage().contains("lora-two") && e.getMessage().contains("lora-one"), e.getMessage());
   }
 }

@@ -121,14 +121,23 @@ class WorkerEngineTest {
     for (int i = 0; i < modules.size(); i++) {
       String m = modules.get(i).name();
       InitResult d = distributed.get(m);
-      InitResult single = ShardedGradientInit.init(m, i, new LoraShape(modules.get(i).out(), modules.get(i).in(), cfg.rank()),
-          sums.get(m), cfg.initIters(), null, settings);
+      InitResult single =
+          ShardedGradientInit.init(
+              m,
+              i,
+              new LoraShape(modules.get(i).out(), modules.get(i).in(), cfg.rank()),
+              sums.get(m),
+              cfg.initIters(),
+              null,
+              settings);
       assertArrayEquals(single.a().data, d.a().data, m + " A0 (double)");
       assertArrayEquals(single.b().data, d.b().data, m + " B0 (double)");
       assertArrayEquals(ref.model.getLoraA(m), AdapterState.floats(d.a()), m + " A0 in the model");
       assertArrayEquals(ref.model.getLoraB(m), AdapterState.floats(d.b()), m + " B0 in the model");
     }
-    assertTrue(Arrays.stream(distributed.values().iterator().next().b().data).anyMatch(v -> v != 0), "B0 is not trivially zero");
+    assertTrue(
+        Arrays.stream(distributed.values().iterator().next().b().data).anyMatch(v -> v != 0),
+        "B0 is not trivially zero");
   }
 
   @Test
@@ -139,15 +148,23 @@ class WorkerEngineTest {
     ref.set(values);
     for (long g : new long[] {3, 23}) { // 23: in epoch 1 (78 examples make 20 micro-batches of 4)
       WorkerEngine.Gradients got = engine.gradients(g);
-      BertStepper.LoraGradients want = ref.stepper.loraGradients(ref.batches.of(g, ref.plan.microBatch(g)), DropoutSeeds.of(SEED, g));
+      BertStepper.LoraGradients want =
+          ref.stepper.loraGradients(
+              ref.batches.of(g, ref.plan.microBatch(g)), DropoutSeeds.of(SEED, g));
       assertEquals(want.loss(), got.lossSum(), "micro-batch " + g + " loss term: the mean loss");
       assertEquals(1.0, got.weight(), "a classifier's micro-batch weighs 1");
       assertEquals(Map.of("correct", (double) want.correct()), got.metrics());
       assertEquals(want.examples(), got.examples());
       assertEquals(values.keySet(), got.grads().keySet(), "gradients use the adapters' keys");
       for (String m : ref.model.adaptedModules()) {
-        assertArrayEquals(want.adapters().get(m)[0], got.grads().get(m + ".lora_A").toFloats(), m + " dA, micro-batch " + g);
-        assertArrayEquals(want.adapters().get(m)[1], got.grads().get(m + ".lora_B").toFloats(), m + " dB, micro-batch " + g);
+        assertArrayEquals(
+            want.adapters().get(m)[0],
+            got.grads().get(m + ".lora_A").toFloats(),
+            m + " dA, micro-batch " + g);
+        assertArrayEquals(
+            want.adapters().get(m)[1],
+            got.grads().get(m + ".lora_B").toFloats(),
+            m + " dB, micro-batch " + g);
         assertArrayEquals(values.get(m + ".lora_A").shape(), got.grads().get(m + ".lora_A").shape());
       }
       for (String h : List.of("classifier.weight", "classifier.bias")) {
@@ -228,16 +245,23 @@ class WorkerEngineTest {
     assertEquals(78, joined.trainExamples());
     assertEquals(26, joined.evalExamples(), "eval.examples = 40 capped by the 26 evaluation examples");
     assertEquals(a.modelHash(), joined.modelHash());
-    assertEquals("sentence-transformers/all-MiniLM-L6-v2", new String(joined.layout().get(JobJoined.MODEL_ID).bytes(), java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        new String(
+            joined.layout().get(JobJoined.MODEL_ID).bytes(),
+            java.nio.charset.StandardCharsets.UTF_8));
   }
 
   @Test
-  void exportWritesTheMergedModelAndNamesEachFileWithItsSha256(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+  void exportWritesTheMergedModelAndNamesEachFileWithItsSha256(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
     Map<String, TensorBlob> values = randomAdapters(engine.layout(), engine.config().rank(), 21);
     Map<String, String> files = engine.exportOnnx(dir, values, engine.labels());
     assertEquals(java.util.Set.of(Artifacts.ONNX_FILE, Artifacts.TOKENIZER_FILE), files.keySet());
     for (Map.Entry<String, String> f : files.entrySet()) {
-      byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(java.nio.file.Files.readAllBytes(dir.resolve(f.getKey())));
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(java.nio.file.Files.readAllBytes(dir.resolve(f.getKey())));
       assertEquals(java.util.HexFormat.of().formatHex(digest), f.getValue(), f.getKey());
     }
     assertEquals(values, engine.adapters(), "the model holds the exported adapters");
@@ -281,9 +305,42 @@ class WorkerEngineTest {
     m.put("data.max-per-class", 9);
     m.put("data.on-bad-record", "skip");
     FinetuneConfig c = FinetuneConfig.fromJob(JobSpec.of(m));
-    assertEquals(new FinetuneConfig("bge-small", "/data/t.jsonl", Path.of("/data/e.jsonl"), "gaussian", "scaled-gd", 6, 12.0,
-        false, "query", 0.0, 0.01, 4.0, 0.1, 1e-4, "cosine", 3, 2.0, 7, 12, 4, 5, 6, 64.0, 48, 9, 64, 2, 9,
-        OnBadRecord.SKIP, 3, "exact", 3, 1), c);
+    assertEquals(
+        new FinetuneConfig(
+            "bge-small",
+            "/data/t.jsonl",
+            Path.of("/data/e.jsonl"),
+            "gaussian",
+            "scaled-gd",
+            6,
+            12.0,
+            false,
+            "query",
+            0.0,
+            0.01,
+            4.0,
+            0.1,
+            1e-4,
+            "cosine",
+            3,
+            2.0,
+            7,
+            12,
+            4,
+            5,
+            6,
+            64.0,
+            48,
+            9,
+            64,
+            2,
+            9,
+            OnBadRecord.SKIP,
+            3,
+            "exact",
+            3,
+            1),
+        c);
     FinetuneConfig d = FinetuneConfig.fromJob(JobSpec.of(Map.of("seed", 0)));
     assertTrue(Double.isNaN(d.gamma()), "init.gamma = 0 means the method's default");
     assertNull(d.evalFile());
@@ -320,8 +377,15 @@ class WorkerEngineTest {
     DMatrixRMaj x = Matrices.gaussian(3, 2, new java.util.Random(1), 1.0);
     x.set(0, 0, Math.nextUp(1.0));
     assertArrayEquals(x.data, TensorMatrices.matrix(TensorMatrices.f64(x)).data);
-    assertThrows(IllegalStateException.class,
-        () -> engine.sketch(9, engine.layout().modules().get(0).name(), SketchSide.RIGHT, TensorMatrices.f64(x)), "shard 9 is not held");
+    assertThrows(
+        IllegalStateException.class,
+        () ->
+            engine.sketch(
+                9,
+                engine.layout().modules().get(0).name(),
+                SketchSide.RIGHT,
+                TensorMatrices.f64(x)),
+        "shard 9 is not held");
   }
 
   /**
@@ -343,7 +407,9 @@ class WorkerEngineTest {
         WorkerEngine.Gradients g = e.gradients(3);
         e.gradients(3);
         WorkerEngine.Gradients want = first.putIfAbsent(it % 3, g);
-        if (want != null) assertEquals(want.grads(), g.grads(), "iteration " + it + ": same adapters, same micro-batch");
+        if (want != null)
+          assertEquals(
+              want.grads(), g.grads(), "iteration " + it + ": same adapters, same micro-batch");
       }
     }
   }
@@ -389,8 +455,12 @@ class WorkerEngineTest {
       TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
       BertSource source = BertSource.resolve(cfg.model());
       LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-      model = BertLoraModel.fromPretrained(source.config(), lora, new BertLoraModel.Head.Classification(task.labels().size()),
-          source.weights());
+      model =
+          BertLoraModel.fromPretrained(
+              source.config(),
+              lora,
+              new BertLoraModel.Head.Classification(task.labels().size()),
+              source.weights());
       stepper = new BertStepper(model);
       try (InputStream in = source.openTokenizer()) {
         tok = TextTokenizer.fromJson(in, cfg.maxLength());
@@ -413,7 +483,10 @@ class WorkerEngineTest {
       }
     }
 
-    /** The untrained adapters and head, as the single-process path's model holds them when it estimates the gradient. */
+    /**
+     * The untrained adapters and head, as the single-process path's model holds them when it
+     * estimates the gradient.
+     */
     final Map<String, TensorBlob> initial;
 
     /** The single-process gradient estimate. */

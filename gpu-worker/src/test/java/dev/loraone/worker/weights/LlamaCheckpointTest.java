@@ -96,7 +96,10 @@ class LlamaCheckpointTest {
     Files.writeString(index, original.replace("\"model.norm.weight\"", "\"model.norm2.weight\""));
     String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
     assertTrue(m.contains("model-00002-of-00002.safetensors: tensor 'model.norm.weight' is not mapped"), m);
-    assertTrue(m.contains("tensor 'model.norm2.weight' is listed in model.safetensors.index.json but not in the file"), m);
+    assertTrue(
+        m.contains(
+            "tensor 'model.norm2.weight' is listed in model.safetensors.index.json but not in the file"),
+        m);
 
     Files.writeString(index, original.replace("model-00002-of-00002", "model-00003-of-00002"));
     m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();

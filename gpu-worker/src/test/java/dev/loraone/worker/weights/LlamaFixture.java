@@ -111,9 +111,11 @@ public final class LlamaFixture {
 
   /**
    * Writes config.json and the weights (in one {@code model.safetensors}, or in two shards with
-   * {@code model.safetensors.index.json}) and returns the weights as stored (bf16-rounded for BF16).
+   * {@code model.safetensors.index.json}) and returns the weights as stored (bf16-rounded for
+   * BF16).
    */
-  public static Map<String, float[]> write(Path dir, Spec s, long seed, DType dtype, boolean sharded) throws IOException {
+  public static Map<String, float[]> write(
+      Path dir, Spec s, long seed, DType dtype, boolean sharded) throws IOException {
     Map<String, float[]> w = randomWeights(s, seed);
     if (dtype == DType.BF16) {
       w.replaceAll((name, v) -> roundToBf16(v));
@@ -126,7 +128,10 @@ public final class LlamaFixture {
     }
     Map<String, float[]> first = new LinkedHashMap<>();
     Map<String, float[]> second = new LinkedHashMap<>();
-    w.forEach((name, v) -> (name.startsWith("model.layers.0.") || name.contains("embed") ? first : second).put(name, v));
+    w.forEach(
+        (name, v) ->
+            (name.startsWith("model.layers.0.") || name.contains("embed") ? first : second)
+                .put(name, v));
     String f1 = "model-00001-of-00002.safetensors";
     String f2 = "model-00002-of-00002.safetensors";
     writeTensors(dir.resolve(f1), first, shapes, dtype);
@@ -136,7 +141,9 @@ public final class LlamaFixture {
     ObjectNode map = index.putObject("weight_map");
     first.keySet().forEach(n -> map.put(n, f1));
     second.keySet().forEach(n -> map.put(n, f2));
-    Files.writeString(dir.resolve("model.safetensors.index.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
+    Files.writeString(
+        dir.resolve("model.safetensors.index.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
     return w;
   }
 

@@ -70,7 +70,9 @@ class OnnxInitializersTest {
     // [in=2, out=3] as stored by torch.onnx
     TensorProto w = floats("onnx::MatMul_7", new long[] {2, 3}, 1, 2, 3, 4, 5, 6);
     NodeProto mm = matMul("/encoder/layer.0/attention/self/query/MatMul", "onnx::MatMul_7");
-    OnnxInitializers read = OnnxInitializers.read(model(List.of(w, floats("x.bias", new long[] {3}, 0, 0, 0)), List.of(mm)));
+    OnnxInitializers read =
+        OnnxInitializers.read(
+            model(List.of(w, floats("x.bias", new long[] {3}, 0, 0, 0)), List.of(mm)));
     FloatTensor t = read.tensors().get("encoder.layer.0.attention.self.query.weight");
     assertArrayEquals(new long[] {3, 2}, t.shape());
     assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, t.data());

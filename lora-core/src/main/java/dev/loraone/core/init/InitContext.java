@@ -39,7 +39,14 @@ public record InitContext(String layer, LoraShape shape, DMatrixRMaj w0, DMatrix
   public static InitContext of(String layer, DMatrixRMaj w0, DMatrixRMaj gradient, LoraScaling scaling, long seed,
       InitParams params) {
     if (w0 == null) throw new IllegalArgumentException("base weight W0 of layer '" + layer + "' is required here");
-    return new InitContext(layer, new LoraShape(w0.numRows, w0.numCols, scaling.r()), w0, gradient, scaling, seed, params);
+    return new InitContext(
+        layer,
+        new LoraShape(w0.numRows, w0.numCols, scaling.r()),
+        w0,
+        gradient,
+        scaling,
+        seed,
+        params);
   }
 
   /** Context from the gradient alone (no base weight), e.g. on a coordinator. */
@@ -59,7 +66,8 @@ public record InitContext(String layer, LoraShape shape, DMatrixRMaj w0, DMatrix
   /** The base weight, or an exception naming the layer and the method that needs it. */
   public DMatrixRMaj requireWeight(String method) {
     if (w0 == null) {
-      throw new IllegalArgumentException("init method '" + method + "' needs the base weight W0 of layer '" + layer + "'");
+      throw new IllegalArgumentException(
+          "init method '" + method + "' needs the base weight W0 of layer '" + layer + "'");
     }
     return w0;
   }
@@ -67,7 +75,8 @@ public record InitContext(String layer, LoraShape shape, DMatrixRMaj w0, DMatrix
   /** The gradient, or an exception naming the layer and the method that needs it. */
   public DMatrixRMaj requireGradient(String method) {
     if (gradient == null) {
-      throw new IllegalArgumentException("init method '" + method + "' needs the gradient dL/dW of layer '" + layer + "'");
+      throw new IllegalArgumentException(
+          "init method '" + method + "' needs the gradient dL/dW of layer '" + layer + "'");
     }
     return gradient;
   }

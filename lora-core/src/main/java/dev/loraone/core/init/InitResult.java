@@ -16,16 +16,34 @@ import org.ejml.data.DMatrixRMaj;
 public record InitResult(DMatrixRMaj a, DMatrixRMaj b, Optional<DMatrixRMaj> baseOffset) {
 
   public InitResult {
-    if (a == null || b == null || baseOffset == null) throw new IllegalArgumentException("A, B and baseOffset are required");
+    if (a == null || b == null || baseOffset == null)
+      throw new IllegalArgumentException("A, B and baseOffset are required");
     if (a.numRows != b.numCols) {
-      throw new IllegalArgumentException("A is " + a.numRows + "x" + a.numCols + " and B is " + b.numRows + "x" + b.numCols
-          + "; A.rows must equal B.cols (= r)");
+      throw new IllegalArgumentException(
+          "A is "
+              + a.numRows
+              + "x"
+              + a.numCols
+              + " and B is "
+              + b.numRows
+              + "x"
+              + b.numCols
+              + "; A.rows must equal B.cols (= r)");
     }
-    baseOffset.ifPresent(o -> {
-      if (o.numRows != b.numRows || o.numCols != a.numCols) {
-        throw new IllegalArgumentException("offset is " + o.numRows + "x" + o.numCols + " but must be " + b.numRows + "x" + a.numCols);
-      }
-    });
+    baseOffset.ifPresent(
+        o -> {
+          if (o.numRows != b.numRows || o.numCols != a.numCols) {
+            throw new IllegalArgumentException(
+                "offset is "
+                    + o.numRows
+                    + "x"
+                    + o.numCols
+                    + " but must be "
+                    + b.numRows
+                    + "x"
+                    + a.numCols);
+          }
+        });
   }
 
   /** An init that leaves W0 untouched. */

@@ -34,8 +34,18 @@ public final class LoraGaInit implements LoraInitializer {
     int r = ctx.r();
     int full = Math.min(ctx.out(), ctx.in());
     if (2 * r > full) {
-      throw new IllegalArgumentException("LoRA-GA on layer '" + ctx.layer() + "' needs 2r=" + (2 * r) + " <= min(out, in)="
-          + full + "; rank r=" + r + " must be in [1, " + full / 2 + "]");
+      throw new IllegalArgumentException(
+          "LoRA-GA on layer '"
+              + ctx.layer()
+              + "' needs 2r="
+              + (2 * r)
+              + " <= min(out, in)="
+              + full
+              + "; rank r="
+              + r
+              + " must be in [1, "
+              + full / 2
+              + "]");
     }
     DMatrixRMaj grad = ctx.requireGradient(NAME);
     Svd svd = ctx.params().svd().topK(grad, 2 * r);

@@ -29,12 +29,19 @@ public final class ShardedGradientInit {
   private ShardedGradientInit() {}
 
   /** How the gradient enters the init. */
-  public record Settings(String method, LoraScaling scaling, InitParams params, boolean randomized, int qFactor, int niter,
+  public record Settings(
+      String method,
+      LoraScaling scaling,
+      InitParams params,
+      boolean randomized,
+      int qFactor,
+      int niter,
       long seed) {
     public Settings {
       InitMethod m = InitMethod.of(method);
       if (randomized && m.needsGradient() && !m.randomizedSvd()) {
-        throw new IllegalArgumentException("init.mode = randomized supports lora-one only; use init.mode = exact for " + method);
+        throw new IllegalArgumentException(
+            "init.mode = randomized supports lora-one only; use init.mode = exact for " + method);
       }
       if (qFactor < 1) throw new IllegalArgumentException("init.q-factor=" + qFactor + " must be >= 1");
       if (niter < 0) throw new IllegalArgumentException("init.niter=" + niter + " must be >= 0");
@@ -49,24 +56,34 @@ public final class ShardedGradientInit {
   public static RandomizedSvdRounds rounds(int out, int in, int index, Settings s) {
     int r = s.scaling().r();
     int q = Math.min(s.qFactor() * r, Math.min(out, in));
-    return RandomizedSvdRounds.start(out, in, r, Math.max(q, r), s.niter(), Seeds.derive(s.seed(), Seeds.MODULE_SVD + index));
+    return RandomizedSvdRounds.start(
+        out, in, r, Math.max(q, r), s.niter(), Seeds.derive(s.seed(), Seeds.MODULE_SVD + index));
   }
 
   /**
    * The init of module {@code index}.
    *
-   * @param shardSums the module's shard gradients {@code [out,in]} in shard order (null if the method needs none)
+   * @param shardSums the module's shard gradients {@code [out,in]} in shard order (null if the
+   *     method needs none)
    * @param iters the number of init micro-batches they hold (G is their mean)
    * @param w0 the base weight, for PiSSA and LoRA-GA (null otherwise)
    */
-  public static InitResult init(String layer, int index, LoraShape shape, List<DMatrixRMaj> shardSums, int iters, DMatrixRMaj w0,
+  public static InitResult init(
+      String layer,
+      int index,
+      LoraShape shape,
+      List<DMatrixRMaj> shardSums,
+      int iters,
+      DMatrixRMaj w0,
       Settings s) {
     if (needsGradient(s.method()) && (shardSums == null || shardSums.isEmpty())) {
       throw new IllegalArgumentException(s.method() + " needs the one-step gradient of layer '" + layer + "'");
     }
     long initSeed = Seeds.derive(s.seed(), Seeds.MODULE_INIT + index);
     if (s.randomized() && InitMethod.of(s.method()).randomizedSvd()) {
-      for (int i = 0; i < shardSums.size(); i++) Matrices.requireFinite(shardSums.get(i), "shard " + i + " gradient of layer '" + layer + "'");
+      for (int i = 0; i < shardSums.size(); i++)
+        Matrices.requireFinite(
+            shardSums.get(i), "shard " + i + " gradient of layer '" + layer + "'");
       Svd svd = rounds(shape.out(), shape.in(), index, s).runAgainst(MatrixOperator.sumOf(shardSums)).result();
       return LoraOneInit.fromGradientSvd(layer, svd, s.params().gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA));
     }
@@ -75,6 +92,7 @@ public final class ShardedGradientInit {
       grad = Matrices.sumInOrder(shardSums);
       CommonOps_DDRM.scale(1.0 / iters, grad);
     }
-    return LoraInitializers.forName(s.method()).init(new InitContext(layer, shape, w0, grad, s.scaling(), initSeed, s.params()));
+    return LoraInitializers.forName(s.method())
+        .init(new InitContext(layer, shape, w0, grad, s.scaling(), initSeed, s.params()));
   }
 }

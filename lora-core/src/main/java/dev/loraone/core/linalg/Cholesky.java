@@ -20,7 +20,14 @@ public final class Cholesky {
     int k = m.numRows;
     if (m.numCols != k || rhs.numRows != k) {
       throw new IllegalArgumentException(
-          "need square M:[k,k] and R:[k,c]; got M " + m.numRows + "x" + m.numCols + ", R " + rhs.numRows + "x" + rhs.numCols);
+          "need square M:[k,k] and R:[k,c]; got M "
+              + m.numRows
+              + "x"
+              + m.numCols
+              + ", R "
+              + rhs.numRows
+              + "x"
+              + rhs.numCols);
     }
     double[] l = new double[k * k];
     for (int i = 0; i < k; i++) {

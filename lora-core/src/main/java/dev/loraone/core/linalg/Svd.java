@@ -22,7 +22,15 @@ public record Svd(DMatrixRMaj u, double[] s, DMatrixRMaj v) {
     int full = Math.min(m.numRows, m.numCols);
     if (k < 1 || k > full) {
       throw new IllegalArgumentException(
-          "rank k=" + k + " must be in [1, min(rows, cols)=" + full + "] for a " + m.numRows + "x" + m.numCols + " matrix");
+          "rank k="
+              + k
+              + " must be in [1, min(rows, cols)="
+              + full
+              + "] for a "
+              + m.numRows
+              + "x"
+              + m.numCols
+              + " matrix");
     }
     SingularValueDecomposition_F64<DMatrixRMaj> dec =
         DecompositionFactory_DDRM.svd(m.numRows, m.numCols, true, true, true);

@@ -14,7 +14,15 @@ public record LoraShape(int out, int in, int r) {
     }
     if (r < 1 || r > Math.min(out, in)) {
       throw new IllegalArgumentException(
-          "rank r=" + r + " must be in [1, min(out, in)=" + Math.min(out, in) + "] for a layer of shape (out=" + out + ", in=" + in + ")");
+          "rank r="
+              + r
+              + " must be in [1, min(out, in)="
+              + Math.min(out, in)
+              + "] for a layer of shape (out="
+              + out
+              + ", in="
+              + in
+              + ")");
     }
   }
 }

@@ -33,8 +33,26 @@ public final class AdamW extends PairOptimizer {
     double bc1 = bias ? 1 - Math.pow(config.beta1(), t) : 1;
     double bc2 = bias ? 1 - Math.pow(config.beta2(), t) : 1;
     AdamRule.decay(p.a(), lrA, config.weightDecay());
-    AdamRule.apply(p.a(), g.a(), st.mA(), st.vA(), config.beta1(), config.beta2(), config.eps(), lrA / bc1, Math.sqrt(bc2));
+    AdamRule.apply(
+        p.a(),
+        g.a(),
+        st.mA(),
+        st.vA(),
+        config.beta1(),
+        config.beta2(),
+        config.eps(),
+        lrA / bc1,
+        Math.sqrt(bc2));
     AdamRule.decay(p.b(), lrB, config.weightDecay());
-    AdamRule.apply(p.b(), g.b(), st.mB(), st.vB(), config.beta1(), config.beta2(), config.eps(), lrB / bc1, Math.sqrt(bc2));
+    AdamRule.apply(
+        p.b(),
+        g.b(),
+        st.mB(),
+        st.vB(),
+        config.beta1(),
+        config.beta2(),
+        config.eps(),
+        lrB / bc1,
+        Math.sqrt(bc2));
   }
 }

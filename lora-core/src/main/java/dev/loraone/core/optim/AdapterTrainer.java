@@ -41,12 +41,21 @@ public final class AdapterTrainer {
   }
 
   /**
-   * @param config optimizer settings; its own clipping must be off ({@code maxGradNorm} here clips jointly)
+   * @param config optimizer settings; its own clipping must be off ({@code maxGradNorm} here clips
+   *     jointly)
    */
-  public AdapterTrainer(String optimizer, OptimizerConfig config, double maxGradNorm, List<String> modules, List<LoraPair> pairs,
+  public AdapterTrainer(
+      String optimizer,
+      OptimizerConfig config,
+      double maxGradNorm,
+      List<String> modules,
+      List<LoraPair> pairs,
       List<DMatrixRMaj> dense) {
-    if (modules.size() != pairs.size()) throw new IllegalArgumentException(modules.size() + " module names for " + pairs.size() + " pairs");
-    if (pairs.isEmpty() && dense.isEmpty()) throw new IllegalArgumentException("nothing to train: no adapter pairs and no dense tensors");
+    if (modules.size() != pairs.size())
+      throw new IllegalArgumentException(
+          modules.size() + " module names for " + pairs.size() + " pairs");
+    if (pairs.isEmpty() && dense.isEmpty())
+      throw new IllegalArgumentException("nothing to train: no adapter pairs and no dense tensors");
     this.modules = List.copyOf(modules);
     this.pairs = new ArrayList<>();
     for (LoraPair p : pairs) this.pairs.add(p.copy());
@@ -88,7 +97,11 @@ public final class AdapterTrainer {
     private int added;
 
     private Accumulator() {
-      for (LoraPair p : pairs) sum.add(new LoraPair(new DMatrixRMaj(p.a().numRows, p.a().numCols), new DMatrixRMaj(p.b().numRows, p.b().numCols)));
+      for (LoraPair p : pairs)
+        sum.add(
+            new LoraPair(
+                new DMatrixRMaj(p.a().numRows, p.a().numCols),
+                new DMatrixRMaj(p.b().numRows, p.b().numCols)));
       for (DMatrixRMaj d : dense) denseSum.add(new DMatrixRMaj(d.numRows, d.numCols));
     }
 
@@ -98,8 +111,15 @@ public final class AdapterTrainer {
      */
     public Accumulator add(float[][][] ab, float[][] d) {
       if (ab.length != sum.size() || d.length != denseSum.size()) {
-        throw new IllegalArgumentException("gradients for " + ab.length + " pairs and " + d.length + " dense tensors; expected "
-            + sum.size() + " and " + denseSum.size());
+        throw new IllegalArgumentException(
+            "gradients for "
+                + ab.length
+                + " pairs and "
+                + d.length
+                + " dense tensors; expected "
+                + sum.size()
+                + " and "
+                + denseSum.size());
       }
       for (int i = 0; i < ab.length; i++) {
         addInto(sum.get(i).a(), ab[i][0], modules.get(i) + ".lora_A");
@@ -114,7 +134,10 @@ public final class AdapterTrainer {
       return added;
     }
 
-    /** Divides by {@code divisor}, checks, clips and steps; throws {@link DivergedException} before any update on NaN. */
+    /**
+     * Divides by {@code divisor}, checks, clips and steps; throws {@link DivergedException} before
+     * any update on NaN.
+     */
     public StepInfo apply(double divisor) {
       if (added == 0) throw new IllegalStateException("no micro-batch gradients were added");
       int step = steps() + 1;
@@ -152,7 +175,9 @@ public final class AdapterTrainer {
   public record Snapshot(OptimizerSnapshot pairs, int denseSteps, List<DMatrixRMaj[]> denseMoments) {}
 
   public Snapshot snapshot() {
-    return new Snapshot(pairOptimizer == null ? null : pairOptimizer.snapshot(), denseOptimizer == null ? 0 : denseOptimizer.steps(),
+    return new Snapshot(
+        pairOptimizer == null ? null : pairOptimizer.snapshot(),
+        denseOptimizer == null ? 0 : denseOptimizer.steps(),
         denseOptimizer == null ? List.of() : denseOptimizer.moments());
   }
 

@@ -36,8 +36,19 @@ public final class DenseAdamW {
       DMatrixRMaj p = params.get(i);
       DMatrixRMaj g = grads.get(i);
       if (p.numRows != g.numRows || p.numCols != g.numCols) {
-        throw new IllegalArgumentException("grads[" + i + "] is " + g.numRows + "x" + g.numCols + " but params[" + i + "] is "
-            + p.numRows + "x" + p.numCols);
+        throw new IllegalArgumentException(
+            "grads["
+                + i
+                + "] is "
+                + g.numRows
+                + "x"
+                + g.numCols
+                + " but params["
+                + i
+                + "] is "
+                + p.numRows
+                + "x"
+                + p.numCols);
       }
       Matrices.requireFinite(g, "grads[" + i + "]");
       if (m.size() <= i) {

@@ -55,15 +55,36 @@ public record OptimizerConfig(double lr, double beta1, double beta2, double eps,
   }
 
   public OptimizerConfig withLr(double v) {
-    return new OptimizerConfig(v, beta1, beta2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, schedule);
+    return new OptimizerConfig(
+        v,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        biasCorrection,
+        loraPlusRatio,
+        maxGradNorm,
+        lambda,
+        schedule);
   }
 
   public OptimizerConfig withBetas(double b1, double b2) {
-    return new OptimizerConfig(lr, b1, b2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, schedule);
+    return new OptimizerConfig(
+        lr, b1, b2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, schedule);
   }
 
   public OptimizerConfig withEps(double v) {
-    return new OptimizerConfig(lr, beta1, beta2, v, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, schedule);
+    return new OptimizerConfig(
+        lr,
+        beta1,
+        beta2,
+        v,
+        weightDecay,
+        biasCorrection,
+        loraPlusRatio,
+        maxGradNorm,
+        lambda,
+        schedule);
   }
 
   public OptimizerConfig withWeightDecay(double v) {
@@ -84,10 +105,21 @@ public record OptimizerConfig(double lr, double beta1, double beta2, double eps,
   }
 
   public OptimizerConfig withLambda(double v) {
-    return new OptimizerConfig(lr, beta1, beta2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, v, schedule);
+    return new OptimizerConfig(
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        biasCorrection,
+        loraPlusRatio,
+        maxGradNorm,
+        v,
+        schedule);
   }
 
   public OptimizerConfig withSchedule(Schedule v) {
-    return new OptimizerConfig(lr, beta1, beta2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, v);
+    return new OptimizerConfig(
+        lr, beta1, beta2, eps, weightDecay, biasCorrection, loraPlusRatio, maxGradNorm, lambda, v);
   }
 }

@@ -14,7 +14,9 @@ public final class Optimizers {
       case AdamW.NAME -> new AdamW(config);
       case ScaledAdamW.NAME -> new ScaledAdamW(config);
       case ScaledGD.NAME -> new ScaledGD(config);
-      default -> throw new IllegalArgumentException("unknown optimizer '" + name + "'; allowed: " + String.join(", ", names()));
+      default ->
+          throw new IllegalArgumentException(
+              "unknown optimizer '" + name + "'; allowed: " + String.join(", ", names()));
     };
   }
 

@@ -97,15 +97,28 @@ public abstract class PairOptimizer implements LoraOptimizer {
 
   private void check(List<LoraPair> params, List<LoraPair> grads) {
     if (params.size() != grads.size()) {
-      throw new IllegalArgumentException(params.size() + " param pairs but " + grads.size() + " grad pairs; they must match");
+      throw new IllegalArgumentException(
+          params.size() + " param pairs but " + grads.size() + " grad pairs; they must match");
     }
     if (params.isEmpty()) throw new IllegalArgumentException("need at least one (A, B) pair to step");
     for (int i = 0; i < params.size(); i++) {
       LoraPair p = params.get(i);
       LoraPair g = grads.get(i);
       if (!p.sameShape(g)) {
-        throw new IllegalArgumentException("grads[" + i + "] shapes differ from params[" + i + "] (A " + p.rank() + "x" + p.in()
-            + ", B " + p.out() + "x" + p.rank() + ")");
+        throw new IllegalArgumentException(
+            "grads["
+                + i
+                + "] shapes differ from params["
+                + i
+                + "] (A "
+                + p.rank()
+                + "x"
+                + p.in()
+                + ", B "
+                + p.out()
+                + "x"
+                + p.rank()
+                + ")");
       }
       Matrices.requireFinite(g.a(), "grads[" + i + "].A");
       Matrices.requireFinite(g.b(), "grads[" + i + "].B");
@@ -115,7 +128,11 @@ public abstract class PairOptimizer implements LoraOptimizer {
       return;
     }
     if (shapes.size() != params.size()) {
-      throw new IllegalArgumentException("step has " + params.size() + " pairs but the optimizer was started with " + shapes.size());
+      throw new IllegalArgumentException(
+          "step has "
+              + params.size()
+              + " pairs but the optimizer was started with "
+              + shapes.size());
     }
     for (int i = 0; i < params.size(); i++) {
       if (!shapes.get(i).sameShape(params.get(i))) {

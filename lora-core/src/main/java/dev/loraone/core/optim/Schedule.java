@@ -14,9 +14,12 @@ import java.util.Locale;
  *              max(0, (T - t) / max(1, T - w))                  otherwise      (get_linear_schedule_with_warmup)
  *   cosine   : t / max(1, w)                                   for t &lt; w
  *              0.5 * (1 + cos(pi * (t - w) / max(1, T - w)))    for w &lt;= t &lt;= T, 0 after T
- *                                                                             (get_cosine_schedule_with_warmup, 0.5 cycles)
+ *                                                                             (get_cosine_schedule_with_warmup, 0.5
+ *                                                                                 cycles)
  * </pre>
- * {@code w} = warmup steps, {@code T} = total steps. HF's cosine rises again after T; here it stays 0.
+ *
+ * {@code w} = warmup steps, {@code T} = total steps. HF's cosine rises again after T; here it stays
+ * 0.
  */
 public sealed interface Schedule {
 
@@ -42,7 +45,9 @@ public sealed interface Schedule {
       case "constant" -> constant();
       case "linear" -> linear(warmup, total);
       case "cosine" -> cosine(warmup, total);
-      default -> throw new IllegalArgumentException("unknown schedule '" + name + "'; allowed: " + String.join(", ", names()));
+      default ->
+          throw new IllegalArgumentException(
+              "unknown schedule '" + name + "'; allowed: " + String.join(", ", names()));
     };
   }
 

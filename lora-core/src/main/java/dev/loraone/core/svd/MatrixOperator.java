@@ -46,7 +46,16 @@ public interface MatrixOperator {
       DMatrixRMaj s = fixed.get(i);
       if (s.numRows != first.numRows || s.numCols != first.numCols) {
         throw new IllegalArgumentException(
-            "shard " + i + " is " + s.numRows + "x" + s.numCols + " but shard 0 is " + first.numRows + "x" + first.numCols);
+            "shard "
+                + i
+                + " is "
+                + s.numRows
+                + "x"
+                + s.numCols
+                + " but shard 0 is "
+                + first.numRows
+                + "x"
+                + first.numCols);
       }
     }
     return new MatrixOperator() {

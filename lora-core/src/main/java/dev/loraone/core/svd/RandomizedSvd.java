@@ -23,7 +23,12 @@ public final class RandomizedSvd {
 
   /** {@link #compute} with the defaults {@code q = min(4r, min(m,n))}, {@code niter = 2}. */
   public static Svd compute(DMatrixRMaj g, int r, long seed) {
-    return compute(g, r, RandomizedSvdRounds.defaultQ(r, g.numRows, g.numCols), RandomizedSvdRounds.DEFAULT_NITER, seed);
+    return compute(
+        g,
+        r,
+        RandomizedSvdRounds.defaultQ(r, g.numRows, g.numCols),
+        RandomizedSvdRounds.DEFAULT_NITER,
+        seed);
   }
 
   /** Top-r triplets of {@code sum(summands)}, with per-summand products added in list order. */

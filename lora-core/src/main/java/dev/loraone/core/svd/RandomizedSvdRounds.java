@@ -56,11 +56,21 @@ public final class RandomizedSvdRounds {
    */
   public static RandomizedSvdRounds start(int m, int n, int r, int q, int niter, long seed) {
     if (m < 1 || n < 1) {
-      throw new IllegalArgumentException("matrix shape (rows m=" + m + ", cols n=" + n + ") must have m >= 1 and n >= 1");
+      throw new IllegalArgumentException(
+          "matrix shape (rows m=" + m + ", cols n=" + n + ") must have m >= 1 and n >= 1");
     }
     int full = Math.min(m, n);
     if (r < 1 || r > full) {
-      throw new IllegalArgumentException("rank r=" + r + " must be in [1, min(m, n)=" + full + "] for a " + m + "x" + n + " matrix");
+      throw new IllegalArgumentException(
+          "rank r="
+              + r
+              + " must be in [1, min(m, n)="
+              + full
+              + "] for a "
+              + m
+              + "x"
+              + n
+              + " matrix");
     }
     if (q < r) {
       throw new IllegalArgumentException("oversampled size q=" + q + " must be >= rank r=" + r);
@@ -126,7 +136,8 @@ public final class RandomizedSvdRounds {
   /** Drives every remaining round against {@code g} and returns the finished state. */
   public RandomizedSvdRounds runAgainst(MatrixOperator g) {
     if (g.rows() != m || g.cols() != n) {
-      throw new IllegalArgumentException("operator is " + g.rows() + "x" + g.cols() + " but these rounds are for " + m + "x" + n);
+      throw new IllegalArgumentException(
+          "operator is " + g.rows() + "x" + g.cols() + " but these rounds are for " + m + "x" + n);
     }
     RandomizedSvdRounds s = this;
     while (!s.isDone()) s = s.accept(s.request().applyTo(g));

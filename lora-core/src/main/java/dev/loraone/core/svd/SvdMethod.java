@@ -45,7 +45,8 @@ public sealed interface SvdMethod {
   record Randomized(OptionalInt q, int niter, long seed) implements SvdMethod {
     public Randomized {
       if (niter < 0) throw new IllegalArgumentException("power iterations niter=" + niter + " must be >= 0");
-      if (q.isPresent() && q.getAsInt() < 1) throw new IllegalArgumentException("oversampled size q=" + q.getAsInt() + " must be >= 1");
+      if (q.isPresent() && q.getAsInt() < 1)
+        throw new IllegalArgumentException("oversampled size q=" + q.getAsInt() + " must be >= 1");
     }
 
     @Override

@@ -91,10 +91,17 @@ public final class ConditioningExperiment {
     boolean plainHolds = easy.plainSteps() >= 0
         && hardPlain >= config.plainRatioMin() * Math.max(1, easy.plainSteps());
     return List.of(
-        new Claim(String.format("preconditioned GD needs at most %sx the steps at %s", fmt(config.precRatioMax()), pair),
-            precHolds, evidence(easy.preconditionedSteps(), hard.preconditionedSteps(), config.maxSteps())),
-        new Claim(String.format("plain GD needs at least %sx the steps at %s", fmt(config.plainRatioMin()), pair),
-            plainHolds, evidence(easy.plainSteps(), hard.plainSteps(), config.maxSteps())));
+        new Claim(
+            String.format(
+                "preconditioned GD needs at most %sx the steps at %s",
+                fmt(config.precRatioMax()), pair),
+            precHolds,
+            evidence(easy.preconditionedSteps(), hard.preconditionedSteps(), config.maxSteps())),
+        new Claim(
+            String.format(
+                "plain GD needs at least %sx the steps at %s", fmt(config.plainRatioMin()), pair),
+            plainHolds,
+            evidence(easy.plainSteps(), hard.plainSteps(), config.maxSteps())));
   }
 
   private static String evidence(int easySteps, int hardSteps, int cap) {

@@ -28,7 +28,8 @@ public final class FactoredDescent {
   public record Rule(boolean preconditioned, double lr, double lambda) {
     public Rule {
       if (!(lr > 0) || (preconditioned && !(lambda > 0))) {
-        throw new IllegalArgumentException("need lr > 0 and, when preconditioned, lambda > 0: lr=" + lr + " lambda=" + lambda);
+        throw new IllegalArgumentException(
+            "need lr > 0 and, when preconditioned, lambda > 0: lr=" + lr + " lambda=" + lambda);
       }
     }
 

@@ -110,9 +110,15 @@ public final class InitComparisonExperiment {
     String gaEvidence = String.format("risk %.3g -> %.3g at step %d (lowest %.3g)",
         ga.risk()[0], ga.finalRisk(), config.steps(), gaMin);
     return List.of(
-        new Claim(String.format("LoRA-One + preconditioned GD reaches risk <= %.0e within %d steps", config.convergedRisk(), budget),
-            reached >= 0 && reached <= budget, oneEvidence),
-        new Claim(String.format("LoRA-GA-style init stalls above risk %.0e", config.stalledRisk()),
-            ga.finalRisk() > config.stalledRisk(), gaEvidence));
+        new Claim(
+            String.format(
+                "LoRA-One + preconditioned GD reaches risk <= %.0e within %d steps",
+                config.convergedRisk(), budget),
+            reached >= 0 && reached <= budget,
+            oneEvidence),
+        new Claim(
+            String.format("LoRA-GA-style init stalls above risk %.0e", config.stalledRisk()),
+            ga.finalRisk() > config.stalledRisk(),
+            gaEvidence));
   }
 }

@@ -43,7 +43,11 @@ public final class LinearModelExperiments {
 
     /** The paper's setups for the chosen experiments. */
     public static Settings paper(Set<Experiment> experiments, long seed) {
-      return new Settings(experiments, seed, AlignmentExperiment.Config.paper(), InitComparisonExperiment.Config.paper(),
+      return new Settings(
+          experiments,
+          seed,
+          AlignmentExperiment.Config.paper(),
+          InitComparisonExperiment.Config.paper(),
           ConditioningExperiment.Config.paper());
     }
   }

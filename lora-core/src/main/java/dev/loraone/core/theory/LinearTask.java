@@ -36,7 +36,8 @@ public final class LinearTask {
         throw new IllegalArgumentException("all sizes must be positive: " + this);
       }
       if (rStar > Math.min(d, k) || 2 * r > Math.min(d, k)) {
-        throw new IllegalArgumentException("need r* <= min(d,k) and 2r <= min(d,k) (LoRA-GA takes 2r directions): " + this);
+        throw new IllegalArgumentException(
+            "need r* <= min(d,k) and 2r <= min(d,k) (LoRA-GA takes 2r directions): " + this);
       }
     }
 

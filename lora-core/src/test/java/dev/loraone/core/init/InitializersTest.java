@@ -32,7 +32,9 @@ class InitializersTest {
     for (String n : LoraInitializers.names()) assertEquals(n, LoraInitializers.forName(n).name());
     assertEquals("pissa", LoraInitializers.forName(" PiSSA ").name());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoraInitializers.forName("olora"));
-    assertTrue(e.getMessage().contains("'olora'") && e.getMessage().contains("lora-one, lora, gaussian, pissa, lora-ga"),
+    assertTrue(
+        e.getMessage().contains("'olora'")
+            && e.getMessage().contains("lora-one, lora, gaussian, pissa, lora-ga"),
         e.getMessage());
   }
 
@@ -132,7 +134,9 @@ class InitializersTest {
   void badInputsAreRejectedNamingParameterAndRange() {
     IllegalArgumentException rank = assertThrows(IllegalArgumentException.class,
         () -> InitContext.of("fc1", W0, GRAD, LoraScaling.rank(16, 11), 0, null));
-    assertTrue(rank.getMessage().contains("r=11") && rank.getMessage().contains("[1, min(out, in)=10]"), rank.getMessage());
+    assertTrue(
+        rank.getMessage().contains("r=11") && rank.getMessage().contains("[1, min(out, in)=10]"),
+        rank.getMessage());
 
     IllegalArgumentException ga = assertThrows(IllegalArgumentException.class, () -> LoraInitializers.forName("lora-ga")
         .init(InitContext.of("fc1", W0, GRAD, LoraScaling.rank(16, 6), 0, null)));
@@ -150,7 +154,8 @@ class InitializersTest {
         () -> InitContext.of("fc1", W0, new DMatrixRMaj(IN, OUT), SCALING, 0, null));
     assertTrue(shape.getMessage().contains("must be (out=12, in=10)"), shape.getMessage());
 
-    IllegalArgumentException gamma = assertThrows(IllegalArgumentException.class, () -> InitParams.defaults().withGamma(0));
+    IllegalArgumentException gamma =
+        assertThrows(IllegalArgumentException.class, () -> InitParams.defaults().withGamma(0));
     assertTrue(gamma.getMessage().contains("gamma=0.0") && gamma.getMessage().contains("> 0"), gamma.getMessage());
 
     IllegalArgumentException noW = assertThrows(IllegalArgumentException.class,

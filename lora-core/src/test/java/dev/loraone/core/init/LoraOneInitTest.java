@@ -88,16 +88,25 @@ class LoraOneInitTest {
     InitResult viaSvd = LoraOneInit.fromGradientSvd("q_proj", Svd.exact(grad, 8), 128);
     DMatrixRMaj expected = startDelta(grad, InitParams.defaults());
     // B*A is invariant to the per-triplet sign choice of the SVD
-    TestMatrices.assertClose(expected, Matrices.scaled(SCALING.factor(), Matrices.mult(viaSvd.b(), viaSvd.a())), 1e-14, "dW");
+    TestMatrices.assertClose(
+        expected,
+        Matrices.scaled(SCALING.factor(), Matrices.mult(viaSvd.b(), viaSvd.a())),
+        1e-14,
+        "dW");
   }
 
   @Test
   void zeroOrMissingGradientIsRejectedNamingTheLayer() {
     IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
         () -> INIT.init(InitContext.fromGradient("layer.3.v_proj", new DMatrixRMaj(12, 10), SCALING, 0, null)));
-    assertTrue(zero.getMessage().contains("layer.3.v_proj") && zero.getMessage().contains("nonzero"), zero.getMessage());
+    assertTrue(
+        zero.getMessage().contains("layer.3.v_proj") && zero.getMessage().contains("nonzero"),
+        zero.getMessage());
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
         () -> INIT.init(InitContext.of("layer.3.v_proj", new DMatrixRMaj(12, 10), null, SCALING, 0, null)));
-    assertTrue(missing.getMessage().contains("lora-one") && missing.getMessage().contains("layer.3.v_proj"), missing.getMessage());
+    assertTrue(
+        missing.getMessage().contains("lora-one")
+            && missing.getMessage().contains("layer.3.v_proj"),
+        missing.getMessage());
   }
 }

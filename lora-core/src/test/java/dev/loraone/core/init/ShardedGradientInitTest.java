@@ -32,7 +32,8 @@ class ShardedGradientInitTest {
   }
 
   private static ShardedGradientInit.Settings settings(boolean randomized) {
-    return new ShardedGradientInit.Settings("lora-one", new LoraScaling(16, 4, true), InitParams.defaults(), randomized, 4, 2, 7);
+    return new ShardedGradientInit.Settings(
+        "lora-one", new LoraScaling(16, 4, true), InitParams.defaults(), randomized, 4, 2, 7);
   }
 
   @Test
@@ -58,9 +59,14 @@ class ShardedGradientInitTest {
     InitResult exact = ShardedGradientInit.init("q", 0, SHAPE, shards, 6, null, settings(false));
     InitResult rand = ShardedGradientInit.init("q", 0, SHAPE, shards, 6, null, settings(true));
     double s = new LoraScaling(16, 4, true).factor();
-    double err = dev.loraone.core.metrics.Subspaces.relativeError(Matrices.mult(rand.b(), rand.a()), Matrices.mult(exact.b(), exact.a()));
+    double err =
+        dev.loraone.core.metrics.Subspaces.relativeError(
+            Matrices.mult(rand.b(), rand.a()), Matrices.mult(exact.b(), exact.a()));
     assertTrue(err < 1e-3, "q = 4r, niter = 2 on a spectrum with a clear gap: relative error of B0 A0 " + err);
-    assertEquals(s / LoraOneInit.DEFAULT_STABLE_GAMMA, s * Matrices.spectralNorm(Matrices.mult(exact.b(), exact.a())), 1e-9,
+    assertEquals(
+        s / LoraOneInit.DEFAULT_STABLE_GAMMA,
+        s * Matrices.spectralNorm(Matrices.mult(exact.b(), exact.a())),
+        1e-9,
         "spectral norm alpha/(sqrt(r) gamma) (reference 2.3)");
   }
 
@@ -69,14 +75,28 @@ class ShardedGradientInitTest {
     List<DMatrixRMaj> shards = shards(3);
     InitResult viaShards = ShardedGradientInit.init("q", 0, SHAPE, shards, 6, null, settings(false));
     DMatrixRMaj mean = Matrices.scaled(1.0 / 6, Matrices.sumInOrder(shards));
-    InitResult direct = new LoraOneInit().init(new InitContext("q", SHAPE, null, mean, new LoraScaling(16, 4, true), 0, InitParams.defaults()));
+    InitResult direct =
+        new LoraOneInit()
+            .init(
+                new InitContext(
+                    "q",
+                    SHAPE,
+                    null,
+                    mean,
+                    new LoraScaling(16, 4, true),
+                    0,
+                    InitParams.defaults()));
     assertArrayEquals(direct.a().data, viaShards.a().data, 0.0);
   }
 
   @Test
   void randomizedModeIsRefusedForLoraGa() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ShardedGradientInit.Settings("lora-ga",
-        new LoraScaling(16, 4, true), InitParams.defaults(), true, 4, 2, 0));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                new ShardedGradientInit.Settings(
+                    "lora-ga", new LoraScaling(16, 4, true), InitParams.defaults(), true, 4, 2, 0));
     assertTrue(e.getMessage().contains("init.mode = exact"), e.getMessage());
   }
 }

@@ -25,7 +25,10 @@ class OptimizersTest {
     assertInstanceOf(ScaledAdamW.class, Optimizers.create("Scaled-AdamW", cfg));
     assertInstanceOf(ScaledGD.class, Optimizers.create("scaled-gd", cfg));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Optimizers.create("lion", cfg));
-    assertTrue(e.getMessage().contains("'lion'") && e.getMessage().contains("adamw, scaled-adamw, scaled-gd"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'lion'")
+            && e.getMessage().contains("adamw, scaled-adamw, scaled-gd"),
+        e.getMessage());
   }
 
   @Test
@@ -42,7 +45,12 @@ class OptimizersTest {
   @Test
   void badConfigValuesAreRejectedNamingTheParameter() {
     OptimizerConfig d = OptimizerConfig.defaults(1e-3);
-    String[][] cases = {{"beta1=1.0", "[0, 1)"}, {"lr=NaN", ">= 0"}, {"loraPlusRatio=0.0", "> 0"}, {"maxGradNorm=0.0", "> 0"}};
+    String[][] cases = {
+      {"beta1=1.0", "[0, 1)"},
+      {"lr=NaN", ">= 0"},
+      {"loraPlusRatio=0.0", "> 0"},
+      {"maxGradNorm=0.0", "> 0"}
+    };
     Runnable[] makers = {() -> d.withBetas(1.0, 0.9), () -> d.withLr(Double.NaN), () -> d.withLoraPlusRatio(0),
         () -> d.withMaxGradNorm(0)};
     for (int i = 0; i < cases.length; i++) {
@@ -59,7 +67,9 @@ class OptimizersTest {
     assertTrue(count.getMessage().contains("1 param pairs but 2 grad pairs"), count.getMessage());
     LoraPair bad = pair(2);
     bad.b().set(1, 1, Double.NaN);
-    IllegalArgumentException nan = assertThrows(IllegalArgumentException.class, () -> opt.step(List.of(pair(1)), List.of(bad)));
+    IllegalArgumentException nan =
+        assertThrows(
+            IllegalArgumentException.class, () -> opt.step(List.of(pair(1)), List.of(bad)));
     assertTrue(nan.getMessage().contains("grads[0].B") && nan.getMessage().contains("(1, 1)"), nan.getMessage());
     assertEquals(0, opt.steps());
   }

@@ -93,7 +93,9 @@ class ScaledAdamWTest {
 
   @Test
   void lambdaMustBePositive() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OptimizerConfig.defaults(1e-4).withLambda(0));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> OptimizerConfig.defaults(1e-4).withLambda(0));
     assertTrue(e.getMessage().contains("lambda=0.0") && e.getMessage().contains("> 0"), e.getMessage());
   }
 }

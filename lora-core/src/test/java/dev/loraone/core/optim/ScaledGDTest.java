@@ -58,7 +58,11 @@ class ScaledGDTest {
   @Test
   void loraPlusRatioAndScheduleSetTheLearningRates() {
     // linear schedule, warmup 2 of 10: factors 0, 0.5, 1 at steps 0, 1, 2; B's lr is 4x A's.
-    OptimizerConfig cfg = OptimizerConfig.defaults(0.1).withLambda(1.0).withLoraPlusRatio(4).withSchedule(Schedule.linear(2, 10));
+    OptimizerConfig cfg =
+        OptimizerConfig.defaults(0.1)
+            .withLambda(1.0)
+            .withLoraPlusRatio(4)
+            .withSchedule(Schedule.linear(2, 10));
     ScaledGD opt = new ScaledGD(cfg);
     LoraPair p = scalars(0, 0);
     assertEquals(0.0, opt.step(List.of(p), List.of(scalars(1, 1))).lrA(), 0.0);

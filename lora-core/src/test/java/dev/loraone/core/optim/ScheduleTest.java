@@ -41,7 +41,9 @@ class ScheduleTest {
   @Test
   void badNamesAndStepCountsAreRejected() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Schedule.forName("step", 0, 1));
-    assertTrue(e.getMessage().contains("'step'") && e.getMessage().contains("constant, linear, cosine"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'step'") && e.getMessage().contains("constant, linear, cosine"),
+        e.getMessage());
     IllegalArgumentException w = assertThrows(IllegalArgumentException.class, () -> Schedule.linear(20, 10));
     assertTrue(w.getMessage().contains("warmup steps=20") && w.getMessage().contains("[0, total=10]"), w.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Schedule.cosine(0, 0));

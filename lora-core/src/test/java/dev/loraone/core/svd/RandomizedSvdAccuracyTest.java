@@ -58,7 +58,9 @@ class RandomizedSvdAccuracyTest {
     int t = 2 * niter + 1;
     double tail = 0;
     for (int j = r; j < s.length; j++) tail += Math.pow(s[j], 2 * t);
-    double inner = (1 + Math.sqrt((double) r / (p - 1))) * Math.pow(s[r], t) + Math.E * Math.sqrt(q) / p * Math.sqrt(tail);
+    double inner =
+        (1 + Math.sqrt((double) r / (p - 1))) * Math.pow(s[r], t)
+            + Math.E * Math.sqrt(q) / p * Math.sqrt(tail);
     return Math.pow(inner, 1.0 / t);
   }
 
@@ -77,15 +79,28 @@ class RandomizedSvdAccuracyTest {
         DMatrixRMaj qm = done.rangeBasis();
         DMatrixRMaj residual = Matrices.minus(g, Matrices.mult(qm, Matrices.multTransA(qm, g)));
         double err = Matrices.spectralNorm(residual);
-        assertTrue(err <= safety * bound, "niter=" + niter + " seed=" + seed + ": ||G - QQ^T G|| = " + err + " > " + safety
-            + " * bound " + bound);
+        assertTrue(
+            err <= safety * bound,
+            "niter="
+                + niter
+                + " seed="
+                + seed
+                + ": ||G - QQ^T G|| = "
+                + err
+                + " > "
+                + safety
+                + " * bound "
+                + bound);
         assertTrue(err >= sigma[q] * (1 - 1e-9), "a rank-q basis cannot beat sigma_{q+1}: " + err);
         errors[niter][seed] = err;
       }
     }
     for (int seed = 1; seed <= 3; seed++) {
-      // same Omega per seed: two power iterations must shrink the error well below the plain range finder's
-      assertTrue(errors[2][seed] < 0.75 * errors[0][seed], "niter=2 " + errors[2][seed] + " vs niter=0 " + errors[0][seed]);
+      // same Omega per seed: two power iterations must shrink the error well below the plain range
+      // finder's
+      assertTrue(
+          errors[2][seed] < 0.75 * errors[0][seed],
+          "niter=2 " + errors[2][seed] + " vs niter=0 " + errors[0][seed]);
     }
     // Power iterations must pay off: niter=2 bound is below sigma_{r+1} * 1.25 on this spectrum.
     assertTrue(halkoBound(sigma, r, q, 2) < 1.25 * sigma[r]);

@@ -120,9 +120,13 @@ class RandomizedSvdRoundsTest {
     errors.add(assertThrows(IllegalArgumentException.class, () -> RandomizedSvdRounds.start(M, N, 31, 40, 1, SEED)));
     assertTrue(errors.get(0).getMessage().contains("r=0"), errors.get(0).getMessage());
     assertTrue(errors.get(1).getMessage().contains("[1, min(m, n)=30]"), errors.get(1).getMessage());
-    IllegalArgumentException q = assertThrows(IllegalArgumentException.class, () -> RandomizedSvdRounds.start(M, N, 4, 3, 1, SEED));
+    IllegalArgumentException q =
+        assertThrows(
+            IllegalArgumentException.class, () -> RandomizedSvdRounds.start(M, N, 4, 3, 1, SEED));
     assertTrue(q.getMessage().contains("q=3") && q.getMessage().contains(">= rank r=4"), q.getMessage());
-    IllegalArgumentException it = assertThrows(IllegalArgumentException.class, () -> RandomizedSvdRounds.start(M, N, 4, 8, -1, SEED));
+    IllegalArgumentException it =
+        assertThrows(
+            IllegalArgumentException.class, () -> RandomizedSvdRounds.start(M, N, 4, 8, -1, SEED));
     assertTrue(it.getMessage().contains("niter=-1") && it.getMessage().contains(">= 0"), it.getMessage());
     DMatrixRMaj bad = TestMatrices.gaussian(M, N, 1);
     bad.set(3, 5, Double.POSITIVE_INFINITY);
@@ -133,7 +137,8 @@ class RandomizedSvdRoundsTest {
   @Test
   void acceptRejectsAProductOfTheWrongShapeOrWithNaN() {
     RandomizedSvdRounds s = RandomizedSvdRounds.start(M, N, R, Q, NITER, SEED);
-    IllegalArgumentException shape = assertThrows(IllegalArgumentException.class, () -> s.accept(new DMatrixRMaj(N, Q)));
+    IllegalArgumentException shape =
+        assertThrows(IllegalArgumentException.class, () -> s.accept(new DMatrixRMaj(N, Q)));
     assertTrue(shape.getMessage().contains("must be " + M + "x" + Q), shape.getMessage());
     DMatrixRMaj nan = new DMatrixRMaj(M, Q);
     nan.set(0, 0, Double.NaN);

@@ -38,6 +38,8 @@ class ConditioningExperimentTest {
 
   @Test
   void plainGdStepsGrowWithKappa() {
-    assertTrue(rows.get(0).plainSteps() < rows.get(1).plainSteps() && rows.get(1).plainSteps() < rows.get(2).plainSteps());
+    assertTrue(
+        rows.get(0).plainSteps() < rows.get(1).plainSteps()
+            && rows.get(1).plainSteps() < rows.get(2).plainSteps());
   }
 }

@@ -43,7 +43,11 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
       long[] bs = b.shape();
       if (as.length != 2 || bs.length != 2 || as[0] != bs[1]) {
         throw new IllegalArgumentException(
-            "lora_A " + Arrays.toString(as) + " and lora_B " + Arrays.toString(bs) + " must be [r,in] and [out,r] with the same r");
+            "lora_A "
+                + Arrays.toString(as)
+                + " and lora_B "
+                + Arrays.toString(bs)
+                + " must be [r,in] and [out,r] with the same r");
       }
     }
 
@@ -144,7 +148,10 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
    * sits at the top of the task model, so {@code modules_to_save} keys take no wrapper.
    */
   static String wrapper(String taskType, String module) {
-    return "SEQ_CLS".equals(taskType) && (module.startsWith("encoder.") || module.startsWith("embeddings.")) ? BERT : "";
+    return "SEQ_CLS".equals(taskType)
+            && (module.startsWith("encoder.") || module.startsWith("embeddings."))
+        ? BERT
+        : "";
   }
 
   /** Loads an adapter written by PEFT or by {@link #write}. Errors name the file and key. */
@@ -248,7 +255,15 @@ public record PeftAdapter(Config config, Map<String, Pair> modules, Map<String, 
     Config c = trained.config();
     double alpha = c.loraAlpha() * (c.useRslora() ? Math.sqrt(2) : 2);
     return new PeftAdapter(
-        new Config(2 * c.r(), alpha, c.useRslora(), c.targetModules(), c.taskType(), c.baseModel(), c.loraDropout()), out,
+        new Config(
+            2 * c.r(),
+            alpha,
+            c.useRslora(),
+            c.targetModules(),
+            c.taskType(),
+            c.baseModel(),
+            c.loraDropout()),
+        out,
         trained.savedModules());
   }
 

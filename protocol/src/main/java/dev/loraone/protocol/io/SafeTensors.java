@@ -92,7 +92,15 @@ public final class SafeTensors {
       readFully(ch, lenBuf, 0);
       long n = lenBuf.flip().getLong();
       if (n <= 0 || n > MAX_HEADER_BYTES || 8 + n > size) {
-        throw bad(file, "header length " + n + " is not in [1, min(" + MAX_HEADER_BYTES + ", file size - 8 = " + (size - 8) + ")]");
+        throw bad(
+            file,
+            "header length "
+                + n
+                + " is not in [1, min("
+                + MAX_HEADER_BYTES
+                + ", file size - 8 = "
+                + (size - 8)
+                + ")]");
       }
       ByteBuffer headBuf = ByteBuffer.allocate((int) n);
       readFully(ch, headBuf, 8);
@@ -119,7 +127,8 @@ public final class SafeTensors {
     }
   }
 
-  private static TensorBlob readTensor(Path file, FileChannel ch, String name, JsonNode spec, long dataStart, long dataLen)
+  private static TensorBlob readTensor(
+      Path file, FileChannel ch, String name, JsonNode spec, long dataStart, long dataLen)
       throws IOException {
     JsonNode dt = spec.get("dtype");
     JsonNode sh = spec.get("shape");
@@ -138,7 +147,17 @@ public final class SafeTensors {
     long begin = off.get(0).asLong(-1);
     long end = off.get(1).asLong(-1);
     if (begin < 0 || end < begin || end > dataLen) {
-      throw bad(file, "tensor \"" + name + "\": data_offsets [" + begin + ", " + end + "] outside the data section of " + dataLen + " bytes");
+      throw bad(
+          file,
+          "tensor \""
+              + name
+              + "\": data_offsets ["
+              + begin
+              + ", "
+              + end
+              + "] outside the data section of "
+              + dataLen
+              + " bytes");
     }
     long expected;
     try {
@@ -147,7 +166,18 @@ public final class SafeTensors {
       throw bad(file, "tensor \"" + name + "\": invalid shape " + sh);
     }
     if (expected != end - begin) {
-      throw bad(file, "tensor \"" + name + "\": shape " + sh + " of " + dtype + " needs " + expected + " bytes, offsets give " + (end - begin));
+      throw bad(
+          file,
+          "tensor \""
+              + name
+              + "\": shape "
+              + sh
+              + " of "
+              + dtype
+              + " needs "
+              + expected
+              + " bytes, offsets give "
+              + (end - begin));
     }
     if (expected > Integer.MAX_VALUE - 8) {
       throw bad(file, "tensor \"" + name + "\" has " + expected + " bytes, more than one Java array can hold");

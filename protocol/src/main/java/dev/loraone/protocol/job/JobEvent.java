@@ -69,12 +69,19 @@ public sealed interface JobEvent {
   /**
    * The job is done.
    *
-   * @param adapterDir the PEFT adapter folder ({@code adapter_model.safetensors}, {@code adapter_config.json}, {@code labels.json})
-   * @param adapterSha256 hex SHA-256 of {@code adapter_model.safetensors}: equal for equal jobs, whatever the workers did
+   * @param adapterDir the PEFT adapter folder ({@code adapter_model.safetensors}, {@code
+   *     adapter_config.json}, {@code labels.json})
+   * @param adapterSha256 hex SHA-256 of {@code adapter_model.safetensors}: equal for equal jobs,
+   *     whatever the workers did
    * @param finalEval the evaluation after the last step
    * @param exported what the exporting worker wrote (file name to SHA-256)
    */
-  record Finished(JobId job, Path adapterDir, String adapterSha256, Evaluated finalEval, Map<String, String> exported)
+  record Finished(
+      JobId job,
+      Path adapterDir,
+      String adapterSha256,
+      Evaluated finalEval,
+      Map<String, String> exported)
       implements JobEvent {}
 
   /** The job stopped; the last checkpoint (if any) is kept, so a new coordinator can resume it. */

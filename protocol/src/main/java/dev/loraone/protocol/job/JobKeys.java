@@ -30,13 +30,15 @@ public final class JobKeys {
       try {
         switch (type) {
           case INT -> {
-            if (c.getValue(path).valueType() != ConfigValueType.NUMBER) return "expected an integer " + range() + ", got " + show(c);
+            if (c.getValue(path).valueType() != ConfigValueType.NUMBER)
+              return "expected an integer " + range() + ", got " + show(c);
             double v = c.getNumber(path).doubleValue();
             if (v != Math.rint(v)) return "expected an integer " + range() + ", got " + show(c);
             if (v < min || v > max) return "= " + show(c) + " is out of range: expected " + range();
           }
           case DOUBLE -> {
-            if (c.getValue(path).valueType() != ConfigValueType.NUMBER) return "expected a number " + range() + ", got " + show(c);
+            if (c.getValue(path).valueType() != ConfigValueType.NUMBER)
+              return "expected a number " + range() + ", got " + show(c);
             double v = c.getDouble(path);
             if (!(v >= min && v <= max)) return "= " + show(c) + " is out of range: expected " + range();
           }
@@ -72,7 +74,10 @@ public final class JobKeys {
 
     private String range() {
       String lo = type == Type.INT ? String.valueOf((long) min) : String.valueOf(min);
-      String hi = max == Double.MAX_VALUE || max == Integer.MAX_VALUE ? "" : (type == Type.INT ? String.valueOf((long) max) : String.valueOf(max));
+      String hi =
+          max == Double.MAX_VALUE || max == Integer.MAX_VALUE
+              ? ""
+              : (type == Type.INT ? String.valueOf((long) max) : String.valueOf(max));
       return hi.isEmpty() ? ">= " + lo : "in [" + lo + ", " + hi + "]";
     }
   }
@@ -107,8 +112,22 @@ public final class JobKeys {
     put(m, choice("init.method", "lora-one", "init rule", "lora-one", "lora", "gaussian", "pissa", "lora-ga"));
     put(m, integer("init.batch", 8, 1, 1 << 20, "examples per init micro-batch (paper: bsz)"));
     put(m, integer("init.iters", 8, 1, 1 << 20, "init micro-batches (paper: iters)"));
-    put(m, integer("init.shards", 4, 1, 1 << 20, "canonical init shards: fixed, so the init does not depend on worker count"));
-    put(m, choice("init.mode", "randomized", "randomized: Halko rounds over shard products (lora-one); exact: reduce G (lora-ga always)", "randomized", "exact"));
+    put(
+        m,
+        integer(
+            "init.shards",
+            4,
+            1,
+            1 << 20,
+            "canonical init shards: fixed, so the init does not depend on worker count"));
+    put(
+        m,
+        choice(
+            "init.mode",
+            "randomized",
+            "randomized: Halko rounds over shard products (lora-one); exact: reduce G (lora-ga always)",
+            "randomized",
+            "exact"));
     put(m, integer("init.q-factor", 4, 1, 64, "randomized SVD oversampling q = q-factor * r"));
     put(m, integer("init.niter", 2, 0, 64, "randomized SVD power iterations"));
     put(m, dbl("init.gamma", 0, 0, 1e12, "stable_gamma; 0 = method default (128 LoRA-One, 16 LoRA-GA)"));
@@ -209,7 +228,10 @@ public final class JobKeys {
     for (int i = 1; i <= a.length(); i++) {
       cur[0] = i;
       for (int j = 1; j <= b.length(); j++) {
-        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+        cur[j] =
+            Math.min(
+                Math.min(cur[j - 1] + 1, prev[j] + 1),
+                prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
       }
       int[] t = prev;
       prev = cur;
@@ -226,8 +248,15 @@ public final class JobKeys {
 
   public static String describe() {
     StringBuilder sb = new StringBuilder();
-    ALL.values().forEach(k -> sb.append(String.format("job.%-26s %-20s %s%n", k.path(),
-        k.defaultValue() == null ? "(unset)" : k.defaultValue(), k.doc() + (k.choices().isEmpty() ? "" : " " + k.choices()))));
+    ALL.values()
+        .forEach(
+            k ->
+                sb.append(
+                    String.format(
+                        "job.%-26s %-20s %s%n",
+                        k.path(),
+                        k.defaultValue() == null ? "(unset)" : k.defaultValue(),
+                        k.doc() + (k.choices().isEmpty() ? "" : " " + k.choices()))));
     return sb.toString();
   }
 }

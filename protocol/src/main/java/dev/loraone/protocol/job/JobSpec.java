@@ -77,7 +77,9 @@ public final class JobSpec {
     String text;
     try {
       long size = Files.size(file);
-      if (size > MAX_CHARS) throw new InvalidJobException(source, List.of(JobTextShape.tooLong(source, size + " bytes")));
+      if (size > MAX_CHARS)
+        throw new InvalidJobException(
+            source, List.of(JobTextShape.tooLong(source, size + " bytes")));
       text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new IllegalArgumentException("job file " + file + " is not readable: " + e.getMessage(), e);
@@ -123,7 +125,8 @@ public final class JobSpec {
     } catch (InvalidJobException e) {
       throw e;
     } catch (StackOverflowError e) {
-      throw new InvalidJobException(source, List.of(source + ": the text is nested or self-referential too deeply to parse"));
+      throw new InvalidJobException(
+          source, List.of(source + ": the text is nested or self-referential too deeply to parse"));
     } catch (ConfigException e) {
       throw new InvalidJobException(source, List.of(e.getMessage()));
     } catch (RuntimeException e) {
@@ -131,16 +134,24 @@ public final class JobSpec {
     }
   }
 
-  /** Refuses every {@code include}: job text that is not a local file must not read local files, URLs or resources. */
-  private record NoIncludes(String source) implements ConfigIncluder, ConfigIncluderFile, ConfigIncluderURL, ConfigIncluderClasspath {
+  /**
+   * Refuses every {@code include}: job text that is not a local file must not read local files,
+   * URLs or resources.
+   */
+  private record NoIncludes(String source)
+      implements ConfigIncluder, ConfigIncluderFile, ConfigIncluderURL, ConfigIncluderClasspath {
     @Override
     public ConfigIncluder withFallback(ConfigIncluder fallback) {
       return this;
     }
 
     private ConfigObject refuse(String what) {
-      throw new ConfigException.Generic(source + ": 'include " + what + "' is not allowed here: a job sent as text may not read the"
-          + " files of the JVM that parses it; put the included keys into the job");
+      throw new ConfigException.Generic(
+          source
+              + ": 'include "
+              + what
+              + "' is not allowed here: a job sent as text may not read the"
+              + " files of the JVM that parses it; put the included keys into the job");
     }
 
     @Override
@@ -176,7 +187,11 @@ public final class JobSpec {
       throw new InvalidJobException(overridesSource, List.of(e.getMessage()));
     }
     if (file == null) {
-      return of(over.hasPath("job") ? over : ConfigFactory.parseMap(Map.of("job.name", "job"), "defaults"), overridesSource);
+      return of(
+          over.hasPath("job")
+              ? over
+              : ConfigFactory.parseMap(Map.of("job.name", "job"), "defaults"),
+          overridesSource);
     }
     if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
     Config base;
@@ -208,7 +223,9 @@ public final class JobSpec {
     }
     List<String> problems = new ArrayList<>();
     if (!raw.hasPath("job")) {
-      throw new InvalidJobException(source, List.of("expected a top-level 'job { ... }' block; found keys " + raw.root().keySet()));
+      throw new InvalidJobException(
+          source,
+          List.of("expected a top-level 'job { ... }' block; found keys " + raw.root().keySet()));
     }
     Config job;
     try {
@@ -220,7 +237,9 @@ public final class JobSpec {
     job = expandShorthands(job, shorthand);
     problems.addAll(shorthand);
     for (String top : raw.root().keySet()) {
-      if (!top.equals("job")) problems.add(where(raw.getValue(top)) + "unknown top-level key '" + top + "' (only 'job' is read)");
+      if (!top.equals("job"))
+        problems.add(
+            where(raw.getValue(top)) + "unknown top-level key '" + top + "' (only 'job' is read)");
     }
     Set<String> known = JobKeys.ALL.keySet();
     for (Map.Entry<String, ConfigValue> e : job.entrySet()) {
@@ -234,8 +253,12 @@ public final class JobSpec {
       if (problem != null) problems.add(where(merged.getValue(k.path())) + "'job." + k.path() + "' " + problem);
     }
     if (problems.isEmpty() && !NAME.matcher(merged.getString("name")).matches()) {
-      problems.add(where(merged.getValue("name")) + "'job.name' = \"" + merged.getString("name")
-          + "\" is not a job name: expected 1-64 of [A-Za-z0-9._-], starting with a letter or digit (it names folders)");
+      problems.add(
+          where(merged.getValue("name"))
+              + "'job.name' = \""
+              + merged.getString("name")
+              + "\" is not a job name: expected 1-64 of [A-Za-z0-9._-], starting with a letter or digit (it names "
+                  + "folders)");
     }
     if (problems.isEmpty()) {
       int batch = merged.getInt("train.batch");
@@ -278,7 +301,9 @@ public final class JobSpec {
     if (v == null || v.origin() == null) return "";
     String d = v.origin().filename() != null ? v.origin().filename() : v.origin().description();
     if (d == null || d.startsWith("defaults") || d.startsWith("merge of")) return "";
-    return v.origin().lineNumber() > 0 && v.origin().filename() != null ? d + ":" + v.origin().lineNumber() + ": " : d + ": ";
+    return v.origin().lineNumber() > 0 && v.origin().filename() != null
+        ? d + ":" + v.origin().lineNumber() + ": "
+        : d + ": ";
   }
 
   public String source() {
@@ -301,7 +326,10 @@ public final class JobSpec {
     return job.getBoolean(JobKeys.require(key));
   }
 
-  /** A string value; null for keys whose default is absent and that the file does not set. Shorthands name their key. */
+  /**
+   * A string value; null for keys whose default is absent and that the file does not set.
+   * Shorthands name their key.
+   */
   public String getString(String key) {
     String k = JobKeys.require(SHORTHANDS.getOrDefault(key, key));
     return job.getIsNull(k) ? null : job.getString(k);
@@ -325,17 +353,20 @@ public final class JobSpec {
 
   private static Map<String, Object> unflatten(Map<String, Object> flat) {
     Map<String, Object> root = new java.util.TreeMap<>();
-    flat.forEach((k, v) -> {
-      String[] parts = k.split("\\.");
-      @SuppressWarnings("unchecked")
-      Map<String, Object> node = root;
-      for (int i = 0; i < parts.length - 1; i++) {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> next = (Map<String, Object>) node.computeIfAbsent(parts[i], x -> new java.util.TreeMap<String, Object>());
-        node = next;
-      }
-      node.put(parts[parts.length - 1], v);
-    });
+    flat.forEach(
+        (k, v) -> {
+          String[] parts = k.split("\\.");
+          @SuppressWarnings("unchecked")
+          Map<String, Object> node = root;
+          for (int i = 0; i < parts.length - 1; i++) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> next =
+                (Map<String, Object>)
+                    node.computeIfAbsent(parts[i], x -> new java.util.TreeMap<String, Object>());
+            node = next;
+          }
+          node.put(parts[parts.length - 1], v);
+        });
     return root;
   }
 

@@ -88,13 +88,30 @@ final class JobTextShape {
   }
 
   private static JobSpec.InvalidJobException tooDeep(String source, int line, int depth) {
-    return new JobSpec.InvalidJobException(source, List.of(source + ": line " + line + ": nesting deeper than " + MAX_DEPTH
-        + " levels ({ or [ or a dot in a key; reached " + depth + "); a job file needs at most " + NEEDED_DEPTH));
+    return new JobSpec.InvalidJobException(
+        source,
+        List.of(
+            source
+                + ": line "
+                + line
+                + ": nesting deeper than "
+                + MAX_DEPTH
+                + " levels ({ or [ or a dot in a key; reached "
+                + depth
+                + "); a job file needs at most "
+                + NEEDED_DEPTH));
   }
 
   private static JobSpec.InvalidJobException tooManySubstitutions(String source, int line) {
-    return new JobSpec.InvalidJobException(source, List.of(source + ": line " + line + ": more than " + MAX_SUBSTITUTIONS
-        + " substitutions (${...} or +=); a job file needs a few at most"));
+    return new JobSpec.InvalidJobException(
+        source,
+        List.of(
+            source
+                + ": line "
+                + line
+                + ": more than "
+                + MAX_SUBSTITUTIONS
+                + " substitutions (${...} or +=); a job file needs a few at most"));
   }
 
   static String tooLong(String source, String size) {

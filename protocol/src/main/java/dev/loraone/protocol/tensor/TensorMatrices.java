@@ -77,7 +77,8 @@ public final class TensorMatrices {
   /** The matrix of an F64 {@code [rows, cols]} tensor, every bit kept. */
   public static DMatrixRMaj matrix(TensorBlob t) {
     long[] s = t.shape();
-    if (t.dtype() != DType.F64 || s.length != 2) throw new IllegalArgumentException("expected an F64 [rows, cols] tensor, got " + t);
+    if (t.dtype() != DType.F64 || s.length != 2)
+      throw new IllegalArgumentException("expected an F64 [rows, cols] tensor, got " + t);
     return matrix(Math.toIntExact(s[0]), Math.toIntExact(s[1]), t);
   }
 }

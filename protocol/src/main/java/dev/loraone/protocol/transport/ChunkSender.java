@@ -25,29 +25,29 @@ import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
 
 /**
- * Sends one {@link WireMessage} of any size to an actor on another node, through that node's
- * {@link TransferInbox}, without raising Artery's frame size: Artery silently drops a message
- * over {@code maximum-frame-size} (FEASIBILITY.md section 5), and the large-message lane must be
- * configured per destination on both sides and is meant for a few MiB.
+ * Sends one {@link WireMessage} of any size to an actor on another node, through that node's {@link
+ * TransferInbox}, without raising Artery's frame size: Artery silently drops a message over {@code
+ * maximum-frame-size} (FEASIBILITY.md section 5), and the large-message lane must be configured per
+ * destination on both sides and is meant for a few MiB.
  *
  * <p>Spawn one per transfer as a child of the caller; it reports one {@link TransferOutcome} to
  * {@code replyTo} and stops. The message is serialized once with the wire serializer, streamed
- * straight into {@code chunk-size} chunks ({@link ChunkingOutputStream}, no contiguous copy) and sent with a sliding window of {@code window} unacknowledged
- * chunks ({@link SlidingWindow}); the inbox acknowledges each chunk, so a lost chunk (or a lost
- * ack) is resent after {@code retransmit-after}, and duplicates are harmless because everything is
- * keyed by (transfer id, chunk index). The inbox checks a CRC-32C of the whole payload after
- * reassembly, deserializes straight from the chunks, tells the target and confirms with
- * {@code TransferCompleted}.
+ * straight into {@code chunk-size} chunks ({@link ChunkingOutputStream}, no contiguous copy) and
+ * sent with a sliding window of {@code window} unacknowledged chunks ({@link SlidingWindow}); the
+ * inbox acknowledges each chunk, so a lost chunk (or a lost ack) is resent after {@code
+ * retransmit-after}, and duplicates are harmless because everything is keyed by (transfer id, chunk
+ * index). The inbox checks a CRC-32C of the whole payload after reassembly, deserializes straight
+ * from the chunks, tells the target and confirms with {@code TransferCompleted}.
  *
  * <p>Why not Pekko Streams' {@code SourceRef}: a StreamRef fails the whole stream on a lost or
  * out-of-order element or a subscription timeout, so it would still need resume-and-retry on top;
  * it needs a stream materialized per transfer on both sides; and a {@code SourceRef} inside a
- * message needs Pekko's own serializer in the middle of our Kryo records. Plain acknowledged
- * chunks over ordinary Artery messages give per-chunk retransmission and idempotency in ~300
- * lines, with every byte on the wire going through the registered Kryo classes.
+ * message needs Pekko's own serializer in the middle of our Kryo records. Plain acknowledged chunks
+ * over ordinary Artery messages give per-chunk retransmission and idempotency in ~300 lines, with
+ * every byte on the wire going through the registered Kryo classes.
  *
- * <p>Flow control: at most {@code window * chunk-size} bytes (9 MiB by default) are queued ahead
- * of the acks, so a transfer cannot flood Artery's ordinary lane and starve cluster heartbeats for
+ * <p>Flow control: at most {@code window * chunk-size} bytes (9 MiB by default) are queued ahead of
+ * the acks, so a transfer cannot flood Artery's ordinary lane and starve cluster heartbeats for
  * long. Serialization and the checksum run on this actor's thread when it starts (about 1 s per
  * GB); spawn it on a dedicated dispatcher for very large payloads if that matters.
  */
@@ -75,38 +75,59 @@ public final class ChunkSender extends AbstractBehavior<Object> {
   public static Behavior<TransferMessage> create(
       TransferId id, WireMessage message, ActorRef<?> target, ActorRef<TransferMessage> inbox,
       ActorRef<TransferOutcome> replyTo, TransferSettings settings) {
-    return Behaviors.<Object>setup(ctx -> {
-      long t0 = System.nanoTime();
-      if (message instanceof TransferMessage) {
-        replyTo.tell(new TransferOutcome.Failed(id, "transfer messages are not sent through a transfer"));
-        return Behaviors.stopped();
-      }
-      ChunkingOutputStream chunks = new ChunkingOutputStream(settings.chunkSize());
-      String manifest;
-      try {
-        Serializer serializer = SerializationExtension.get(Adapter.toClassic(ctx.getSystem())).findSerializerFor(message);
-        if (!(serializer instanceof KryoSerializer wire)) {
-          throw new IllegalArgumentException(message.getClass().getName() + " is not bound to the wire serializer");
-        }
-        wire.serialize(message, chunks);
-        chunks.close();
-        manifest = Serializers.manifestFor(serializer, message);
-      } catch (RuntimeException e) {
-        replyTo.tell(new TransferOutcome.Failed(id, "cannot serialize " + message.getClass().getSimpleName() + ": " + e));
-        return Behaviors.stopped();
-      }
-      if (chunks.total() > settings.maxTransferSize()) {
-        replyTo.tell(new TransferOutcome.Failed(id, chunks.total() + " bytes exceed loraone.transfer.max-transfer-size"));
-        return Behaviors.stopped();
-      }
-      return Behaviors.withTimers(timers -> new ChunkSender(ctx, timers, id, chunks, manifest, target, inbox, replyTo, settings, t0));
-    }).unsafeCast();
+    return Behaviors.<Object>setup(
+            ctx -> {
+              long t0 = System.nanoTime();
+              if (message instanceof TransferMessage) {
+                replyTo.tell(
+                    new TransferOutcome.Failed(
+                        id, "transfer messages are not sent through a transfer"));
+                return Behaviors.stopped();
+              }
+              ChunkingOutputStream chunks = new ChunkingOutputStream(settings.chunkSize());
+              String manifest;
+              try {
+                Serializer serializer =
+                    SerializationExtension.get(Adapter.toClassic(ctx.getSystem()))
+                        .findSerializerFor(message);
+                if (!(serializer instanceof KryoSerializer wire)) {
+                  throw new IllegalArgumentException(
+                      message.getClass().getName() + " is not bound to the wire serializer");
+                }
+                wire.serialize(message, chunks);
+                chunks.close();
+                manifest = Serializers.manifestFor(serializer, message);
+              } catch (RuntimeException e) {
+                replyTo.tell(
+                    new TransferOutcome.Failed(
+                        id, "cannot serialize " + message.getClass().getSimpleName() + ": " + e));
+                return Behaviors.stopped();
+              }
+              if (chunks.total() > settings.maxTransferSize()) {
+                replyTo.tell(
+                    new TransferOutcome.Failed(
+                        id, chunks.total() + " bytes exceed loraone.transfer.max-transfer-size"));
+                return Behaviors.stopped();
+              }
+              return Behaviors.withTimers(
+                  timers ->
+                      new ChunkSender(
+                          ctx, timers, id, chunks, manifest, target, inbox, replyTo, settings, t0));
+            })
+        .unsafeCast();
   }
 
   private ChunkSender(
-      ActorContext<Object> ctx, TimerScheduler<Object> timers, TransferId id, ChunkingOutputStream payload, String manifest,
-      ActorRef<?> target, ActorRef<TransferMessage> inbox, ActorRef<TransferOutcome> replyTo,
-      TransferSettings settings, long startedAt) {
+      ActorContext<Object> ctx,
+      TimerScheduler<Object> timers,
+      TransferId id,
+      ChunkingOutputStream payload,
+      String manifest,
+      ActorRef<?> target,
+      ActorRef<TransferMessage> inbox,
+      ActorRef<TransferOutcome> replyTo,
+      TransferSettings settings,
+      long startedAt) {
     super(ctx);
     this.settings = settings;
     this.id = id;
@@ -118,7 +139,9 @@ public final class ChunkSender extends AbstractBehavior<Object> {
     this.retransmitAfterNanos = settings.retransmitAfter().toNanos();
     ActorRef<TransferMessage> self = ctx.getSelf().narrow();
     this.start = new TransferStart(id, manifest, totalBytes, settings.chunkSize(), payload.crc32c(), target, self);
-    this.window = new SlidingWindow(start.chunkCount(), settings.window(), retransmitAfterNanos, settings.maxRetransmits());
+    this.window =
+        new SlidingWindow(
+            start.chunkCount(), settings.window(), retransmitAfterNanos, settings.maxRetransmits());
     ctx.watch(inbox);
     timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.tickInterval());
     long now = System.nanoTime();
@@ -148,7 +171,9 @@ public final class ChunkSender extends AbstractBehavior<Object> {
   private Behavior<Object> onCompleted(TransferCompleted done) {
     if (!done.transfer().equals(id)) return this;
     Duration elapsed = Duration.ofNanos(System.nanoTime() - startedAt);
-    replyTo.tell(new TransferOutcome.Delivered(id, totalBytes, window.chunkCount(), window.totalResends() + startResends, elapsed));
+    replyTo.tell(
+        new TransferOutcome.Delivered(
+            id, totalBytes, window.chunkCount(), window.totalResends() + startResends, elapsed));
     return Behaviors.stopped();
   }
 

@@ -43,7 +43,8 @@ final class Reassembly {
     }
     int expected = expectedLength(index);
     if (payload.byteSize() != expected) {
-      throw new IllegalArgumentException("chunk " + index + " holds " + payload.byteSize() + " bytes, expected " + expected);
+      throw new IllegalArgumentException(
+          "chunk " + index + " holds " + payload.byteSize() + " bytes, expected " + expected);
     }
     if (parts[index] != null) return false;
     parts[index] = payload.bytes();

@@ -152,7 +152,11 @@ public final class TransferInbox extends AbstractBehavior<Object> {
     TransferStart s = in.start;
     int crc = in.parts.crc32c();
     if (crc != s.crc32c()) {
-      finish(s, new TransferRejected(s.transfer(), String.format("CRC-32C mismatch: got %08x, expected %08x", crc, s.crc32c())));
+      finish(
+          s,
+          new TransferRejected(
+              s.transfer(),
+              String.format("CRC-32C mismatch: got %08x, expected %08x", crc, s.crc32c())));
       return;
     }
     Object message;

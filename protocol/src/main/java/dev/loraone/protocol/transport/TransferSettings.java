@@ -33,7 +33,10 @@ public record TransferSettings(
     if (rememberCompleted < 1) throw new IllegalArgumentException("loraone.transfer.remember-completed must be >= 1");
   }
 
-  /** Reads {@code loraone.transfer} and checks the chunk size against Artery's frame size, if remoting is configured. */
+  /**
+   * Reads {@code loraone.transfer} and checks the chunk size against Artery's frame size, if
+   * remoting is configured.
+   */
   public static TransferSettings fromConfig(Config root) {
     Config c = root.getConfig("loraone.transfer");
     TransferSettings s = new TransferSettings(
@@ -55,11 +58,27 @@ public record TransferSettings(
   }
 
   public TransferSettings withChunkSize(int bytes) {
-    return new TransferSettings(bytes, window, retransmitAfter, tickInterval, maxRetransmits, maxTransferSize, idleTimeout, rememberCompleted);
+    return new TransferSettings(
+        bytes,
+        window,
+        retransmitAfter,
+        tickInterval,
+        maxRetransmits,
+        maxTransferSize,
+        idleTimeout,
+        rememberCompleted);
   }
 
   public TransferSettings withWindow(int chunks) {
-    return new TransferSettings(chunkSize, chunks, retransmitAfter, tickInterval, maxRetransmits, maxTransferSize, idleTimeout, rememberCompleted);
+    return new TransferSettings(
+        chunkSize,
+        chunks,
+        retransmitAfter,
+        tickInterval,
+        maxRetransmits,
+        maxTransferSize,
+        idleTimeout,
+        rememberCompleted);
   }
 
   public TransferSettings withRetransmit(Duration after, Duration tick, int max) {

@@ -41,15 +41,19 @@ import java.util.Map;
 public sealed interface CoordinatorMessage extends WireMessage {
 
   /**
-   * A worker announces itself. The coordinator rejects a different {@code protocolVersion}
-   * ({@link WireRegistry#PROTOCOL_VERSION}): records serialize positionally, so both sides must
-   * run the same wire classes.
+   * A worker announces itself. The coordinator rejects a different {@code protocolVersion} ({@link
+   * WireRegistry#PROTOCOL_VERSION}): records serialize positionally, so both sides must run the
+   * same wire classes.
    *
    * @param device e.g. {@code cpu}, {@code cuda:0}
    * @param runtime free-form facts for logs and placement: JVM, DJL engine, threads, memory
    */
   record RegisterWorker(
-      WorkerId worker, int protocolVersion, String device, Map<String, String> runtime, Endpoint<WorkerMessage> endpoint)
+      WorkerId worker,
+      int protocolVersion,
+      String device,
+      Map<String, String> runtime,
+      Endpoint<WorkerMessage> endpoint)
       implements CoordinatorMessage {
     public RegisterWorker {
       notNull("worker", worker);
@@ -76,7 +80,8 @@ public sealed interface CoordinatorMessage extends WireMessage {
    * <pre>
    *   key                    dtype shape     meaning
    *   &lt;module&gt;.shape         I64  [2]       {out, in} of each adapted module (PEFT: A:[r,in], B:[out,r])
-   *   &lt;module&gt;.index         I64  [1]       its position in model order (seeds its init: Seeds.MODULE_SVD + index)
+   *   &lt;module&gt;.index         I64  [1]       its position in model order (seeds its init: Seeds.MODULE_SVD +
+   *       index)
    *   classifier.weight      F32  [C,H]     the head's initial values
    *   classifier.bias        F32  [C]
    *   &lt;module&gt;.lora_A        F32  [r,in]    A0, only when the init ran on the worker
@@ -90,9 +95,11 @@ public sealed interface CoordinatorMessage extends WireMessage {
    *   task.type              U8   [bytes]   classification | causal-lm | embedding (UTF-8): metrics and PEFT task type
    *   device.kind            U8   [bytes]   cpu | cuda: a worker of another kind sends another layout and is refused
    * </pre>
+   *
    * The accessors below decode it, so neither side spells a key twice.
    */
-  record JobJoined(JobId job, WorkerId worker, Map<String, TensorBlob> layout) implements CoordinatorMessage {
+  record JobJoined(JobId job, WorkerId worker, Map<String, TensorBlob> layout)
+      implements CoordinatorMessage {
     public static final String SHAPE = ".shape";
     public static final String INDEX = ".index";
     public static final String LORA_A = ".lora_A";
@@ -126,7 +133,9 @@ public sealed interface CoordinatorMessage extends WireMessage {
     /** The adapted modules in model order. */
     public List<String> modules() {
       List<String> out = new ArrayList<>();
-      layout.keySet().stream().filter(k -> k.endsWith(SHAPE)).forEach(k -> out.add(k.substring(0, k.length() - SHAPE.length())));
+      layout.keySet().stream()
+          .filter(k -> k.endsWith(SHAPE))
+          .forEach(k -> out.add(k.substring(0, k.length() - SHAPE.length())));
       out.sort(Comparator.comparingLong(m -> scalar(m + INDEX)));
       return out;
     }
@@ -142,7 +151,10 @@ public sealed interface CoordinatorMessage extends WireMessage {
       return Map.of(HEAD_WEIGHT, require(HEAD_WEIGHT), HEAD_BIAS, require(HEAD_BIAS));
     }
 
-    /** A0 and B0 by {@code <module>.lora_A} / {@code <module>.lora_B} when the worker ran the init; empty when the coordinator must. */
+    /**
+     * A0 and B0 by {@code <module>.lora_A} / {@code <module>.lora_B} when the worker ran the init;
+     * empty when the coordinator must.
+     */
     public Map<String, TensorBlob> initAdapters() {
       Map<String, TensorBlob> out = new LinkedHashMap<>();
       layout.forEach((k, v) -> {
@@ -174,7 +186,8 @@ public sealed interface CoordinatorMessage extends WireMessage {
       try {
         return JSON.readValue(require(LABELS).bytes(), new TypeReference<List<String>>() {});
       } catch (java.io.IOException e) {
-        throw new IllegalArgumentException("layout key " + LABELS + " is not a JSON array of strings: " + e.getMessage());
+        throw new IllegalArgumentException(
+            "layout key " + LABELS + " is not a JSON array of strings: " + e.getMessage());
       }
     }
 
@@ -212,7 +225,9 @@ public sealed interface CoordinatorMessage extends WireMessage {
 
     private TensorBlob require(String key) {
       TensorBlob t = layout.get(key);
-      if (t == null) throw new IllegalArgumentException("layout of worker " + worker + " for job " + job + " has no key " + key);
+      if (t == null)
+        throw new IllegalArgumentException(
+            "layout of worker " + worker + " for job " + job + " has no key " + key);
       return t;
     }
 
@@ -301,7 +316,14 @@ public sealed interface CoordinatorMessage extends WireMessage {
    * coordinator can reduce batches in index order before dividing.
    */
   record Evaluated(
-      JobId job, WorkerId worker, long step, int batch, int examples, double weight, double lossSum, Map<String, Double> sums)
+      JobId job,
+      WorkerId worker,
+      long step,
+      int batch,
+      int examples,
+      double weight,
+      double lossSum,
+      Map<String, Double> sums)
       implements CoordinatorMessage {
     public Evaluated {
       notNull("job", job);

@@ -53,7 +53,10 @@ public final class KryoSerializer extends SerializerWithStringManifest {
   public static KryoSerializer of(ActorSystem<?> system) {
     var bound = SerializationExtension.get(Adapter.toClassic(system)).serializerByIdentity().get(IDENTIFIER);
     if (bound.isEmpty() || !(bound.get() instanceof KryoSerializer k)) {
-      throw new IllegalStateException("serializer " + IDENTIFIER + " is not KryoSerializer: is protocol's reference.conf on the classpath?");
+      throw new IllegalStateException(
+          "serializer "
+              + IDENTIFIER
+              + " is not KryoSerializer: is protocol's reference.conf on the classpath?");
     }
     return k;
   }
@@ -124,7 +127,10 @@ public final class KryoSerializer extends SerializerWithStringManifest {
             o.getClass().getName() + " is not a registered wire message (add it to WireRegistry)"));
   }
 
-  /** Refs via the system's {@link ActorRefResolver}, looked up on first use (the serializer is built during start-up). */
+  /**
+   * Refs via the system's {@link ActorRefResolver}, looked up on first use (the serializer is built
+   * during start-up).
+   */
   private static final class ResolverCodec implements ActorRefCodec {
     private final ExtendedActorSystem system;
     private volatile ActorRefResolver resolver;

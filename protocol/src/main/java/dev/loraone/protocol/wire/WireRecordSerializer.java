@@ -117,11 +117,16 @@ final class WireRecordSerializer<R> extends Serializer<R> {
 
   private static Codec codecFor(Type t, String where, Set<Class<?>> registered, ActorRefCodec refs) {
     Class<?> raw = rawClass(t, where);
-    if (raw == int.class || raw == Integer.class) return codec((k, o, v) -> o.writeVarInt((Integer) v, false), (k, in) -> in.readVarInt(false));
-    if (raw == long.class || raw == Long.class) return codec((k, o, v) -> o.writeVarLong((Long) v, false), (k, in) -> in.readVarLong(false));
-    if (raw == double.class || raw == Double.class) return codec((k, o, v) -> o.writeDouble((Double) v), (k, in) -> in.readDouble());
-    if (raw == float.class || raw == Float.class) return codec((k, o, v) -> o.writeFloat((Float) v), (k, in) -> in.readFloat());
-    if (raw == boolean.class || raw == Boolean.class) return codec((k, o, v) -> o.writeBoolean((Boolean) v), (k, in) -> in.readBoolean());
+    if (raw == int.class || raw == Integer.class)
+      return codec((k, o, v) -> o.writeVarInt((Integer) v, false), (k, in) -> in.readVarInt(false));
+    if (raw == long.class || raw == Long.class)
+      return codec((k, o, v) -> o.writeVarLong((Long) v, false), (k, in) -> in.readVarLong(false));
+    if (raw == double.class || raw == Double.class)
+      return codec((k, o, v) -> o.writeDouble((Double) v), (k, in) -> in.readDouble());
+    if (raw == float.class || raw == Float.class)
+      return codec((k, o, v) -> o.writeFloat((Float) v), (k, in) -> in.readFloat());
+    if (raw == boolean.class || raw == Boolean.class)
+      return codec((k, o, v) -> o.writeBoolean((Boolean) v), (k, in) -> in.readBoolean());
     if (raw == String.class) {
       return codec((k, o, v) -> o.writeString((String) v), (k, in) -> {
         String s = in.readString();
@@ -173,7 +178,9 @@ final class WireRecordSerializer<R> extends Serializer<R> {
     }
     if (raw.isArray()) throw new IllegalArgumentException(where + ": wire records carry no raw arrays; use TensorBlob");
     if (raw.isInterface()) {
-      if (!raw.isSealed()) throw new IllegalArgumentException(where + ": interface " + raw.getName() + " must be sealed");
+      if (!raw.isSealed())
+        throw new IllegalArgumentException(
+            where + ": interface " + raw.getName() + " must be sealed");
       return codec((k, o, v) -> k.writeClassAndObject(o, v), (k, in) -> {
         Object v = k.readClassAndObject(in);
         if (!raw.isInstance(v)) {

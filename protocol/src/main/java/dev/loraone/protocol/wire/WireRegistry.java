@@ -30,7 +30,8 @@ import java.util.stream.Collectors;
  */
 public final class WireRegistry {
   /** Sent in {@code RegisterWorker}; both sides must agree. */
-  public static final int PROTOCOL_VERSION = 3; // 2: WorkItem.Join; 3: weights and metrics in GradientsComputed/Evaluated
+  public static final int PROTOCOL_VERSION =
+      3; // 2: WorkItem.Join; 3: weights and metrics in GradientsComputed/Evaluated
 
   /** One registration: Kryo id, manifest, class. */
   public record Entry(int id, String manifest, Class<?> type) {}

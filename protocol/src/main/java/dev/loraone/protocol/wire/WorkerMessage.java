@@ -138,8 +138,12 @@ public sealed interface WorkerMessage extends WireMessage {
     }
   }
 
-  /** Merge adapter version {@code step} and write {@code formats} (e.g. {@code onnx}, {@code peft}) under {@code destination}. */
-  record Export(JobId job, long step, String destination, List<String> formats) implements WorkerMessage {
+  /**
+   * Merge adapter version {@code step} and write {@code formats} (e.g. {@code onnx}, {@code peft})
+   * under {@code destination}.
+   */
+  record Export(JobId job, long step, String destination, List<String> formats)
+      implements WorkerMessage {
     public Export {
       notNull("job", job);
       nonNegative("step", step);

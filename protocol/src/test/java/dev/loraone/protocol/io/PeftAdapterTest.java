@@ -22,13 +22,19 @@ class PeftAdapterTest {
     float[] b = new float[out * r];
     for (int i = 0; i < a.length; i++) a[i] = seed + i * 0.5f;
     for (int i = 0; i < b.length; i++) b[i] = seed - i * 0.25f;
-    return new PeftAdapter.Pair(TensorBlob.ofFloats(new long[] {r, in}, a), TensorBlob.ofFloats(new long[] {out, r}, b));
+    return new PeftAdapter.Pair(
+        TensorBlob.ofFloats(new long[] {r, in}, a), TensorBlob.ofFloats(new long[] {out, r}, b));
   }
 
   private static PeftAdapter adapter() {
     return new PeftAdapter(
-        new PeftAdapter.Config(2, 16, true, List.of("query", "value"), "FEATURE_EXTRACTION", "all-MiniLM-L6-v2", 0.0),
-        Map.of("encoder.layer.0.attention.self.query", pair(3, 2, 4, 1f), "encoder.layer.0.attention.self.value", pair(3, 2, 4, 2f)));
+        new PeftAdapter.Config(
+            2, 16, true, List.of("query", "value"), "FEATURE_EXTRACTION", "all-MiniLM-L6-v2", 0.0),
+        Map.of(
+            "encoder.layer.0.attention.self.query",
+            pair(3, 2, 4, 1f),
+            "encoder.layer.0.attention.self.value",
+            pair(3, 2, 4, 2f)));
   }
 
   @Test
@@ -61,7 +67,10 @@ class PeftAdapterTest {
     withHead.write(dir);
     JsonNode c = new ObjectMapper().readTree(dir.resolve(PeftAdapter.CONFIG_FILE).toFile());
     assertEquals("[\"classifier\"]", c.get("modules_to_save").toString());
-    assertTrue(SafeTensors.read(dir.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().containsKey("base_model.model.classifier.weight"));
+    assertTrue(
+        SafeTensors.read(dir.resolve(PeftAdapter.WEIGHTS_FILE))
+            .tensors()
+            .containsKey("base_model.model.classifier.weight"));
     assertEquals(withHead, PeftAdapter.read(dir));
   }
 
@@ -77,10 +86,22 @@ class PeftAdapterTest {
   void keysFollowPeftsModulePathsPerTaskTypeAndReadBackAsOurModuleNames() throws IOException {
     Map<String, PeftAdapter.Pair> bert = Map.of("encoder.layer.0.attention.self.query", pair(3, 2, 4, 1f),
         "encoder.layer.0.output.dense", pair(3, 2, 4, 2f));
-    PeftAdapter cls = new PeftAdapter(new PeftAdapter.Config(2, 16, true, PeftAdapter.targetModules(bert.keySet()), "SEQ_CLS",
-        "sentence-transformers/all-MiniLM-L6-v2", 0.0), bert,
-        Map.of("classifier.weight", TensorBlob.ofFloats(new long[] {2, 3}, new float[6]),
-            "classifier.bias", TensorBlob.ofFloats(new long[] {2}, new float[2])));
+    PeftAdapter cls =
+        new PeftAdapter(
+            new PeftAdapter.Config(
+                2,
+                16,
+                true,
+                PeftAdapter.targetModules(bert.keySet()),
+                "SEQ_CLS",
+                "sentence-transformers/all-MiniLM-L6-v2",
+                0.0),
+            bert,
+            Map.of(
+                "classifier.weight",
+                TensorBlob.ofFloats(new long[] {2, 3}, new float[6]),
+                "classifier.bias",
+                TensorBlob.ofFloats(new long[] {2}, new float[2])));
     Path c = dir.resolve("cls");
     cls.write(c);
     Set<String> keys = SafeTensors.read(c.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().keySet();
@@ -100,9 +121,16 @@ class PeftAdapterTest {
     assertEquals(Set.of("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
         "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"),
         SafeTensors.read(l.resolve(PeftAdapter.WEIGHTS_FILE)).tensors().keySet());
-    assertEquals(List.of("dense", "key", "query", "value"), PeftAdapter.targetModules(List.of(
-        "encoder.layer.0.attention.self.query", "encoder.layer.0.attention.self.key", "encoder.layer.0.attention.self.value",
-        "encoder.layer.0.attention.output.dense", "encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense")),
+    assertEquals(
+        List.of("dense", "key", "query", "value"),
+        PeftAdapter.targetModules(
+            List.of(
+                "encoder.layer.0.attention.self.query",
+                "encoder.layer.0.attention.self.key",
+                "encoder.layer.0.attention.self.value",
+                "encoder.layer.0.attention.output.dense",
+                "encoder.layer.0.intermediate.dense",
+                "encoder.layer.0.output.dense")),
         "all-linear on BERT, expanded as PEFT saves it");
   }
 
@@ -118,8 +146,12 @@ class PeftAdapterTest {
   @Test
   void subtractMutatedInitPreservesScaledDelta() {
     PeftAdapter trained = adapter();
-    Map<String, PeftAdapter.Pair> init = Map.of(
-        "encoder.layer.0.attention.self.query", pair(3, 2, 4, -1f), "encoder.layer.0.attention.self.value", pair(3, 2, 4, 0.5f));
+    Map<String, PeftAdapter.Pair> init =
+        Map.of(
+            "encoder.layer.0.attention.self.query",
+            pair(3, 2, 4, -1f),
+            "encoder.layer.0.attention.self.value",
+            pair(3, 2, 4, 0.5f));
     PeftAdapter merged = PeftAdapter.subtractMutatedInit(trained, init);
     assertEquals(4, merged.config().r());
     assertEquals(trained.config().scaling(), merged.config().scaling(), 1e-12);

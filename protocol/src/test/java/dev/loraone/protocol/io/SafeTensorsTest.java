@@ -22,7 +22,12 @@ class SafeTensorsTest {
     Map<String, TensorBlob> m = new LinkedHashMap<>();
     m.put("z.weight", TensorBlob.ofFloats(new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, -6.5f}));
     m.put("a.bias", TensorBlob.ofFloats(new long[] {3}, new float[] {0.25f, -0f, Float.MIN_VALUE}));
-    m.put("ids", new TensorBlob(DType.I64, new long[] {2}, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(7).putLong(-1).array()));
+    m.put(
+        "ids",
+        new TensorBlob(
+            DType.I64,
+            new long[] {2},
+            ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(7).putLong(-1).array()));
     return m;
   }
 
@@ -85,7 +90,11 @@ class SafeTensorsTest {
     b.putLong(head.length).put(head).put((byte) 0);
     Files.write(f, b.array());
     IOException e = assertThrows(IOException.class, () -> SafeTensors.read(f));
-    assertTrue(e.getMessage().contains("\"w\"") && e.getMessage().contains("Q4") && e.getMessage().contains("BF16"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("\"w\"")
+            && e.getMessage().contains("Q4")
+            && e.getMessage().contains("BF16"),
+        e.getMessage());
   }
 
   private static <T> java.util.List<T> reverse(java.util.List<T> xs) {

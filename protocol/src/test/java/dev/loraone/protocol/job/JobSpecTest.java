@@ -20,7 +20,10 @@ class JobSpecTest {
 
   @Test
   void fileValuesOverrideDefaults() throws IOException {
-    JobSpec s = JobSpec.parseFile(write("job {\n  name = demo\n  lora { rank = 16 }\n  init.method = pissa\n  optimizer.lr = 1e-3\n}\n"));
+    JobSpec s =
+        JobSpec.parseFile(
+            write(
+                "job {\n  name = demo\n  lora { rank = 16 }\n  init.method = pissa\n  optimizer.lr = 1e-3\n}\n"));
     assertEquals(16, s.getInt("lora.rank"));
     assertEquals("pissa", s.getString("init.method"));
     assertEquals(1e-3, s.getDouble("optimizer.lr"));
@@ -42,7 +45,11 @@ class JobSpecTest {
         () -> JobSpec.parseFile(write("job {\n  lora {\n    rnak = 16\n  }\n}\n")));
     assertEquals(1, e.problems().size(), e.getMessage());
     String p = e.problems().get(0);
-    assertTrue(p.contains("job.conf:3") && p.contains("job.lora.rnak") && p.contains("did you mean 'job.lora.rank'"), p);
+    assertTrue(
+        p.contains("job.conf:3")
+            && p.contains("job.lora.rnak")
+            && p.contains("did you mean 'job.lora.rank'"),
+        p);
   }
 
   @Test
@@ -52,7 +59,10 @@ class JobSpecTest {
     String all = e.getMessage();
     assertEquals(4, e.problems().size(), all);
     assertTrue(all.contains("job.conf:2") && all.contains("'job.train.steps' expected an integer"), all);
-    assertTrue(all.contains("job.conf:3") && all.contains("'job.lora.rank' = 0 is out of range: expected in [1, 4096]"), all);
+    assertTrue(
+        all.contains("job.conf:3")
+            && all.contains("'job.lora.rank' = 0 is out of range: expected in [1, 4096]"),
+        all);
     assertTrue(all.contains("job.conf:4") && all.contains("lora-two") && all.contains("lora-one"), all);
     assertTrue(all.contains("job.conf:5") && all.contains("'job.optimizer.lr'"), all);
   }
@@ -73,15 +83,23 @@ class JobSpecTest {
     assertTrue(e.getMessage().contains("job.conf"), e.getMessage());
     e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseString("lora.rank = 8", "inline"));
     assertTrue(e.getMessage().contains("top-level 'job"), e.getMessage());
-    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> JobSpec.parseFile(dir.resolve("nope.conf")));
+    IllegalArgumentException missing =
+        assertThrows(
+            IllegalArgumentException.class, () -> JobSpec.parseFile(dir.resolve("nope.conf")));
     assertTrue(missing.getMessage().contains("nope.conf"), missing.getMessage());
   }
 
   @Test
   void jobTextMayNotIncludeFilesOrReadTheEnvironment() throws IOException {
     Path secret = Files.writeString(dir.resolve("secret.conf"), "job.model = /secret/folder\n");
-    for (String inc : new String[] {"include \"" + secret + "\"", "include file(\"" + secret + "\")", "include required(file(\"" + secret
-        + "\"))", "include url(\"file://" + secret + "\")", "include classpath(\"reference.conf\")"}) {
+    for (String inc :
+        new String[] {
+          "include \"" + secret + "\"",
+          "include file(\"" + secret + "\")",
+          "include required(file(\"" + secret + "\"))",
+          "include url(\"file://" + secret + "\")",
+          "include classpath(\"reference.conf\")"
+        }) {
       JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
           () -> JobSpec.parseString(inc + "\njob.name = inc\n", "request body"), inc);
       assertTrue(e.problems().get(0).contains("is not allowed here"), e.getMessage());
@@ -89,17 +107,27 @@ class JobSpecTest {
     String env = System.getenv().keySet().stream().filter(k -> k.matches("[A-Z_]+")).findFirst().orElseThrow();
     JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
         () -> JobSpec.parseString("job { name = env, model = ${" + env + "} }", "request body"));
-    assertTrue(e.problems().get(0).contains(env) && e.problems().get(0).contains("never the environment"), e.getMessage());
-    assertEquals(8, JobSpec.parseString("job { name = self, lora.rank = 8, init.batch = ${job.lora.rank} }", "request body").getInt("init.batch"),
+    assertTrue(
+        e.problems().get(0).contains(env) && e.problems().get(0).contains("never the environment"),
+        e.getMessage());
+    assertEquals(
+        8,
+        JobSpec.parseString(
+                "job { name = self, lora.rank = 8, init.batch = ${job.lora.rank} }", "request body")
+            .getInt("init.batch"),
         "substitutions within the job still resolve");
-    assertEquals("/secret/folder", JobSpec.parseFile(write("include \"secret.conf\"\njob.name = file\n")).getString("model"),
+    assertEquals(
+        "/secret/folder",
+        JobSpec.parseFile(write("include \"secret.conf\"\njob.name = file\n")).getString("model"),
         "a job file may include its neighbours");
   }
 
   @Test
   void taskAndEvalFileAreShorthandsForTaskTrainAndTaskEval() throws IOException {
     JobSpec old = JobSpec.parseString("job { task = \"t.jsonl\", eval-file = \"e.jsonl\" }", "inline");
-    JobSpec now = JobSpec.parseString("job.task { type = causal-lm, train = \"t.jsonl\", eval = \"e.jsonl\" }", "inline");
+    JobSpec now =
+        JobSpec.parseString(
+            "job.task { type = causal-lm, train = \"t.jsonl\", eval = \"e.jsonl\" }", "inline");
     assertEquals("t.jsonl", old.getString("task.train"));
     assertEquals("e.jsonl", old.getString("task.eval"));
     assertEquals("t.jsonl", old.getString("task"), "a shorthand reads its key");
@@ -111,7 +139,10 @@ class JobSpecTest {
         write("job {\n  eval-file = a.jsonl\n  task.eval = b.jsonl\n}\n")));
     assertTrue(e.getMessage().contains("job.conf:2") && e.getMessage().contains("'job.eval-file' and 'job.task.eval'"),
         e.getMessage());
-    e = assertThrows(JobSpec.InvalidJobException.class, () -> JobSpec.parseString("job.task.type = regression", "inline"));
+    e =
+        assertThrows(
+            JobSpec.InvalidJobException.class,
+            () -> JobSpec.parseString("job.task.type = regression", "inline"));
     assertTrue(e.getMessage().contains("'job.task.type'") && e.getMessage().contains("causal-lm"), e.getMessage());
   }
 }

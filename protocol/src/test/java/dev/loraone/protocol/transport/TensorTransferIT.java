@@ -73,7 +73,13 @@ class TensorTransferIT {
 
   @Test
   void a160MiBAdapterArrivesIntactWithoutRaisingTheFrameSize() {
-    assertEquals(256 * 1024, receiver.system().settings().config().getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
+    assertEquals(
+        256 * 1024,
+        receiver
+            .system()
+            .settings()
+            .config()
+            .getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
     // Llama-7B, r = 16, all linear layers: ~160 MB of adapters (DESIGN.md section 5).
     WorkerMessage.AdapterVersion adapters =
         new WorkerMessage.AdapterVersion(new JobId("job-160"), 1, Map.of("all_lora", randomTensor(40_960, 1_024, 42)));
@@ -81,16 +87,31 @@ class TensorTransferIT {
     TestProbe<TransferOutcome> outcome = sender.createTestProbe();
     TransferSettings settings = TransferSettings.of(sender.system());
 
-    sender.spawn(ChunkSender.create(TransferId.random(), adapters, viaNetwork(target.ref()), viaNetwork(inboxOnReceiver),
-        outcome.ref(), settings));
+    sender.spawn(
+        ChunkSender.create(
+            TransferId.random(),
+            adapters,
+            viaNetwork(target.ref()),
+            viaNetwork(inboxOnReceiver),
+            outcome.ref(),
+            settings));
 
     WorkerMessage received = target.receiveMessage(Duration.ofSeconds(50));
-    TransferOutcome.Delivered d = assertInstanceOf(TransferOutcome.Delivered.class, outcome.receiveMessage(Duration.ofSeconds(10)));
+    TransferOutcome.Delivered d =
+        assertInstanceOf(
+            TransferOutcome.Delivered.class, outcome.receiveMessage(Duration.ofSeconds(10)));
     assertEquals(adapters, received, "reassembled adapter differs");
     assertNotSame(adapters, received);
-    System.out.printf("TensorTransferIT: %.1f MB (%d MiB) in %.2f s = %.1f MB/s; %d chunks of %d KiB, window %d, %d retransmits%n",
-        d.bytes() / 1e6, d.bytes() >> 20, d.elapsed().toNanos() / 1e9, d.megabytesPerSecond(), d.chunks(),
-        settings.chunkSize() / 1024, settings.window(), d.retransmits());
+    System.out.printf(
+        "TensorTransferIT: %.1f MB (%d MiB) in %.2f s = %.1f MB/s; %d chunks of %d KiB, window %d, %d retransmits%n",
+        d.bytes() / 1e6,
+        d.bytes() >> 20,
+        d.elapsed().toNanos() / 1e9,
+        d.megabytesPerSecond(),
+        d.chunks(),
+        settings.chunkSize() / 1024,
+        settings.window(),
+        d.retransmits());
   }
 
   @Test
@@ -108,9 +129,18 @@ class TensorTransferIT {
     TransferSettings fastResend = TransferSettings.of(sender.system())
         .withRetransmit(Duration.ofMillis(300), Duration.ofMillis(50), 10);
 
-    sender.spawn(ChunkSender.create(TransferId.random(), adapters, viaNetwork(target.ref()), lossy, outcome.ref(), fastResend));
+    sender.spawn(
+        ChunkSender.create(
+            TransferId.random(),
+            adapters,
+            viaNetwork(target.ref()),
+            lossy,
+            outcome.ref(),
+            fastResend));
 
-    TransferOutcome.Delivered d = assertInstanceOf(TransferOutcome.Delivered.class, outcome.receiveMessage(Duration.ofSeconds(20)));
+    TransferOutcome.Delivered d =
+        assertInstanceOf(
+            TransferOutcome.Delivered.class, outcome.receiveMessage(Duration.ofSeconds(20)));
     assertEquals(Set.of(5), dropped);
     assertTrue(d.retransmits() >= 1, d.toString());
     assertEquals(adapters, target.receiveMessage(Duration.ofSeconds(5)));

@@ -47,11 +47,13 @@ class TransferProtocolTest {
   private static WorkerMessage.AdapterVersion adapter(int bytes, long seed) {
     byte[] b = new byte[bytes];
     new Random(seed).nextBytes(b);
-    return new WorkerMessage.AdapterVersion(new JobId("job-1"), 3, Map.of("w", new TensorBlob(DType.U8, new long[] {bytes}, b)));
+    return new WorkerMessage.AdapterVersion(
+        new JobId("job-1"), 3, Map.of("w", new TensorBlob(DType.U8, new long[] {bytes}, b)));
   }
 
   /** Forwards to {@code to} whatever {@code f} returns; null drops the message. */
-  private static Behavior<TransferMessage> proxy(ActorRef<TransferMessage> to, Function<TransferMessage, TransferMessage> f) {
+  private static Behavior<TransferMessage> proxy(
+      ActorRef<TransferMessage> to, Function<TransferMessage, TransferMessage> f) {
     return Behaviors.receiveMessage(m -> {
       TransferMessage out = f.apply(m);
       if (out != null) to.tell(out);
@@ -61,7 +63,10 @@ class TransferProtocolTest {
 
   private record Run(TransferOutcome outcome, TestProbe<WorkerMessage> target) {}
 
-  private static Run send(WorkerMessage message, Function<TransferMessage, TransferMessage> toInbox, TransferSettings inboxSettings) {
+  private static Run send(
+      WorkerMessage message,
+      Function<TransferMessage, TransferMessage> toInbox,
+      TransferSettings inboxSettings) {
     ActorRef<TransferMessage> inbox = kit.spawn(TransferInbox.create(inboxSettings));
     ActorRef<TransferMessage> lossy = kit.spawn(proxy(inbox, toInbox));
     TestProbe<WorkerMessage> target = kit.createTestProbe();
@@ -113,15 +118,31 @@ class TransferProtocolTest {
     Set<String> droppedReplies = new HashSet<>();
     // Rewrites the start so that the inbox's replies pass through a second proxy that loses the
     // ack of the last chunk and the first completion.
-    Function<TransferMessage, TransferMessage> rewrite = x -> {
-      if (!(x instanceof TransferStart s)) return x;
-      ActorRef<TransferMessage> replies = kit.spawn(proxy(s.replyTo(), r -> {
-        boolean lose = (r instanceof ChunkAck a && a.index() == 4 && droppedReplies.add("ack4"))
-            || (r instanceof TransferCompleted && droppedReplies.add("completed"));
-        return lose ? null : r;
-      }));
-      return new TransferStart(s.transfer(), s.manifest(), s.totalBytes(), s.chunkBytes(), s.crc32c(), s.target(), replies);
-    };
+    Function<TransferMessage, TransferMessage> rewrite =
+        x -> {
+          if (!(x instanceof TransferStart s)) return x;
+          ActorRef<TransferMessage> replies =
+              kit.spawn(
+                  proxy(
+                      s.replyTo(),
+                      r -> {
+                        boolean lose =
+                            (r instanceof ChunkAck a
+                                    && a.index() == 4
+                                    && droppedReplies.add("ack4"))
+                                || (r instanceof TransferCompleted
+                                    && droppedReplies.add("completed"));
+                        return lose ? null : r;
+                      }));
+          return new TransferStart(
+              s.transfer(),
+              s.manifest(),
+              s.totalBytes(),
+              s.chunkBytes(),
+              s.crc32c(),
+              s.target(),
+              replies);
+        };
     Run run = send(m, rewrite, SETTINGS);
     assertInstanceOf(TransferOutcome.Delivered.class, run.outcome());
     assertEquals(Set.of("ack4", "completed"), droppedReplies);
@@ -147,14 +168,18 @@ class TransferProtocolTest {
   void aTransferOverTheInboxLimitIsRejected() {
     TransferSettings small = new TransferSettings(1000, 4, Duration.ofMillis(200), Duration.ofMillis(50), 4, 2_000,
         Duration.ofSeconds(60), 16);
-    TransferOutcome.Failed f = assertInstanceOf(TransferOutcome.Failed.class, send(adapter(5_000, 6), x -> x, small).outcome());
+    TransferOutcome.Failed f =
+        assertInstanceOf(
+            TransferOutcome.Failed.class, send(adapter(5_000, 6), x -> x, small).outcome());
     assertTrue(f.reason().contains("max-transfer-size"), f.reason());
   }
 
   @Test
   void anUnreachableInboxFailsTheTransferAfterTheResendBudget() {
     long t0 = System.nanoTime();
-    TransferOutcome.Failed f = assertInstanceOf(TransferOutcome.Failed.class, send(adapter(2_000, 7), x -> null, SETTINGS).outcome());
+    TransferOutcome.Failed f =
+        assertInstanceOf(
+            TransferOutcome.Failed.class, send(adapter(2_000, 7), x -> null, SETTINGS).outcome());
     assertTrue(f.reason().contains("resends"), f.reason());
     assertTrue(System.nanoTime() - t0 >= Duration.ofMillis(4 * 200).toNanos(), "gave up before the resend budget");
   }

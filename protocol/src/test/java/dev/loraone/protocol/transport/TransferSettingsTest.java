@@ -18,7 +18,8 @@ class TransferSettingsTest {
   @Test
   void aChunkSizeThatWouldNotFitAFrameIsRefusedAtStart() {
     var config = ConfigFactory.parseString("loraone.transfer.chunk-size = 250 KiB").withFallback(ConfigFactory.load());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TransferSettings.fromConfig(config));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> TransferSettings.fromConfig(config));
     assertTrue(e.getMessage().contains("maximum-frame-size"), e.getMessage());
   }
 }

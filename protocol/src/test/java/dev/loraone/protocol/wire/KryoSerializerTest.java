@@ -59,22 +59,44 @@ class KryoSerializerTest {
   Stream<DynamicTest> everyPermittedSubclassRoundTripsDirectlyAndThroughPekko() {
     List<Class<?>> classes = WireSamples.permittedRecords();
     assertTrue(classes.size() > 20, "walked only " + classes);
-    return classes.stream().map(c -> DynamicTest.dynamicTest(c.getName(), () -> {
-      Object sample = WireSamples.sample(c, ref).orElseThrow(() -> new AssertionError("no sample for " + c.getName() + " in WireSamples"));
-      assertEquals(c, sample.getClass());
-      Object message = asMessage(sample);
+    return classes.stream()
+        .map(
+            c ->
+                DynamicTest.dynamicTest(
+                    c.getName(),
+                    () -> {
+                      Object sample =
+                          WireSamples.sample(c, ref)
+                              .orElseThrow(
+                                  () ->
+                                      new AssertionError(
+                                          "no sample for " + c.getName() + " in WireSamples"));
+                      assertEquals(c, sample.getClass());
+                      Object message = asMessage(sample);
 
-      String manifest = serializer.manifest(message);
-      assertEquals(WireRegistry.byClass(message.getClass()).orElseThrow().manifest(), manifest);
-      Object direct = serializer.fromBinary(serializer.toBinary(message), manifest);
-      assertEquals(message, direct);
-      assertNotSame(message, direct);
+                      String manifest = serializer.manifest(message);
+                      assertEquals(
+                          WireRegistry.byClass(message.getClass()).orElseThrow().manifest(),
+                          manifest);
+                      Object direct = serializer.fromBinary(serializer.toBinary(message), manifest);
+                      assertEquals(message, direct);
+                      assertNotSame(message, direct);
 
-      Serializer bound = serialization.findSerializerFor(message);
-      assertEquals(KryoSerializer.IDENTIFIER, bound.identifier(), "reference.conf binds WireMessage to the Kryo serializer");
-      byte[] bytes = serialization.serialize(message).get();
-      assertEquals(message, serialization.deserialize(bytes, bound.identifier(), Serializers.manifestFor(bound, message)).get());
-    }));
+                      Serializer bound = serialization.findSerializerFor(message);
+                      assertEquals(
+                          KryoSerializer.IDENTIFIER,
+                          bound.identifier(),
+                          "reference.conf binds WireMessage to the Kryo serializer");
+                      byte[] bytes = serialization.serialize(message).get();
+                      assertEquals(
+                          message,
+                          serialization
+                              .deserialize(
+                                  bytes,
+                                  bound.identifier(),
+                                  Serializers.manifestFor(bound, message))
+                              .get());
+                    }));
   }
 
   @Test

@@ -58,7 +58,9 @@ class WireRegistryTest {
         assertTrue(WireRegistry.byManifest(g.manifest()).isEmpty(), "retired manifest " + g.manifest() + " is reused");
         continue;
       }
-      assertTrue(entry.isPresent(), "published id " + g.id() + " (" + g.manifest() + ") was removed: add it to RETIRED_IDS");
+      assertTrue(
+          entry.isPresent(),
+          "published id " + g.id() + " (" + g.manifest() + ") was removed: add it to RETIRED_IDS");
       assertEquals(g.manifest(), entry.get().manifest(), "id " + g.id() + " changed its manifest");
       assertEquals(g.className(), entry.get().type().getName(),
           "id " + g.id() + " now names another class (a pure rename: update the class column)");

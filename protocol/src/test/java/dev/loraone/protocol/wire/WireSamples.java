@@ -89,17 +89,37 @@ public final class WireSamples {
     m.put(Heartbeat.class, r -> new Heartbeat(WORKER, 12));
     m.put(InitShardAccumulated.class, r -> new InitShardAccumulated(JOB, WORKER, 1, 4, 11.5));
     m.put(SketchReply.class, r -> new SketchReply(JOB, WORKER, 2, 1, "layer.0.q", tensor(6, 3, -1f)));
-    m.put(GradientsComputed.class, r -> new GradientsComputed(JOB, WORKER, 41, 5, 16, 212.0, 9.25, Map.of("tokens", 212.0), adapters));
-    m.put(Evaluated.class, r -> new Evaluated(JOB, WORKER, 40, 0, 32, 4096.0, 20.5, Map.of("correct", 27.0, "tokens", 4096.0)));
+    m.put(
+        GradientsComputed.class,
+        r ->
+            new GradientsComputed(
+                JOB, WORKER, 41, 5, 16, 212.0, 9.25, Map.of("tokens", 212.0), adapters));
+    m.put(
+        Evaluated.class,
+        r ->
+            new Evaluated(
+                JOB, WORKER, 40, 0, 32, 4096.0, 20.5, Map.of("correct", 27.0, "tokens", 4096.0)));
     m.put(Exported.class, r -> new Exported(JOB, WORKER, 100, "/models/job-7", Map.of("model.onnx", "ab".repeat(32))));
     m.put(JobJoined.class, r -> new JobJoined(JOB, WORKER, layout()));
     m.put(WorkFailed.class, r -> new WorkFailed(JOB, WORKER, new WorkItem.Gradients(41, 5), "CUDA out of memory"));
 
     m.put(RegistrationAccepted.class, r -> new RegistrationAccepted(WORKER, endpoint.apply(r)));
-    m.put(RegistrationRejected.class, r -> new RegistrationRejected(WORKER, "protocol version 2, coordinator speaks 1"));
-    m.put(JoinJob.class, r -> JoinJob.of(JOB, dev.loraone.protocol.job.JobSpec.of(Map.of("train.steps", 10)), "cd".repeat(32)));
+    m.put(
+        RegistrationRejected.class,
+        r -> new RegistrationRejected(WORKER, "protocol version 2, coordinator speaks 1"));
+    m.put(
+        JoinJob.class,
+        r ->
+            JoinJob.of(
+                JOB,
+                dev.loraone.protocol.job.JobSpec.of(Map.of("train.steps", 10)),
+                "cd".repeat(32)));
     m.put(AssignInitShard.class, r -> new AssignInitShard(JOB, 1, List.of(4, 5, 6, 7)));
-    m.put(SketchRequest.class, r -> new SketchRequest(JOB, 1, "layer.0.q", SketchSide.LEFT, List.of(0, 2), tensor(6, 3, 2f)));
+    m.put(
+        SketchRequest.class,
+        r ->
+            new SketchRequest(
+                JOB, 1, "layer.0.q", SketchSide.LEFT, List.of(0, 2), tensor(6, 3, 2f)));
     m.put(AdapterVersion.class, r -> new AdapterVersion(JOB, 41, Map.of("a", bf16, "b", tensor(1, 1, 3f))));
     m.put(ComputeGradients.class, r -> new ComputeGradients(JOB, 41, 5));
     m.put(Evaluate.class, r -> new Evaluate(JOB, 40, 3));
@@ -107,8 +127,16 @@ public final class WireSamples {
     m.put(CancelJob.class, r -> new CancelJob(JOB, "cancelled by user"));
 
     TransferId t = new TransferId("3f2c1b7e-0d4e-4a39-9a55-5b1f0f6c2e11");
-    m.put(TransferMessage.TransferStart.class, r -> new TransferMessage.TransferStart(t, "W.AdapterVersion", 1_000_000, 196_608, 0xCAFEBABE, r, (ActorRef) r));
-    m.put(TransferMessage.TransferChunk.class, r -> new TransferMessage.TransferChunk(t, 4, new TensorBlob(DType.U8, new long[] {5}, new byte[] {9, 8, 7, 6, -1})));
+    m.put(
+        TransferMessage.TransferStart.class,
+        r ->
+            new TransferMessage.TransferStart(
+                t, "W.AdapterVersion", 1_000_000, 196_608, 0xCAFEBABE, r, (ActorRef) r));
+    m.put(
+        TransferMessage.TransferChunk.class,
+        r ->
+            new TransferMessage.TransferChunk(
+                t, 4, new TensorBlob(DType.U8, new long[] {5}, new byte[] {9, 8, 7, 6, -1})));
     m.put(TransferMessage.ChunkAck.class, r -> new TransferMessage.ChunkAck(t, 4));
     m.put(TransferMessage.TransferCompleted.class, r -> new TransferMessage.TransferCompleted(t));
     m.put(TransferMessage.TransferRejected.class, r -> new TransferMessage.TransferRejected(t, "CRC-32C mismatch"));
