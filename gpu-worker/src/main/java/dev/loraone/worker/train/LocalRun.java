@@ -247,7 +247,8 @@ public final class LocalRun implements AutoCloseable {
   }
 
 
-  private JobEvent.Evaluated evaluate(int step) {
+  /** An evaluation of the model as it is now, reported as after {@code step} (0: zero-shot, before any init). */
+  public JobEvent.Evaluated evaluate(int step) {
     double lossSum = 0;
     double weight = 0;
     int examples = 0;
