@@ -38,7 +38,10 @@ final class DemoCommand implements Callable<Integer> {
       description = "optimizer steps per method (default: ${DEFAULT-VALUE})")
   int steps;
 
-  @Option(names = "--seed", defaultValue = "0") long seed;
+  @Option(names = "--seed", defaultValue = "0",
+
+      description = "seed of data order, inits and dropout (default: ${DEFAULT-VALUE})")
+  long seed;
 
   @Option(
       names = "--out",

@@ -21,7 +21,8 @@ final class InferCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--file", description = "read texts from FILE, one per line") Path file;
-  @Option(names = "--max-length", defaultValue = "128") int maxLength;
+  @Option(names = "--max-length", defaultValue = "128",
+      description = "longest token sequence per text (default: ${DEFAULT-VALUE})") int maxLength;
 
   @Option(
       names = "--top",

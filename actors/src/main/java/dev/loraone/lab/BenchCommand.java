@@ -88,7 +88,9 @@ public final class BenchCommand implements Runnable {
             "libtorch and ONNX Runtime intra-op threads; 0 keeps libtorch's default. Default: ${DEFAULT-VALUE}.")
     int threads;
 
-    @Option(names = "--seed", defaultValue = "7") long seed;
+    @Option(names = "--seed", defaultValue = "7",
+
+        description = "seed of the synthetic inputs (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--json", description = "Print one JSON document.") boolean json;
 
     @Override
@@ -249,7 +251,9 @@ public final class BenchCommand implements Runnable {
         description = "Work folder. Default: ${DEFAULT-VALUE}.")
     java.nio.file.Path out;
 
-    @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--seed", defaultValue = "0",
+
+        description = "seed of the synthetic inputs (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--json", description = "Print one JSON document.") boolean json;
 
     @Override
@@ -403,7 +407,9 @@ public final class BenchCommand implements Runnable {
         description = "Power iterations. Default: ${DEFAULT-VALUE}.")
     int[] niters;
 
-    @Option(names = "--seed", defaultValue = "7") long seed;
+    @Option(names = "--seed", defaultValue = "7",
+
+        description = "seed of the synthetic inputs (default: ${DEFAULT-VALUE})") long seed;
 
     @Option(
         names = "--repeat",
