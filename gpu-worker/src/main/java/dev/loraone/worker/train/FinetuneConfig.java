@@ -173,32 +173,6 @@ public record FinetuneConfig(
     }
   }
 
-  /** A config with the default head ({@code head.init}; the signature before {@code headInit} existed). */
-  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
-      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
-      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
-      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
-      int evalEvery, long seed, OnBadRecord onBadRecord, int initShards, String initMode, int qFactor, int niter,
-      int headWarmup, double headWarmupLr, String taskType, double scale, Path corpus) {
-    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
-        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
-        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter,
-        headWarmup, headWarmupLr, taskType, scale, corpus, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE, null);
-  }
-
-  /** A config of the model family's default task (the signature before {@code taskType} existed). */
-  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
-      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
-      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
-      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
-      int evalEvery, long seed, OnBadRecord onBadRecord, int initShards, String initMode, int qFactor, int niter,
-      int headWarmup, double headWarmupLr) {
-    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
-        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
-        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter,
-        headWarmup, headWarmupLr, "auto", DEFAULT_SCALE, null);
-  }
-
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
   public FinetuneConfig(
       String model,
@@ -269,7 +243,13 @@ public record FinetuneConfig(
         qFactor,
         niter,
         0,
-        Double.NaN);
+        Double.NaN,
+        "auto",
+        DEFAULT_SCALE,
+        null,
+        DEFAULT_HEAD_INIT,
+        DEFAULT_TEMPERATURE,
+        null);
   }
 
   /**
@@ -356,58 +336,58 @@ public record FinetuneConfig(
   }
 
   public FinetuneConfig {
-    require(rank >= 1, "rank", rank, ">= 1");
-    require(alpha > 0 && Double.isFinite(alpha), "alpha", alpha, "finite and > 0");
-    require(dropout >= 0 && dropout < 1, "dropout", dropout, "in [0, 1)");
-    require(lr > 0 && Double.isFinite(lr), "lr", lr, "finite and > 0");
-    require(loraPlusRatio > 0, "lora-plus-ratio", loraPlusRatio, "> 0");
-    require(weightDecay >= 0, "weight-decay", weightDecay, ">= 0");
-    require(lambda > 0, "lambda", lambda, "> 0 (the preconditioner's ridge)");
-    require(warmup >= 0, "warmup", warmup, ">= 0");
-    require(maxGradNorm > 0, "max-grad-norm", maxGradNorm, "> 0 (Infinity disables clipping)");
-    require(steps >= 1, "steps", steps, ">= 1");
-    require(microBatch >= 1, "micro-batch", microBatch, ">= 1");
+    require(rank >= 1, "lora.rank", rank, ">= 1");
+    require(alpha > 0 && Double.isFinite(alpha), "lora.alpha", alpha, "finite and > 0");
+    require(dropout >= 0 && dropout < 1, "lora.dropout", dropout, "in [0, 1)");
+    require(lr > 0 && Double.isFinite(lr), "optimizer.lr", lr, "finite and > 0");
+    require(loraPlusRatio > 0, "optimizer.lora-plus-ratio", loraPlusRatio, "> 0");
+    require(weightDecay >= 0, "optimizer.weight-decay", weightDecay, ">= 0");
+    require(lambda > 0, "optimizer.lambda", lambda, "> 0 (the preconditioner's ridge)");
+    require(warmup >= 0, "optimizer.warmup", warmup, ">= 0");
+    require(maxGradNorm > 0, "optimizer.max-grad-norm", maxGradNorm, "> 0 (Infinity disables clipping)");
+    require(steps >= 1, "train.steps", steps, ">= 1");
+    require(microBatch >= 1, "train.micro-batch", microBatch, ">= 1");
     require(
         batch >= microBatch && batch % microBatch == 0,
-        "batch",
+        "train.batch",
         batch,
         "a positive multiple of 'job.train.micro-batch' = " + microBatch);
-    require(initBatch >= 1, "init-batch", initBatch, ">= 1");
-    require(initIters >= 1, "init-iters", initIters, ">= 1");
-    require(Double.isNaN(gamma) || gamma > 0, "gamma", gamma, "> 0");
-    require(maxLength >= 2, "max-length", maxLength, ">= 2");
-    require(maxPerClass >= 1, "max-per-class", maxPerClass, ">= 1");
-    require(evalExamples >= 1, "eval-examples", evalExamples, ">= 1");
-    require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
+    require(initBatch >= 1, "init.batch", initBatch, ">= 1");
+    require(initIters >= 1, "init.iters", initIters, ">= 1");
+    require(Double.isNaN(gamma) || gamma > 0, "init.gamma", gamma, "> 0");
+    require(maxLength >= 2, "train.max-length", maxLength, ">= 2");
+    require(maxPerClass >= 1, "data.max-per-class", maxPerClass, ">= 1");
+    require(evalExamples >= 1, "eval.examples", evalExamples, ">= 1");
+    require(evalEvery >= 0, "eval.every", evalEvery, ">= 0");
     require(seed >= 0, "seed", seed, ">= 0");
-    require(headWarmup >= 0, "head-warmup", headWarmup, ">= 0");
-    require(List.of("auto", "classification", "causal-lm", "embedding").contains(taskType), "task-type", taskType,
+    require(headWarmup >= 0, "head.warmup-steps", headWarmup, ">= 0");
+    require(List.of("auto", "classification", "causal-lm", "embedding").contains(taskType), "task.type", taskType,
         "auto, classification, causal-lm or embedding");
-    require(scale > 0 && Double.isFinite(scale), "scale", scale, "finite and > 0");
-    require(HEAD_INITS.contains(headInit), "head-init", headInit, "labels, random or warmup");
-    require(!headInit.equals("warmup") || headWarmup > 0, "head-warmup", headWarmup,
+    require(scale > 0 && Double.isFinite(scale), "task.scale", scale, "finite and > 0");
+    require(HEAD_INITS.contains(headInit), "head.init", headInit, "labels, random or warmup");
+    require(!headInit.equals("warmup") || headWarmup > 0, "head.warmup-steps", headWarmup,
         "> 0 for 'job.head.init' = warmup (a warm-up of 0 steps is head.init = random)");
-    require(headTemperature > 0 && Double.isFinite(headTemperature), "head-temperature", headTemperature,
+    require(headTemperature > 0 && Double.isFinite(headTemperature), "head.temperature", headTemperature,
         "finite and > 0");
     require(
         Double.isNaN(headWarmupLr) || (headWarmupLr > 0 && Double.isFinite(headWarmupLr)),
-        "head-warmup-lr",
+        "head.warmup-lr",
         headWarmupLr,
         "finite and > 0");
     require(
         initShards >= 1 && initIters % initShards == 0,
-        "init-shards",
+        "init.shards",
         initShards,
         "a divisor of 'job.init.iters' = " + initIters);
-    require(initMode.equals("randomized") || initMode.equals("exact"), "init-mode", initMode, "randomized or exact");
+    require(initMode.equals("randomized") || initMode.equals("exact"), "init.mode", initMode, "randomized or exact");
     if (!LoraInitializers.names().contains(init)) {
       throw new IllegalArgumentException("'job.init.method' = " + init + " is not one of " + InitMethod.names());
     }
     InitMethod method = InitMethod.of(init);
-    require(!initMode.equals("randomized") || !method.needsGradient() || method.randomizedSvd(), "init-mode", initMode,
+    require(!initMode.equals("randomized") || !method.needsGradient() || method.randomizedSvd(), "init.mode", initMode,
         "exact for " + init + " (its SVD has no randomized rounds)");
-    require(qFactor >= 1, "q-factor", qFactor, ">= 1");
-    require(niter >= 0, "niter", niter, ">= 0");
+    require(qFactor >= 1, "init.q-factor", qFactor, ">= 1");
+    require(niter >= 0, "init.niter", niter, ">= 0");
     if (!Optimizers.names().contains(optimizer)) {
       throw new IllegalArgumentException(
           "'job.optimizer.name' = " + optimizer + " is not one of " + Optimizers.names());
@@ -513,52 +493,9 @@ public record FinetuneConfig(
     return InitMethod.of(init).needsGradient();
   }
 
-  /** The job key of each check's flag name: messages name the key (and the finetune shorthand). */
-  private static final java.util.Map<String, String> KEYS =
-      java.util.Map.ofEntries(
-          java.util.Map.entry("rank", "lora.rank"),
-          java.util.Map.entry("alpha", "lora.alpha"),
-          java.util.Map.entry("dropout", "lora.dropout"),
-          java.util.Map.entry("lr", "optimizer.lr"),
-          java.util.Map.entry("lora-plus-ratio", "optimizer.lora-plus-ratio"),
-          java.util.Map.entry("weight-decay", "optimizer.weight-decay"),
-          java.util.Map.entry("lambda", "optimizer.lambda"),
-          java.util.Map.entry("warmup", "optimizer.warmup"),
-          java.util.Map.entry("max-grad-norm", "optimizer.max-grad-norm"),
-          java.util.Map.entry("steps", "train.steps"),
-          java.util.Map.entry("micro-batch", "train.micro-batch"),
-          java.util.Map.entry("batch", "train.batch"),
-          java.util.Map.entry("init-batch", "init.batch"),
-          java.util.Map.entry("init-iters", "init.iters"),
-          java.util.Map.entry("gamma", "init.gamma"),
-          java.util.Map.entry("max-length", "train.max-length"),
-          java.util.Map.entry("max-per-class", "data.max-per-class"),
-          java.util.Map.entry("eval-examples", "eval.examples"),
-          java.util.Map.entry("eval-every", "eval.every"),
-          java.util.Map.entry("seed", "seed"),
-          java.util.Map.entry("head-warmup", "head.warmup-steps"),
-          java.util.Map.entry("head-warmup-lr", "head.warmup-lr"),
-          java.util.Map.entry("init-shards", "init.shards"),
-          java.util.Map.entry("init-mode", "init.mode"),
-          java.util.Map.entry("q-factor", "init.q-factor"),
-          java.util.Map.entry("niter", "init.niter"),
-          java.util.Map.entry("task-type", "task.type"),
-          java.util.Map.entry("scale", "task.scale"),
-          java.util.Map.entry("head-init", "head.init"),
-          java.util.Map.entry("head-temperature", "head.temperature"));
-
-  private static void require(boolean ok, String flag, Object value, String expected) {
-    if (!ok) {
-      throw new IllegalArgumentException(
-          "'job."
-              + KEYS.getOrDefault(flag, flag)
-              + "' = "
-              + value
-              + " is invalid: expected "
-              + expected
-              + " (finetune flag --"
-              + flag
-              + ")");
-    }
+  /** Fails naming the job key, its value and what was expected. */
+  private static void require(boolean ok, String key, Object value, String expected) {
+    if (!ok) throw new IllegalArgumentException("'job." + key + "' = " + value + " is invalid: expected " + expected);
   }
+
 }
