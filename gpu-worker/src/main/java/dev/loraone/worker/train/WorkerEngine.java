@@ -61,68 +61,6 @@ import org.ejml.data.DMatrixRMaj;
  * it is tested without actors.
  */
 public final class WorkerEngine implements AutoCloseable {
-  /** An adapted module: its HF name and base weight shape {@code W:[out,in]}. */
-  public record ModuleShape(String name, int out, int in) {}
-
-  /**
-   * What this worker holds after {@link #open}; equal on every worker of a job.
-   *
-   * @param modules adapted modules in model order
-   * @param head the trainable dense parameters' initial values (classifier.weight [C,H],
-   *     classifier.bias [C]), or none
-   * @param init A0/B0 by {@code <module>.lora_A|B} when the init ran here; empty for LoRA-One
-   * @param initModifiedBase the init subtracted an offset from W0 (PiSSA); the init pairs are then
-   *     needed to export a plain adapter ({@code s(BA - B0A0)})
-   * @param evalExamples evaluation examples used (eval.examples capped by the eval set)
-   * @param labels class names in id order (empty without classes)
-   * @param modelHash SHA-256 of the model id and base weights
-   * @param modelId the base model's id, e.g. {@code all-minilm-l6-v2} (the PEFT adapter's base
-   *     model)
-   * @param taskType {@code classification}, {@code causal-lm} or {@code embedding}
-   * @param deviceKind {@code cpu} or {@code cuda}: bits are identical only across workers of one
-   *     kind
-   */
-  public record Layout(
-      List<ModuleShape> modules,
-      Map<String, TensorBlob> head,
-      Map<String, TensorBlob> init,
-      boolean initModifiedBase,
-      int trainExamples,
-      int evalExamples,
-      List<String> labels,
-      String modelHash,
-      String modelId,
-      String taskType,
-      String deviceKind) {
-    public Layout {
-      modules = List.copyOf(modules);
-      head = Collections.unmodifiableMap(new LinkedHashMap<>(head));
-      init = Map.copyOf(init);
-      labels = List.copyOf(labels);
-    }
-
-    /** The layout as {@link JobJoined} carries it (the key table is in its Javadoc). */
-    public Map<String, TensorBlob> toWire() {
-      Map<String, TensorBlob> w = new LinkedHashMap<>();
-      for (int i = 0; i < modules.size(); i++) {
-        ModuleShape m = modules.get(i);
-        w.put(m.name() + JobJoined.SHAPE, JobJoined.i64(m.out(), m.in()));
-        w.put(m.name() + JobJoined.INDEX, JobJoined.i64(i));
-      }
-      w.putAll(head);
-      w.putAll(init);
-      w.put(JobJoined.MODIFIES_BASE, JobJoined.i64(initModifiedBase ? 1 : 0));
-      w.put(JobJoined.TRAIN_EXAMPLES, JobJoined.i64(trainExamples));
-      w.put(JobJoined.EVAL_EXAMPLES, JobJoined.i64(evalExamples));
-      w.put(JobJoined.LABELS, JobJoined.labelsBlob(labels));
-      w.put(JobJoined.MODEL_SHA256, JobJoined.utf8(modelHash));
-      w.put(JobJoined.MODEL_ID, JobJoined.utf8(modelId));
-      w.put(JobJoined.TASK_TYPE, JobJoined.utf8(taskType));
-      w.put(JobJoined.DEVICE_KIND, JobJoined.utf8(deviceKind));
-      return w;
-    }
-  }
-
   /**
    * LoRA gradients of one training micro-batch's loss term ({@link Workload.TrainUnit}).
    *
@@ -167,7 +105,7 @@ public final class WorkerEngine implements AutoCloseable {
   private final FinetuneConfig cfg;
   private final Workload work;
   private final MicroBatchPlan plan;
-  private Layout layout;
+  private EngineLayout layout;
   private final String deviceKind;
   private Map<String, LoraPair> initPairs;
   private final Map<Integer, Shard> shards = new TreeMap<>();
@@ -192,7 +130,7 @@ public final class WorkerEngine implements AutoCloseable {
     AdaptedModel model = work.model();
     Map<String, TensorBlob> out = new LinkedHashMap<>(layout.head());
     int r = cfg.rank();
-    for (ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, model.getLoraA(m.name())));
       out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, model.getLoraB(m.name())));
     }
@@ -275,18 +213,18 @@ public final class WorkerEngine implements AutoCloseable {
     pristine = true;
   }
 
-  private Layout describe(boolean initRanHere, String modelHash) {
+  private EngineLayout describe(boolean initRanHere, String modelHash) {
     AdaptedModel model = work.model();
-    List<ModuleShape> modules = new ArrayList<>();
+    List<EngineLayout.ModuleShape> modules = new ArrayList<>();
     Map<String, TensorBlob> init = new LinkedHashMap<>();
     for (String m : model.adaptedModules()) {
       var lin = model.linear(m);
-      modules.add(new ModuleShape(m, lin.outFeatures(), lin.inFeatures()));
+      modules.add(new EngineLayout.ModuleShape(m, lin.outFeatures(), lin.inFeatures()));
     }
     if (initRanHere) {
       // The model holds (float) of the double init result, so these equal TensorBlob.ofMatrix(A0), ofMatrix(B0).
       AdapterState state = AdapterState.fromAdapters(model);
-      for (ModuleShape m : modules) {
+      for (EngineLayout.ModuleShape m : modules) {
         init.put(m.name() + JobJoined.LORA_A, AdapterState.blob(state.pair(m.name()).a()));
         init.put(m.name() + JobJoined.LORA_B, AdapterState.blob(state.pair(m.name()).b()));
       }
@@ -296,11 +234,11 @@ public final class WorkerEngine implements AutoCloseable {
       var a = model.namedParameters().get(h).getArray();
       head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
     }
-    return new Layout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
+    return new EngineLayout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
         modelHash, work.modelId(), work.taskType(), deviceKind);
   }
 
-  public Layout layout() {
+  public EngineLayout layout() {
     return layout;
   }
 
@@ -386,7 +324,7 @@ public final class WorkerEngine implements AutoCloseable {
       pristine = true;
     }
     Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
-    for (ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
+    for (EngineLayout.ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
     double loss = 0;
     for (Workload.Input in : inputs) {
       Workload.InitUnit g = work.initGradients(in);
@@ -442,7 +380,7 @@ public final class WorkerEngine implements AutoCloseable {
    */
   Map<String, LoraPair> initFromShards() {
     Map<String, List<DMatrixRMaj>> byModule = new LinkedHashMap<>();
-    for (ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       List<DMatrixRMaj> list = new ArrayList<>();
       for (int s = 0; s < cfg.initShards(); s++) {
         Shard held = shards.get(s);
@@ -532,7 +470,7 @@ public final class WorkerEngine implements AutoCloseable {
         throw new IllegalArgumentException(k + " is " + values.get(k) + " but must be " + Arrays.toString(shape));
       }
     });
-    for (ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
       model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
     }
@@ -543,7 +481,7 @@ public final class WorkerEngine implements AutoCloseable {
   private Map<String, long[]> expectedShapes() {
     Map<String, long[]> want = new LinkedHashMap<>();
     int r = cfg.rank();
-    for (ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       want.put(m.name() + JobJoined.LORA_A, new long[] {r, m.in()});
       want.put(m.name() + JobJoined.LORA_B, new long[] {m.out(), r});
     }
@@ -580,7 +518,7 @@ public final class WorkerEngine implements AutoCloseable {
     Workload.TrainUnit g = trainUnit(microBatch, encoded);
     Map<String, TensorBlob> out = new LinkedHashMap<>();
     int r = cfg.rank();
-    for (ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       float[][] ab = g.adapters().get(m.name());
       out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, ab[0]));
       out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, ab[1]));

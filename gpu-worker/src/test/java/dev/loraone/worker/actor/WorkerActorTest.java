@@ -25,6 +25,7 @@ import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.protocol.wire.WorkItem;
 import dev.loraone.protocol.wire.WorkerId;
 import dev.loraone.protocol.wire.WorkerMessage;
+import dev.loraone.worker.train.EngineLayout;
 import dev.loraone.worker.train.WorkerEngine;
 import dev.loraone.worker.train.Workload;
 import java.io.IOException;
@@ -263,10 +264,10 @@ class WorkerActorTest {
     assertEquals(first.worker(), failed.worker());
   }
 
-  private static Map<String, TensorBlob> adapters(WorkerEngine.Layout layout, int r, long seed) {
+  private static Map<String, TensorBlob> adapters(EngineLayout layout, int r, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, TensorBlob> v = new LinkedHashMap<>();
-    for (WorkerEngine.ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       v.put(m.name() + ".lora_A", floats(rnd, 0.1, r, m.in()));
       v.put(m.name() + ".lora_B", floats(rnd, 0.02, m.out(), r));
     }

@@ -96,10 +96,10 @@ class WorkerEngineTest {
 
     // The coordinator's side: drive lora-core's rounds with the sum of the shard products in shard order.
     ShardedGradientInit.Settings settings = cfg.initSettings();
-    List<WorkerEngine.ModuleShape> modules = engine.layout().modules();
+    List<EngineLayout.ModuleShape> modules = engine.layout().modules();
     Map<String, InitResult> distributed = new LinkedHashMap<>();
     for (int i = 0; i < modules.size(); i++) {
-      WorkerEngine.ModuleShape m = modules.get(i);
+      EngineLayout.ModuleShape m = modules.get(i);
       RandomizedSvdRounds rounds = ShardedGradientInit.rounds(m.out(), m.in(), i, settings);
       while (!rounds.isDone()) {
         SvdRequest req = rounds.request();
@@ -203,7 +203,7 @@ class WorkerEngineTest {
 
       double lossAhead = engine.computeShard(7, new int[] {1, 0}, init.get()); // 7, 8: beside the other tests' 0, 1
       assertEquals(engine.computeShard(8, new int[] {1, 0}), lossAhead);
-      WorkerEngine.ModuleShape m = engine.layout().modules().get(0);
+      EngineLayout.ModuleShape m = engine.layout().modules().get(0);
       DMatrixRMaj x = org.ejml.dense.row.RandomMatrices_DDRM.rectangle(m.in(), 3, new java.util.Random(5));
       assertEquals(engine.sketch(8, m.name(), SketchSide.RIGHT, TensorMatrices.f64(x)),
           engine.sketch(7, m.name(), SketchSide.RIGHT, TensorMatrices.f64(x)), "shard sums, bit for bit");
@@ -215,8 +215,8 @@ class WorkerEngineTest {
   @Test
   void enginesOpenedFromTheSameSpecHoldTheSameLayout() throws IOException {
     JobSpec pissa = JobSpec.of(tinyJob("pissa"));
-    WorkerEngine.Layout a;
-    WorkerEngine.Layout b;
+    EngineLayout a;
+    EngineLayout b;
     try (WorkerEngine e = WorkerEngine.open(pissa)) {
       a = e.layout();
       assertThrows(IllegalStateException.class, () -> e.computeShard(0, new int[] {0}), "PiSSA needs no gradient");
@@ -233,9 +233,9 @@ class WorkerEngineTest {
     assertTrue(engine.layout().init().isEmpty(), "LoRA-One's init is the coordinator's");
 
     JobJoined joined = new JobJoined(new JobId("j"), new WorkerId("w"), a.toWire());
-    List<String> names = a.modules().stream().map(WorkerEngine.ModuleShape::name).toList();
+    List<String> names = a.modules().stream().map(EngineLayout.ModuleShape::name).toList();
     assertEquals(names, joined.modules(), "model order survives the sorted wire map");
-    WorkerEngine.ModuleShape q0 = a.modules().get(0);
+    EngineLayout.ModuleShape q0 = a.modules().get(0);
     assertArrayEquals(new int[] {q0.out(), q0.in()}, joined.shape(q0.name()));
     assertEquals(a.init(), joined.initAdapters());
     assertEquals(a.head(), joined.head());
@@ -358,7 +358,7 @@ class WorkerEngineTest {
     m.put("lora.rank", 2);
     m.put("head.warmup-steps", 2);
     try (WorkerEngine a = WorkerEngine.open(JobSpec.of(m)); WorkerEngine b = WorkerEngine.open(JobSpec.of(m))) {
-      WorkerEngine.Layout la = a.layout();
+      EngineLayout la = a.layout();
       assertTrue(la.initModifiedBase(), "LoRA-GA moves s B0 A0 out of W0");
       assertEquals(2 * la.modules().size(), la.init().size(), "A0 and B0 of every module in the layout");
       assertEquals(la.toWire(), b.layout().toWire(), "the same bits on two workers");
@@ -415,10 +415,10 @@ class WorkerEngineTest {
   }
 
   /** Adapters and head of the layout's shapes with seeded values, B non-zero so every path carries gradient. */
-  static Map<String, TensorBlob> randomAdapters(WorkerEngine.Layout layout, int r, long seed) {
+  static Map<String, TensorBlob> randomAdapters(EngineLayout layout, int r, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, TensorBlob> v = new LinkedHashMap<>();
-    for (WorkerEngine.ModuleShape m : layout.modules()) {
+    for (EngineLayout.ModuleShape m : layout.modules()) {
       v.put(m.name() + ".lora_A", floats(rnd, 0.1, r, m.in()));
       v.put(m.name() + ".lora_B", floats(rnd, 0.02, m.out(), r));
     }
