@@ -8,7 +8,8 @@ import dev.loraone.worker.train.Artifacts;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
-import dev.loraone.runtime.LocalJob;
+import dev.loraone.runtime.EmbeddedJob;
+import dev.loraone.runtime.LocalWorkers;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -17,6 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -55,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
       description = "worker actors (default: ${DEFAULT-VALUE})")
   int workers;
 
-  private record Run(String init, JobEvent.Finished end, double seconds) {}
+  private record Run(String init, JobEvent.Evaluated zeroShot, JobEvent.Finished end, double seconds) {}
 
   @Override
   public Integer call() throws Exception {
@@ -63,20 +65,23 @@ final class DemoCommand implements Callable<Integer> {
     List<String> methods = List.of("lora-one", "lora");
     List<Run> runs = new ArrayList<>();
     long t0 = System.nanoTime();
-    JobEvent.Evaluated zeroShot = LocalJob.zeroShot(JobSpec.of(Map.of("name", "demo-zero-shot", "seed", seed)));
-    System.err.printf("[zero-shot] labels head (class descriptions embedded by the base model): accuracy %.4f%n",
-        zeroShot.accuracy());
     for (String init : methods) {
       JobSpec spec = JobSpec.of(Map.of("name", "demo-" + init, "seed", seed, "init.method", init, "train.steps", steps,
           "eval.every", Math.max(1, steps / 3)));
       long ts = System.nanoTime();
       deleteTree(out.resolve(init).resolve("checkpoint")); // a demo starts fresh; `loraone train` would resume
-      JobEvent end = TrainCommand.run(spec, workers, out.resolve(init), Duration.ofMinutes(60));
+      List<JobEvent.Evaluated> stepZero = new ArrayList<>();
+      Consumer<JobEvent> human = JobOutput.human(spec.getString("name"), System.err);
+      JobEvent end = EmbeddedJob.run(spec, workers, LocalWorkers.factory(), out.resolve(init), e -> {
+        if (e instanceof JobEvent.Evaluated v && v.step() == 0) stepZero.add(v); // the labels head, zero-shot
+        human.accept(e);
+      }, Duration.ofMinutes(60));
       if (!(end instanceof JobEvent.Finished f)) {
         System.err.println("[" + init + "] failed: " + ((JobEvent.Failed) end).reason());
         return 1;
       }
-      runs.add(new Run(init, f, (System.nanoTime() - ts) / 1e9));
+      if (stepZero.size() != 1) throw new IllegalStateException("the job reported no step-0 evaluation");
+      runs.add(new Run(init, stepZero.get(0), f, (System.nanoTime() - ts) / 1e9));
       System.err.printf("[%s] done in %s%n", init, ProgressBar.time((System.nanoTime() - ts) / 1e9));
     }
     System.out.println();
@@ -101,7 +106,7 @@ final class DemoCommand implements Callable<Integer> {
       System.out.printf(
           "%-10s %10.4f %10.4f %10.4f %10.1f  %s%n",
           r.init(),
-          zeroShot.accuracy(),
+          r.zeroShot().accuracy(),
           r.end().finalEval().accuracy(),
           r.end().finalEval().loss(),
           r.seconds(),

@@ -73,16 +73,6 @@ public final class LocalJob {
     }
   }
 
-  /**
-   * The job's zero-shot evaluation: the base model with its initial head (a labels head's zero-shot
-   * classifier, a warmed head) and no adapter update, on the job's evaluation examples.
-   */
-  public static JobEvent.Evaluated zeroShot(JobSpec spec) throws IOException {
-    try (LocalRun run = LocalRun.open(FinetuneConfig.fromJob(spec), spec.getString("name"))) {
-      return run.evaluate(0);
-    }
-  }
-
   private static Outcome failed(JobId job, String reason, Consumer<JobEvent> events) {
     JobEvent end = new JobEvent.Failed(job, reason);
     events.accept(end);

@@ -39,6 +39,7 @@ class EmbeddingDeterminismIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
   private static JobEvent.Finished reference;
+  private static final List<JobEvent> referenceEvents = new ArrayList<>();
 
   /** 400 WordNet definition/words pairs as a user file, every third with a hard negative. */
   @BeforeAll
@@ -70,7 +71,7 @@ class EmbeddingDeterminismIT {
   /** The single-process run ({@code loraone finetune}), with its ONNX export. */
   static synchronized JobEvent.Finished reference() {
     if (reference == null) {
-      JobEvent end = LocalJob.run(spec(), dir.resolve("finetune"), e -> {}).end();
+      JobEvent end = LocalJob.run(spec(), dir.resolve("finetune"), referenceEvents::add).end();
       reference = assertInstanceOf(JobEvent.Finished.class, end, () -> "local run ended with " + end);
     }
     return reference;
@@ -86,12 +87,20 @@ class EmbeddingDeterminismIT {
   void embeddingAdapterAndRetrievalMetricsAreIdenticalInOneProcessAndOnOneAndThreeWorkers() throws IOException {
     JobEvent.Finished local = reference();
     JobEvent.Finished one = pipeline(1, new ArrayList<>());
-    JobEvent.Finished three = pipeline(3, new ArrayList<>());
+    List<JobEvent> threeEvents = new ArrayList<>();
+    JobEvent.Finished three = pipeline(3, threeEvents);
     assertEquals(local.adapterSha256(), one.adapterSha256(), "1 worker");
     assertEquals(local.adapterSha256(), three.adapterSha256(), "3 workers");
     assertEquals(local.finalEval().metrics(), three.finalEval().metrics(), "the same corpus embeddings everywhere");
     assertEquals(local.finalEval().loss(), three.finalEval().loss());
     assertEquals(TaskMetrics.RETRIEVAL, List.copyOf(three.finalEval().metrics().keySet()));
+    JobEvent.Evaluated zeroShot = stepZero(referenceEvents);
+    JobEvent.Evaluated zeroShotThree = stepZero(threeEvents);
+    assertEquals(zeroShot.metrics(), zeroShotThree.metrics(), "the zero-shot (step 0) evaluation on 3 workers");
+    assertEquals(zeroShot.loss(), zeroShotThree.loss());
+    assertEquals(zeroShot.examples(), zeroShotThree.examples());
+    assertTrue(zeroShot.loss() != three.finalEval().loss(),
+        () -> "step 0 evaluates the model before training: " + zeroShot + " vs " + three.finalEval());
     int held = three.finalEval().examples();
     assertTrue(held > 32 && held < 64, held + ": a stable tenth of 400 pairs, two evaluation batches over workers");
     PeftAdapter adapter = PeftAdapter.read(three.adapterDir());
@@ -100,6 +109,18 @@ class EmbeddingDeterminismIT {
     assertTrue(adapter.savedModules().isEmpty(), "an embedding model saves no head");
     assertTrue(local.exported().containsKey("model.onnx") && local.exported().containsKey("tokenizer.json"),
         local.exported()::toString);
+  }
+
+  /** The one evaluation at step 0 among {@code events}, reported before the init (no step or phase before it). */
+  private static JobEvent.Evaluated stepZero(List<JobEvent> events) {
+    List<JobEvent.Evaluated> zero = events.stream().filter(e -> e instanceof JobEvent.Evaluated v && v.step() == 0)
+        .map(JobEvent.Evaluated.class::cast).toList();
+    assertEquals(1, zero.size(), () -> "one step-0 evaluation in " + events);
+    int at = events.indexOf(zero.get(0));
+    assertTrue(events.subList(0, at).stream().noneMatch(e -> e instanceof JobEvent.StepDone
+        || e instanceof JobEvent.PhaseChanged p && p.phase() == dev.loraone.protocol.job.Phase.SVD_INIT),
+        () -> "step 0 is evaluated before the init: " + events);
+    return zero.get(0);
   }
 
   /** Runs the {@code loraone} command line in this JVM and returns its standard output. */

@@ -174,7 +174,8 @@ class PipelineDeterminismIT {
         Map.entry("head.warmup-lr", 1e-2), Map.entry("train.steps", 2), Map.entry("train.batch", 8),
         Map.entry("train.micro-batch", 4), Map.entry("train.max-length", 32), Map.entry("eval.examples", 40),
         Map.entry("data.max-per-class", 3), Map.entry("export.onnx", false)));
-    JobEvent local = LocalJob.run(ga, fresh("lora-ga-local"), e -> {}).end();
+    List<JobEvent> localEvents = new ArrayList<>();
+    JobEvent local = LocalJob.run(ga, fresh("lora-ga-local"), localEvents::add).end();
     assertInstanceOf(JobEvent.Finished.class, local, () -> "local run ended with " + local);
     List<JobEvent> events = new ArrayList<>();
     JobEvent end =
@@ -182,6 +183,9 @@ class PipelineDeterminismIT {
             ga, 2, LocalWorkers.factory(), fresh("lora-ga"), events::add, Duration.ofMinutes(10));
     assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
     assertEquals(((JobEvent.Finished) local).adapterSha256(), ((JobEvent.Finished) end).adapterSha256());
+    JobEvent.Evaluated probe = stepZero(localEvents);
+    assertEquals(probe.metrics(), stepZero(events).metrics(), "the warmed head's step-0 evaluation, on 2 workers");
+    assertEquals(probe.loss(), stepZero(events).loss());
     try {
       assertEquals(
           4,
@@ -190,6 +194,13 @@ class PipelineDeterminismIT {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  private static JobEvent.Evaluated stepZero(List<JobEvent> events) {
+    List<JobEvent.Evaluated> zero = events.stream().filter(e -> e instanceof JobEvent.Evaluated v && v.step() == 0)
+        .map(JobEvent.Evaluated.class::cast).toList();
+    assertEquals(1, zero.size(), () -> "one step-0 evaluation in " + events);
+    return zero.get(0);
   }
 
   /** A new output folder per attempt: a rerun must not resume a previous attempt's checkpoint. */

@@ -287,7 +287,8 @@ public final class CoordinatorActor {
             new JobEvent.Failed(
                 job, "the layout of worker " + w + " does not fit the job: " + e.getMessage()));
       }
-      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches());
+      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches())
+          .withStepZeroEvaluation(layout.evalStepZero());
       CoordinatorState state =
           resume != null
               ? CoordinatorState.resume(plan, resume.step())

@@ -34,6 +34,7 @@ import org.ejml.data.DMatrixRMaj;
  *     #MODEL_ID}, else the job's model
  * @param taskType {@code task.type} of the layout ({@code classification} when absent): metrics and
  *     PEFT task type
+ * @param evalStepZero the job evaluates the model as opened (step 0) before its init
  */
 record JobLayout(
     List<String> modules,
@@ -46,7 +47,8 @@ record JobLayout(
     List<String> labels,
     String modelHash,
     String baseModel,
-    String taskType) {
+    String taskType,
+    boolean evalStepZero) {
 
   /** Optional: the base model's id as the fine-tune writes it into {@code adapter_config.json} (UTF-8, U8). */
   static final String MODEL_ID = "model.id";
@@ -149,7 +151,8 @@ record JobLayout(
         List.copyOf(labels),
         hash,
         baseModel,
-        joined.taskType());
+        joined.taskType(),
+        joined.evaluatesStepZero());
   }
 
   private static List<LoraPair> workerInit(JobJoined joined, List<String> modules, List<int[]> shapes, int r) {

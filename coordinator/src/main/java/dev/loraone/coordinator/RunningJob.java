@@ -437,7 +437,8 @@ record RunningJob(
         case SVD_INIT ->
             plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules";
         case TRAINING -> "step " + state.step() + " of " + plan.steps();
-        case EVALUATION -> "after step " + state.step() + ", " + plan.evalBatches() + " batches";
+        case EVALUATION -> (state.step() == 0 ? "the model as opened (step 0, before the init)"
+            : "after step " + state.step()) + ", " + plan.evalBatches() + " batches";
         case EXPORT -> "adapter into " + io.outDir().resolve(ADAPTER_DIR);
         default -> "";
       };

@@ -18,6 +18,8 @@ import java.util.TreeSet;
  * WAITING_FOR_WORKERS -> GRADIENT_ACCUMULATION -> SVD_INIT -> TRAINING <-> EVALUATION -> EXPORT -> DONE
  *          any phase -> FAILED (with a reason)
  *
+ * WAITING_FOR_WORKERS -> EVALUATION (step 0) -> the init   a plan with the step-0 (zero-shot) evaluation
+ *
  * WAITING_FOR_WORKERS -> TRAINING                     the init ran on the workers (a plan without gradient init)
  * WAITING_FOR_WORKERS -> TRAINING | EVALUATION         resumed from a checkpoint after step s ({@link #resume})
  * </pre>
@@ -171,7 +173,15 @@ public record CoordinatorState(
       if (initDone) {
         if (step > 0 && plan.evaluatesAfter(step)) startEvaluation();
         else startStep(step + 1);
-      } else if (!plan.gradientInit()) {
+      } else if (plan.evalStepZero()) {
+        startEvaluation(); // step 0: the model as the workers opened it
+      } else {
+        startInit();
+      }
+    }
+
+    private void startInit() {
+      if (!plan.gradientInit()) {
         finishInit();
       } else {
         startAccumulation();
@@ -288,7 +298,11 @@ public record CoordinatorState(
         return;
       }
       if (received.size() < plan.evalBatches()) return;
-      if (step == plan.steps()) {
+      if (!initDone) {
+        inFlight.clear();
+        received.clear();
+        startInit();
+      } else if (step == plan.steps()) {
         phase = Phase.EXPORT;
         inFlight.clear();
         received.clear();

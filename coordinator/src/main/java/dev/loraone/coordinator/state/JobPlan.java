@@ -8,13 +8,21 @@ package dev.loraone.coordinator.state;
  *   svd rounds    r = 0..svdRounds-1 (2*niter+2 for randomized, 1 for exact reduction)
  *   no gradient   initShards = initMicroBatches = svdRounds = 0: the init ran on the workers
  *   train step t  micro-batches t*K .. t*K+K-1 (K = microBatchesPerStep)
- *   evaluation    after step t when t % evalEvery == 0 or t == steps; evalBatches units
+ *   evaluation    after step t when t % evalEvery == 0 or t == steps; evalBatches units;
+ *                 with evalStepZero also at step 0, on the model as the workers opened it, before the init
  * </pre>
  * Every unit of work is addressed by these indices, so any worker can do any unit and the
  * coordinator can sum results in index order whoever produced them.
  */
 public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
-    int evalEvery, int evalBatches, int minWorkers) {
+    int evalEvery, int evalBatches, int minWorkers, boolean evalStepZero) {
+
+  /** A plan without the step-0 evaluation. */
+  public JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
+      int evalEvery, int evalBatches, int minWorkers) {
+    this(initShards, initMicroBatches, svdRounds, steps, microBatchesPerStep, evalEvery, evalBatches, minWorkers,
+        false);
+  }
 
   public JobPlan {
     if (initShards == 0) {
@@ -47,6 +55,12 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
   public static JobPlan withoutGradientInit(
       int steps, int microBatchesPerStep, int evalEvery, int evalBatches, int minWorkers) {
     return new JobPlan(0, 0, 0, steps, microBatchesPerStep, evalEvery, evalBatches, minWorkers);
+  }
+
+  /** This plan, evaluating the model as opened (step 0) before the init when {@code yes}. */
+  public JobPlan withStepZeroEvaluation(boolean yes) {
+    return new JobPlan(initShards, initMicroBatches, svdRounds, steps, microBatchesPerStep, evalEvery, evalBatches,
+        minWorkers, yes);
   }
 
   /** Whether the job starts with GradientAccumulation and SvdInit. */

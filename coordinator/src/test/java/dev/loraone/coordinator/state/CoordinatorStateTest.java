@@ -123,6 +123,39 @@ class CoordinatorStateTest {
   }
 
   @Test
+  void aStepZeroPlanEvaluatesTheOpenedModelBeforeTheInitAndAWorkerLeavingThenLosesNothing() {
+    Sim sim = new Sim(PLAN.withStepZeroEvaluation(true));
+    List<String> order = new ArrayList<>();
+    sim.join("w1");
+    sim.join("w2");
+    sim.join("w3");
+    assertEquals(Phase.EVALUATION, sim.state.phase());
+    assertEquals(0, sim.state.step());
+    assertFalse(sim.state.initDone());
+    sim.run((s, i) -> {
+      Effect next = s.pending.peek();
+      if (next instanceof Effect.Evaluate v && v.afterStep() == 0) order.add("eval0 batch " + v.batch());
+      if (next instanceof Effect.ComputeShard) order.add("shard");
+      if (s.state.phase() == Phase.EVALUATION && s.state.step() == 0 && s.alive.contains("w2")) s.leave("w2");
+    });
+    assertEquals(expectedReductions(), sim.reductions, "the step-0 evaluation changes no reduction");
+    assertEquals(Phase.DONE, sim.state.phase());
+    int firstShard = order.indexOf("shard");
+    assertTrue(firstShard > 0 && order.subList(firstShard, order.size()).stream().allMatch("shard"::equals),
+        () -> "every step-0 batch is evaluated before the gradient estimate: " + order);
+    assertTrue(order.contains("eval0 batch 0") && order.contains("eval0 batch 1"), order::toString);
+  }
+
+  @Test
+  void aResumedJobDoesNotEvaluateStepZeroAgain() {
+    Sim sim = new Sim(PLAN.withStepZeroEvaluation(true));
+    sim.state = CoordinatorState.resume(PLAN.withStepZeroEvaluation(true), 0);
+    sim.join("w1");
+    assertEquals(Phase.TRAINING, sim.state.phase());
+    assertEquals(1, sim.state.step());
+  }
+
+  @Test
   void workerLeavingMidTrainingHasItsMicroBatchesReassigned() {
     Sim sim = new Sim();
     sim.join("w1");

@@ -80,6 +80,7 @@ import org.apache.pekko.stream.Materializer;
  *   ComputeGradients(t, g)             -&gt;    waits for version t-1          setAdapters(t-1), gradients(g)
  *                                      &lt;=    GradientsComputed(loss term, weight, metrics: correct | tokens)
  *   Evaluate(t, b)                     -&gt;    waits for version t            setAdapters(t), evaluate(b)
+ *   Evaluate(0, b)                     -&gt;    the model as opened (step 0)   restoreInitial(), evaluate(b)
  *                                      &lt;-    Evaluated(loss sum, weight, sums: correct | tokens)
  *   Export(t, dir, [onnx])             -&gt;    waits for version t            exportOnnx(dir)
  *                                      &lt;-    Exported(files: model.onnx, tokenizer.json (, config.json) -&gt;
@@ -439,10 +440,18 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   private void onEvaluate(Evaluate c) {
     WorkItem item = new WorkItem.Evaluation(c.step(), c.batch());
-    atVersion(c, c.job(), c.step(), new Unit(item, e -> e.encodeEvaluation(c.batch()), (e, in) -> {
+    Unit unit = new Unit(item, e -> e.encodeEvaluation(c.batch()), (e, in) -> {
       Workload.EvalUnit r = e.evaluate(c.batch(), in);
       return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.weight(), r.lossSum(), r.sums());
-    }));
+    });
+    if (c.step() == 0) { // the model as the job opened it, before any init or adapter version
+      run(c.job(), new Unit(item, unit.encode(), (e, in) -> {
+        e.restoreInitial();
+        return unit.compute().apply(e, in);
+      }));
+    } else {
+      atVersion(c, c.job(), c.step(), unit);
+    }
   }
 
   private void onExport(Export c) {

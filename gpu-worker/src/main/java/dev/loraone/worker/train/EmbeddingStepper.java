@@ -6,12 +6,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.loraone.data.TokenBatch;
 import dev.loraone.worker.model.BertLoraModel;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,6 +26,8 @@ import java.util.Map;
  *   rows     B queries, then B positives, then N hard negatives        one forward, [B+B+N, L] tokens
  *   e        = pooled / max(||pooled||_2, 1e-12)                       [B+B+N, H]   (pooling: the model's head)
  *   S        = scale * e[0:B] e[B:]^T                                  [B, B+N]     cosine similarities x scale
+ *   S_ij     = -inf (in effect) where j != i and candidate j's text is query i's positive  (a duplicate
+ *                                                                       positive is no negative)
  *   loss     = -1/B sum_i log softmax(S_i)_i                           query i's positive is candidate i
  * </pre>
  * The pool is the micro-batch: its positives, plus its hard negatives, so a unit's loss does not
@@ -43,12 +47,42 @@ public final class EmbeddingStepper implements AutoCloseable {
    * One micro-batch of pairs as one token batch: rows {@code [0,queries)} the queries, then as many
    * positives in the same order, then the hard negatives.
    */
-  public record PairBatch(TokenBatch tokens, int queries) {
+  public record PairBatch(TokenBatch tokens, int queries, boolean[][] excluded) {
     public PairBatch {
       if (queries < 1 || tokens.batchSize() < 2 * queries) {
         throw new IllegalArgumentException(
             tokens.batchSize() + " rows cannot hold " + queries + " queries and their positives");
       }
+      if (excluded != null && (excluded.length != queries || excluded[0].length != tokens.batchSize() - queries)) {
+        throw new IllegalArgumentException("the exclusion mask must be [" + queries + ", "
+            + (tokens.batchSize() - queries) + "]");
+      }
+    }
+
+    /** A pool without duplicate positives: every other candidate is a negative. */
+    public PairBatch(TokenBatch tokens, int queries) {
+      this(tokens, queries, null);
+    }
+
+    /**
+     * Which candidates are no negatives of which query: {@code [i][j]} when {@code j != i} and
+     * candidate {@code j} (positives, then hard negatives) reads as query {@code i}'s positive; null
+     * when there is none, so a pool without duplicates computes exactly as before.
+     */
+    public static boolean[][] duplicates(List<String> positives, List<String> negatives) {
+      int b = positives.size();
+      boolean[][] out = new boolean[b][b + negatives.size()];
+      boolean any = false;
+      for (int i = 0; i < b; i++) {
+        for (int j = 0; j < b + negatives.size(); j++) {
+          String c = j < b ? positives.get(j) : negatives.get(j - b);
+          if (j != i && c.equals(positives.get(i))) {
+            out[i][j] = true;
+            any = true;
+          }
+        }
+      }
+      return any ? out : null;
     }
   }
 
@@ -123,7 +157,7 @@ public final class EmbeddingStepper implements AutoCloseable {
   private double forwardBackward(NDManager step, PairBatch batch, double scale) {
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
       NDArray pooled = model.forward(store, BertStepper.inputs(step, batch.tokens()), true).head();
-      NDArray loss = rankingLoss(step, pooled, batch.queries(), (float) scale);
+      NDArray loss = rankingLoss(step, pooled, batch.queries(), (float) scale, batch.excluded());
       gc.backward(loss);
       return loss.getFloat();
     }
@@ -138,12 +172,19 @@ public final class EmbeddingStepper implements AutoCloseable {
    * The mean in-batch-negatives loss of pooled rows {@code [queries; positives; negatives]} (the
    * table in the class comment). A scalar in the graph of {@code pooled}; the target mask lives in {@code m}.
    */
-  static NDArray rankingLoss(NDManager m, NDArray pooled, int queries, float scale) {
+  static NDArray rankingLoss(NDManager m, NDArray pooled, int queries, float scale, boolean[][] excluded) {
     NDArray e = normalize(pooled);
     long rows = e.getShape().get(0);
     NDArray q = e.get(new NDIndex("0:" + queries));
     NDArray c = e.get(new NDIndex(queries + ":" + rows));
-    NDArray logp = q.matMul(c.transpose()).mul(scale).logSoftmax(1); // [B, B+N]
+    NDArray s = q.matMul(c.transpose()).mul(scale);
+    if (excluded != null) { // a finite -1e4: exp underflows to 0, and 0 x logp stays 0 (no NaN from -inf)
+      int n = (int) (rows - queries);
+      float[] mask = new float[queries * n];
+      for (int i = 0; i < queries; i++) for (int j = 0; j < n; j++) mask[i * n + j] = excluded[i][j] ? -1e4f : 0;
+      s = s.add(m.create(mask, new Shape(queries, n)).toDevice(s.getDevice(), false));
+    }
+    NDArray logp = s.logSoftmax(1); // [B, B+N]
     NDArray target = m.eye(queries, (int) (rows - queries), 0, DataType.FLOAT32);
     return logp.mul(target).sum().div(-queries);
   }

@@ -181,7 +181,8 @@ final class EmbeddingWorkload implements Workload {
     List<String> rows = new ArrayList<>(queries);
     rows.addAll(positives);
     rows.addAll(negatives);
-    return new Pairs(new EmbeddingStepper.PairBatch(tok.encode(rows), idx.length));
+    return new Pairs(new EmbeddingStepper.PairBatch(tok.encode(rows), idx.length,
+        EmbeddingStepper.PairBatch.duplicates(positives, negatives)));
   }
 
   @Override

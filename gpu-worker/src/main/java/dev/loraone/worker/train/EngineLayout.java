@@ -25,6 +25,9 @@ import java.util.Map;
  * @param taskType {@code classification}, {@code causal-lm} or {@code embedding}
  * @param deviceKind {@code cpu} or {@code cuda}: bits are identical only across workers of one
  *     kind
+ * @param evalStepZero whether the job evaluates the model as opened (step 0, before a gradient
+ *     init moves it): embeddings (zero-shot retrieval) and classification heads that start knowing
+ *     the task (labels: zero-shot accuracy; warm-up: a linear probe); a random head's is chance
  */
 public record EngineLayout(
     List<ModuleShape> modules,
@@ -37,7 +40,8 @@ public record EngineLayout(
     String modelHash,
     String modelId,
     String taskType,
-    String deviceKind) {
+    String deviceKind,
+    boolean evalStepZero) {
   /** An adapted module: its HF name and base weight shape {@code W:[out,in]}. */
   public record ModuleShape(String name, int out, int in) {}
 
@@ -66,6 +70,7 @@ public record EngineLayout(
     w.put(JobJoined.MODEL_ID, JobJoined.utf8(modelId));
     w.put(JobJoined.TASK_TYPE, JobJoined.utf8(taskType));
     w.put(JobJoined.DEVICE_KIND, JobJoined.utf8(deviceKind));
+    w.put(JobJoined.EVAL_STEP_ZERO, JobJoined.i64(evalStepZero ? 1 : 0));
     return w;
   }
 }

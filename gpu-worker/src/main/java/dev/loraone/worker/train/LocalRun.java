@@ -34,7 +34,7 @@ import org.ejml.data.DMatrixRMaj;
  *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end;
  *                       also at step 0, before the init, for embeddings (zero-shot retrieval) and for
  *                       classification heads that start knowing the task (head.init = labels: zero-shot
- *                       accuracy; a warm-up: the linear probe's); not on the cluster path
+ *                       accuracy; a warm-up: the linear probe's), as the cluster path does (EngineLayout.evalStepZero)
  *   export              PEFT adapter (+ head as modules_to_save); W0-modifying inits as rank 2r
  * </pre>
  * The optional head warm-up ({@link HeadWarmup}) and the inits that every worker runs itself happen
@@ -74,7 +74,7 @@ public final class LocalRun implements AutoCloseable {
   public Result run(Consumer<JobEvent> events) {
     String task = engine.taskType();
     List<JobEvent.Evaluated> evals = new ArrayList<>();
-    if (evaluatesStepZero(task)) { // zero-shot, before a gradient-based init moves the model
+    if (engine.layout().evalStepZero()) { // zero-shot, before a gradient-based init moves the model
       String what = TaskMetrics.CLASSIFICATION.equals(task) && cfg.headWarmup() > 0 ? "the warmed head" : "zero-shot";
       events.accept(new JobEvent.PhaseChanged(job, Phase.EVALUATION, what + " (step 0), " + engine.evalBatches()
           + " batches"));
@@ -205,16 +205,6 @@ public final class LocalRun implements AutoCloseable {
               engine.layout().head().get(names.get(i)).shape(), AdapterState.floats(head.get(i))));
     }
     return out;
-  }
-
-  /**
-   * Whether step 0 is worth an evaluation: embeddings (zero-shot retrieval) and classification heads
-   * that start knowing the task (a labels head's zero-shot accuracy, a warmed head's linear probe); a
-   * random head's is chance.
-   */
-  private boolean evaluatesStepZero(String task) {
-    return TaskMetrics.EMBEDDING.equals(task)
-        || (TaskMetrics.CLASSIFICATION.equals(task) && (cfg.labelsHead() || cfg.headWarmup() > 0));
   }
 
   /**

@@ -234,7 +234,18 @@ public final class WorkerEngine implements AutoCloseable {
       head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
     }
     return new EngineLayout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
-        modelHash, work.modelId(), work.taskType(), deviceKind);
+        modelHash, work.modelId(), work.taskType(), deviceKind, evaluatesStepZero());
+  }
+
+  /**
+   * Whether step 0 is worth an evaluation: embeddings (zero-shot retrieval) and classification heads
+   * that start knowing the task (a labels head's zero-shot accuracy, a warmed head's linear probe); a
+   * random head's is chance, and a causal LM's base perplexity is left to the user's own runs.
+   */
+  private boolean evaluatesStepZero() {
+    String task = work.taskType();
+    return TaskMetrics.EMBEDDING.equals(task)
+        || (TaskMetrics.CLASSIFICATION.equals(task) && (cfg.labelsHead() || cfg.headWarmup() > 0));
   }
 
   public EngineLayout layout() {
@@ -316,12 +327,7 @@ public final class WorkerEngine implements AutoCloseable {
     if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
     requireGradientInit();
     List<Workload.Input> inputs = encoded.of(shardAddress(microBatches));
-    if (!pristine) { // the estimate is of the untrained model: B = 0, the initial head
-      write(initial);
-      adapters = Map.of();
-      adapterStep = NO_STEP;
-      pristine = true;
-    }
+    restoreInitial(); // the estimate is of the untrained model: B = 0, the initial head
     Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
     for (EngineLayout.ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
     double loss = 0;
@@ -431,6 +437,18 @@ public final class WorkerEngine implements AutoCloseable {
     SvdRequest request = side == SketchSide.RIGHT
         ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
     return TensorMatrices.f64(request.applyTo(MatrixOperator.of(g)));
+  }
+
+  /**
+   * Puts the adapters and head the job opened with back into the model (a no-op while nothing was
+   * set since): the model of the gradient estimate and of the step-0 evaluation.
+   */
+  public void restoreInitial() {
+    if (pristine) return;
+    write(initial);
+    adapters = Map.of();
+    adapterStep = NO_STEP;
+    pristine = true;
   }
 
   /**

@@ -194,7 +194,8 @@ class WorkerActorTest {
       release.countDown();
     }
 
-    worker.tell(new WorkerMessage.Evaluate(JOB, 0, 0));
+    worker.tell(new WorkerMessage.AdapterVersion(JOB, 1, v0));
+    worker.tell(new WorkerMessage.Evaluate(JOB, 1, 0));
     Evaluated eval = next(coordinator, Evaluated.class, WORK);
     Workload.EvalUnit e = direct.evaluate(0);
     assertEquals(e.lossSum(), eval.lossSum());
@@ -202,9 +203,17 @@ class WorkerActorTest {
     assertEquals(e.sums(), eval.sums());
     assertEquals(e.examples(), eval.examples());
 
-    worker.tell(new WorkerMessage.Evaluate(JOB, 0, 5));
+    worker.tell(new WorkerMessage.Evaluate(JOB, 0, 0)); // step 0: the model as opened, whatever was set since
+    Evaluated opened = next(coordinator, Evaluated.class, WORK);
+    direct.restoreInitial();
+    Workload.EvalUnit zero = direct.evaluate(0);
+    assertEquals(zero.lossSum(), opened.lossSum(), "the step-0 evaluation is of the initial adapters and head");
+    assertEquals(zero.sums(), opened.sums());
+    assertTrue(zero.lossSum() != e.lossSum(), "the initial model is not the one at version 1");
+
+    worker.tell(new WorkerMessage.Evaluate(JOB, 1, 5));
     WorkFailed bad = next(coordinator, WorkFailed.class, WORK);
-    assertEquals(new WorkItem.Evaluation(0, 5), bad.item());
+    assertEquals(new WorkItem.Evaluation(1, 5), bad.item());
     assertTrue(bad.reason().contains("evaluation batch 5"), bad.reason());
 
     worker.tell(new WorkerMessage.CancelJob(JOB, "done"));
@@ -230,7 +239,8 @@ class WorkerActorTest {
       worker.tell(new WorkerMessage.AdapterVersion(JOB, 0, v0));
       List<CoordinatorMessage> got = new java.util.ArrayList<>();
       for (int g = 0; g < 4; g++) got.add(next(coordinator, GradientsComputed.class, WORK));
-      worker.tell(new WorkerMessage.Evaluate(JOB, 0, 0)); // the one batch of 26 evaluation examples
+      worker.tell(new WorkerMessage.AdapterVersion(JOB, 1, v0));
+      worker.tell(new WorkerMessage.Evaluate(JOB, 1, 0)); // the one batch of 26 evaluation examples
       got.add(next(coordinator, Evaluated.class, WORK));
       worker.tell(new WorkerMessage.CancelJob(JOB, "done"));
       replies.put(prefetch, got);

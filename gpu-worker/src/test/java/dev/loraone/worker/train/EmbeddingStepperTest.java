@@ -16,6 +16,7 @@ import dev.loraone.worker.model.BertLoraModel;
 import dev.loraone.worker.model.LoraConfig;
 import dev.loraone.worker.weights.BertConfig;
 import dev.loraone.worker.weights.Pooling;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +33,11 @@ class EmbeddingStepperTest {
 
   /** The reference: normalise each row, S = scale * q c^T, loss = -1/B sum_i log softmax(S_i)_i, all in double. */
   static double referenceLoss(double[][] pooled, int queries, double scale) {
+    return referenceLoss(pooled, queries, scale, null);
+  }
+
+  /** The reference with candidates {@code excluded[i][j]} left out of query i's softmax. */
+  static double referenceLoss(double[][] pooled, int queries, double scale, boolean[][] excluded) {
     double[][] e = new double[pooled.length][];
     for (int r = 0; r < pooled.length; r++) {
       double norm = 0;
@@ -49,7 +55,7 @@ class EmbeddingStepperTest {
       double max = Double.NEGATIVE_INFINITY;
       for (double v : s) max = Math.max(max, v);
       double sum = 0;
-      for (double v : s) sum += Math.exp(v - max);
+      for (int j = 0; j < s.length; j++) sum += excluded != null && excluded[i][j] ? 0 : Math.exp(s[j] - max);
       loss += max + Math.log(sum) - s[i];
     }
     return loss / queries;
@@ -60,6 +66,34 @@ class EmbeddingStepperTest {
     double[][] out = new double[rows][cols];
     for (double[] row : out) for (int k = 0; k < cols; k++) row[k] = r.nextDouble() * 2 - 1;
     return out;
+  }
+
+  @Test
+  void aDuplicatePositiveInThePoolIsNoNegativeOfTheQueriesItAnswers() {
+    boolean[][] ex = EmbeddingStepper.PairBatch.duplicates(List.of("dog", "cat", "dog"), List.of("cat", "fish"));
+    assertTrue(ex[0][2] && ex[2][0] && ex[1][3], "dog answers queries 0 and 2; a hard negative 'cat' answers 1");
+    assertTrue(!ex[0][0] && !ex[1][1] && !ex[0][1] && !ex[0][4], "the own positive and true negatives stay");
+    assertEquals(null, EmbeddingStepper.PairBatch.duplicates(List.of("a", "b"), List.of("c")), "no duplicates");
+    double[][] pooled = randomRows(2 * B + NEG, H, 12);
+    float[] flat = new float[pooled.length * H];
+    for (int r = 0; r < pooled.length; r++) for (int k = 0; k < H; k++) flat[r * H + k] = (float) pooled[r][k];
+    for (int r = 0; r < pooled.length; r++) for (int k = 0; k < H; k++) pooled[r][k] = flat[r * H + k];
+    boolean[][] mask = new boolean[B][B + NEG];
+    mask[0][2] = true;
+    mask[2][0] = true;
+    mask[1][B] = true;
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray x = m.create(flat, new Shape(pooled.length, H));
+      x.setRequiresGradient(true);
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray l = EmbeddingStepper.rankingLoss(m, x, B, SCALE, mask);
+        gc.backward(l);
+        double want = referenceLoss(pooled, B, SCALE, mask);
+        assertEquals(want, l.getFloat(), 1e-5 * Math.max(1, want), "loss without the duplicates");
+        assertTrue(want < referenceLoss(pooled, B, SCALE), "leaving candidates out lowers the loss");
+        for (float g : x.getGradient().toFloatArray()) assertTrue(Float.isFinite(g), "finite gradients");
+      }
+    }
   }
 
   @Test
@@ -74,7 +108,7 @@ class EmbeddingStepperTest {
       float[] grad;
       double loss;
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-        NDArray l = EmbeddingStepper.rankingLoss(m, x, B, SCALE);
+        NDArray l = EmbeddingStepper.rankingLoss(m, x, B, SCALE, null);
         gc.backward(l);
         loss = l.getFloat();
         grad = x.getGradient().toFloatArray();

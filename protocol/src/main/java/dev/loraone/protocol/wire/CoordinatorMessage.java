@@ -94,6 +94,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
    *   model.id               U8   [bytes]   the base model's id (UTF-8), the adapter's base_model_name_or_path
    *   task.type              U8   [bytes]   classification | causal-lm | embedding (UTF-8): metrics and PEFT task type
    *   device.kind            U8   [bytes]   cpu | cuda: a worker of another kind sends another layout and is refused
+   *   eval.step-zero         I64  [1]       1: evaluate the model as opened (Evaluate at step 0) before the init
    * </pre>
    *
    * The accessors below decode it, so neither side spells a key twice.
@@ -114,6 +115,7 @@ public sealed interface CoordinatorMessage extends WireMessage {
     public static final String MODEL_ID = "model.id";
     public static final String TASK_TYPE = "task.type";
     public static final String DEVICE_KIND = "device.kind";
+    public static final String EVAL_STEP_ZERO = "eval.step-zero";
     /** Examples per {@code Evaluate} batch. */
     public static final int EVAL_BATCH = 32;
 
@@ -166,6 +168,11 @@ public sealed interface CoordinatorMessage extends WireMessage {
     /** True when the init changed W0 (PiSSA): the exported adapter is then {@code s(BA - B0A0)} at rank 2r. */
     public boolean initModifiesBase() {
       return scalar(MODIFIES_BASE) != 0;
+    }
+
+    /** Whether the job evaluates the model as opened, before its init (optional key: absent is no). */
+    public boolean evaluatesStepZero() {
+      return layout.containsKey(EVAL_STEP_ZERO) && scalar(EVAL_STEP_ZERO) != 0;
     }
 
     public int trainExamples() {
