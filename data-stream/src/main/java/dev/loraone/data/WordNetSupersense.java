@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.lang.ref.SoftReference;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -59,6 +60,8 @@ public final class WordNetSupersense {
         }
     }
 
+    private static final Map<Inventory, SoftReference<List<WordNetSynset>>> PARSED = new EnumMap<>(Inventory.class);
+
     private final Inventory inventory;
     private final SplitRule rule;
     private final LabelVocabulary classes;
@@ -93,11 +96,28 @@ public final class WordNetSupersense {
     public static WordNetSupersense load(Inventory inventory, SplitRule rule) {
         Objects.requireNonNull(inventory, "inventory");
         Objects.requireNonNull(rule, "rule");
-        List<WordNetSynset> synsets = new ArrayList<>();
-        for (char pos : inventory.parts.toCharArray()) {
-            readDataFile(pos, synsets);
+        return new WordNetSupersense(inventory, rule, synsets(inventory));
+    }
+
+    /**
+     * The inventory's synsets, parsed once per JVM while memory allows (about 0.5 s of parsing per
+     * job open otherwise, on a worker that opens many jobs): the files are jar resources, so the
+     * memo never goes stale; a soft reference lets the collector drop it under memory pressure.
+     */
+    private static List<WordNetSynset> synsets(Inventory inventory) {
+        synchronized (PARSED) {
+            SoftReference<List<WordNetSynset>> held = PARSED.get(inventory);
+            List<WordNetSynset> synsets = held == null ? null : held.get();
+            if (synsets == null) {
+                List<WordNetSynset> read = new ArrayList<>();
+                for (char pos : inventory.parts.toCharArray()) {
+                    readDataFile(pos, read);
+                }
+                synsets = List.copyOf(read);
+                PARSED.put(inventory, new SoftReference<>(synsets));
+            }
+            return synsets;
         }
-        return new WordNetSupersense(inventory, rule, synsets);
     }
 
     private static void readDataFile(char pos, List<WordNetSynset> into) {

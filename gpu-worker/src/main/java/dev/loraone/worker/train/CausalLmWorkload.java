@@ -62,14 +62,15 @@ final class CausalLmWorkload implements Workload {
     }
     CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord());
     Path dir = Path.of(cfg.model());
-    LlamaCheckpoint checkpoint = LlamaCheckpoint.load(dir);
+    BaseModels.Llama base = BaseModels.llama(dir);
+    LlamaCheckpoint checkpoint = base.checkpoint();
     Path tokenizerJson = checkpoint.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("'job.model' = "
         + cfg.model() + " has no tokenizer.json; causal-LM fine-tuning tokenises with the checkpoint's own"));
     if (cfg.maxLength() > checkpoint.config().maxPositions()) {
       throw new IllegalArgumentException("'job.train.max-length' = " + cfg.maxLength() + " exceeds the model's"
           + " max_position_embeddings " + checkpoint.config().maxPositions());
     }
-    String hash = Digests.model(dir.getFileName().toString(), checkpoint.weights());
+    String hash = base.hash();
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
     Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");

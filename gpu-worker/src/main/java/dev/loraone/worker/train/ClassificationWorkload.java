@@ -38,7 +38,7 @@ final class ClassificationWorkload implements Workload {
     this.modelHash = modelHash;
   }
 
-  /** Loads data and model; the base weights' heap copy is dropped once the model holds them. */
+  /** Loads data and model; the base weights' heap copy stays with {@link BaseModels} for the next job. */
   static ClassificationWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
     if (cfg.labels() != null && !cfg.labelsHead()) {
@@ -46,8 +46,9 @@ final class ClassificationWorkload implements Workload {
           + " is read only with head.init = labels, not 'job.head.init' = " + cfg.headInit());
     }
     List<String> labelTexts = cfg.labelsHead() ? LabelHead.texts(cfg.model(), task, cfg.labels()) : null;
-    BertSource full = BertSource.resolve(cfg.model());
-    String hash = Digests.model(full.id(), full.weights());
+    BaseModels.Bert base = BaseModels.bert(cfg.model());
+    BertSource full = base.source();
+    String hash = base.hash();
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora,
         new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
@@ -63,7 +64,7 @@ final class ClassificationWorkload implements Workload {
     }
     if (labelTexts != null) {
       try {
-        LabelHead.write(model, device, work.tok, labelTexts, cfg.headTemperature());
+        LabelHead.write(model, device, work.tok, labelTexts, cfg.headTemperature(), hash);
       } catch (RuntimeException e) {
         work.close();
         throw e;

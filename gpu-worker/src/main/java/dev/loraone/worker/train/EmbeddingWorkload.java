@@ -84,9 +84,10 @@ final class EmbeddingWorkload implements Workload {
           + " head to train alone; name the modules to adapt (e.g. query,value or all-linear)");
     }
     EmbeddingTask task = EmbeddingTask.load(cfg.task(), cfg.evalFile(), cfg.corpus(), cfg.onBadRecord());
-    BertSource full = BertSource.resolve(cfg.model());
+    BaseModels.Bert base = BaseModels.bert(cfg.model());
+    BertSource full = base.source();
     Pooling pooling = BertSource.pooling(cfg.model());
-    String hash = Digests.model(full.id(), full.weights());
+    String hash = base.hash();
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora, new BertLoraModel.Head.Embedding(pooling),
         full.weights());

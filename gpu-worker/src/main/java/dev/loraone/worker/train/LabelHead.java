@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -55,6 +56,14 @@ import java.util.Map;
 final class LabelHead {
   /** Texts per forward: fixed, so the rows do not depend on anything but the texts. */
   static final int CHUNK = 32;
+
+  /** Pooled label rows by base model, device, length limit and texts; the 32 most recently used (read-only). */
+  private static final Map<String, float[][]> POOLED = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, float[][]> eldest) {
+      return size() > 32;
+    }
+  };
 
   private LabelHead() {}
 
@@ -99,9 +108,41 @@ final class LabelHead {
     }
   }
 
+  /** Forgets the pooled rows kept for reuse (tests: force a recomputation). */
+  static void forgetPooled() {
+    synchronized (POOLED) {
+      POOLED.clear();
+    }
+  }
+
   /** Writes the labels head of {@code texts} into {@code model}'s {@code classifier.weight} and {@code .bias}. */
   static void write(BertLoraModel model, Device device, TextTokenizer tok, List<String> texts, double temperature) {
-    float[][] pooled = pooled(model, device, tok, texts, Pooling.MEAN);
+    write(model, device, tok, texts, temperature, null);
+  }
+
+  /**
+   * {@link #write(BertLoraModel, Device, TextTokenizer, List, double)}, reusing the pooled rows of an
+   * earlier job on the same base model ({@code modelHash}), device, length limit and texts: the base
+   * encoder's embedding of the label texts depends on nothing else (every B is 0, no dropout), and a
+   * worker that opens many jobs on one base model embeds them once (about 0.8 s for 26 WordNet
+   * descriptions on 2 cores). Null {@code modelHash}: no reuse.
+   */
+  static void write(BertLoraModel model, Device device, TextTokenizer tok, List<String> texts, double temperature,
+      String modelHash) {
+    String key = modelHash == null ? null
+        : modelHash + "|" + device + "|" + tok.maxLength() + "|" + String.join("\u0000", texts);
+    float[][] pooled;
+    synchronized (POOLED) {
+      pooled = key == null ? null : POOLED.get(key);
+    }
+    if (pooled == null) {
+      pooled = pooled(model, device, tok, texts, Pooling.MEAN);
+      if (key != null) {
+        synchronized (POOLED) {
+          POOLED.put(key, pooled);
+        }
+      }
+    }
     Owned.write(model.namedParameters().get("classifier.weight").getArray(), weights(pooled, temperature));
     Owned.write(model.namedParameters().get("classifier.bias").getArray(), new float[texts.size()]);
   }

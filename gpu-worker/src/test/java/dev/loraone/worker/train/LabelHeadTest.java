@@ -127,10 +127,14 @@ class LabelHeadTest {
         assertEquals(first, Math.sqrt(norm), 1e-4 * first, "every row has norm T / m");
       }
     }
+    try (WorkerEngine reused = WorkerEngine.open(JobSpec.of(m))) {
+      assertEquals(weight, reused.layout().head().get("classifier.weight"), "the kept pooled rows, reused");
+    }
+    LabelHead.forgetPooled();
     FinetuneConfig cfg = FinetuneConfig.fromJob(JobSpec.of(m));
     try (LocalRun run = LocalRun.open(cfg, "labels")) {
       assertEquals(weight, run.engine().layout().head().get("classifier.weight"),
-          "a second open computes the same bits");
+          "an open that recomputes them gets the same bits");
       LocalRun.Result r = run.run(e -> {});
       JobEvent.Evaluated zero = r.evals().get(0);
       assertEquals(0, zero.step());
