@@ -96,6 +96,20 @@ final class ServeCommand implements Callable<Integer> {
   String tlsPasswordEnv;
 
   @Option(
+      names = "--data-root",
+      paramLabel = "DIR",
+      description = "a folder whose files HTTP jobs may name as task, task.eval, task.corpus, task.labels"
+          + " (repeatable; default: none, HTTP jobs use built-in tasks only)")
+  List<Path> dataRoots = List.of();
+
+  @Option(
+      names = "--model-root",
+      paramLabel = "DIR",
+      description = "a folder whose HF model folders HTTP jobs may name as model (repeatable; default: none,"
+          + " built-in models only)")
+  List<Path> modelRoots = List.of();
+
+  @Option(
       names = "--max-body",
       defaultValue = "1048576",
       description = "largest request body in bytes (default: ${DEFAULT-VALUE})")
@@ -124,7 +138,8 @@ final class ServeCommand implements Callable<Integer> {
                 maxBody,
                 new dev.loraone.runtime.ClusterConfig.TlsOptions(
                     tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
-                local));
+                local,
+                new dev.loraone.service.PathRoots(dataRoots, modelRoots)));
     System.err.println(
         "loraone service at "
             + s.url()

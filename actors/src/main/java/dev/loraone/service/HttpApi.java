@@ -80,6 +80,7 @@ final class HttpApi extends AllDirectives {
   private final Workers workers;
   private final String token;
   private final long maxBody;
+  private final PathRoots roots;
 
   /** The cluster's worker nodes, for {@code /workers}. */
   interface Workers {
@@ -96,8 +97,10 @@ final class HttpApi extends AllDirectives {
       ServiceMetrics metrics,
       Workers workers,
       String token,
-      long maxBody) {
+      long maxBody,
+      PathRoots roots) {
     this.system = system;
+    this.roots = roots;
     this.jobs = jobs;
     this.store = store;
     this.metrics = metrics;
@@ -213,6 +216,8 @@ final class HttpApi extends AllDirectives {
     } catch (IllegalArgumentException e) {
       return error(StatusCodes.BAD_REQUEST, e.getMessage());
     }
+    List<String> confined = roots.problems(spec); // before the preflight touches the disk
+    if (!confined.isEmpty()) return invalid(confined.stream().map(p -> spec.source() + ": " + p).toList());
     List<String> problems = JobPreflight.problems(spec); // never queue a job whose model or task no worker can open
     if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(

@@ -71,8 +71,9 @@ public final class Service implements AutoCloseable {
       List<String> seeds,
       long maxBody,
       ClusterConfig.TlsOptions tls,
-      List<String> devices) {
-    /** Settings whose local workers run on the CPU. */
+      List<String> devices,
+      PathRoots roots) {
+    /** Settings whose local workers run on the CPU and whose HTTP jobs read built-in models and tasks only. */
     public Settings(
         String host,
         int port,
@@ -86,7 +87,7 @@ public final class Service implements AutoCloseable {
         long maxBody,
         ClusterConfig.TlsOptions tls) {
       this(host, port, data, maxConcurrent, localWorkers, token, clusterHost, clusterPort, seeds, maxBody, tls,
-          Collections.nCopies(Math.max(localWorkers, 0), "cpu"));
+          Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none());
     }
 
     public Settings {
@@ -99,6 +100,7 @@ public final class Service implements AutoCloseable {
       }
       if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
       if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
+      if (roots == null) roots = PathRoots.none();
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
       if (token != null && token.isBlank()) token = null;
       if (token != null && token.length() < 16) {
@@ -166,7 +168,8 @@ public final class Service implements AutoCloseable {
                           Duration.ofSeconds(90),
                           system.scheduler())
                       .exceptionally(t -> Done.getInstance()));
-      HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.token(), s.maxBody());
+      HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.token(), s.maxBody(),
+          s.roots());
       ServerBinding binding = Http.get(system).newServerAt(s.host(), s.port()).bind(api.routes()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);

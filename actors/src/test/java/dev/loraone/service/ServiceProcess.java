@@ -79,6 +79,8 @@ final class ServiceProcess implements AutoCloseable {
                 "--cluster-port",
                 Integer.toString(clusterPort)));
     a.addAll(args);
+    if (!args.contains("--data-root")) a.addAll(List.of("--data-root", logDir.toString())); // the test's files
+    if (!args.contains("--model-root")) a.addAll(List.of("--model-root", logDir.toString()));
     Path log = logDir.resolve("service-" + System.nanoTime() + ".log");
     Process p = new ProcessBuilder(java(List.of(), a)).redirectError(log.toFile()).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
