@@ -27,7 +27,10 @@ import java.util.List;
  *   job.task.type   auto, or a task the model's family trains
  * </pre>
  * Paths are read on the service's machine: workers elsewhere must see them at the same paths (a shared
- * file system), as they did before this check. Whether a file's records fit the task is left to the workers.
+ * file system), as they did before this check. Whether a file's records fit the task is left to the workers,
+ * which read and check them (chat records rendered with the model's chat template included) when they open
+ * the job, before any step: a worker that cannot open it reports why (the record's file and line), and the
+ * job fails with that reason without training.
  */
 final class JobPreflight {
   private JobPreflight() {}
@@ -55,7 +58,7 @@ final class JobPreflight {
           + " ('job.model' = " + model + ", 'job.task.type' = " + type + "): expected " + expected(trains, files));
     } else if (!builtIn && !isFile(task)) {
       String expected = trains != null ? expected(trains, files) : String.join(", ", builtIns) + " or " + files
-          + "{text, label}, {prompt, completion} or {query, positive}";
+          + "{text, label}, {prompt, completion}, {messages} or {query, positive}";
       out.add("'job.task' = \"" + task + "\": no such file; expected " + expected);
     }
     String corpus = spec.getString("task.corpus");
@@ -91,7 +94,7 @@ final class JobPreflight {
   /** What {@code job.task} may be for a task type. */
   private static String expected(String taskType, String files) {
     String records = switch (taskType) {
-      case TaskMetrics.CAUSAL_LM -> "{prompt, completion}";
+      case TaskMetrics.CAUSAL_LM -> "{prompt, completion} or {messages}";
       case TaskMetrics.EMBEDDING -> "{query, positive[, negative]}";
       default -> "{text, label}";
     };

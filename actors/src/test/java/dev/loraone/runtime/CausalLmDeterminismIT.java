@@ -44,6 +44,7 @@ class CausalLmDeterminismIT {
       Path ckpt = checkpoint(tied);
       LlamaFixture.write(ckpt, s, tied ? 43 : 41, tied ? DType.BF16 : DType.F32, tied);
       LlamaFixture.writeTokenizer(ckpt, s);
+      LlamaFixture.writeChatTemplate(ckpt); // read only by the chat job
     }
     Random r = new Random(3);
     List<String> lines = new ArrayList<>();
@@ -55,6 +56,19 @@ class CausalLmDeterminismIT {
       lines.add(JSON.writeValueAsString(Map.of("prompt", prompt.toString(), "completion", completion)));
     }
     Files.write(dir.resolve("task.jsonl"), lines);
+    List<String> chats = new ArrayList<>();
+    for (int i = 0; i < 40; i++) { // a third with a system turn, a third with two exchanges: unequal weights
+      List<Map<String, String>> m = new ArrayList<>();
+      if (i % 3 == 1) m.add(Map.of("role", "system", "content", "w6 w7"));
+      m.add(Map.of("role", "user", "content", "w" + (13 + r.nextInt(37)) + " w" + (13 + r.nextInt(37))));
+      m.add(Map.of("role", "assistant", "content", "w10 w11" + " w12".repeat(1 + i % 2)));
+      if (i % 3 == 2) {
+        m.add(Map.of("role", "user", "content", "w" + (13 + r.nextInt(37))));
+        m.add(Map.of("role", "assistant", "content", "w10 w11 w12"));
+      }
+      chats.add(JSON.writeValueAsString(Map.of("messages", m)));
+    }
+    Files.write(dir.resolve("chat.jsonl"), chats);
   }
 
   private static Path checkpoint(boolean tied) {
@@ -62,7 +76,11 @@ class CausalLmDeterminismIT {
   }
 
   static JobSpec spec(boolean tied) {
-    return JobSpec.of(Map.ofEntries(Map.entry("name", "llama"), Map.entry("seed", 5),
+    return JobSpec.of(values(tied));
+  }
+
+  private static Map<String, Object> values(boolean tied) {
+    return new HashMap<>(Map.ofEntries(Map.entry("name", "llama"), Map.entry("seed", 5),
         Map.entry("model", checkpoint(tied).toString()), Map.entry("task", dir.resolve("task.jsonl").toString()),
         Map.entry("lora.rank", 2), Map.entry("lora.alpha", 4), Map.entry("lora.targets", "all-linear"),
         Map.entry("lora.dropout", 0.1), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4),
@@ -70,6 +88,14 @@ class CausalLmDeterminismIT {
         Map.entry("optimizer.lr", 2e-2), Map.entry("optimizer.warmup", 1), Map.entry("train.steps", 4),
         Map.entry("train.batch", 8), Map.entry("train.micro-batch", 2), Map.entry("train.max-length", 16),
         Map.entry("eval.every", 2), Map.entry("eval.examples", 8), Map.entry("checkpoint.every", 1)));
+  }
+
+  /** {@link #spec(boolean)} on chat records, rendered with the checkpoint's chat template. */
+  static JobSpec chatSpec() {
+    Map<String, Object> m = values(false);
+    m.put("task", dir.resolve("chat.jsonl").toString());
+    m.put("train.max-length", 24);
+    return JobSpec.of(m);
   }
 
   /** The single-process adapter's SHA-256 ({@code loraone finetune}), with its ONNX export. */
@@ -114,6 +140,15 @@ class CausalLmDeterminismIT {
     assertEquals(List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"),
         adapter.config().targetModules(), "PEFT's expanded all-linear");
     assertTrue(adapter.savedModules().isEmpty(), "a causal LM saves no head");
+  }
+
+  @Test
+  void chatAdapterIsIdenticalInOneProcessAndOnOneAndThreeWorkers() {
+    JobEvent end = LocalJob.run(chatSpec(), fresh("chat-finetune"), e -> {}).end();
+    String local = assertInstanceOf(JobEvent.Finished.class, end, () -> "chat local run ended with " + end)
+        .adapterSha256();
+    assertEquals(local, pipeline(chatSpec(), 1, new ArrayList<>()).adapterSha256(), "chat, 1 worker");
+    assertEquals(local, pipeline(chatSpec(), 3, new ArrayList<>()).adapterSha256(), "chat, 3 workers");
   }
 
   @Test

@@ -14,7 +14,8 @@ import java.util.Locale;
  *
  * <p>Role: the JSON half of {@link ExampleReader}. A line must be one JSON object with the text and
  * label keys, the prompt and completion keys of {@link FieldNames}, or {@code query} and
- * {@code positive} (and an optional {@code negative}, absent or null for none); other keys are
+ * {@code positive} (and an optional {@code negative}, absent or null for none), or {@code messages}
+ * (a chat, checked by {@link ChatRecords}); other keys are
  * ignored. Duplicate keys and anything after the object are errors, since they usually mean two
  * records were glued together. A label may be a JSON string or an integer (kept as its decimal
  * text); it may not be blank, nor may a pair's query, positive or negative.
@@ -47,15 +48,20 @@ final class JsonlRecordParser {
         }
         if (!node.isObject()) {
             throw BadRecordException.record(
-                    at, "expected a JSON object " + names.expected() + ", got " + kind(node));
+                    at, "expected a JSON object " + names.expectedJsonl() + ", got " + kind(node));
         }
         boolean hasText = node.has(names.text());
         boolean hasPrompt = node.has(names.prompt());
         boolean hasQuery = node.has(FieldNames.QUERY);
-        if ((hasText ? 1 : 0) + (hasPrompt ? 1 : 0) + (hasQuery ? 1 : 0) > 1) {
+        boolean hasMessages = node.has(FieldNames.MESSAGES);
+        if ((hasText ? 1 : 0) + (hasPrompt ? 1 : 0) + (hasQuery ? 1 : 0) + (hasMessages ? 1 : 0) > 1) {
             throw BadRecordException.record(
                     at, "keys of two kinds present (\"" + names.text() + "\", \"" + names.prompt() + "\", \""
-                            + FieldNames.QUERY + "\": at most one) " + names.expected());
+                            + FieldNames.MESSAGES + "\", \"" + FieldNames.QUERY + "\": at most one) "
+                            + names.expectedJsonl());
+        }
+        if (hasMessages) {
+            return ChatRecords.parse(node.get(FieldNames.MESSAGES), at);
         }
         if (hasText) {
             return new Example.Classification(
@@ -80,8 +86,8 @@ final class JsonlRecordParser {
             throw missing(FieldNames.QUERY, at);
         }
         throw BadRecordException.record(
-                at, "missing key \"" + names.text() + "\", \"" + names.prompt() + "\" or \"" + FieldNames.QUERY + "\" "
-                        + names.expected());
+                at, "missing key \"" + names.text() + "\", \"" + names.prompt() + "\", \"" + FieldNames.MESSAGES
+                        + "\" or \"" + FieldNames.QUERY + "\" " + names.expectedJsonl());
     }
 
     /** A string that must not be blank (a pair's query, positive or negative). */
@@ -126,10 +132,10 @@ final class JsonlRecordParser {
     }
 
     private BadRecordException missing(String key, SourceLocation at) {
-        return BadRecordException.record(at, "missing key \"" + key + "\" " + names.expected());
+        return BadRecordException.record(at, "missing key \"" + key + "\" " + names.expectedJsonl());
     }
 
-    private static String kind(JsonNode node) {
+    static String kind(JsonNode node) {
         return node.getNodeType().name().toLowerCase(Locale.ROOT);
     }
 

@@ -2,6 +2,7 @@ package dev.loraone.data;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayInputStream;
@@ -141,6 +142,37 @@ public final class TextTokenizer implements AutoCloseable {
     /** The token ids of one text, with or without special tokens, truncated to {@link #maxLength()}. */
     public long[] ids(String text, boolean addSpecialTokens) {
         return tokenizer.encode(Objects.requireNonNull(text, "text"), addSpecialTokens, false).getIds();
+    }
+
+    /**
+     * The tokens of one text without special tokens (so added tokens written in the text, such as a chat
+     * template's {@code <|im_start|>}, are the only specials), truncated to {@link #maxLength()}.
+     *
+     * @param ids token ids
+     * @param starts each token's first UTF-16 index in the text, or -1 for a token with no characters
+     */
+    public record Tokens(long[] ids, int[] starts) {}
+
+    /** {@link #ids(String, boolean) ids(text, false)} with where each token starts in {@code text}. */
+    public Tokens tokensWithStarts(String text) {
+        Encoding e = tokenizer.encode(Objects.requireNonNull(text, "text"), false, false);
+        long[] ids = e.getIds();
+        CharSpan[] spans = e.getCharTokenSpans();
+        // The Rust tokenizer counts characters as code points; Java indexes UTF-16 units.
+        int[] unitOf = new int[text.codePointCount(0, text.length()) + 1];
+        for (int cp = 0, unit = 0; cp < unitOf.length; cp++) {
+            unitOf[cp] = unit;
+            if (unit < text.length()) {
+                unit += Character.charCount(text.codePointAt(unit));
+            }
+        }
+        int[] starts = new int[ids.length];
+        for (int k = 0; k < ids.length; k++) {
+            CharSpan span = spans == null || k >= spans.length ? null : spans[k];
+            boolean empty = span == null || span.getEnd() <= span.getStart() || span.getStart() >= unitOf.length;
+            starts[k] = empty ? -1 : unitOf[span.getStart()];
+        }
+        return new Tokens(ids, starts);
     }
 
     /** The text of token ids. */

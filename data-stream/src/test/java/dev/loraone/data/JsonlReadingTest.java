@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** JSONL parsing of {@link ExampleReader}: good records, and each bad record's message names file, line and key. */
 class JsonlReadingTest {
     private static final String EXPECTED =
-            " (expected {text,label}, {prompt,completion} or {query,positive[,negative]})";
+            " (expected {text,label}, {prompt,completion}, {messages} or {query,positive[,negative]})";
 
     @Test
     void classificationRecordsKeepTextLabelAndLine() throws IOException {
@@ -68,7 +68,7 @@ class JsonlReadingTest {
     @Test
     void recordWithNeitherShapeNamesBothKeys() {
         BadRecordException e = assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"sentence\":\"p\"}"));
-        assertEquals("t.jsonl:1: missing key \"text\", \"prompt\" or \"query\"" + EXPECTED,
+        assertEquals("t.jsonl:1: missing key \"text\", \"prompt\", \"messages\" or \"query\"" + EXPECTED,
                 e.getMessage());
     BadRecordException onlyLabel =
         assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"label\":\"p\"}"));
@@ -126,7 +126,7 @@ class JsonlReadingTest {
         BadRecordException e = assertThrows(BadRecordException.class,
                 () -> read("t.jsonl", "{\"q\":\"s\"}", opts));
     assertEquals(
-        "t.jsonl:1: missing key \"a\" (expected {sentence,category}, {q,a} or {query,positive[,negative]})",
+        "t.jsonl:1: missing key \"a\" (expected {sentence,category}, {q,a}, {messages} or {query,positive[,negative]})",
         e.getMessage());
     }
 }

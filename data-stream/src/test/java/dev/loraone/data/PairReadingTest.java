@@ -44,8 +44,8 @@ class PairReadingTest {
     void missingPositiveNamesFileAndLine() {
         BadRecordException e = assertThrows(BadRecordException.class,
                 () -> read("train.jsonl", "{\"query\":\"a\",\"positive\":\"b\"}\n{\"query\":\"c\"}\n"));
-        assertEquals("train.jsonl:2: missing key \"positive\" (expected {text,label}, {prompt,completion} or"
-                + " {query,positive[,negative]})", e.getMessage());
+        assertEquals("train.jsonl:2: missing key \"positive\" (expected {text,label}, {prompt,completion},"
+                + " {messages} or {query,positive[,negative]})", e.getMessage());
         assertEquals(at("train.jsonl", 2), e.location());
     }
 
@@ -64,8 +64,8 @@ class PairReadingTest {
     void positiveWithoutQueryAndNonTextNegativeAreNamed() {
     BadRecordException noQuery =
         assertThrows(BadRecordException.class, () -> read("t.jsonl", "{\"positive\":\"p\"}"));
-        assertEquals("t.jsonl:1: missing key \"query\" (expected {text,label}, {prompt,completion} or"
-                + " {query,positive[,negative]})", noQuery.getMessage());
+        assertEquals("t.jsonl:1: missing key \"query\" (expected {text,label}, {prompt,completion},"
+                + " {messages} or {query,positive[,negative]})", noQuery.getMessage());
         BadRecordException number = assertThrows(BadRecordException.class,
                 () -> read("t.jsonl", "{\"query\":\"q\",\"positive\":\"p\",\"negative\":3}"));
         assertEquals("t.jsonl:1: key \"negative\" must be a string, got number", number.getMessage());

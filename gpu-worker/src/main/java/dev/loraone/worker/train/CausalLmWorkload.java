@@ -3,7 +3,9 @@ package dev.loraone.worker.train;
 import ai.djl.Device;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.data.CausalLmEncoder;
+import dev.loraone.data.CausalLmRow;
 import dev.loraone.data.Example;
+import dev.loraone.data.RenderedChat;
 import dev.loraone.data.TextTokenizer;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.LlamaLoraModel;
@@ -20,9 +22,11 @@ import java.util.Map;
 import java.util.OptionalLong;
 
 /**
- * Causal-LM fine-tuning of a Llama-family checkpoint on {@code {prompt, completion}} pairs: input
- * {@code [BOS] prompt completion [EOS]}, loss on completion tokens only ({@link CausalLmEncoder}).
- * Gradients are of the summed token loss and weigh by the completion-token count, so a step's mean
+ * Causal-LM fine-tuning of a Llama-family checkpoint on {@code {prompt, completion}} pairs (input
+ * {@code [BOS] prompt completion [EOS]}, loss on completion tokens only) or on {@code {messages}} chats
+ * (the conversation as the model's chat template renders it, loss on assistant turns only); see
+ * {@link CausalLmEncoder}.
+ * Gradients are of the summed token loss and weigh by the target-token count, so a step's mean
  * does not depend on how its micro-batches are split (HF's {@code num_items_in_batch}); an init batch
  * contributes its mean-token-loss gradient, as the official code's per-batch mean loss.
  * Evaluation runs in chunks of {@code train.micro-batch} examples to bound activation memory.
@@ -60,8 +64,8 @@ final class CausalLmWorkload implements Workload {
               + ": a causal LM has no task head to train alone;"
               + " name the modules to adapt (e.g. q_proj,v_proj or all-linear)");
     }
-    CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord());
     Path dir = Path.of(cfg.model());
+    CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord(), dir);
     BaseModels.Llama base = BaseModels.llama(dir);
     LlamaCheckpoint checkpoint = base.checkpoint();
     Path tokenizerJson = checkpoint.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("'job.model' = "
@@ -91,15 +95,25 @@ final class CausalLmWorkload implements Workload {
   }
 
   /**
-   * Refuses a row whose completion truncation to {@code train.max-length} would cut away entirely
-   * ({@code [BOS] prompt} already fills the length): it would carry no loss and teach nothing, silently.
-   * The message names the row's file and line and the length.
+   * Refuses a row that truncation to {@code train.max-length} would leave without a target token: a
+   * prompt/completion row whose {@code [BOS] prompt} already fills the length, or a chat whose first
+   * assistant turn starts past it. It would carry no loss and teach nothing, silently. The message names
+   * the row's file and line and the length; longer rows are otherwise cut on the right.
    */
   static void checkNoEmptyCompletion(CausalLmTask task, TextTokenizer tok, LlamaConfig config, int maxLength) {
     int bos = config.bosTokenId().isPresent() ? 1 : 0;
-    for (List<Example.Generation> rows : List.of(task.train(), task.eval())) {
-      for (Example.Generation row : rows) {
-        int prompt = bos + tok.ids(row.prompt(), false).length;
+    CausalLmEncoder chats = new CausalLmEncoder(tok, OptionalLong.empty(), OptionalLong.empty());
+    for (List<CausalLmRow> rows : List.of(task.train(), task.eval())) {
+      for (CausalLmRow row : rows) {
+        if (row instanceof RenderedChat chat) {
+          if (chats.encodeRows(List.of(chat)).labelledTokens() == 0) {
+            throw new IllegalArgumentException(row.source() + ": the chat's first assistant turn starts after"
+                + " 'job.train.max-length' = " + maxLength + " tokens of the rendered conversation, leaving it"
+                + " no target token: raise train.max-length or shorten the turns before it");
+          }
+          continue;
+        }
+        int prompt = bos + tok.ids(((Example.Generation) row).prompt(), false).length;
         if (prompt >= maxLength) {
           throw new IllegalArgumentException(
               row.source()
@@ -157,8 +171,9 @@ final class CausalLmWorkload implements Workload {
 
   /**
    * Encoded rows: one batch for a training or init micro-batch, chunks of {@code train.micro-batch} for
-   * evaluation; evaluation also carries each row's prompt ids ({@code [BOS] prompt}) and completion for
-   * the exact-match generation.
+   * evaluation; evaluation also carries each row's prompt ids ({@code [BOS] prompt}; for a chat, the
+   * rendered conversation up to its last assistant turn, with the generation prompt) and completion (the
+   * last assistant turn's content) for the exact-match generation.
    */
   private record Chunks(List<CausalLmBatch> batches, List<int[]> prompts, List<String> completions) implements Input {
     Chunks(List<CausalLmBatch> batches) {
@@ -187,13 +202,19 @@ final class CausalLmWorkload implements Workload {
     LlamaConfig c = stepper.model().config();
     int bos = c.bosTokenId().isPresent() ? 1 : 0;
     for (int i : idx) {
-      Example.Generation row = task.eval().get(i);
-      long[] text = tok.ids(row.prompt(), false);
+      CausalLmRow row = task.eval().get(i);
+      if (row instanceof RenderedChat chat) { // the template wrote BOS
+        prompts.add(Arrays.stream(tok.ids(chat.lastPrompt(), false)).mapToInt(Math::toIntExact).toArray());
+        completions.add(chat.lastReply());
+        continue;
+      }
+      Example.Generation g = (Example.Generation) row;
+      long[] text = tok.ids(g.prompt(), false);
       int[] ids = new int[bos + Math.min(text.length, tok.maxLength() - bos)];
       if (bos == 1) ids[0] = Math.toIntExact(c.bosTokenId().getAsLong());
       for (int k = bos; k < ids.length; k++) ids[k] = Math.toIntExact(text[k - bos]);
       prompts.add(ids);
-      completions.add(row.completion());
+      completions.add(g.completion());
     }
     return new Chunks(chunks, prompts, completions);
   }
@@ -281,10 +302,10 @@ final class CausalLmWorkload implements Workload {
     return LlamaArtifacts.writeOnnx(stepper.model(), checkpointDir, dir);
   }
 
-  private CausalLmBatch encode(List<Example.Generation> from, int[] idx) {
-    List<Example.Generation> rows = new ArrayList<>(idx.length);
+  private CausalLmBatch encode(List<CausalLmRow> from, int[] idx) {
+    List<CausalLmRow> rows = new ArrayList<>(idx.length);
     for (int i : idx) rows.add(from.get(i));
-    return encoder.encodeExamples(rows);
+    return encoder.encodeRows(rows);
   }
 
   @Override

@@ -214,4 +214,28 @@ public final class LlamaFixture {
     model.put("unk_token", "<unk>");
     Files.writeString(dir.resolve("tokenizer.json"), JSON.writeValueAsString(t));
   }
+
+  /**
+   * A chat template over the fixture's vocabulary, in the shape of Zephyr's: {@code <s>}, then per turn a
+   * role word ({@code w3} system, {@code w4} user, {@code w5} assistant) and the content, an assistant
+   * turn ending with {@code </s>}; the generation prompt is {@code w5}. A chat that opens with an
+   * assistant turn raises an exception, as Mistral's template does for roles out of order.
+   */
+  public static final String CHAT_TEMPLATE = "{% if messages[0]['role'] == 'assistant' %}"
+      + "{{ raise_exception('a conversation must not open with the assistant') }}{% endif %}"
+      + "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %} w4 {{ message['content'] }}"
+      + "{% elif message['role'] == 'system' %} w3 {{ message['content'] }}"
+      + "{% else %} w5 {{ message['content'] }} {{ eos_token }}{% endif %}{% endfor %}"
+      + "{% if add_generation_prompt %} w5{% endif %}";
+
+  /** Writes a tokenizer_config.json with {@link #CHAT_TEMPLATE} and the BOS/EOS strings, as HF saves it. */
+  public static void writeChatTemplate(Path dir) throws IOException {
+    ObjectNode c = JSON.createObjectNode();
+    c.put("tokenizer_class", "PreTrainedTokenizerFast");
+    c.put("bos_token", "<s>");
+    c.put("eos_token", "</s>");
+    c.put("chat_template", CHAT_TEMPLATE);
+    Files.writeString(dir.resolve("tokenizer_config.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
+  }
 }
