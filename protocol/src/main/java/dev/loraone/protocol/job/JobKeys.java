@@ -256,7 +256,7 @@ public final class JobKeys {
             k ->
                 sb.append(
                     String.format(
-                        "job.%-26s %-20s %s%n",
+                        "job.%-30s %-20s %s%n",
                         k.path(),
                         k.defaultValue() == null ? "(unset)" : k.defaultValue(),
                         k.doc() + (k.choices().isEmpty() ? "" : " " + k.choices()))));
