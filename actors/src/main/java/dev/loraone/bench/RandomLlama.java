@@ -50,6 +50,23 @@ public final class RandomLlama {
       return new Shape(2000, 256, 688, 4, 8, 4, 128, true);
     }
 
+    /**
+     * SmolLM2-135M's sizes (HuggingFaceTB/SmolLM2-135M config.json: hidden 576, 30 layers, 9 heads over 3 KV
+     * heads, intermediate 1536, vocab 49152, tied, 8192 positions); random weights, about 135 M parameters.
+     */
+    public static Shape smolLm2135m() {
+      return new Shape(49152, 576, 1536, 30, 9, 3, 8192, true);
+    }
+
+    /** A shape by name: {@code smollm2-135m} or {@code smol-like} ({@link #smolLike()}). */
+    public static Shape named(String name) {
+      return switch (name) {
+        case "smollm2-135m" -> smolLm2135m();
+        case "smol-like" -> smolLike();
+        default -> throw new IllegalArgumentException("unknown shape " + name + ": expected smollm2-135m or smol-like");
+      };
+    }
+
     public LlamaConfig config() {
       return new LlamaConfig(vocab, hidden, intermediate, layers, heads, kvHeads, hidden / heads, 1e-5, 10000.0,
           maxPositions, tied, 0, OptionalLong.of(BOS), List.of((long) EOS));

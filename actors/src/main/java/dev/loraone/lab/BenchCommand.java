@@ -2,6 +2,7 @@ package dev.loraone.lab;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.loraone.bench.CheckpointingBenchmark;
 import dev.loraone.bench.InferenceLatency;
 import dev.loraone.bench.MemoryFlatness;
 import dev.loraone.bench.ModelBenchmark;
@@ -93,8 +94,19 @@ public final class BenchCommand implements Runnable {
         description = "seed of the synthetic inputs (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--json", description = "Print one JSON document.") boolean json;
 
+    @Option(names = "--model", paramLabel = "DIR", description = "A Llama-family HF folder: instead of MiniLM, its"
+        + " LoRA step with train.activation-checkpointing off and on (tokens/s, % of the matmul peak, peak RSS),"
+        + " each in a child JVM.") String llamaModel;
+
+    @Option(names = "--shape", paramLabel = "NAME", description = "As --model, a random Llama of a named shape:"
+        + " smollm2-135m or smol-like.") String llamaShape;
+
     @Override
     public void run() {
+      if (llamaModel != null || llamaShape != null) {
+        runLlama();
+        return;
+      }
       ModelBenchmark.Settings settings =
           new ModelBenchmark.Settings(
               batch, seq, rank, steps, warmup, repeat, matmulSizes, 5, threads, seed);
@@ -116,6 +128,21 @@ public final class BenchCommand implements Runnable {
         return;
       }
       print(r);
+    }
+
+    private void runLlama() {
+      CheckpointingBenchmark.Settings s = new CheckpointingBenchmark.Settings(llamaModel,
+          llamaShape == null ? "-" : llamaShape, batch, seq, rank, steps, warmup, matmulSizes, 5, seed);
+      try {
+        CheckpointingBenchmark.Report r = CheckpointingBenchmark.run(s, System.err);
+        System.out.print(json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)
+            + System.lineSeparator() : r.render());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
     }
 
     private static void print(ModelBenchmark.Report r) {

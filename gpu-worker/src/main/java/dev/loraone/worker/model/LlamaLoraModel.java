@@ -147,14 +147,42 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    PairList<String, Object> forwardParams = params;
-    if (training && lora.dropout() > 0) {
-      long s = adapters.nextForwardSeed();
-      forwardParams = new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
-    }
+    PairList<String, Object> forwardParams = forwardParams(training, params);
     NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
     NDArray hidden = hidden(ps, inputs.get(0), mask, null, training, forwardParams);
     return new NDList(logits(ps, hidden, training, forwardParams));
+  }
+
+  /** The forward parameters of one forward: a training forward with dropout draws the next dropout seed. */
+  private PairList<String, Object> forwardParams(boolean training, PairList<String, Object> params) {
+    if (training && lora.dropout() > 0) {
+      long s = adapters.nextForwardSeed();
+      return new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
+    }
+    return params;
+  }
+
+  /**
+   * A training forward of {@link #inputs} that keeps only each decoder layer's input, with a
+   * backward that recomputes layer by layer ({@link CheckpointedPass}); the same gradients as
+   * {@code forward(ps, inputs, true)} and a backward, bit for bit, and the same dropout seeds. Call
+   * inside a gradient collector.
+   */
+  public CheckpointedPass forwardCheckpointed(ParameterStore ps, NDList inputs) {
+    PairList<String, Object> params = forwardParams(true, null);
+    NDArray ids = inputs.get(0);
+    NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
+    int l = Math.toIntExact(ids.getShape().get(1));
+    requireFits(l);
+    NDManager m = ids.getManager();
+    Device d = ids.getDevice();
+    NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, true), SparseFormat.DENSE).head();
+    NDList rope = rotary.table(m, 0, l);
+    NDArray maskBias = maskBias(m, mask, ids.getShape().get(0), l, 0);
+    List<CheckpointedPass.Layer> steps =
+        CheckpointedPass.layers(layers, ps, rope.get(0), rope.get(1), maskBias, params);
+    return new CheckpointedPass(m, x, embedTokens.requiresGradient(), steps,
+        h -> logits(ps, RmsNorm.apply(h, ps.getValue(finalNorm, d, true), (float) config.rmsNormEps()), true, params));
   }
 
   /**

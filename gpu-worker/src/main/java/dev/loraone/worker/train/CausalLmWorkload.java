@@ -78,7 +78,7 @@ final class CausalLmWorkload implements Workload {
     LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
     LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
     Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");
-    LlamaStepper stepper = new LlamaStepper(model, device);
+    LlamaStepper stepper = new LlamaStepper(model, device, cfg.activationCheckpointing());
     try {
       TextTokenizer tok = TextTokenizer.fromPath(tokenizerJson, cfg.maxLength());
       try {

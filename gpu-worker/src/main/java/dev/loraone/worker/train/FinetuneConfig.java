@@ -52,6 +52,9 @@ import java.util.Locale;
  *     steps). A warm-up ({@code headWarmup > 0}) also follows a {@code labels} or {@code random} head
  * @param headTemperature {@code head.temperature}: a labels head's logits are about this times the cosine
  * @param labels {@code task.labels}: a {@code label<TAB>description} file for the labels head, or null
+ * @param activationCheckpointing {@code train.activation-checkpointing}: Llama-family training forwards keep
+ *     only each decoder layer's input and the backward recomputes the layers ({@code CheckpointedPass}); the
+ *     gradients, and so the adapter, are the same bits, with less memory and one more forward of time
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
@@ -59,7 +62,8 @@ public record FinetuneConfig(
     String schedule, int warmup, double maxGradNorm, int steps, int batch, int microBatch, int initBatch, int initIters,
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
     int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
-    double scale, Path corpus, String headInit, double headTemperature, Path labels) {
+    double scale, Path corpus, String headInit, double headTemperature, Path labels,
+    boolean activationCheckpointing) {
 
   /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
   public static final double DEFAULT_SCALE = 20;
@@ -83,7 +87,7 @@ public record FinetuneConfig(
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
         4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE,
-        null);
+        null, false);
   }
 
   /**
@@ -91,10 +95,16 @@ public record FinetuneConfig(
    * computation maps to one component; {@code init.gamma = 0} means the method's default (NaN here).
    * {@code name}, {@code checkpoint.every} and {@code workers.min} are the coordinator's alone;
    * {@code head.warmup-lr = 0} means {@code optimizer.lr}; {@code head.init = warmup} with
-   * {@code head.warmup-steps = 0} means {@value #DEFAULT_WARMUP_STEPS} steps.
+   * {@code head.warmup-steps = 0} means {@value #DEFAULT_WARMUP_STEPS} steps. {@code
+   * train.activation-checkpointing} is refused for a model outside the Llama family.
    */
   public static FinetuneConfig fromJob(JobSpec job) {
     checkTaskType(job.getString("task.type"), job.getString("model"));
+    boolean checkpointing = job.getBoolean("train.activation-checkpointing");
+    if (checkpointing && ModelFamily.detect(job.getString("model")) != ModelFamily.LLAMA) {
+      throw new IllegalArgumentException("'job.train.activation-checkpointing' = true is implemented for"
+          + " Llama-family models only, not 'job.model' = " + job.getString("model"));
+    }
     String evalFile = job.getString("task.eval");
     String corpus = job.getString("task.corpus");
     double gamma = job.getDouble("init.gamma");
@@ -144,7 +154,8 @@ public record FinetuneConfig(
         corpus == null ? null : Path.of(corpus),
         headInit,
         job.getDouble("head.temperature"),
-        labels == null ? null : Path.of(labels));
+        labels == null ? null : Path.of(labels),
+        checkpointing);
   }
 
   /**
@@ -249,7 +260,8 @@ public record FinetuneConfig(
         null,
         DEFAULT_HEAD_INIT,
         DEFAULT_TEMPERATURE,
-        null);
+        null,
+        false);
   }
 
   /**
@@ -400,48 +412,10 @@ public record FinetuneConfig(
 
   /** This config with {@code steps} head-only warm-up steps at {@code lr} (NaN: the main lr) before the init. */
   public FinetuneConfig withHeadWarmup(int steps, double lr) {
-    return new FinetuneConfig(
-        model,
-        task,
-        evalFile,
-        init,
-        optimizer,
-        rank,
-        alpha,
-        rslora,
-        targets,
-        dropout,
-        this.lr,
-        loraPlusRatio,
-        weightDecay,
-        lambda,
-        schedule,
-        warmup,
-        maxGradNorm,
-        this.steps,
-        batch,
-        microBatch,
-        initBatch,
-        initIters,
-        gamma,
-        maxLength,
-        maxPerClass,
-        evalExamples,
-        evalEvery,
-        seed,
-        onBadRecord,
-        initShards,
-        initMode,
-        qFactor,
-        niter,
-        steps,
-        lr,
-        taskType,
-        scale,
-        corpus,
-        headInit,
-        headTemperature,
-        labels);
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -459,7 +433,16 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels);
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
+        activationCheckpointing);
+  }
+
+  /** This config with {@code train.activation-checkpointing} on or off (the same adapter bits either way). */
+  public FinetuneConfig withActivationCheckpointing(boolean on) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on);
   }
 
   /**
@@ -470,7 +453,8 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels);
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels,
+        activationCheckpointing);
   }
 
   /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */

@@ -10,6 +10,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.worker.model.CausalLmLoss;
+import dev.loraone.worker.model.CheckpointedPass;
 import dev.loraone.worker.model.LlamaLoraModel;
 import dev.loraone.worker.model.LoraLinear;
 import java.util.LinkedHashMap;
@@ -39,6 +40,7 @@ public final class LlamaStepper implements AutoCloseable {
   private final LlamaLoraModel model;
   private final NDManager manager;
   private final ParameterStore store;
+  private final boolean checkpointing;
 
   /** LoRA gradients of a micro-batch's summed token loss, row-major: per module {@code {gA:[r,in], gB:[out,r]}}. */
   public record LoraGradients(double lossSum, int tokens, Map<String, float[][]> adapters) {}
@@ -55,7 +57,17 @@ public final class LlamaStepper implements AutoCloseable {
 
   /** A stepper whose model, activations and gradients live on {@code device}; only read-outs cross to the host. */
   public LlamaStepper(LlamaLoraModel model, Device device) {
+    this(model, device, false);
+  }
+
+  /**
+   * As {@link #LlamaStepper(LlamaLoraModel, Device)}; with {@code checkpointing}, training forwards
+   * keep only each decoder layer's input and the backward recomputes the layers ({@code
+   * train.activation-checkpointing}): the same gradient bits, less memory, one more forward of time.
+   */
+  public LlamaStepper(LlamaLoraModel model, Device device, boolean checkpointing) {
     this.model = model;
+    this.checkpointing = checkpointing;
     this.manager = NDManager.newBaseManager(device, "PyTorch");
     model.initialize(manager);
     this.store = new ParameterStore(manager, false);
@@ -114,6 +126,9 @@ public final class LlamaStepper implements AutoCloseable {
   private Forward forwardBackward(NDManager step, CausalLmBatch batch) {
     NDList in = LlamaLoraModel.inputs(step, batch);
     NDArray labels = CausalLmLoss.labels(step, batch);
+    if (checkpointing) {
+      return forwardBackwardCheckpointed(in, labels);
+    }
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
       NDArray logits = model.forward(store, in, true).head();
       NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, labels);
@@ -123,6 +138,21 @@ public final class LlamaStepper implements AutoCloseable {
       }
       gc.backward(sumCount[0]);
       return new Forward(sumCount[0].getFloat(), tokens, true);
+    }
+  }
+
+  /** {@link #forwardBackward} through {@link LlamaLoraModel#forwardCheckpointed}; the loss is read before backward. */
+  private Forward forwardBackwardCheckpointed(NDList in, NDArray labels) {
+    try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector();
+        CheckpointedPass pass = model.forwardCheckpointed(store, in)) {
+      NDArray[] sumCount = CausalLmLoss.sumAndCount(pass.logits(), labels);
+      int tokens = Math.round(sumCount[1].getFloat());
+      if (tokens == 0) {
+        return new Forward(0, 0, false);
+      }
+      float lossSum = sumCount[0].getFloat();
+      pass.backward(sumCount[0]);
+      return new Forward(lossSum, tokens, true);
     }
   }
 

@@ -172,6 +172,24 @@ class CausalLmLocalRunTest {
     }
   }
 
+  /** train.activation-checkpointing changes memory, not bits: LoRA-One's full gradient and the dropout steps agree. */
+  @Test
+  void activationCheckpointingGivesTheSameAdapterBytes() throws IOException {
+    Map<String, Object> o = new HashMap<>();
+    o.put("steps", 3);
+    o.put("evalEvery", 0);
+    o.put("dropout", 0.1);
+    FinetuneConfig off = small("lora-one", "all-linear", o);
+    assertFalse(off.activationCheckpointing(), "off by default");
+    LocalRun.Result plain = run(off);
+    LocalRun.Result checkpointed = run(off.withActivationCheckpointing(true));
+    plain.adapter().write(dir.resolve("ckpt-off"));
+    checkpointed.adapter().write(dir.resolve("ckpt-on"));
+    assertArrayEquals(Files.readAllBytes(dir.resolve("ckpt-off").resolve(PeftAdapter.WEIGHTS_FILE)),
+        Files.readAllBytes(dir.resolve("ckpt-on").resolve(PeftAdapter.WEIGHTS_FILE)));
+    assertEquals(plain.steps().get(2).loss(), checkpointed.steps().get(2).loss());
+  }
+
   private static double ppl(JobEvent.Evaluated e) {
     return e.metrics().get("perplexity");
   }

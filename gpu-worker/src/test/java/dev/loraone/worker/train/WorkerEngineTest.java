@@ -345,6 +345,10 @@ class WorkerEngineTest {
     assertTrue(Double.isNaN(d.gamma()), "init.gamma = 0 means the method's default");
     assertNull(d.evalFile());
     assertEquals(OnBadRecord.FAIL, d.onBadRecord());
+    assertFalse(d.activationCheckpointing());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> FinetuneConfig.fromJob(JobSpec.of(Map.of("train.activation-checkpointing", true))));
+    assertTrue(e.getMessage().contains("'job.train.activation-checkpointing' = true"), e.getMessage());
   }
 
   /**

@@ -143,6 +143,9 @@ public final class JobKeys {
     put(m, integer("train.batch", 16, 1, 1 << 20, "examples per step"));
     put(m, integer("train.micro-batch", 8, 1, 1 << 20, "examples per micro-batch (unit of work)"));
     put(m, integer("train.max-length", 64, 2, 1 << 16, "tokens per example"));
+    put(m, bool("train.activation-checkpointing", false, "Llama family: keep only each decoder layer's input in the"
+        + " forward and recompute the layers one by one in the backward; less activation memory for about one more"
+        + " forward of time, the same gradient and adapter bits"));
     put(m, integer("eval.every", 50, 0, Integer.MAX_VALUE, "evaluate every N steps (0: at the end only)"));
     put(m, integer("eval.examples", 512, 1, Integer.MAX_VALUE, "evaluation examples"));
     put(m, integer("head.warmup-steps", 0, 0, Integer.MAX_VALUE,
@@ -253,7 +256,7 @@ public final class JobKeys {
             k ->
                 sb.append(
                     String.format(
-                        "job.%-26s %-20s %s%n",
+                        "job.%-30s %-20s %s%n",
                         k.path(),
                         k.defaultValue() == null ? "(unset)" : k.defaultValue(),
                         k.doc() + (k.choices().isEmpty() ? "" : " " + k.choices()))));

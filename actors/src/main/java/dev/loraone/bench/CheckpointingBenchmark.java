@@ -1,0 +1,233 @@
+package dev.loraone.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.worker.model.LlamaLoraModel;
+import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.train.LlamaStepper;
+import dev.loraone.worker.weights.LlamaCheckpoint;
+import dev.loraone.worker.weights.LlamaConfig;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * A Llama-family LoRA training step with activation checkpointing off and on, side by side from one
+ * run: tokens/s, the share of the float32 matmul peak ({@link MatmulPeak}, measured here first) and
+ * peak resident memory. Each variant runs in a child JVM of its own (same JVM options, classpath and
+ * environment), since a process's peak RSS ({@code VmHWM}) never comes down.
+ *
+ * <pre>
+ *   step FLOPs (3x-forward convention, as "6 N T"):  3 * forward
+ *   forward = 2 * T * (P_layers + V*H + P_lora) + 4 * B * L^2 * (heads * d) * layers
+ *             T = B*L tokens; P_layers: the projections' weights; V*H: the LM head (tied or not);
+ *             P_lora = r*(in+out) per adapted module; the attention term is q k^T and p v over the full L x L
+ * </pre>
+ *
+ * The convention counts the work a plain step needs, so the recomputation of the checkpointed step
+ * (one more forward of the layers) shows as a lower share, not as extra useful work. Inputs are
+ * synthetic: uniform ids, no padding, every position labelled; a step is {@link
+ * LlamaStepper#loraGradients} (forward, backward, read-out), LoRA rank r on all linear layers, alpha
+ * 2r, rsLoRA, no dropout. Per variant: RSS after loading, and the peak during the steps ({@code
+ * VmHWM} reset through {@code /proc/self/clear_refs} once the model is loaded, so the load's
+ * temporaries do not count; the whole-process peak beside it).
+ */
+public final class CheckpointingBenchmark {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String RESULT = "RESULT ";
+
+  private CheckpointingBenchmark() {}
+
+  /** What to measure: an HF folder ({@code model}), else a random model of the named {@code shape}. */
+  public record Settings(String model, String shape, int batch, int seq, int rank, int steps, int warmup,
+      int[] matmulSizes, int matmulRepeats, long seed) {
+    public Settings {
+      if (batch < 1 || seq < 2 || rank < 1 || steps < 1 || warmup < 0) {
+        throw new IllegalArgumentException("need batch >= 1, seq >= 2, rank >= 1, steps >= 1, warmup >= 0");
+      }
+    }
+  }
+
+  /** One variant's numbers, from its child JVM. */
+  public record Variant(boolean checkpointing, int steps, double medianSeconds, double minSeconds,
+      double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum) {}
+
+  /** The run: model, sizes, FLOPs, the matmul peak and both variants. */
+  public record Report(String model, long parameters, int layers, int batch, int seq, int rank, int adaptedModules,
+      double stepGflop3x, String formula, MatmulPeak matmul, List<Variant> variants, String loadBefore,
+      String loadAfter) {
+
+    /** A variant's 3x-forward GFLOP/s over the median matmul peak. */
+    public double ofPeak(Variant v) {
+      return stepGflop3x / v.medianSeconds() / matmul.peakGflopPerSecond();
+    }
+
+    /** The side-by-side table. */
+    public String render() {
+      StringBuilder b = new StringBuilder();
+      b.append(String.format("%s: %,d parameters, %d layers; B = %d, L = %d, LoRA r = %d on all %d projections%n",
+          model, parameters, layers, batch, seq, rank, adaptedModules));
+      b.append(String.format("float32 matmul peak %.1f GFLOP/s (median; best %.1f); step %.1f GFLOP = %s%n",
+          matmul.peakGflopPerSecond(), matmul.bestPeakGflopPerSecond(), stepGflop3x, formula));
+      b.append(String.format("load average before: %s; after: %s%n%n", loadBefore, loadAfter));
+      b.append(String.format("%-14s %9s %9s %10s %9s %12s %14s %14s  %s%n", "checkpointing", "median s", "min s",
+          "tokens/s", "% peak", "loaded MiB", "steps peak MiB", "proc peak MiB", "last loss sum"));
+      for (Variant v : variants) {
+        b.append(String.format("%-14s %9.3f %9.3f %10.1f %8.1f%% %12.0f %14.0f %14.0f  %s%n",
+            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.tokensPerSecond(),
+            100 * ofPeak(v), v.loadedRssMiB(), v.stepsPeakRssMiB(), v.processPeakRssMiB(), v.lossSum()));
+      }
+      return b.toString();
+    }
+  }
+
+  /** Measures the matmul peak here, then each variant in a child JVM, off first. */
+  public static Report run(Settings s, PrintStream progress) throws IOException, InterruptedException {
+    String loadBefore = loadAverage();
+    progress.printf("float32 matmul peak (n = %s) ...%n", Arrays.toString(s.matmulSizes()));
+    MatmulPeak peak = MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats());
+    List<Variant> variants = new ArrayList<>();
+    for (boolean on : new boolean[] {false, true}) {
+      progress.printf("activation checkpointing %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d ...%n",
+          on ? "on" : "off", s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
+      variants.add(child(s, on, progress));
+    }
+    LlamaConfig c = config(s);
+    LoraConfig lora = lora(s);
+    return new Report(s.model() != null ? s.model() : "random " + s.shape(), parameters(c), c.numLayers(), s.batch(),
+        s.seq(), s.rank(), 7 * c.numLayers(), stepFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9,
+        "3 x (2 T (P_layers + V H + P_lora) + 4 B L^2 (heads d) layers)", peak, variants, loadBefore, loadAverage());
+  }
+
+  /** 3x-forward FLOPs of one LoRA step ({@code rank} on the seven projections of every layer). */
+  static double stepFlops(LlamaConfig c, int batch, int seq, int rank) {
+    double tokens = (double) batch * seq;
+    double matmulParams = 0;
+    for (long[] io : projections(c)) {
+      matmulParams += c.numLayers() * (double) (io[0] * io[1] + (long) rank * (io[0] + io[1]));
+    }
+    matmulParams += (double) c.vocabSize() * c.hiddenSize();
+    double attention = 4.0 * batch * seq * (double) seq * c.numHeads() * c.headDim() * c.numLayers();
+    return 3 * (2 * tokens * matmulParams + attention);
+  }
+
+  /** (in, out) of q, k, v, o, gate, up, down. */
+  private static List<long[]> projections(LlamaConfig c) {
+    long h = c.hiddenSize();
+    long q = (long) c.numHeads() * c.headDim();
+    long kv = (long) c.numKvHeads() * c.headDim();
+    long i = c.intermediateSize();
+    return List.of(new long[] {h, q}, new long[] {h, kv}, new long[] {h, kv}, new long[] {q, h},
+        new long[] {h, i}, new long[] {h, i}, new long[] {i, h});
+  }
+
+  private static long parameters(LlamaConfig c) {
+    return c.tensorShapes().values().stream().mapToLong(x -> x.length == 1 ? x[0] : x[0] * x[1]).sum();
+  }
+
+  private static LlamaConfig config(Settings s) throws IOException {
+    return s.model() != null ? LlamaConfig.fromJson(Path.of(s.model()).resolve("config.json"))
+        : RandomLlama.Shape.named(s.shape()).config();
+  }
+
+  private static LoraConfig lora(Settings s) {
+    return LoraConfig.of(s.rank(), 2.0 * s.rank(), true, 0, s.seed(), LoraConfig.ALL_LINEAR);
+  }
+
+  private static Variant child(Settings s, boolean on, PrintStream progress) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointingBenchmark.class.getName(),
+        String.valueOf(on), s.model() == null ? "-" : s.model(), s.shape(), String.valueOf(s.batch()),
+        String.valueOf(s.seq()), String.valueOf(s.rank()), String.valueOf(s.steps()), String.valueOf(s.warmup()),
+        String.valueOf(s.seed())));
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    Variant v = null;
+    try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = out.readLine()) != null; ) {
+        if (line.startsWith(RESULT)) {
+          v = JSON.readValue(line.substring(RESULT.length()), Variant.class);
+        } else {
+          progress.println(line);
+        }
+      }
+    }
+    int rc = p.waitFor();
+    if (rc != 0 || v == null) {
+      throw new IllegalStateException("the child JVM (checkpointing " + on + ") failed with exit code " + rc);
+    }
+    return v;
+  }
+
+  /** The child: {@code checkpointing model|- shape batch seq rank steps warmup seed}; prints one RESULT line. */
+  public static void main(String[] args) throws IOException {
+    boolean on = Boolean.parseBoolean(args[0]);
+    Settings s = new Settings(args[1].equals("-") ? null : args[1], args[2], Integer.parseInt(args[3]),
+        Integer.parseInt(args[4]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), Integer.parseInt(args[7]),
+        new int[] {1}, 1, Long.parseLong(args[8]));
+    LlamaLoraModel model = s.model() != null
+        ? LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(Path.of(s.model())), lora(s))
+        : LlamaLoraModel.create(RandomLlama.Shape.named(s.shape()).config(), lora(s));
+    CausalLmBatch batch = syntheticBatch(s.batch(), s.seq(), model.config().vocabSize(), s.seed());
+    try (LlamaStepper stepper = new LlamaStepper(model, ai.djl.Device.cpu(), on)) {
+      System.gc();
+      double loaded = Rss.read().rssMiB();
+      double loadPeak = resetPeak();
+      double[] t = new double[s.steps()];
+      double loss = 0;
+      for (int i = 0; i < s.warmup() + s.steps(); i++) {
+        long t0 = System.nanoTime();
+        loss = stepper.loraGradients(batch, i).lossSum();
+        if (i >= s.warmup()) {
+          t[i - s.warmup()] = (System.nanoTime() - t0) / 1e9;
+        }
+      }
+      double stepsPeak = Rss.read().peakMiB();
+      double median = ModelBenchmark.median(t);
+      Variant v = new Variant(on, s.steps(), median, Arrays.stream(t).min().orElseThrow(),
+          s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss);
+      System.out.println(RESULT + JSON.writeValueAsString(v));
+    }
+  }
+
+  /** {@code batch} rows of uniform ids in [3, vocab), no padding, every position labelled. */
+  static CausalLmBatch syntheticBatch(int batch, int seq, int vocab, long seed) {
+    SplittableRandom rng = new SplittableRandom(seed);
+    int n = batch * seq;
+    long[] ids = new long[n];
+    for (int i = 0; i < n; i++) ids[i] = 3 + rng.nextInt(vocab - 3);
+    long[] mask = new long[n];
+    Arrays.fill(mask, 1);
+    return new CausalLmBatch(batch, seq, ids, mask, ids.clone());
+  }
+
+  /** Resets VmHWM to the current RSS (Linux >= 4.0); returns the peak before the reset. */
+  private static double resetPeak() {
+    double before = Rss.read().peakMiB();
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+    } catch (IOException | UnsupportedOperationException e) {
+      System.err.println("cannot reset VmHWM (" + e.getMessage() + "): the steps' peak includes loading");
+    }
+    return before;
+  }
+
+  private static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).trim();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
