@@ -172,7 +172,8 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
     }
     blobs.keySet().stream().filter(n -> !expected.containsKey(n)).forEach(n -> problems.add(sourceOf.get(n)
         + ": unexpected tensor '" + n + "', not part of a " + config.numLayers() + "-layer "
-        + (config.tieWordEmbeddings() ? "tied " : "") + "Llama model"));
+        + (config.tieWordEmbeddings() ? "tied " : "") + config.modelType() + " model"
+        + (n.endsWith(".bias") && !config.qkvBias() ? " (q/k/v biases are read with model_type qwen2)" : "")));
     return weights;
   }
 }
