@@ -118,6 +118,20 @@ class LlamaCheckpointTest {
   }
 
   @Test
+  void pickleOnlyFolderIsRefusedSayingHowToConvert(@TempDir Path dir) throws Exception {
+    LlamaFixture.writeConfig(dir, LlamaFixture.config(UNTIED));
+    Files.write(dir.resolve("pytorch_model.bin"), new byte[] {(byte) 0x80, 2, 'c'}); // a pickle is never opened
+    String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
+    assertTrue(m.contains("pytorch_model.bin") && m.contains("pickle checkpoints are not loaded")
+        && m.contains("safe_serialization=True"), m);
+
+    Files.delete(dir.resolve("pytorch_model.bin"));
+    Files.writeString(dir.resolve("pytorch_model.bin.index.json"), "{\"weight_map\": {}}");
+    m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
+    assertTrue(m.contains("pytorch_model.bin.index.json") && m.contains("convert"), m);
+  }
+
+  @Test
   void qwen2ShardedBf16CheckpointLoadsItsBiasesAndNamesAMissingOne(@TempDir Path dir) throws Exception {
     Spec qwen2 = Spec.qwen2(true);
     Map<String, float[]> written = LlamaFixture.write(dir.resolve("ok"), qwen2, 8, DType.BF16, true);
