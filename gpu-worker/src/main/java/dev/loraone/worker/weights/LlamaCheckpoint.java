@@ -104,6 +104,21 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
   }
 
   /**
+   * What {@link #load} checks before reading any tensor, for a quick answer when a job is submitted:
+   * config.json (every refused key) and which weight files there are (a pickle-only folder is
+   * refused). Reads no tensor data.
+   */
+  public static LlamaConfig checkFolder(Path directory) throws IOException {
+    Path configFile = directory.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      throw new IllegalArgumentException(directory + " has no config.json; is it a Hugging Face model folder?");
+    }
+    LlamaConfig config = LlamaConfig.fromJson(configFile);
+    weightFiles(directory);
+    return config;
+  }
+
+  /**
    * The weight files and, for a sharded checkpoint, the tensor names the index maps to each (null
    * for a single file, whose content is taken as it is).
    */
