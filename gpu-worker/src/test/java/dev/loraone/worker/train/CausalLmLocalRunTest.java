@@ -231,6 +231,7 @@ class CausalLmLocalRunTest {
     e = assertThrows(IllegalArgumentException.class, () -> run(config(o)));
     assertTrue(e.getMessage().contains("{prompt,completion}"), e.getMessage());
     assertEquals(ModelFamily.LLAMA, ModelFamily.detect(checkpoint.toString()));
+    assertEquals(ModelFamily.LLAMA, ModelFamily.detect(qwen2.toString()), "model_type qwen2 is the Llama architecture");
     assertEquals(ModelFamily.BERT, ModelFamily.detect("minilm"));
     e = assertThrows(IllegalArgumentException.class, () -> ModelFamily.detect(dir.toString()));
     assertTrue(e.getMessage().contains("'job.model'") && e.getMessage().contains("no config.json"), e.getMessage());
