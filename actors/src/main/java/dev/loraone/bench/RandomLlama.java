@@ -68,8 +68,8 @@ public final class RandomLlama {
     }
 
     public LlamaConfig config() {
-      return new LlamaConfig(vocab, hidden, intermediate, layers, heads, kvHeads, hidden / heads, 1e-5, 10000.0,
-          maxPositions, tied, 0, OptionalLong.of(BOS), List.of((long) EOS));
+      return LlamaConfig.llama(vocab, hidden, intermediate, layers, heads, kvHeads, hidden / heads, 1e-5, 10000.0,
+          maxPositions, tied, OptionalLong.of(BOS), List.of((long) EOS));
     }
 
     /** Parameters of the base model (embeddings counted once when tied). */

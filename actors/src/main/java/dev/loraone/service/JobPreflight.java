@@ -6,6 +6,8 @@ import dev.loraone.worker.model.ModelFamily;
 import dev.loraone.worker.train.EmbeddingTask;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.TaskData;
+import dev.loraone.worker.weights.LlamaCheckpoint;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -18,7 +20,8 @@ import java.util.List;
  * instead of a queued job that fails late on a worker:
  *
  * <pre>
- *   job.model   a built-in name, or an HF folder whose config.json has a supported model_type (ModelFamily.detect)
+ *   job.model   a built-in name, or an HF folder whose config.json has a supported model_type (ModelFamily.detect);
+ *               a Llama-family folder also every config.json key and its weight files (LlamaCheckpoint.checkFolder)
  *   job.task    classification (BERT): wordnet-supersense | wordnet-supersense-all | a file
  *               embedding (BERT): wordnet-gloss-retrieval | a file
  *               causal LM (Llama): a file (no built-in task)
@@ -45,6 +48,13 @@ final class JobPreflight {
     } catch (IllegalArgumentException e) { // an unreadable config.json: its message names the file only
       String m = e.getMessage();
       out.add(m.contains("'job.model'") ? m : "'job.model' = \"" + model + "\": " + m);
+    }
+    if (family == ModelFamily.LLAMA) {
+      try {
+        LlamaCheckpoint.checkFolder(Path.of(model)); // rope_scaling, biases, pickles: refused now, not on a worker
+      } catch (IllegalArgumentException | IOException e) {
+        out.add("'job.model' = \"" + model + "\": " + e.getMessage());
+      }
     }
     String task = spec.getString("task");
     String type = spec.getString("task.type");

@@ -25,27 +25,40 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The determinism contract for causal-LM jobs, the paper's main workload: a Llama-family job
- * (tiny random HF checkpoints: grouped-query attention, and tied embeddings) gives one adapter
- * SHA-256 in one process ({@code loraone finetune}: {@link LocalJob}) and as a coordinator with 1
- * or 3 worker actors, and after a coordinator torn down at a checkpoint resumes. The step's
+ * (tiny random HF checkpoints: grouped-query attention, tied embeddings, Qwen2's q/k/v biases, Llama
+ * 3.1's scaled RoPE) gives one adapter SHA-256 in one process ({@code loraone finetune}: {@link
+ * LocalJob}) and as a coordinator with 1 to 3 worker actors, and after a coordinator torn down at a
+ * checkpoint resumes. The step's
  * gradient is the sum of token-loss gradients over its micro-batches divided by its completion
  * tokens, whichever worker computed which micro-batch.
  */
 class CausalLmDeterminismIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
-  private static final Map<Boolean, String> references = new HashMap<>();
+  private static final Map<String, String> references = new HashMap<>();
+  private static final String GQA = "tiny-llama-gqa";
+  private static final String TIED = "tiny-llama-tied";
+  private static final String QWEN2 = "tiny-qwen2";
+  private static final String LLAMA3 = "tiny-llama3-rope";
 
-  /** A GQA checkpoint (4 heads over 2 kv heads), a tied one, and 40 prompt/completion pairs. */
+  /**
+   * A GQA checkpoint (4 heads over 2 kv heads), a tied bf16 sharded one, a tied bf16 sharded Qwen2,
+   * a llama3-rope-scaled one, and 40 prompt/completion pairs.
+   */
   @BeforeAll
   static void writeCheckpointsAndTask() throws IOException {
     for (boolean tied : List.of(false, true)) {
       LlamaFixture.Spec s = LlamaFixture.Spec.tiny(tied);
-      Path ckpt = checkpoint(tied);
+      Path ckpt = checkpoint(tied ? TIED : GQA);
       LlamaFixture.write(ckpt, s, tied ? 43 : 41, tied ? DType.BF16 : DType.F32, tied);
       LlamaFixture.writeTokenizer(ckpt, s);
       LlamaFixture.writeChatTemplate(ckpt); // read only by the chat job
     }
+    LlamaFixture.write(checkpoint(QWEN2), LlamaFixture.Spec.qwen2(true), 44, DType.BF16, true);
+    LlamaFixture.writeTokenizer(checkpoint(QWEN2), LlamaFixture.Spec.qwen2(true));
+    LlamaFixture.Spec llama3 = LlamaFixture.Spec.tiny(false).withRope(LlamaFixture.Rope.llama3());
+    LlamaFixture.write(checkpoint(LLAMA3), llama3, 45, DType.F32, false);
+    LlamaFixture.writeTokenizer(checkpoint(LLAMA3), llama3);
     Random r = new Random(3);
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
@@ -71,17 +84,21 @@ class CausalLmDeterminismIT {
     Files.write(dir.resolve("chat.jsonl"), chats);
   }
 
-  private static Path checkpoint(boolean tied) {
-    return dir.resolve(tied ? "tiny-llama-tied" : "tiny-llama-gqa");
+  private static Path checkpoint(String name) {
+    return dir.resolve(name);
   }
 
   static JobSpec spec(boolean tied) {
-    return JobSpec.of(values(tied));
+    return spec(tied ? TIED : GQA);
   }
 
-  private static Map<String, Object> values(boolean tied) {
+  static JobSpec spec(String checkpoint) {
+    return JobSpec.of(values(checkpoint));
+  }
+
+  private static Map<String, Object> values(String checkpoint) {
     return new HashMap<>(Map.ofEntries(Map.entry("name", "llama"), Map.entry("seed", 5),
-        Map.entry("model", checkpoint(tied).toString()), Map.entry("task", dir.resolve("task.jsonl").toString()),
+        Map.entry("model", checkpoint(checkpoint).toString()), Map.entry("task", dir.resolve("task.jsonl").toString()),
         Map.entry("lora.rank", 2), Map.entry("lora.alpha", 4), Map.entry("lora.targets", "all-linear"),
         Map.entry("lora.dropout", 0.1), Map.entry("init.method", "lora-one"), Map.entry("init.batch", 4),
         Map.entry("init.iters", 4), Map.entry("init.shards", 2), Map.entry("optimizer.name", "scaled-adamw"),
@@ -92,7 +109,7 @@ class CausalLmDeterminismIT {
 
   /** {@link #spec(boolean)} on chat records, rendered with the checkpoint's chat template. */
   static JobSpec chatSpec() {
-    Map<String, Object> m = values(false);
+    Map<String, Object> m = values(GQA);
     m.put("task", dir.resolve("chat.jsonl").toString());
     m.put("train.max-length", 24);
     return JobSpec.of(m);
@@ -100,8 +117,12 @@ class CausalLmDeterminismIT {
 
   /** The single-process adapter's SHA-256 ({@code loraone finetune}), with its ONNX export. */
   static synchronized String reference(boolean tied) {
+    return reference(tied ? TIED : GQA);
+  }
+
+  static synchronized String reference(String checkpoint) {
     return references.computeIfAbsent(
-        tied,
+        checkpoint,
         t -> {
           List<JobEvent> events = new ArrayList<>();
           JobEvent end = LocalJob.run(spec(t), fresh("finetune"), events::add).end();
@@ -154,6 +175,14 @@ class CausalLmDeterminismIT {
   @Test
   void tiedEmbeddingBf16CheckpointGivesTheSameAdapterOnTwoWorkers() {
     assertEquals(reference(true), pipeline(spec(true), 2, new ArrayList<>()).adapterSha256());
+  }
+
+  @Test
+  void qwen2AndLlama3RopeCheckpointsGiveTheSameAdapterInOneProcessAndOnTwoWorkers() {
+    for (String checkpoint : List.of(QWEN2, LLAMA3)) {
+      assertEquals(reference(checkpoint), pipeline(spec(checkpoint), 2, new ArrayList<>()).adapterSha256(),
+          checkpoint);
+    }
   }
 
   @Test

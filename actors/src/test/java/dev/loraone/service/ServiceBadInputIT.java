@@ -460,7 +460,7 @@ class ServiceBadInputIT {
     Files.writeString(gpt2.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
     String p = rejected(job("gpt2", "job.model = \"" + gpt2 + "\""));
     assertTrue(p.startsWith("request body: ") && p.contains("'model_type' is \"gpt2\"")
-        && p.contains("'job.model' supports model_type [bert, llama, mistral]"), p);
+        && p.contains("'job.model' supports model_type [bert, llama, mistral, qwen2]"), p);
 
     Path noConfig = Files.createDirectories(dir.resolve("no-config"));
     p = rejected(job("noconfig", "job.model = \"" + noConfig + "\""));

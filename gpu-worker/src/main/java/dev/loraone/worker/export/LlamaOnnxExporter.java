@@ -25,8 +25,9 @@ import java.util.stream.Collectors;
  * about 1.8 GB go to {@code <file>.data} ({@link ExternalDataFile}), the model file is written
  * through a temporary file and a rename, and the model itself is only read.
  *
- * <p>Metadata: {@code model_type=llama}, the architecture sizes, {@code bos_token_id}, {@code
- * eos_token_id} (comma-separated) and the merged LoRA settings.
+ * <p>Metadata: {@code model_type} ({@code llama}, {@code mistral}, {@code qwen2}), the architecture
+ * sizes, {@code rope_scaling}, {@code bos_token_id}, {@code eos_token_id} (comma-separated) and the
+ * merged LoRA settings.
  */
 public final class LlamaOnnxExporter {
 
@@ -67,7 +68,7 @@ public final class LlamaOnnxExporter {
     LlamaConfig c = model.config();
     LoraConfig lora = model.loraConfig();
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("model_type", "llama");
+    m.put("model_type", c.modelType());
     m.put("vocab_size", Integer.toString(c.vocabSize()));
     m.put("hidden_size", Integer.toString(c.hiddenSize()));
     m.put("num_hidden_layers", Integer.toString(c.numLayers()));
@@ -76,6 +77,7 @@ public final class LlamaOnnxExporter {
     m.put("max_position_embeddings", Integer.toString(c.maxPositions()));
     m.put("rms_norm_eps", Double.toString(c.rmsNormEps()));
     m.put("rope_theta", Double.toString(c.ropeTheta()));
+    m.put("rope_scaling", c.ropeScaling().describe());
     m.put("tie_word_embeddings", Boolean.toString(c.tieWordEmbeddings()));
     c.bosTokenId().ifPresent(id -> m.put("bos_token_id", Long.toString(id)));
     if (!c.eosTokenIds().isEmpty()) {

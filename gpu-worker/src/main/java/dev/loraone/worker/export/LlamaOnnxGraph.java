@@ -21,10 +21,12 @@ import java.util.List;
  * <pre>
  *   pos      = Range(0, L)                                         [L]
  *   cos, sin = Gather(cos_table, pos), Gather(sin_table, pos)      [L,d]   tables [maxPositions,d], float32 as Rotary
+ *                                                                  from the same inv_freq (LlamaConfig.ropeInvFreq)
  *   maskBias = (causal(j <= i) * mask[j] - 1) * FLT_MAX            [B,1,L,L]
  *   x        = Gather(embed_tokens, ids)                           [B,L,H]
  *   layer    : h = x + attn(rms(x)); x = h + down(silu(gate(rms(h))) * up(rms(h)))
- *   attn     : q,k = rot(x Wq'^T), rot(x Wk'^T); k,v repeated over the GQA group (Unsqueeze, Expand, Reshape);
+ *   attn     : q,k = rot(x Wq'^T + bq), rot(x Wk'^T + bk); v = x Wv'^T + bv (biases: Qwen2 only);
+ *              k,v repeated over the GQA group (Unsqueeze, Expand, Reshape);
  *              softmax(q k^T / sqrt(d) + maskBias) v, Wo'^T       W' = W0 + s B A
  *   rms(x)   = x / Sqrt(ReduceMean(Pow(x, 2)) + eps) * w
  *   rot(x)   = x * cos + Concat(-x[.., d/2:], x[.., :d/2]) * sin
@@ -32,7 +34,7 @@ import java.util.List;
  * </pre>
  *
  * <p>Names follow torch.onnx as {@link BertOnnxGraph}: a Linear weight is stored transposed as
- * {@code onnx::MatMul_<module>}; embeddings and norm weights keep their HF names.
+ * {@code onnx::MatMul_<module>}; biases, embeddings and norm weights keep their HF names.
  */
 final class LlamaOnnxGraph {
 
@@ -66,14 +68,11 @@ final class LlamaOnnxGraph {
 
   /**
    * The rotary tables {cos, sin}, each {@code [positions, d]} row-major, computed as {@code
-   * Rotary.table}: float32 inverse frequencies and angles, halves duplicated (rotate-half layout).
+   * Rotary.table}: float32 angles from the given inverse frequencies, halves duplicated (rotate-half
+   * layout).
    */
-  static float[][] rotaryTables(int positions, int headDim, double theta) {
+  static float[][] rotaryTables(int positions, int headDim, float[] invFreq) {
     int half = headDim / 2;
-    float[] invFreq = new float[half];
-    for (int i = 0; i < half; i++) {
-      invFreq[i] = 1f / (float) Math.pow(theta, (float) (2 * i) / headDim); // HF: 1/(base ** (arange(0,d,2).float()/d))
-    }
     float[] cos = new float[positions * headDim];
     float[] sin = new float[positions * headDim];
     for (int p = 0; p < positions; p++) {
@@ -101,7 +100,7 @@ final class LlamaOnnxGraph {
         config.vocabSize(), config.hiddenSize());
     String x = g.node("/model/embed_tokens", "Gather", List.of(embed, ids));
     String positions = positions(ids);
-    float[][] tables = rotaryTables(config.maxPositions(), d, config.ropeTheta());
+    float[][] tables = rotaryTables(config.maxPositions(), d, config.ropeInvFreq());
     String cosTable = g.initializer(COS_TABLE, tables[0], config.maxPositions(), d);
     String sinTable = g.initializer(SIN_TABLE, tables[1], config.maxPositions(), d);
     String cos = g.node("/model/rotary_emb", "Gather", List.of(cosTable, positions));
@@ -215,7 +214,7 @@ final class LlamaOnnxGraph {
     return linear(g.node(scope, "Mul", List.of(silu, up)), p + "down_proj", null);
   }
 
-  /** {@code x W'^T} as MatMul with the merged, transposed weight (Llama projections have no bias). */
+  /** {@code x W'^T} as MatMul with the merged, transposed weight, then Add of the bias if any (Qwen2 q, k, v). */
   private String linear(String x, String module, String output) throws IOException {
     LoraLinear lin = model.linear(module);
     String w =
@@ -224,7 +223,12 @@ final class LlamaOnnxGraph {
             mergedWeightInOut(model, lin),
             lin.inFeatures(),
             lin.outFeatures());
-    return g.nodeTo(output, scope(module), "MatMul", List.of(x, w));
+    if (!lin.hasBias()) {
+      return g.nodeTo(output, scope(module), "MatMul", List.of(x, w));
+    }
+    String y = g.node(scope(module), "MatMul", List.of(x, w));
+    String b = g.initializer(module + ".bias", values(module + ".bias"), lin.outFeatures());
+    return g.nodeTo(output, scope(module), "Add", List.of(y, b));
   }
 
   private String rmsNorm(String x, String module) throws IOException {

@@ -15,10 +15,10 @@ import java.util.Map;
 
 /**
  * Causal grouped-query self-attention with rotary positions (HF {@code LlamaAttention}); q, k, v
- * and o are bias-free {@link LoraLinear}s.
+ * and o are {@link LoraLinear}s, bias-free except Qwen2's q, k, v (the bias is added before RoPE).
  *
  * <pre>
- *   q = rot(x Wq^T) [B,heads,L,d]   k = rot(x Wk^T), v = x Wv^T [B,kv,L,d]   (k, v appended to the cache)
+ *   q = rot(x Wq^T [+ bq]) [B,heads,L,d]   k = rot(x Wk^T [+ bk]), v = x Wv^T [+ bv] [B,kv,L,d]   (to the cache)
  *   a = softmax(q k^T / sqrt(d) + maskBias) v                  head h reads kv head h / (heads/kv)
  *   y = a Wo^T                                                 [B,L,H]
  *   inputs: x:[B,L,H], cos, sin:[L,d], maskBias:[B,1,L,T] (0 keep, -FLT_MAX drop) or none

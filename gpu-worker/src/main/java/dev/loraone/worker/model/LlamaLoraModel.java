@@ -25,21 +25,24 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * A Llama-family causal LM (HF {@code LlamaForCausalLM}, also Mistral) with LoRA adapters: the DJL
- * model a worker fine-tunes on prompt/completion pairs.
+ * A Llama-family causal LM (HF {@code LlamaForCausalLM}, also Mistral and Qwen2) with LoRA adapters:
+ * the DJL model a worker fine-tunes on prompt/completion pairs.
  *
  * <pre>
  *   inputs:  input_ids, attention_mask            int64 [B,L]   (mask: 1 token, 0 padding; optional)
  *   x      = embed_tokens[ids]                                   [B,L,H]
  *   x      = LlamaLayer_n(x, rope(positions 0..L-1), causal AND padding mask)   n = 0..layers-1
+ *            rope: inv_freq scaled as rope_scaling says (LlamaConfig.ropeInvFreq, as the ONNX export)
  *   logits = rmsnorm(x, model.norm) lm_head^T                    [B,L,V]  (lm_head = embed_tokens if tied)
  *   loss   = {@link CausalLmLoss} (shifted, -100 ignored)
  * </pre>
  *
  * <p>Positions are 0..L-1 for every row, as HF's forward without {@code position_ids}: batches are
- * right-padded ({@link dev.loraone.data.CausalLmEncoder}). All projections are bias-free {@link
- * LoraLinear}s; LoRA targets follow {@link LoraConfig} ({@code q_proj,v_proj}, ...), where {@code
- * all-linear} means every projection of the layers but never {@code lm_head}, as in PEFT.
+ * right-padded ({@link dev.loraone.data.CausalLmEncoder}). All projections are {@link LoraLinear}s,
+ * bias-free but for Qwen2's q, k and v, whose biases are frozen base weights (LoRA adapts the weight
+ * only, so a merge leaves the bias as it is). LoRA targets follow {@link LoraConfig} ({@code
+ * q_proj,v_proj}, ...), where {@code all-linear} means every projection of the layers but never
+ * {@code lm_head}, as in PEFT.
  * Parameters are reachable by HF/PEFT name ({@link #namedParameters()}). {@link #generate} decodes
  * greedily with a {@link KvCache}.
  *
@@ -67,12 +70,12 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     this.lora = lora;
     this.adapters = new AdapterSet(lora.seed());
     Map<String, Parameter> named = adapters.registry();
-    this.rotary = new Rotary(config.headDim(), config.ropeTheta());
+    this.rotary = new Rotary(config.headDim(), config.ropeInvFreq());
     long seed = lora.seed();
     Function<String, Initializer> baseInit = name ->
         pretrained != null ? Initializer.ZEROS : Seeded.normal(INITIALIZER_RANGE, seed, name);
     LlamaLayer.LinearFactory linear = (module, in, out) -> new LoraLinear(module, in, out, rankFor(module),
-        lora.scaling(), lora.dropout(), seed, baseInit.apply(module + ".weight"), false);
+        lora.scaling(), lora.dropout(), seed, baseInit.apply(module + ".weight"), hasBias(config, module));
     int h = config.hiddenSize();
     embedTokens = addParameter(LoraLinear.param("embed_tokens", Parameter.Type.WEIGHT,
         new Shape(config.vocabSize(), h), baseInit.apply("model.embed_tokens.weight")));
@@ -122,6 +125,12 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     return new NDList(
         Owned.copy(manager.create(batch.inputIds(), s)),
         Owned.copy(manager.create(batch.attentionMask(), s)));
+  }
+
+  /** Qwen2's q, k and v projections carry a (frozen, base) bias; nothing else does. */
+  private static boolean hasBias(LlamaConfig config, String module) {
+    return config.qkvBias()
+        && (module.endsWith(".q_proj") || module.endsWith(".k_proj") || module.endsWith(".v_proj"));
   }
 
   private int rankFor(String module) {

@@ -2,6 +2,7 @@ package dev.loraone.worker.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.worker.weights.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -19,12 +20,13 @@ import java.util.Set;
  * <pre>
  *   family   model_type            tasks it trains (the first is task.type = auto)   built-in names
  *   BERT     bert                  classification, embedding   minilm, all-minilm-l6-v2, bge-small, bge-small-en-v1.5
- *   LLAMA    llama, mistral        causal-lm                   -
+ *   LLAMA    llama, mistral, qwen2 causal-lm                   -
  * </pre>
  */
 public enum ModelFamily {
   BERT(Set.of("bert"), List.of("classification", "embedding")),
-  LLAMA(Set.of("llama", "mistral"), List.of("causal-lm"));
+  /** The Llama architecture ({@link LlamaConfig}): Llama 1-3, Mistral, Qwen2. */
+  LLAMA(LlamaConfig.MODEL_TYPES, List.of("causal-lm"));
 
   /** The models bundled in Maven jars, by the names a job may use. */
   public static final List<String> BUILT_IN = List.of("minilm", "all-minilm-l6-v2", "bge-small", "bge-small-en-v1.5");
@@ -91,7 +93,7 @@ public enum ModelFamily {
         + "; 'job.model' supports model_type " + supportedTypes());
   }
 
-  /** Every supported {@code model_type}, e.g. {@code [bert, llama, mistral]}. */
+  /** Every supported {@code model_type}, e.g. {@code [bert, llama, mistral, qwen2]}. */
   public static List<String> supportedTypes() {
     return java.util.Arrays.stream(values()).flatMap(f -> f.modelTypes.stream().sorted()).toList();
   }

@@ -10,7 +10,7 @@ import ai.djl.ndarray.types.Shape;
  * layout: feature i of a head is paired with feature i + d/2, not with its neighbour.
  *
  * <pre>
- *   inv_freq[i] = theta^(-2i/d)                       i < d/2
+ *   inv_freq[i] = theta^(-2i/d), scaled per rope_scaling   i < d/2  (LlamaConfig.ropeInvFreq)
  *   angle[p,i]  = p * inv_freq[i mod d/2]            cos, sin: [L,d]  for positions p = start..start+L-1
  *   rot(x)      = x * cos + rotate_half(x) * sin     rotate_half([x1, x2]) = [-x2, x1]   x:[B,heads,L,d]
  * </pre>
@@ -23,13 +23,13 @@ final class Rotary {
   private final int headDim;
   private final float[] invFreq;
 
-  Rotary(int headDim, double theta) {
-    this.headDim = headDim;
-    invFreq = new float[headDim / 2];
-    for (int i = 0; i < invFreq.length; i++) {
-      // HF: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), in float32.
-      invFreq[i] = 1f / (float) Math.pow(theta, (float) (2 * i) / headDim);
+  /** @param invFreq the {@code [headDim/2]} inverse frequencies (shared with the ONNX export) */
+  Rotary(int headDim, float[] invFreq) {
+    if (invFreq.length != headDim / 2) {
+      throw new IllegalArgumentException("need " + headDim / 2 + " inverse frequencies, got " + invFreq.length);
     }
+    this.headDim = headDim;
+    this.invFreq = invFreq.clone();
   }
 
   /** cos and sin, each {@code [length, d]}, for positions {@code start .. start+length-1}. */

@@ -29,6 +29,9 @@ import java.util.stream.Stream;
  *   tokenizer.json                               optional, see {@link #tokenizerJson()}
  * </pre>
  *
+ * <p>A folder with only {@code pytorch_model.bin} (a pickle) is refused: unpickling can run code,
+ * and this reader never does it; the message says how to convert it to safetensors.
+ *
  * <p>Tensors may be F32, F16, BF16 or F64; they are widened to float32 ({@link
  * TensorBlob#toFloats()}). The set of tensors must be exactly {@link LlamaConfig#tensorShapes()}:
  * every missing, unexpected or mis-shaped tensor is listed in one {@link IllegalArgumentException}
@@ -49,6 +52,7 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String INDEX = "model.safetensors.index.json";
   private static final String SINGLE = "model.safetensors";
+  private static final List<String> PICKLES = List.of("pytorch_model.bin", "pytorch_model.bin.index.json");
   private static final Set<DType> FLOAT_TYPES = Set.of(DType.F32, DType.F16, DType.BF16, DType.F64);
   private static final int MAX_LISTED = 10;
 
@@ -100,6 +104,21 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
   }
 
   /**
+   * What {@link #load} checks before reading any tensor, for a quick answer when a job is submitted:
+   * config.json (every refused key) and which weight files there are (a pickle-only folder is
+   * refused). Reads no tensor data.
+   */
+  public static LlamaConfig checkFolder(Path directory) throws IOException {
+    Path configFile = directory.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      throw new IllegalArgumentException(directory + " has no config.json; is it a Hugging Face model folder?");
+    }
+    LlamaConfig config = LlamaConfig.fromJson(configFile);
+    weightFiles(directory);
+    return config;
+  }
+
+  /**
    * The weight files and, for a sharded checkpoint, the tensor names the index maps to each (null
    * for a single file, whose content is taken as it is).
    */
@@ -129,6 +148,16 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
     List<Path> found;
     try (Stream<Path> s = Files.list(directory)) {
       found = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+    }
+    if (found.isEmpty()) {
+      for (String pickle : PICKLES) {
+        if (Files.isRegularFile(directory.resolve(pickle))) {
+          throw new IllegalArgumentException(directory + " holds " + pickle + " but no .safetensors weights: "
+              + "PyTorch pickle checkpoints are not loaded (unpickling can run arbitrary code); convert the folder "
+              + "to safetensors first, e.g. in Python: AutoModelForCausalLM.from_pretrained(dir)"
+              + ".save_pretrained(dir, safe_serialization=True)");
+        }
+      }
     }
     if (found.size() != 1) {
       throw new IllegalArgumentException(directory + " has no " + SINGLE + " and no " + INDEX
@@ -172,7 +201,8 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
     }
     blobs.keySet().stream().filter(n -> !expected.containsKey(n)).forEach(n -> problems.add(sourceOf.get(n)
         + ": unexpected tensor '" + n + "', not part of a " + config.numLayers() + "-layer "
-        + (config.tieWordEmbeddings() ? "tied " : "") + "Llama model"));
+        + (config.tieWordEmbeddings() ? "tied " : "") + config.modelType() + " model"
+        + (n.endsWith(".bias") && !config.qkvBias() ? " (q/k/v biases are read with model_type qwen2)" : "")));
     return weights;
   }
 }

@@ -9,25 +9,30 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
 
 /**
- * The architecture of a Llama-family decoder (pre-RMSNorm, RoPE, grouped-query attention, SwiGLU,
- * no biases), as HF {@code config.json} states it for {@code model_type} {@code llama} or {@code
- * mistral}. Anything whose maths differs from that (rope scaling, biases, another activation,
- * quantized weights) is rejected with the key named, rather than silently computed wrongly.
+ * The architecture of a Llama-family decoder (pre-RMSNorm, RoPE, grouped-query attention, SwiGLU),
+ * as HF {@code config.json} states it for {@code model_type} {@code llama} (Llama 1-3, SmolLM,
+ * TinyLlama), {@code mistral} or {@code qwen2} (Qwen2, Qwen2.5: the same decoder with biases on q, k
+ * and v). Anything whose maths differs from that (yarn or longrope scaling, other biases, another
+ * activation, attention dropout, quantized weights) is rejected with the key named, rather than
+ * silently computed wrongly.
  *
  * <p>Shape legend of the weights it implies ({@link #tensorShapes()}), d = {@code headDim}:
  * <pre>
  *   model.embed_tokens.weight                 [V, H]
  *   model.layers.N.self_attn.q_proj.weight    [heads*d, H]    o_proj [H, heads*d]
  *   model.layers.N.self_attn.{k,v}_proj.weight [kvHeads*d, H]
+ *   model.layers.N.self_attn.{q,k,v}_proj.bias [heads*d | kvHeads*d]   (qwen2 only)
  *   model.layers.N.mlp.{gate,up}_proj.weight  [I, H]          down_proj [H, I]
  *   model.layers.N.{input,post_attention}_layernorm.weight, model.norm.weight   [H]
  *   lm_head.weight                            [V, H]          (absent when tied to embed_tokens)
  * </pre>
  *
+ * @param modelType {@code model_type}: {@code llama}, {@code mistral} or {@code qwen2}
  * @param vocabSize {@code vocab_size}: V
  * @param hiddenSize {@code hidden_size}: H
  * @param intermediateSize {@code intermediate_size}: I, the SwiGLU width
@@ -37,14 +42,18 @@ import java.util.Set;
  * @param headDim {@code head_dim} (default: H / numHeads); even, as RoPE rotates pairs
  * @param rmsNormEps {@code rms_norm_eps} (default 1e-6, HF {@code LlamaConfig})
  * @param ropeTheta {@code rope_theta} (default 10000)
- * @param maxPositions {@code max_position_embeddings}: the longest sequence accepted
+ * @param ropeScaling {@code rope_scaling}: none, linear, llama3 or dynamic ({@link RopeScaling})
+ * @param maxPositions {@code max_position_embeddings}: the longest sequence accepted (for dynamic
+ *     rope scaling, at most its {@code original_max_position_embeddings})
  * @param tieWordEmbeddings {@code tie_word_embeddings} (default false): lm_head reuses embed_tokens
- * @param slidingWindow Mistral's {@code sliding_window}, 0 for none; sequences longer than it are
- *     refused, since within it the window changes nothing
+ * @param qkvBias q, k and v projections carry a bias (qwen2; o_proj and the MLP never do)
+ * @param slidingWindow Mistral's {@code sliding_window} (Qwen2's only with {@code use_sliding_window}),
+ *     0 for none; sequences longer than it are refused, since within it the window changes nothing
  * @param bosTokenId {@code bos_token_id}, if stated
  * @param eosTokenIds {@code eos_token_id}, a number or a list (Llama 3), possibly empty
  */
 public record LlamaConfig(
+    String modelType,
     int vocabSize,
     int hiddenSize,
     int intermediateSize,
@@ -54,17 +63,25 @@ public record LlamaConfig(
     int headDim,
     double rmsNormEps,
     double ropeTheta,
+    RopeScaling ropeScaling,
     int maxPositions,
     boolean tieWordEmbeddings,
+    boolean qkvBias,
     int slidingWindow,
     OptionalLong bosTokenId,
     List<Long> eosTokenIds) {
 
-  private static final Set<String> MODEL_TYPES = Set.of("llama", "mistral");
+  /** The {@code model_type} values read here. */
+  public static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
+  private static final String QWEN2 = "qwen2";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Checks sizes and the head arithmetic; names the config.json key at fault. */
   public LlamaConfig {
+    if (!MODEL_TYPES.contains(modelType)) {
+      throw new IllegalArgumentException("config.json: 'model_type' " + modelType + " is not one of " + MODEL_TYPES);
+    }
+    Objects.requireNonNull(ropeScaling, "ropeScaling");
     requirePositive("vocab_size", vocabSize);
     requirePositive("hidden_size", hiddenSize);
     requirePositive("intermediate_size", intermediateSize);
@@ -92,14 +109,28 @@ public record LlamaConfig(
     eosTokenIds = List.copyOf(eosTokenIds);
   }
 
+  /** A plain Llama (no biases, plain RoPE), as {@code model_type llama} with {@code rope_scaling} null. */
+  public static LlamaConfig llama(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+      int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, int maxPositions, boolean tieWordEmbeddings,
+      OptionalLong bosTokenId, List<Long> eosTokenIds) {
+    return new LlamaConfig("llama", vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
+        headDim, rmsNormEps, ropeTheta, RopeScaling.NONE, maxPositions, tieWordEmbeddings, false, 0, bosTokenId,
+        eosTokenIds);
+  }
+
+  /** The float32 RoPE inverse frequencies {@code [headDim/2]}, scaled per {@link #ropeScaling()}. */
+  public float[] ropeInvFreq() {
+    return ropeScaling.invFreq(headDim, ropeTheta);
+  }
+
   /** Query heads per key/value head (the GQA group size). */
   public int groupSize() {
     return numHeads / numKvHeads;
   }
 
   /**
-   * Every weight tensor this config implies, by HF name, in model order: embeddings, layers,
-   * final norm, then {@code lm_head.weight} unless tied.
+   * Every weight tensor this config implies, by HF name, in model order: embeddings, layers (each
+   * bias after its weight), final norm, then {@code lm_head.weight} unless tied.
    */
   public Map<String, long[]> tensorShapes() {
     long h = hiddenSize;
@@ -110,9 +141,13 @@ public record LlamaConfig(
     shapes.put("model.embed_tokens.weight", new long[] {vocabSize, h});
     for (int n = 0; n < numLayers; n++) {
       String p = "model.layers." + n + ".";
-      shapes.put(p + "self_attn.q_proj.weight", new long[] {q, h});
-      shapes.put(p + "self_attn.k_proj.weight", new long[] {kv, h});
-      shapes.put(p + "self_attn.v_proj.weight", new long[] {kv, h});
+      for (String proj : List.of("q_proj", "k_proj", "v_proj")) {
+        long out = proj.equals("q_proj") ? q : kv;
+        shapes.put(p + "self_attn." + proj + ".weight", new long[] {out, h});
+        if (qkvBias) {
+          shapes.put(p + "self_attn." + proj + ".bias", new long[] {out});
+        }
+      }
       shapes.put(p + "self_attn.o_proj.weight", new long[] {h, q});
       shapes.put(p + "mlp.gate_proj.weight", new long[] {i, h});
       shapes.put(p + "mlp.up_proj.weight", new long[] {i, h});
@@ -158,14 +193,18 @@ public record LlamaConfig(
       throw new IllegalArgumentException("config.json: 'model_type' is " + type
           + "; only " + MODEL_TYPES.stream().sorted().toList() + " (the Llama architecture) are supported");
     }
+    String modelType = type.asText();
+    boolean qwen2 = modelType.equals(QWEN2);
     requireAbsentOr(c, "hidden_act", "silu");
-    requireNotTrue(c, "attention_bias");
-    requireNotTrue(c, "mlp_bias");
-    JsonNode scaling = c.get("rope_scaling");
-    if (scaling != null && !scaling.isNull() && !"default".equals(scaling.path("rope_type").asText())) {
-      throw new IllegalArgumentException("config.json: 'rope_scaling' " + scaling
-          + " is not supported; only plain RoPE (rope_scaling null) is implemented");
+    if (!qwen2) { // HF Qwen2 always has q/k/v biases and no o_proj bias, whatever attention_bias says
+      requireNotTrue(c, "attention_bias", "(q/k/v biases as in Qwen2 are read with model_type qwen2)");
     }
+    requireNotTrue(c, "mlp_bias", "");
+    if (present(c, "attention_dropout") && doubleField(c, "attention_dropout") != 0) {
+      throw new IllegalArgumentException("config.json: 'attention_dropout' is " + c.get("attention_dropout")
+          + "; only 0 is supported (LoRA dropout is lora.dropout)");
+    }
+    RopeScaling rope = RopeScaling.fromJson(c.get("rope_scaling"));
     if (c.has("quantization_config")) {
       throw new IllegalArgumentException("config.json: 'quantization_config' is present; quantized checkpoints "
           + "are not supported, use float32/float16/bfloat16 weights");
@@ -183,6 +222,7 @@ public record LlamaConfig(
           + " is not a multiple of 'num_attention_heads' " + heads + " and no 'head_dim' is given");
     }
     return new LlamaConfig(
+        modelType,
         intField(c, "vocab_size"),
         hidden,
         intField(c, "intermediate_size"),
@@ -192,12 +232,39 @@ public record LlamaConfig(
         headDim,
         present(c, "rms_norm_eps") ? doubleField(c, "rms_norm_eps") : 1e-6,
         present(c, "rope_theta") ? doubleField(c, "rope_theta") : 10000.0,
-        intField(c, "max_position_embeddings"),
+        rope,
+        rope.capPositions(intField(c, "max_position_embeddings")),
         present(c, "tie_word_embeddings") && booleanField(c, "tie_word_embeddings"),
-        present(c, "sliding_window") ? intField(c, "sliding_window") : 0,
+        qwen2,
+        slidingWindow(c, qwen2),
         present(c, "bos_token_id") ? OptionalLong.of(longValue(c, "bos_token_id", c.get("bos_token_id")))
             : OptionalLong.empty(),
         eosIds(c));
+  }
+
+  /**
+   * The window that limits attention, 0 for none: Mistral's {@code sliding_window}; Qwen2's only when
+   * {@code use_sliding_window} is true or a {@code layer_types} entry is {@code sliding_attention}
+   * (then on every layer, whatever {@code max_window_layers} says: a conservative limit, as sequences
+   * within the window are computed exactly either way).
+   */
+  private static int slidingWindow(JsonNode c, boolean qwen2) {
+    if (qwen2) {
+      boolean sliding = present(c, "use_sliding_window") && booleanField(c, "use_sliding_window");
+      JsonNode layerTypes = c.get("layer_types");
+      if (layerTypes != null && layerTypes.isArray()) {
+        for (JsonNode t : layerTypes) {
+          sliding |= "sliding_attention".equals(t.asText());
+        }
+      }
+      if (!sliding) {
+        return 0; // HF ignores sliding_window then
+      }
+      if (!present(c, "sliding_window")) {
+        throw new IllegalArgumentException("config.json: 'use_sliding_window' is true but 'sliding_window' is not set");
+      }
+    }
+    return present(c, "sliding_window") ? intField(c, "sliding_window") : 0;
   }
 
   private static List<Long> eosIds(JsonNode c) {
@@ -256,10 +323,10 @@ public record LlamaConfig(
     }
   }
 
-  private static void requireNotTrue(JsonNode c, String key) {
+  private static void requireNotTrue(JsonNode c, String key, String hint) {
     if (present(c, key) && c.get(key).asBoolean()) {
-      throw new IllegalArgumentException(
-          "config.json: '" + key + "' is true; only bias-free projections are supported");
+      throw new IllegalArgumentException("config.json: '" + key + "' is true; only bias-free projections are "
+          + "supported here" + (hint.isEmpty() ? "" : " " + hint));
     }
   }
 

@@ -72,7 +72,8 @@ class LlamaLoraModelTest {
     assertParity(dir, Spec.tiny(false), DType.BF16, false, "untied, bf16");
   }
 
-  private static void assertParity(Path dir, Spec spec, DType dtype, boolean sharded, String what) throws Exception {
+  /** Loads the fixture of {@code spec} and checks DJL logits against the reference; returns max |diff|. */
+  static double assertParity(Path dir, Spec spec, DType dtype, boolean sharded, String what) throws Exception {
     Map<String, float[]> weights = LlamaFixture.write(dir, spec, 11, dtype, sharded);
     LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(dir), LoraConfig.none());
     LlamaReference ref = new LlamaReference(dims(spec), weights);
@@ -90,6 +91,7 @@ class LlamaLoraModelTest {
       }
       System.out.printf("LlamaLoraModelTest: DJL vs reference logits (%s) max |diff| = %.3e%n", what, maxDiff);
       assertTrue(maxDiff <= ATOL, what + ": max |diff| " + maxDiff);
+      return maxDiff;
     }
   }
 
@@ -122,7 +124,7 @@ class LlamaLoraModelTest {
     }
   }
 
-  private static int[] greedyWithoutCache(LlamaLoraModel model, NDManager m, int[] prompt, int steps) {
+  static int[] greedyWithoutCache(LlamaLoraModel model, NDManager m, int[] prompt, int steps) {
     long[] seq = Arrays.stream(prompt).asLongStream().toArray();
     int[] out = new int[steps];
     for (int n = 0; n < steps; n++) {
@@ -313,7 +315,7 @@ class LlamaLoraModelTest {
     }
   }
 
-  private static float[] mergedWeight(float[] w, float[] a, float[] b, LoraLinear lin, float s) {
+  static float[] mergedWeight(float[] w, float[] a, float[] b, LoraLinear lin, float s) {
     int in = lin.inFeatures();
     int out = lin.outFeatures();
     float[] m = new float[w.length];
@@ -340,15 +342,17 @@ class LlamaLoraModelTest {
   }
 
   static LlamaReference.Dims dims(Spec s) {
+    LlamaFixture.Rope r = s.rope();
     return new LlamaReference.Dims(s.vocab(), s.hidden(), s.inter(), s.layers(), s.heads(), s.kvHeads(),
-        s.headDim(), s.eps(), s.theta(), s.tied());
+        s.headDim(), s.eps(), s.theta(), s.tied(), s.qkvBias(),
+        new LlamaReference.Rope(r.type(), r.factor(), r.lowFreqFactor(), r.highFreqFactor(), r.originalMax()));
   }
 
-  private static int[] row(long[] flat, int b, int l) {
+  static int[] row(long[] flat, int b, int l) {
     return Arrays.stream(flat, b * l, (b + 1) * l).mapToInt(Math::toIntExact).toArray();
   }
 
-  private static float[] gaussians(Random r, int n, double std) {
+  static float[] gaussians(Random r, int n, double std) {
     float[] v = new float[n];
     for (int i = 0; i < n; i++) {
       v[i] = (float) (std * r.nextGaussian());

@@ -5,19 +5,27 @@ import java.util.Map;
 
 /**
  * An independent plain-Java Llama forward in double precision: the oracle for {@link
- * LlamaLoraModel}. It shares no code with the DJL model (own RMSNorm, RoPE, GQA by explicit head
- * repetition, SwiGLU, attention loops) and follows HF {@code modeling_llama.py} literally.
+ * LlamaLoraModel}. It shares no code with the DJL model (own RMSNorm, RoPE and its scalings, GQA by
+ * explicit head repetition, SwiGLU, attention loops) and follows HF {@code modeling_llama.py} and
+ * {@code modeling_qwen2.py} literally.
  *
  * <pre>
- *   weights: HF name -> row-major float[] (Linear [out,in]); biases none
+ *   weights: HF name -> row-major float[] (Linear [out,in]); biases: q_proj, k_proj, v_proj (Qwen2) or none
  *   logits(ids, mask): [L][V] for one row; query i sees key j iff j <= i and mask[j] == 1
+ *   rope: angle(pos, e) = pos * f(theta^(-2e/d)), f by rope_scaling:
+ *         none: identity   linear: / factor
+ *         llama3 (Llama 3.1 report; HF _compute_llama3_parameters), wavelength w = 2 pi / freq:
+ *           w < L/high: kept   w > L/low: / factor   between: mix with s = (L/w - low)/(high - low)
  * </pre>
  */
 final class LlamaReference {
 
   /** The sizes the reference needs, spelled out independently of {@code LlamaConfig}. */
   record Dims(int vocab, int hidden, int inter, int layers, int heads, int kvHeads, int headDim,
-      double eps, double theta, boolean tied) {}
+      double eps, double theta, boolean tied, boolean qkvBias, Rope rope) {}
+
+  /** rope_scaling: type null (none), "linear" or "llama3"; L = originalMax. */
+  record Rope(String type, double factor, double low, double high, int originalMax) {}
 
   private final Dims d;
   private final Map<String, float[]> w;
@@ -78,9 +86,9 @@ final class LlamaReference {
     double[][][] k = new double[d.heads()][l][];
     double[][][] v = new double[d.heads()][l][];
     for (int t = 0; t < l; t++) {
-      double[] qt = matVec(w.get(p + "q_proj.weight"), d.heads() * hd, d.hidden(), a[t]);
-      double[] kt = matVec(w.get(p + "k_proj.weight"), d.kvHeads() * hd, d.hidden(), a[t]);
-      double[] vt = matVec(w.get(p + "v_proj.weight"), d.kvHeads() * hd, d.hidden(), a[t]);
+      double[] qt = project(p + "q_proj", d.heads() * hd, a[t]);
+      double[] kt = project(p + "k_proj", d.kvHeads() * hd, a[t]);
+      double[] vt = project(p + "v_proj", d.kvHeads() * hd, a[t]);
       for (int h = 0; h < d.heads(); h++) {
         int kvh = h / group; // repeat_kv: each kv head serves `group` consecutive query heads
         q[h][t] = rope(slice(qt, h * hd, hd), t);
@@ -117,12 +125,45 @@ final class LlamaReference {
     return out;
   }
 
-  /** HF rotate-half RoPE at position {@code pos}: pairs (e, e + d/2) rotate by pos * theta^(-2e/d). */
+  /** {@code W x + b} of a q/k/v projection; Qwen2 has the bias, Llama not. */
+  private double[] project(String module, int rows, double[] x) {
+    double[] y = matVec(w.get(module + ".weight"), rows, d.hidden(), x);
+    if (d.qkvBias()) {
+      float[] b = w.get(module + ".bias");
+      for (int r = 0; r < rows; r++) {
+        y[r] += b[r];
+      }
+    }
+    return y;
+  }
+
+  /** The rotation frequency of feature pair e, after rope_scaling. */
+  double frequency(int e) {
+    double f = Math.pow(d.theta(), -2.0 * e / d.headDim());
+    Rope r = d.rope();
+    if (r == null || r.type() == null) {
+      return f;
+    }
+    if (r.type().equals("linear")) {
+      return f / r.factor();
+    }
+    double wavelength = 2 * Math.PI / f;
+    if (wavelength < r.originalMax() / r.high()) {
+      return f;
+    }
+    if (wavelength > r.originalMax() / r.low()) {
+      return f / r.factor();
+    }
+    double s = (r.originalMax() / wavelength - r.low()) / (r.high() - r.low());
+    return (1 - s) * f / r.factor() + s * f;
+  }
+
+  /** HF rotate-half RoPE at position {@code pos}: pairs (e, e + d/2) rotate by pos * frequency(e). */
   private double[] rope(double[] x, int pos) {
     int half = x.length / 2;
     double[] y = new double[x.length];
     for (int e = 0; e < half; e++) {
-      double angle = pos * Math.pow(d.theta(), -2.0 * e / x.length);
+      double angle = pos * frequency(e);
       double c = Math.cos(angle);
       double s = Math.sin(angle);
       y[e] = x[e] * c - x[e + half] * s;

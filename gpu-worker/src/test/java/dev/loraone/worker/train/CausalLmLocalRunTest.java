@@ -21,6 +21,7 @@ import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,7 @@ class CausalLmLocalRunTest {
 
   @TempDir static Path dir;
   private static Path checkpoint;
+  private static Path qwen2;
   private static Path task;
 
   /** 40 records: a random 2..5-word prompt, always completed by the same three words. */
@@ -48,6 +50,9 @@ class CausalLmLocalRunTest {
     checkpoint = dir.resolve("tiny-llama");
     LlamaFixture.write(checkpoint, spec, 41, DType.F32, false);
     LlamaFixture.writeTokenizer(checkpoint, spec);
+    qwen2 = dir.resolve("tiny-qwen2");
+    LlamaFixture.write(qwen2, Spec.qwen2(true), 42, DType.BF16, true);
+    LlamaFixture.writeTokenizer(qwen2, Spec.qwen2(true));
     Random r = new Random(3);
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
@@ -190,6 +195,33 @@ class CausalLmLocalRunTest {
     assertEquals(plain.steps().get(2).loss(), checkpointed.steps().get(2).loss());
   }
 
+  /** Qwen2 (tied, bf16 shards, q/k/v biases): the same loop learns; the adapter is LoRA only, biases stay base. */
+  @Test
+  void qwen2CheckpointLearnsAndItsBiasFreeAdapterLoadsBackAndExports() throws IOException {
+    LocalRun.Result r = run(small("lora-one", "all-linear", Map.of("model", qwen2.toString())));
+    System.out.printf("CausalLmLocalRunTest: qwen2 train loss %.4f -> %.4f, eval %s%n", r.steps().get(0).loss(),
+        r.steps().get(5).loss(), r.evals().stream().map(e -> String.format("%.4f", e.loss())).toList());
+    assertTrue(r.steps().get(5).loss() < r.steps().get(0).loss(), "training loss decreases: " + r.steps());
+    assertTrue(r.evals().get(1).loss() < r.evals().get(0).loss(), "eval loss decreases: " + r.evals());
+    Path a = dir.resolve("qwen2-adapter");
+    r.adapter().write(a);
+    Map<String, TensorBlob> tensors = SafeTensors.read(a.resolve(PeftAdapter.WEIGHTS_FILE)).tensors();
+    assertEquals(2 * 7 * 2, tensors.size(), "A and B of 7 projections in 2 layers, no bias");
+    JsonNode c = JSON.readTree(a.resolve(PeftAdapter.CONFIG_FILE).toFile());
+    assertEquals("none", c.get("bias").asText(), "PEFT bias none: the base keeps its biases");
+    try (LlamaStepper loaded = LlamaArtifacts.load(qwen2, PeftAdapter.read(a))) {
+      assertTrue(loaded.model().linear("model.layers.0.self_attn.k_proj").hasBias());
+      LlamaArtifacts.Generation g = LlamaArtifacts.generate(loaded.model(), qwen2.resolve("tokenizer.json"),
+          "w20 w33", 4);
+      System.out.println("CausalLmLocalRunTest: qwen2 greedy 'w20 w33' -> " + Arrays.toString(g.tokens()));
+      // After 6 steps this prompt decodes straight to EOS ([2]); the tiny llama fixture's test checks the text.
+      assertTrue(g.tokens().length >= 1 && g.tokens().length <= 4, "greedy decoding runs on the adapted qwen2");
+      Path model = dir.resolve("qwen2-model");
+      LlamaArtifacts.writeOnnx(loaded.model(), qwen2, model);
+      assertTrue(Files.size(model.resolve("model.onnx")) > 0 && Files.isRegularFile(model.resolve("config.json")));
+    }
+  }
+
   private static double ppl(JobEvent.Evaluated e) {
     return e.metrics().get("perplexity");
   }
@@ -217,6 +249,7 @@ class CausalLmLocalRunTest {
     e = assertThrows(IllegalArgumentException.class, () -> run(config(o)));
     assertTrue(e.getMessage().contains("{prompt,completion}"), e.getMessage());
     assertEquals(ModelFamily.LLAMA, ModelFamily.detect(checkpoint.toString()));
+    assertEquals(ModelFamily.LLAMA, ModelFamily.detect(qwen2.toString()), "model_type qwen2 is the Llama architecture");
     assertEquals(ModelFamily.BERT, ModelFamily.detect("minilm"));
     e = assertThrows(IllegalArgumentException.class, () -> ModelFamily.detect(dir.toString()));
     assertTrue(e.getMessage().contains("'job.model'") && e.getMessage().contains("no config.json"), e.getMessage());

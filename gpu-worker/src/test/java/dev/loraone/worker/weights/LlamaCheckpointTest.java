@@ -68,7 +68,8 @@ class LlamaCheckpointTest {
     String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
     assertTrue(m.contains(file + ": tensor 'model.layers.0.self_attn.k_proj.weight' has shape [32, 16], "
         + "config.json implies [16, 32]"), m);
-    assertTrue(m.contains(file + ": unexpected tensor 'model.layers.0.self_attn.q_proj.bias'"), m);
+    assertTrue(m.contains(file + ": unexpected tensor 'model.layers.0.self_attn.q_proj.bias'")
+        && m.contains("model_type qwen2"), m);
     assertTrue(m.contains("2 problems") && !m.contains("inv_freq"), m);
   }
 
@@ -110,9 +111,41 @@ class LlamaCheckpointTest {
   void badConfigKeyIsReportedBeforeAnyWeightIsRead(@TempDir Path dir) throws Exception {
     LlamaFixture.write(dir, UNTIED, 7, DType.F32, false);
     ObjectNode config = LlamaFixture.config(UNTIED);
-    config.set("rope_scaling", new ObjectMapper().readTree("{\"rope_type\":\"llama3\",\"factor\":8.0}"));
+    config.set("rope_scaling", new ObjectMapper().readTree("{\"rope_type\":\"yarn\",\"factor\":8.0}"));
     LlamaFixture.writeConfig(dir, config);
     String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
     assertTrue(m.contains(dir.resolve("config.json") + ": 'rope_scaling'"), m);
+  }
+
+  @Test
+  void pickleOnlyFolderIsRefusedSayingHowToConvert(@TempDir Path dir) throws Exception {
+    LlamaFixture.writeConfig(dir, LlamaFixture.config(UNTIED));
+    Files.write(dir.resolve("pytorch_model.bin"), new byte[] {(byte) 0x80, 2, 'c'}); // a pickle is never opened
+    String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
+    assertTrue(m.contains("pytorch_model.bin") && m.contains("pickle checkpoints are not loaded")
+        && m.contains("safe_serialization=True"), m);
+
+    Files.delete(dir.resolve("pytorch_model.bin"));
+    Files.writeString(dir.resolve("pytorch_model.bin.index.json"), "{\"weight_map\": {}}");
+    m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
+    assertTrue(m.contains("pytorch_model.bin.index.json") && m.contains("convert"), m);
+  }
+
+  @Test
+  void qwen2ShardedBf16CheckpointLoadsItsBiasesAndNamesAMissingOne(@TempDir Path dir) throws Exception {
+    Spec qwen2 = Spec.qwen2(true);
+    Map<String, float[]> written = LlamaFixture.write(dir.resolve("ok"), qwen2, 8, DType.BF16, true);
+    LlamaCheckpoint ckpt = LlamaCheckpoint.load(dir.resolve("ok"));
+    assertEquals("qwen2", ckpt.config().modelType());
+    written.forEach((name, v) -> assertArrayEquals(v, ckpt.weights().get(name).data(), name));
+    assertEquals(List.copyOf(ckpt.config().tensorShapes().keySet()), List.copyOf(ckpt.weights().keySet()));
+    assertEquals(2 * 3, ckpt.weights().keySet().stream().filter(n -> n.endsWith(".bias")).count());
+
+    Map<String, float[]> w = LlamaFixture.randomWeights(qwen2, 9);
+    w.remove("model.layers.1.self_attn.v_proj.bias");
+    LlamaFixture.writeConfig(dir, LlamaFixture.config(qwen2));
+    LlamaFixture.writeTensors(dir.resolve("model.safetensors"), w, LlamaFixture.shapes(qwen2), DType.F32);
+    String m = assertThrows(IllegalArgumentException.class, () -> LlamaCheckpoint.load(dir)).getMessage();
+    assertTrue(m.contains("missing tensor 'model.layers.1.self_attn.v_proj.bias' [16]"), m);
   }
 }

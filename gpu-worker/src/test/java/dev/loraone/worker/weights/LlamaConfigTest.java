@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraone.worker.weights.LlamaFixture.Spec;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.OptionalLong;
@@ -46,9 +48,94 @@ class LlamaConfigTest {
     assertFalse(config.tensorShapes().containsKey("lm_head.weight"), "tied: no lm_head tensor");
   }
 
+  /**
+   * config.json files shaped like the published ones (keys and sizes as in each model's Hub
+   * repository): every family the README lists is read, with its HF meaning.
+   */
+  @Test
+  void publishedConfigsOfEachFamilyAreReadWithTheirMeaning() throws Exception {
+    LlamaConfig llama32 = hfConfig("llama-3.2-1b");
+    assertEquals(new RopeScaling(RopeScaling.Type.LLAMA3, 32, 1, 4, 8192), llama32.ropeScaling());
+    assertEquals(List.of(128001L, 128008L, 128009L), llama32.eosTokenIds());
+    assertTrue(llama32.tieWordEmbeddings() && !llama32.qkvBias() && llama32.groupSize() == 4);
+    assertEquals(131072, llama32.maxPositions());
+
+    LlamaConfig qwen = hfConfig("qwen2.5-0.5b");
+    assertEquals("qwen2", qwen.modelType());
+    assertTrue(qwen.qkvBias() && qwen.tieWordEmbeddings());
+    assertEquals(0, qwen.slidingWindow(), "use_sliding_window false: sliding_window is ignored");
+    assertEquals(64, qwen.headDim());
+    assertArrayEquals(new long[] {128}, qwen.tensorShapes().get("model.layers.23.self_attn.k_proj.bias"));
+    assertFalse(qwen.tensorShapes().containsKey("model.layers.0.self_attn.o_proj.bias"));
+
+    LlamaConfig smol = hfConfig("smollm2-135m");
+    assertTrue(smol.tieWordEmbeddings() && smol.groupSize() == 3 && smol.headDim() == 64);
+    assertEquals(RopeScaling.NONE, smol.ropeScaling());
+    assertEquals(List.of(0L), smol.eosTokenIds());
+
+    LlamaConfig tiny = hfConfig("tinyllama-1.1b");
+    assertTrue(!tiny.tieWordEmbeddings() && tiny.groupSize() == 8 && tiny.maxPositions() == 2048);
+
+    LlamaConfig mistral = hfConfig("mistral-7b-v0.1");
+    assertEquals(4096, mistral.slidingWindow(), "Mistral's window bounds the sequence length");
+  }
+
+  private static LlamaConfig hfConfig(String name) throws Exception {
+    try (InputStream in = LlamaConfigTest.class.getResourceAsStream("/hf-configs/" + name + ".json")) {
+      return LlamaConfig.fromJson(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    }
+  }
+
+  @Test
+  void ropeScalingLinearLlama3AndDynamicAreReadAndOtherTypesRefusedNamingTheValue(@TempDir Path dir)
+      throws Exception {
+    ObjectNode c = LlamaFixture.config(Spec.tiny(false));
+    c.putObject("rope_scaling").put("type", "linear").put("factor", 2.0);
+    LlamaConfig linear = LlamaConfig.fromJson(c.toString());
+    float[] plain = LlamaConfig.fromJson(LlamaFixture.config(Spec.tiny(false)).toString()).ropeInvFreq();
+    float[] scaled = linear.ropeInvFreq();
+    for (int i = 0; i < plain.length; i++) {
+      assertEquals(plain[i] / 2, scaled[i], 0f, "linear: inv_freq / factor, exactly");
+    }
+    c.putObject("rope_scaling").put("rope_type", "dynamic").put("factor", 2.0)
+        .put("original_max_position_embeddings", 48);
+    LlamaConfig dynamic = LlamaConfig.fromJson(c.toString());
+    assertArrayEquals(plain, dynamic.ropeInvFreq(), 0f, "dynamic is plain RoPE up to the original length");
+    assertEquals(48, dynamic.maxPositions(), "and sequences are capped there");
+    c.putObject("rope_scaling").put("rope_type", "default");
+    assertEquals(RopeScaling.NONE, LlamaConfig.fromJson(c.toString()).ropeScaling());
+
+    for (String type : List.of("yarn", "longrope", "su", "mrope")) {
+      String m = rejection(dir, x -> x.putObject("rope_scaling").put("rope_type", type).put("factor", 4.0),
+          "rope_scaling");
+      assertTrue(m.contains("'" + type + "'") && m.contains("llama3"), m);
+    }
+    assertRejected(dir, x -> x.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0)
+        .put("low_freq_factor", 1.0).put("high_freq_factor", 4.0), "rope_scaling.original_max_position_embeddings");
+    assertRejected(dir, x -> x.putObject("rope_scaling").put("type", "linear"), "rope_scaling.factor");
+    assertRejected(dir, x -> x.putObject("rope_scaling").put("type", "linear").put("factor", 0.5),
+        "rope_scaling.factor");
+    assertRejected(dir, x -> x.putObject("rope_scaling").put("factor", 2.0), "rope_scaling");
+  }
+
+  @Test
+  void qwen2KeysAreReadOrRefusedNamingTheKey(@TempDir Path dir) throws Exception {
+    ObjectNode q = LlamaFixture.config(Spec.qwen2(true));
+    q.put("attention_bias", false); // not a Qwen2Config key: HF's Qwen2 has q/k/v biases regardless
+    assertTrue(LlamaConfig.fromJson(q.toString()).qkvBias());
+    assertRejected(dir, Spec.qwen2(true), c -> c.put("use_sliding_window", true).remove("sliding_window"),
+        "sliding_window");
+    assertRejected(dir, Spec.qwen2(true), c -> c.putObject("rope_scaling").put("type", "yarn").put("factor", 4.0)
+        .put("original_max_position_embeddings", 32768), "rope_scaling");
+    assertRejected(dir, Spec.qwen2(true), c -> c.put("use_sliding_window", "yes"), "use_sliding_window");
+  }
+
   @Test
   void unsupportedKeysAreRejectedNamingConfigJsonAndTheKey(@TempDir Path dir) throws Exception {
-    assertRejected(dir, c -> c.putObject("rope_scaling").put("type", "linear").put("factor", 2.0), "rope_scaling");
+    assertRejected(dir, c -> c.putObject("rope_scaling").put("type", "yarn").put("factor", 2.0), "rope_scaling");
+    assertRejected(dir, c -> c.put("attention_dropout", 0.1), "attention_dropout");
+    assertRejected(dir, c -> c.put("mlp_bias", true), "mlp_bias");
+    assertRejected(dir, c -> c.put("model_type", "qwen3"), "model_type");
     assertRejected(dir, c -> c.put("model_type", "gpt2"), "model_type");
     assertRejected(dir, c -> c.remove("model_type"), "model_type");
     assertRejected(dir, c -> c.put("attention_bias", true), "attention_bias");
@@ -59,12 +146,26 @@ class LlamaConfigTest {
   }
 
   private static void assertRejected(Path dir, Consumer<ObjectNode> edit, String key) throws Exception {
-    ObjectNode c = LlamaFixture.config(Spec.tiny(false));
+    rejection(dir, edit, key);
+  }
+
+  private static void assertRejected(Path dir, Spec spec, Consumer<ObjectNode> edit, String key) throws Exception {
+    rejection(dir, spec, edit, key);
+  }
+
+  private static String rejection(Path dir, Consumer<ObjectNode> edit, String key) throws Exception {
+    return rejection(dir, Spec.tiny(false), edit, key);
+  }
+
+  /** The message of the refusal of {@code spec}'s config edited by {@code edit}; it names the file and the key. */
+  private static String rejection(Path dir, Spec spec, Consumer<ObjectNode> edit, String key) throws Exception {
+    ObjectNode c = LlamaFixture.config(spec);
     edit.accept(c);
     LlamaFixture.writeConfig(dir, c);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> LlamaConfig.fromJson(dir.resolve("config.json")));
     assertTrue(e.getMessage().contains(dir.resolve("config.json").toString()), e.getMessage());
     assertTrue(e.getMessage().contains("'" + key + "'"), e.getMessage());
+    return e.getMessage();
   }
 }

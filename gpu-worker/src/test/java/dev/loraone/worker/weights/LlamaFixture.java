@@ -15,9 +15,10 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Writes tiny random Llama checkpoints (config.json, safetensors, optionally sharded or bf16, and
- * a word-level tokenizer.json) the way HF {@code save_pretrained} lays them out. The shapes here
- * are spelled out independently of {@link LlamaConfig#tensorShapes()}.
+ * Writes tiny random Llama-family checkpoints (config.json, safetensors, optionally sharded or bf16,
+ * and a word-level tokenizer.json) the way HF {@code save_pretrained} lays them out: {@code llama}
+ * (optionally with a scaled RoPE) and {@code qwen2} (q/k/v biases, sliding window off). The shapes
+ * here are spelled out independently of {@link LlamaConfig#tensorShapes()}.
  */
 public final class LlamaFixture {
 
@@ -27,24 +28,61 @@ public final class LlamaFixture {
 
   private LlamaFixture() {}
 
-  /** Sizes of a test model. */
+  /**
+   * A config.json {@code rope_scaling}: {@code type} null for none, else {@code linear} (factor) or
+   * {@code llama3} (all four numbers).
+   */
+  public record Rope(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMax) {
+    public static final Rope NONE = new Rope(null, 1, 0, 0, 0);
+
+    /**
+     * Llama 3.1's scheme shrunk to the tiny model: with head_dim 8 and theta 500 the four
+     * wavelengths (6.3, 29.7, 140, 664) fall in the kept (< 32/4), smoothed and divided (> 32/1)
+     * bands, so every branch of the formula is exercised.
+     */
+    public static Rope llama3() {
+      return new Rope("llama3", 8.0, 1.0, 4.0, 32);
+    }
+
+    public static Rope linear(double factor) {
+      return new Rope("linear", factor, 0, 0, 0);
+    }
+  }
+
+  /** Sizes of a test model; {@code modelType} llama or qwen2 (q/k/v biases). */
   public record Spec(int vocab, int hidden, int inter, int layers, int heads, int kvHeads, double eps, double theta,
-      boolean tied) {
+      boolean tied, String modelType, Rope rope) {
     public int headDim() {
       return hidden / heads;
     }
 
-    /** hidden 32, 2 layers, 4 heads over 2 kv heads, intermediate 64, vocab 50. */
+    /** Whether q, k and v carry biases (Qwen2). */
+    public boolean qkvBias() {
+      return modelType.equals("qwen2");
+    }
+
+    /** hidden 32, 2 layers, 4 heads over 2 kv heads, intermediate 64, vocab 50 (tied: shaped like SmolLM2). */
     public static Spec tiny(boolean tied) {
-      return new Spec(50, 32, 64, 2, 4, 2, 1e-5, 500.0, tied);
+      return new Spec(50, 32, 64, 2, 4, 2, 1e-5, 500.0, tied, "llama", Rope.NONE);
+    }
+
+    /** {@link #tiny} as Qwen2/Qwen2.5: q/k/v biases, eps 1e-6, a sliding window that is off (and short). */
+    public static Spec qwen2(boolean tied) {
+      return new Spec(50, 32, 64, 2, 4, 2, 1e-6, 500.0, tied, "qwen2", Rope.NONE);
+    }
+
+    /** This spec with another {@code rope_scaling}. */
+    public Spec withRope(Rope r) {
+      return new Spec(vocab, hidden, inter, layers, heads, kvHeads, eps, theta, tied, modelType, r);
     }
   }
 
   /** The HF config.json of a spec, as an editable JSON object. */
   public static ObjectNode config(Spec s) {
     ObjectNode c = JSON.createObjectNode();
-    c.putArray("architectures").add("LlamaForCausalLM");
-    c.put("model_type", "llama");
+    boolean qwen2 = s.qkvBias();
+    c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+    c.put("model_type", s.modelType());
     c.put("vocab_size", s.vocab());
     c.put("hidden_size", s.hidden());
     c.put("intermediate_size", s.inter());
@@ -53,10 +91,26 @@ public final class LlamaFixture {
     c.put("num_key_value_heads", s.kvHeads());
     c.put("rms_norm_eps", s.eps());
     c.put("rope_theta", s.theta());
-    c.putNull("rope_scaling");
+    if (s.rope().type() == null) {
+      c.putNull("rope_scaling");
+    } else {
+      ObjectNode r = c.putObject("rope_scaling").put("rope_type", s.rope().type()).put("factor", s.rope().factor());
+      if (s.rope().type().equals("llama3")) {
+        r.put("low_freq_factor", s.rope().lowFreqFactor()).put("high_freq_factor", s.rope().highFreqFactor())
+            .put("original_max_position_embeddings", s.rope().originalMax());
+      }
+    }
     c.put("max_position_embeddings", 64);
     c.put("hidden_act", "silu");
-    c.put("attention_bias", false);
+    c.put("attention_dropout", 0.0);
+    if (qwen2) { // Qwen2Config keys: the window is off, so HF ignores sliding_window and max_window_layers
+      c.put("use_sliding_window", false);
+      c.put("sliding_window", 4);
+      c.put("max_window_layers", 1);
+    } else {
+      c.put("attention_bias", false);
+      c.put("mlp_bias", false);
+    }
     c.put("tie_word_embeddings", s.tied());
     c.put("bos_token_id", BOS);
     c.put("eos_token_id", EOS);
@@ -76,6 +130,11 @@ public final class LlamaFixture {
       m.put(p + "self_attn.q_proj.weight", new long[] {h, h});
       m.put(p + "self_attn.k_proj.weight", new long[] {kv, h});
       m.put(p + "self_attn.v_proj.weight", new long[] {kv, h});
+      if (s.qkvBias()) {
+        m.put(p + "self_attn.q_proj.bias", new long[] {h});
+        m.put(p + "self_attn.k_proj.bias", new long[] {kv});
+        m.put(p + "self_attn.v_proj.bias", new long[] {kv});
+      }
       m.put(p + "self_attn.o_proj.weight", new long[] {h, h});
       m.put(p + "post_attention_layernorm.weight", new long[] {h});
       m.put(p + "mlp.gate_proj.weight", new long[] {s.inter(), h});
@@ -91,7 +150,8 @@ public final class LlamaFixture {
 
   /**
    * Random weights scaled so that activations and logits are O(1..10), which makes the parity
-   * tests sensitive: embeddings N(0,1), Linear N(0, 1/in), norm weights 1 + N(0, 0.1^2).
+   * tests sensitive: embeddings N(0,1), Linear N(0, 1/in), norm weights 1 + N(0, 0.1^2), biases
+   * N(0, 0.5^2) (large enough that dropping one would fail the tests).
    */
   public static Map<String, float[]> randomWeights(Spec s, long seed) {
     Random r = new Random(seed);
@@ -100,7 +160,8 @@ public final class LlamaFixture {
       int n = Math.toIntExact(shape.length == 1 ? shape[0] : shape[0] * shape[1]);
       float[] v = new float[n];
       boolean norm = name.endsWith("norm.weight");
-      double std = norm ? 0.1 : name.contains("embed_tokens") ? 1.0 : 1 / Math.sqrt(shape[1]);
+      double std = norm ? 0.1 : name.endsWith(".bias") ? 0.5
+          : name.contains("embed_tokens") ? 1.0 : 1 / Math.sqrt(shape[1]);
       for (int i = 0; i < n; i++) {
         v[i] = (float) ((norm ? 1 : 0) + std * r.nextGaussian());
       }

@@ -87,7 +87,8 @@ public final class JobKeys {
   static {
     Map<String, Key> m = new LinkedHashMap<>();
     put(m, str("name", "job", "job name: [A-Za-z0-9._-], used for output folders"));
-    put(m, str("model", "minilm", "minilm | bge-small | HF folder (config.json model_type bert, llama or mistral)"));
+    put(m, str("model", "minilm",
+        "minilm | bge-small | HF folder (config.json model_type bert, llama, mistral or qwen2)"));
     put(m, choice("task.type", "auto", "what is learned; auto = the model family's task (BERT: classification, Llama:"
         + " causal-lm); embedding: BERT sentence embeddings for retrieval", "auto", "classification", "causal-lm",
         "embedding"));
