@@ -192,6 +192,11 @@ final class CausalLmWorkload implements Workload {
   }
 
   @Override
+  public int trainLength(int i) {
+    return encode(task.train(), new int[] {i}).sequenceLength();
+  }
+
+  @Override
   public Input encodeEval(int[] idx) {
     List<CausalLmBatch> chunks = new ArrayList<>();
     for (int from = 0; from < idx.length; from += chunk) {
@@ -236,8 +241,8 @@ final class CausalLmWorkload implements Workload {
   public TrainUnit loraGradients(Input batch, long dropoutSeed) {
     CausalLmBatch b = single(batch);
     LlamaStepper.LoraGradients g = stepper.loraGradients(b, dropoutSeed);
-    return new TrainUnit(g.lossSum(), g.tokens(), b.batchSize(), Map.of("tokens", (double) g.tokens()), g.adapters(),
-        Map.of());
+    Map<String, Double> metrics = Batches.padding(b.attentionMask(), Map.of("tokens", (double) g.tokens()));
+    return new TrainUnit(g.lossSum(), g.tokens(), b.batchSize(), metrics, g.adapters(), Map.of());
   }
 
   @Override

@@ -140,6 +140,11 @@ final class ClassificationWorkload implements Workload {
   }
 
   @Override
+  public int trainLength(int i) {
+    return tok.ids(task.train().get(i).text(), true).length;
+  }
+
+  @Override
   public Input encodeEval(int[] idx) {
     return new Tokens(batches.ofEval(idx));
   }
@@ -153,7 +158,9 @@ final class ClassificationWorkload implements Workload {
   @Override
   public TrainUnit loraGradients(Input batch, long dropoutSeed) {
     BertStepper.LoraGradients g = stepper.loraGradients(tokens(batch), dropoutSeed);
-    return new TrainUnit(g.loss(), 1, g.examples(), Map.of("correct", (double) g.correct()), g.adapters(), g.head());
+    Map<String, Double> metrics = Batches.padding(tokens(batch).tokens().attentionMask(),
+        Map.of("correct", (double) g.correct()));
+    return new TrainUnit(g.loss(), 1, g.examples(), metrics, g.adapters(), g.head());
   }
 
   @Override

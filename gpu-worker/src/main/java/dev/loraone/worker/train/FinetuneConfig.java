@@ -9,6 +9,7 @@ import dev.loraone.core.optim.Optimizers;
 import dev.loraone.core.optim.Schedule;
 import dev.loraone.data.OnBadRecord;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.worker.model.ModelFamily;
 import java.nio.file.Path;
 import java.util.List;
@@ -55,6 +56,8 @@ import java.util.Locale;
  * @param activationCheckpointing {@code train.activation-checkpointing}: Llama-family training forwards keep
  *     only each decoder layer's input and the backward recomputes the layers ({@code CheckpointedPass}); the
  *     gradients, and so the adapter, are the same bits, with less memory and one more forward of time
+ * @param bucketByLength {@code train.bucket-by-length} resolved: a step's examples are regrouped into its
+ *     micro-batches by token length ({@code auto}: for causal LM), so short examples are not padded to long ones
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
@@ -63,7 +66,7 @@ public record FinetuneConfig(
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
     int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
     double scale, Path corpus, String headInit, double headTemperature, Path labels,
-    boolean activationCheckpointing) {
+    boolean activationCheckpointing, boolean bucketByLength) {
 
   /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
   public static final double DEFAULT_SCALE = 20;
@@ -87,7 +90,7 @@ public record FinetuneConfig(
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
         4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE,
-        null, false);
+        null, false, false);
   }
 
   /**
@@ -155,7 +158,24 @@ public record FinetuneConfig(
         headInit,
         job.getDouble("head.temperature"),
         labels == null ? null : Path.of(labels),
-        checkpointing);
+        checkpointing,
+        bucketByLength(job.getString("train.bucket-by-length"), ModelFamily.detect(job.getString("model"))
+            .resolve(job.getString("task.type"))));
+  }
+
+  /**
+   * {@code train.bucket-by-length} for {@code task}: {@code auto} buckets causal-LM steps, whose rows vary
+   * most in length; an embedding job's micro-batches are its in-batch negatives' pools, which
+   * bucketing would change, so {@code true} is refused there.
+   */
+  static boolean bucketByLength(String value, String task) {
+    if (value.equals("auto")) return task.equals(TaskMetrics.CAUSAL_LM);
+    boolean on = value.equals("true");
+    if (on && task.equals(TaskMetrics.EMBEDDING)) {
+      throw new IllegalArgumentException("'job.train.bucket-by-length' = true: an embedding job's micro-batch is"
+          + " the pool of its in-batch negatives, which regrouping by length would change; use auto or false");
+    }
+    return on;
   }
 
   /**
@@ -261,6 +281,7 @@ public record FinetuneConfig(
         DEFAULT_HEAD_INIT,
         DEFAULT_TEMPERATURE,
         null,
+        false,
         false);
   }
 
@@ -415,7 +436,8 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing);
+        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing,
+        bucketByLength);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -434,7 +456,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
-        activationCheckpointing);
+        activationCheckpointing, bucketByLength);
   }
 
   /** This config with {@code train.activation-checkpointing} on or off (the same adapter bits either way). */
@@ -442,7 +464,8 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on);
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on,
+        bucketByLength);
   }
 
   /**
@@ -454,7 +477,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels,
-        activationCheckpointing);
+        activationCheckpointing, bucketByLength);
   }
 
   /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */

@@ -58,6 +58,15 @@ public interface Workload extends AutoCloseable {
   /** Init batch {@code i} (training examples {@code idx}) as model input. Thread-safe, no DJL: may run ahead. */
   Input encodeInit(int i, int[] idx);
 
+  /**
+   * Tokens of training example {@code i} as a micro-batch encodes it (before padding), for
+   * length-bucketed micro-batches; 0 when this task's micro-batches must keep the examples the plan
+   * gave them (embedding: a micro-batch is its in-batch negatives' pool). Thread-safe, no DJL.
+   */
+  default int trainLength(int i) {
+    return 0;
+  }
+
   /** Training micro-batch {@code index} (examples {@code idx}) as model input. Thread-safe, no DJL. */
   Input encodeTrain(long index, int[] idx);
 

@@ -148,12 +148,12 @@ class WorkerEngineTest {
     ref.set(values);
     for (long g : new long[] {3, 23}) { // 23: in epoch 1 (78 examples make 20 micro-batches of 4)
       WorkerEngine.Gradients got = engine.gradients(g);
-      BertStepper.LoraGradients want =
-          ref.stepper.loraGradients(
-              ref.batches.of(g, ref.plan.microBatch(g)), DropoutSeeds.of(SEED, g));
+      ClassificationBatch batch = ref.batches.of(g, ref.plan.microBatch(g));
+      BertStepper.LoraGradients want = ref.stepper.loraGradients(batch, DropoutSeeds.of(SEED, g));
       assertEquals(want.loss(), got.lossSum(), "micro-batch " + g + " loss term: the mean loss");
       assertEquals(1.0, got.weight(), "a classifier's micro-batch weighs 1");
-      assertEquals(Map.of("correct", (double) want.correct()), got.metrics());
+      assertEquals(Batches.padding(batch.tokens().attentionMask(), Map.of("correct", (double) want.correct())),
+          got.metrics(), "correct predictions, attended positions and padded slots");
       assertEquals(want.examples(), got.examples());
       assertEquals(values.keySet(), got.grads().keySet(), "gradients use the adapters' keys");
       for (String m : ref.model.adaptedModules()) {

@@ -147,6 +147,10 @@ public final class JobKeys {
     put(m, bool("train.activation-checkpointing", false, "Llama family: keep only each decoder layer's input in the"
         + " forward and recompute the layers one by one in the backward; less activation memory for about one more"
         + " forward of time, the same gradient and adapter bits"));
+    put(m, choice("train.bucket-by-length", "auto", "regroup each step's examples into its micro-batches by token"
+        + " length, so short rows are not padded to long ones (the step's loss and gradient are the same sums;"
+        + " StepDone's padding metric shows the padded share); auto: causal LM only. Not for embedding, whose"
+        + " micro-batch is its in-batch negatives' pool", "auto", "true", "false"));
     put(m, integer("eval.every", 50, 0, Integer.MAX_VALUE, "evaluate every N steps (0: at the end only)"));
     put(m, integer("eval.examples", 512, 1, Integer.MAX_VALUE, "evaluation examples"));
     put(m, integer("head.warmup-steps", 0, 0, Integer.MAX_VALUE,

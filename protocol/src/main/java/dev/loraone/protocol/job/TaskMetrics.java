@@ -33,7 +33,8 @@ public final class TaskMetrics {
    * The metrics of {@code examples} examples with mean loss {@code loss} and metric sums {@code sums}.
    *
    * @return by name, in a stable order: {@code accuracy} | {@code perplexity, tokens} |
-   *     {@code recall@1, recall@10, mrr@10, ndcg@10} (those present)
+   *     {@code recall@1, recall@10, mrr@10, ndcg@10} (those present); then {@code padding} when the sums
+   *     hold training units' {@code positions} and {@code slots}
    */
   public static Map<String, Double> summarise(String taskType, double loss, int examples, Map<String, Double> sums) {
     Map<String, Double> out = new LinkedHashMap<>();
@@ -47,6 +48,9 @@ public final class TaskMetrics {
       }
     } else if (sums.containsKey("correct")) {
       out.put("accuracy", examples == 0 ? Double.NaN : sums.get("correct") / examples);
+    }
+    if (sums.containsKey("slots") && sums.get("slots") > 0) { // training units: the share of padded positions
+      out.put("padding", 1 - sums.getOrDefault("positions", 0.0) / sums.get("slots"));
     }
     return out;
   }
