@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.data.CausalLmBatch;
@@ -18,9 +21,14 @@ import dev.loraone.worker.weights.LlamaCheckpoint;
 import dev.loraone.worker.weights.LlamaFixture;
 import dev.loraone.worker.weights.LlamaFixture.Rope;
 import dev.loraone.worker.weights.LlamaFixture.Spec;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -96,6 +104,92 @@ class OnnxCausalLmTest {
     Files.delete(out.resolve("config.json"));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OnnxCausalLm.open(out, 1));
     assertTrue(e.getMessage().contains(out.toString()) && e.getMessage().contains("config.json"), e.getMessage());
+  }
+
+  /**
+   * What batched ORT decoders do with this layout: rows of different lengths left-padded (mask 0,
+   * positions counting real tokens only), then one token per row per call through the cache; each
+   * row's tokens equal its decoding alone.
+   */
+  @Test
+  void leftPaddedBatchDecodesAsEachRowAlone() throws Exception {
+    Spec spec = Spec.tiny(false);
+    Path ckpt = dir.resolve("ckpt");
+    LlamaFixture.write(ckpt, spec, 31, DType.F32, false);
+    LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(ckpt), LoraConfig.none());
+    Path out = dir.resolve("model");
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      model.initialize(m);
+      LlamaArtifacts.writeOnnx(model, ckpt, out);
+    }
+    int[][] rows = {PROMPT, {1, 40, 7, 22}};
+    int steps = 8;
+    int[][] alone = new int[2][];
+    try (OnnxCausalLm lm = OnnxCausalLm.open(out, 1)) {
+      for (int r = 0; r < 2; r++) alone[r] = lm.generate(rows[r], steps, Set.of(), false).tokens();
+    }
+    int width = PROMPT.length;
+    long[] ids = new long[2 * width];
+    long[] positions = new long[2 * width];
+    long[] mask = new long[2 * width];
+    for (int r = 0; r < 2; r++) {
+      int pad = width - rows[r].length;
+      for (int j = 0; j < rows[r].length; j++) {
+        ids[r * width + pad + j] = rows[r][j];
+        positions[r * width + pad + j] = j;
+        mask[r * width + pad + j] = 1;
+      }
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    int[][] batched = new int[2][steps];
+    long[] next = {rows[0].length, rows[1].length}; // the position of each row's next token
+    Map<String, OnnxTensor> past = new HashMap<>();
+    for (int i = 0; i < spec.layers(); i++) {
+      for (boolean key : new boolean[] {true, false}) {
+        past.put(LlamaOnnxGraph.past(i, key), OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
+            new long[] {2, spec.kvHeads(), 0, spec.headDim()}));
+      }
+    }
+    OrtSession.Result previous = null;
+    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        OrtSession session = env.createSession(out.resolve("model.onnx").toString(), options)) {
+      for (int k = 0; k < steps; k++) {
+        int l = ids.length / 2;
+        Map<String, OnnxTensor> inputs = new HashMap<>(past);
+        inputs.put(LlamaOnnxGraph.INPUT_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {2, l}));
+        inputs.put(LlamaOnnxGraph.POSITION_IDS,
+            OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {2, l}));
+        inputs.put(LlamaOnnxGraph.ATTENTION_MASK,
+            OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {2, mask.length / 2}));
+        OrtSession.Result result = session.run(inputs);
+        List.of(LlamaOnnxGraph.INPUT_IDS, LlamaOnnxGraph.POSITION_IDS, LlamaOnnxGraph.ATTENTION_MASK)
+            .forEach(n -> inputs.get(n).close());
+        if (previous == null) past.values().forEach(OnnxTensor::close); else previous.close();
+        previous = result;
+        float[] logits = new float[2 * l * spec.vocab()];
+        ((OnnxTensor) result.get(LlamaOnnxGraph.LOGITS).orElseThrow()).getFloatBuffer().get(logits);
+        long[] grown = new long[mask.length + 2];
+        for (int r = 0; r < 2; r++) {
+          int from = (r * l + l - 1) * spec.vocab();
+          batched[r][k] = OnnxCausalLm.argMax(Arrays.copyOfRange(logits, from, from + spec.vocab()));
+          System.arraycopy(mask, r * mask.length / 2, grown, r * (mask.length / 2 + 1), mask.length / 2);
+          grown[r * (mask.length / 2 + 1) + mask.length / 2] = 1;
+        }
+        ids = new long[] {batched[0][k], batched[1][k]};
+        positions = new long[] {next[0]++, next[1]++};
+        mask = grown;
+        for (int i = 0; i < spec.layers(); i++) {
+          for (boolean key : new boolean[] {true, false}) {
+            past.put(LlamaOnnxGraph.past(i, key),
+                (OnnxTensor) result.get(LlamaOnnxGraph.present(i, key)).orElseThrow());
+          }
+        }
+      }
+    } finally {
+      if (previous != null) previous.close();
+    }
+    assertArrayEquals(alone[0], batched[0], "the longer row, unpadded");
+    assertArrayEquals(alone[1], batched[1], "the left-padded row");
   }
 
   private void assertDecodesAsDjl(Spec spec, DType dtype, boolean sharded, String what) throws Exception {
