@@ -3,6 +3,7 @@ package dev.loraone.lab;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.loraone.bench.CheckpointingBenchmark;
+import dev.loraone.bench.GenerationBenchmark;
 import dev.loraone.bench.InferenceLatency;
 import dev.loraone.bench.MemoryFlatness;
 import dev.loraone.bench.ModelBenchmark;
@@ -101,8 +102,25 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--shape", paramLabel = "NAME", description = "As --model, a random Llama of a named shape:"
         + " smollm2-135m or smol-like.") String llamaShape;
 
+    @Option(names = "--generate", description = "With --model or --shape: greedy generation tokens/s, DJL vs ONNX"
+        + " Runtime on the merged export, both with the KV cache (--repeat runs each), instead of the step.")
+    boolean generate;
+
+    @Option(names = "--prompt-tokens", defaultValue = "32", description = "With --generate: prompt length."
+        + " Default: ${DEFAULT-VALUE}.") int promptTokens;
+
+    @Option(names = "--new-tokens", defaultValue = "32", description = "With --generate: tokens generated per run."
+        + " Default: ${DEFAULT-VALUE}.") int newTokens;
+
+    @Option(names = "--out", defaultValue = "out/bench-generate", description = "With --generate: work folder (the"
+        + " random checkpoint, the export). Default: ${DEFAULT-VALUE}.") java.nio.file.Path out;
+
     @Override
     public void run() {
+      if (generate) {
+        runGeneration();
+        return;
+      }
       if (llamaModel != null || llamaShape != null) {
         runLlama();
         return;
@@ -128,6 +146,20 @@ public final class BenchCommand implements Runnable {
         return;
       }
       print(r);
+    }
+
+    private void runGeneration() {
+      GenerationBenchmark.Settings s = new GenerationBenchmark.Settings(llamaModel, llamaShape, promptTokens,
+          newTokens, repeat, threads, seed);
+      try {
+        GenerationBenchmark.Report r = GenerationBenchmark.run(s, out, System.err);
+        System.out.print(json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)
+            + System.lineSeparator() : r.render());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      } catch (ai.onnxruntime.OrtException e) {
+        throw new IllegalStateException(e);
+      }
     }
 
     private void runLlama() {

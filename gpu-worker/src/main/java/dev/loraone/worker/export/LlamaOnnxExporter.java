@@ -16,14 +16,19 @@ import java.util.stream.Collectors;
  * adapters.
  *
  * <pre>
- *   inputs   input_ids, attention_mask   int64 [batch, sequence]  (dynamic; right padding, positions 0..L-1)
- *   output   logits                      float [batch, sequence, vocab]
+ *   inputs   input_ids, position_ids              int64 [batch, sequence]
+ *            attention_mask                       int64 [batch, total_sequence]   (past + sequence)
+ *            past_key_values.{i}.key, .value      float [batch, kv_heads, past_sequence, head_dim]
+ *   outputs  logits                               float [batch, sequence, vocab]
+ *            present.{i}.key, .value              float [batch, kv_heads, total_sequence, head_dim]
  * </pre>
  *
- * Opset 17, IR version 8, standard ops only ({@link LlamaOnnxGraph} lists them); no KV cache, so
- * a decoder re-runs the whole prefix per token. Files as {@link BertOnnxExporter}: weights past
- * about 1.8 GB go to {@code <file>.data} ({@link ExternalDataFile}), the model file is written
- * through a temporary file and a rename, and the model itself is only read.
+ * The KV-cache layout of HF optimum's and onnxruntime-genai's Llama decoders, one graph for prefill
+ * and decode: the first call passes empty past tensors (past_sequence 0), each later one the
+ * previous call's presents ({@link OnnxCausalLm} decodes so). Opset 17, IR version 8, standard ops
+ * only ({@link LlamaOnnxGraph} lists them). Files as {@link BertOnnxExporter}: weights past about
+ * 1.8 GB go to {@code <file>.data} ({@link ExternalDataFile}), the model file is written through a
+ * temporary file and a rename, and the model itself is only read.
  *
  * <p>Metadata: {@code model_type} ({@code llama}, {@code mistral}, {@code qwen2}), the architecture
  * sizes, {@code rope_scaling}, {@code bos_token_id}, {@code eos_token_id} (comma-separated) and the

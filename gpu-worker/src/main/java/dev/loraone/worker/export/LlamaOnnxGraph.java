@@ -15,17 +15,21 @@ import java.util.List;
 /**
  * The ONNX ops of a {@link LlamaLoraModel} with its adapters merged, op for op as the DJL forward
  * ({@code LlamaLoraModel}, {@code LlamaLayer}, {@code LlamaAttention}, {@code LlamaMlp}, {@code
- * RmsNorm}, {@code Rotary}) computes it, so the two agree to float32 round-off. Standard opset-17
- * ops only (no contrib RMSNorm or rotary kernels):
+ * RmsNorm}, {@code Rotary}, {@code KvCache}) computes it, so the two agree to float32 round-off.
+ * One graph serves prefill and decode (the "with past" decoder of HF optimum and onnxruntime-genai):
+ * L new tokens after P cached positions, T = P + L. Standard opset-17 ops only (no contrib RMSNorm,
+ * rotary or attention kernels):
  *
  * <pre>
- *   pos      = Range(0, L)                                         [L]
- *   cos, sin = Gather(cos_table, pos), Gather(sin_table, pos)      [L,d]   tables [maxPositions,d], float32 as Rotary
- *                                                                  from the same inv_freq (LlamaConfig.ropeInvFreq)
- *   maskBias = (causal(j <= i) * mask[j] - 1) * FLT_MAX            [B,1,L,L]
- *   x        = Gather(embed_tokens, ids)                           [B,L,H]
+ *   inputs   input_ids, position_ids [B,L]; attention_mask [B,T] (1 token, 0 padding) int64
+ *            past_key_values.{i}.key, .value [B,kv,P,d] float (P = 0 on the first call: empty tensors)
+ *   cos, sin = Gather(cos_table, position_ids), same for sin     [B,1,L,d]   tables [maxPositions,d], float32 as
+ *                                                                Rotary, from one inv_freq (LlamaConfig.ropeInvFreq)
+ *   maskBias = (causal(j <= T-L+i) * mask[j] - 1) * FLT_MAX      [B,1,L,T]   query i sits at cache slot T-L+i
+ *   x        = Gather(embed_tokens, ids)                         [B,L,H]
  *   layer    : h = x + attn(rms(x)); x = h + down(silu(gate(rms(h))) * up(rms(h)))
- *   attn     : q,k = rot(x Wq'^T + bq), rot(x Wk'^T + bk); v = x Wv'^T + bv (biases: Qwen2 only);
+ *   attn     : q = rot(x Wq'^T + bq); present.{i}.key = Concat(past key, rot(x Wk'^T + bk)) [B,kv,T,d],
+ *              present.{i}.value likewise with x Wv'^T + bv (biases: Qwen2 only; keys after RoPE, as KvCache);
  *              k,v repeated over the GQA group (Unsqueeze, Expand, Reshape);
  *              softmax(q k^T / sqrt(d) + maskBias) v, Wo'^T       W' = W0 + s B A
  *   rms(x)   = x / Sqrt(ReduceMean(Pow(x, 2)) + eps) * w
@@ -40,9 +44,12 @@ final class LlamaOnnxGraph {
 
   static final String INPUT_IDS = "input_ids";
   static final String ATTENTION_MASK = "attention_mask";
+  static final String POSITION_IDS = "position_ids";
   static final String LOGITS = "logits";
   static final String BATCH = "batch";
   static final String SEQUENCE = "sequence";
+  static final String PAST_SEQUENCE = "past_sequence";
+  static final String TOTAL_SEQUENCE = "total_sequence";
   static final String COS_TABLE = "model.rotary_emb.cos_table";
   static final String SIN_TABLE = "model.rotary_emb.sin_table";
 
@@ -61,7 +68,17 @@ final class LlamaOnnxGraph {
     this.config = model.config();
   }
 
-  /** Adds the whole model (inputs, weights, nodes, output) to {@code g}. */
+  /** Input {@code past_key_values.{layer}.key} or {@code .value}. */
+  static String past(int layer, boolean key) {
+    return "past_key_values." + layer + (key ? ".key" : ".value");
+  }
+
+  /** Output {@code present.{layer}.key} or {@code .value}: the past with this call's positions appended. */
+  static String present(int layer, boolean key) {
+    return "present." + layer + (key ? ".key" : ".value");
+  }
+
+  /** Adds the whole model (inputs, weights, nodes, outputs) to {@code g}. */
   static void build(OnnxGraphBuilder g, LlamaLoraModel model) throws IOException {
     new LlamaOnnxGraph(g, model).build();
   }
@@ -88,8 +105,14 @@ final class LlamaOnnxGraph {
 
   private void build() throws IOException {
     String ids = g.input(INPUT_IDS, DataType.INT64, BATCH, SEQUENCE);
-    String mask = g.input(ATTENTION_MASK, DataType.INT64, BATCH, SEQUENCE);
+    String mask = g.input(ATTENTION_MASK, DataType.INT64, BATCH, TOTAL_SEQUENCE);
+    String positions = g.input(POSITION_IDS, DataType.INT64, BATCH, SEQUENCE);
     int d = config.headDim();
+    for (int i = 0; i < config.numLayers(); i++) {
+      for (boolean key : new boolean[] {true, false}) {
+        g.input(past(i, key), DataType.FLOAT, BATCH, config.numKvHeads(), PAST_SEQUENCE, d);
+      }
+    }
     qShape = g.constant("/model", 0, 0, config.numHeads(), d);
     kvShape = g.constant("/model", 0, 0, config.numKvHeads(), d);
     groupedShape = g.constant("/model", 0, config.numHeads(), -1, d);
@@ -99,15 +122,12 @@ final class LlamaOnnxGraph {
     String embed = g.initializer("model.embed_tokens.weight", values("model.embed_tokens.weight"),
         config.vocabSize(), config.hiddenSize());
     String x = g.node("/model/embed_tokens", "Gather", List.of(embed, ids));
-    String positions = positions(ids);
     float[][] tables = rotaryTables(config.maxPositions(), d, config.ropeInvFreq());
-    String cosTable = g.initializer(COS_TABLE, tables[0], config.maxPositions(), d);
-    String sinTable = g.initializer(SIN_TABLE, tables[1], config.maxPositions(), d);
-    String cos = g.node("/model/rotary_emb", "Gather", List.of(cosTable, positions));
-    String sin = g.node("/model/rotary_emb", "Gather", List.of(sinTable, positions));
-    String maskBias = maskBias(positions, mask);
+    String cos = rotaryTable(COS_TABLE, tables[0], positions);
+    String sin = rotaryTable(SIN_TABLE, tables[1], positions);
+    String maskBias = maskBias(ids, mask);
     for (int i = 0; i < config.numLayers(); i++) {
-      x = layer("model.layers." + i + ".", x, cos, sin, maskBias);
+      x = layer(i, x, cos, sin, maskBias);
     }
     String h = rmsNorm(x, "model.norm");
     if (config.tieWordEmbeddings()) {
@@ -117,43 +137,66 @@ final class LlamaOnnxGraph {
       linear(h, "lm_head", LOGITS);
     }
     g.output(LOGITS, DataType.FLOAT, BATCH, SEQUENCE, config.vocabSize());
+    for (int i = 0; i < config.numLayers(); i++) {
+      for (boolean key : new boolean[] {true, false}) {
+        g.output(present(i, key), DataType.FLOAT, BATCH, config.numKvHeads(), TOTAL_SEQUENCE, d);
+      }
+    }
   }
 
-  /** 0..L-1 as int64 {@code [L]}: every row starts at position 0, as the DJL model (right padding). */
-  private String positions(String ids) {
+  /** The rows of a rotary table at {@code position_ids}, as {@code [B,1,L,d]} to broadcast over heads. */
+  private String rotaryTable(String name, float[] table, String positions) throws IOException {
     String scope = "/model/rotary_emb";
-    String length = g.node(scope, "Shape", List.of(ids), intAttr("start", 1), intAttr("end", 2));
-    String scalar = g.node(scope, "Squeeze", List.of(length, g.constant(scope, 0)));
-    return g.node(scope, "Range", List.of(g.constant(scope, new long[] {0}, new long[0]), scalar,
-        g.constant(scope, new long[] {1}, new long[0])));
+    String t = g.initializer(name, table, config.maxPositions(), config.headDim());
+    return g.node(scope, "Unsqueeze", List.of(g.node(scope, "Gather", List.of(t, positions)), g.constant(scope, 1)));
   }
 
-  /** 0 where query i may see key j ({@code j <= i} and {@code mask[j] = 1}), -FLT_MAX elsewhere; {@code [B,1,L,L]}. */
-  private String maskBias(String positions, String mask) {
+  /** Dimension {@code axis} of {@code x} as an int64 scalar. */
+  private String dim(String scope, String x, int axis) {
+    String length = g.node(scope, "Shape", List.of(x), intAttr("start", axis), intAttr("end", axis + 1));
+    return g.node(scope, "Squeeze", List.of(length, g.constant(scope, 0)));
+  }
+
+  /**
+   * 0 where query i may see key j ({@code j <= T-L+i}, its own cache slot, and {@code mask[j] = 1}),
+   * -FLT_MAX elsewhere; {@code [B,1,L,T]}.
+   */
+  private String maskBias(String ids, String mask) {
     String scope = "/model/attention_mask";
-    String query = g.node(scope, "Unsqueeze", List.of(positions, g.constant(scope, 1))); // [L,1]
-    String key = g.node(scope, "Unsqueeze", List.of(positions, g.constant(scope, 0)));   // [1,L]
+    String total = dim(scope, mask, 1);
+    String past = g.node(scope, "Sub", List.of(total, dim(scope, ids, 1)));
+    String one = g.constant(scope, new long[] {1}, new long[0]);
+    String keySlots = g.node(scope, "Range", List.of(g.constant(scope, new long[] {0}, new long[0]), total, one));
+    String querySlots = g.node(scope, "Range", List.of(past, total, one));
+    String query = g.node(scope, "Unsqueeze", List.of(querySlots, g.constant(scope, 1))); // [L,1]
+    String key = g.node(scope, "Unsqueeze", List.of(keySlots, g.constant(scope, 0)));     // [1,T]
     String causal = g.node(scope, "Cast", List.of(g.node(scope, "LessOrEqual", List.of(key, query))),
         intAttr("to", DataType.FLOAT_VALUE));
     String maskF = g.node(scope, "Cast", List.of(mask), intAttr("to", DataType.FLOAT_VALUE));
-    String keys = g.node(scope, "Unsqueeze", List.of(maskF, g.constant(scope, 1, 2))); // [B,1,1,L]
+    String keys = g.node(scope, "Unsqueeze", List.of(maskF, g.constant(scope, 1, 2))); // [B,1,1,T]
     String allowed = g.node(scope, "Mul", List.of(causal, keys));
     String shifted = g.node(scope, "Sub", List.of(allowed, g.scalar(scope, 1f)));
     return g.node(scope, "Mul", List.of(shifted, g.scalar(scope, Float.MAX_VALUE)));
   }
 
-  private String layer(String p, String x, String cos, String sin, String maskBias) throws IOException {
+  private String layer(int i, String x, String cos, String sin, String maskBias) throws IOException {
+    String p = "model.layers." + i + ".";
     String a = rmsNorm(x, p + "input_layernorm");
-    String h = g.node(scope(p + "self_attn"), "Add", List.of(x, attention(p + "self_attn.", a, cos, sin, maskBias)));
+    String h = g.node(scope(p + "self_attn"), "Add", List.of(x, attention(i, a, cos, sin, maskBias)));
     String m = rmsNorm(h, p + "post_attention_layernorm");
     return g.node(scope(p + "mlp"), "Add", List.of(h, mlp(p + "mlp.", m)));
   }
 
-  private String attention(String p, String x, String cos, String sin, String maskBias) throws IOException {
+  private String attention(int layer, String x, String cos, String sin, String maskBias) throws IOException {
+    String p = "model.layers." + layer + ".self_attn.";
     String scope = scope(p.substring(0, p.length() - 1));
     String q = rotate(heads(linear(x, p + "q_proj", null), qShape, scope), cos, sin, scope);
-    String k = repeatKv(rotate(heads(linear(x, p + "k_proj", null), kvShape, scope), cos, sin, scope), scope);
-    String v = repeatKv(heads(linear(x, p + "v_proj", null), kvShape, scope), scope);
+    String kNew = rotate(heads(linear(x, p + "k_proj", null), kvShape, scope), cos, sin, scope);
+    String vNew = heads(linear(x, p + "v_proj", null), kvShape, scope);
+    String k = repeatKv(g.nodeTo(present(layer, true), scope, "Concat", List.of(past(layer, true), kNew),
+        intAttr("axis", 2)), scope);
+    String v = repeatKv(g.nodeTo(present(layer, false), scope, "Concat", List.of(past(layer, false), vNew),
+        intAttr("axis", 2)), scope);
     String kT = g.node(scope, "Transpose", List.of(k), intsAttr("perm", 0, 1, 3, 2));
     String sqrtD = g.scalar(scope, (float) Math.sqrt(config.headDim()));
     String scores = g.node(scope, "Div", List.of(g.node(scope, "MatMul", List.of(q, kT)), sqrtD));
@@ -187,7 +230,7 @@ final class LlamaOnnxGraph {
     return g.node(scope, "Reshape", List.of(expanded, groupedShape));
   }
 
-  /** Rotate-half RoPE of {@code x:[B,n,L,d]} with {@code cos, sin:[L,d]}. */
+  /** Rotate-half RoPE of {@code x:[B,n,L,d]} with {@code cos, sin:[B,1,L,d]}. */
   private String rotate(String x, String cos, String sin, String scope) {
     int d = config.headDim();
     String axis = g.constant(scope, 3);

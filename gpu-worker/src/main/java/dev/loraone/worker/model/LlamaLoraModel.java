@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -270,6 +271,11 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
    * @return the new tokens only (not the prompt), ending with {@code eosId} if it was produced
    */
   public int[] generate(int[] promptIds, int maxNewTokens, int eosId) {
+    return generate(promptIds, maxNewTokens, eosId < 0 ? Set.of() : Set.of(eosId));
+  }
+
+  /** As {@link #generate(int[], int, int)}, stopping after any of {@code eosIds} (Llama 3 has several). */
+  public int[] generate(int[] promptIds, int maxNewTokens, Set<Integer> eosIds) {
     if (promptIds.length == 0 || maxNewTokens < 0) {
       throw new IllegalArgumentException("need a non-empty prompt and maxNewTokens >= 0, got "
           + promptIds.length + " prompt tokens and maxNewTokens " + maxNewTokens);
@@ -293,7 +299,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
           NDArray last = hidden(ps, ids, null, cache, false, null).get(":, " + (feed.length - 1) + ":, :");
           int next = Math.toIntExact(logits(ps, last, false, null).argMax(-1).toLongArray()[0]);
           out[n++] = next;
-          if (next == eosId) {
+          if (eosIds.contains(next)) {
             break;
           }
           feed = new long[] {next};

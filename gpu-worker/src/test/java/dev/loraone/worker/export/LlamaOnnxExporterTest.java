@@ -97,7 +97,7 @@ class LlamaOnnxExporterTest {
       snapshot(model).forEach((name, v) -> assertArrayEquals(before.get(name), v, "export changed " + name));
       assertFalse(model.linear("model.layers.0.self_attn.q_proj").isMerged());
 
-      float[] ort = ortLogits(export.model());
+      float[] ort = ortLogits(export.model(), spec);
       double diff = maxAbsDiff(djl, ort);
       double adapterEffect = maxAbsDiff(djl, base);
       double scale = maxAbsDiff(djl, new float[djl.length]);
@@ -134,21 +134,36 @@ class LlamaOnnxExporterTest {
     return logits;
   }
 
-  private static float[] ortLogits(Path onnx) throws Exception {
+  /** One call with empty past tensors (the prefill of a decoder), positions 0..L-1 in every row. */
+  private static float[] ortLogits(Path onnx, Spec spec) throws Exception {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
+    long[] positions = new long[B * L];
+    for (int i = 0; i < positions.length; i++) positions[i] = i % L;
+    Map<String, OnnxTensor> inputs = new HashMap<>();
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        OrtSession session = env.createSession(onnx.toString(), options);
-        OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(IDS), new long[] {B, L});
-        OnnxTensor mask = OnnxTensor.createTensor(env, LongBuffer.wrap(MASK), new long[] {B, L});
-        OrtSession.Result result =
-            session.run(
-                Map.of(LlamaOnnxGraph.INPUT_IDS, ids, LlamaOnnxGraph.ATTENTION_MASK, mask))) {
-      OnnxTensor logits = (OnnxTensor) result.get(LlamaOnnxGraph.LOGITS).orElseThrow();
-      assertEquals(3, logits.getInfo().getShape().length);
-      FloatBuffer fb = logits.getFloatBuffer();
-      float[] out = new float[fb.remaining()];
-      fb.get(out);
-      return out;
+        OrtSession session = env.createSession(onnx.toString(), options)) {
+      inputs.put(LlamaOnnxGraph.INPUT_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(IDS), new long[] {B, L}));
+      inputs.put(LlamaOnnxGraph.ATTENTION_MASK, OnnxTensor.createTensor(env, LongBuffer.wrap(MASK), new long[] {B, L}));
+      inputs.put(LlamaOnnxGraph.POSITION_IDS,
+          OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {B, L}));
+      for (int i = 0; i < spec.layers(); i++) {
+        for (boolean key : new boolean[] {true, false}) {
+          inputs.put(LlamaOnnxGraph.past(i, key), OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
+              new long[] {B, spec.kvHeads(), 0, spec.headDim()}));
+        }
+      }
+      try (OrtSession.Result result = session.run(inputs)) {
+        OnnxTensor logits = (OnnxTensor) result.get(LlamaOnnxGraph.LOGITS).orElseThrow();
+        assertArrayEquals(new long[] {B, L, spec.vocab()}, logits.getInfo().getShape());
+        OnnxTensor present = (OnnxTensor) result.get(LlamaOnnxGraph.present(spec.layers() - 1, false)).orElseThrow();
+        assertArrayEquals(new long[] {B, spec.kvHeads(), L, spec.headDim()}, present.getInfo().getShape());
+        FloatBuffer fb = logits.getFloatBuffer();
+        float[] out = new float[fb.remaining()];
+        fb.get(out);
+        return out;
+      }
+    } finally {
+      inputs.values().forEach(OnnxTensor::close);
     }
   }
 
