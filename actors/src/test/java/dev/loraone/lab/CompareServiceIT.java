@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.lab.CompareCommandTest.Outcome;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.ClusterConfig;
+import dev.loraone.service.PathRoots;
 import dev.loraone.service.Service;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -36,7 +37,8 @@ class CompareServiceIT {
 
     Outcome remote;
     try (Service s = Service.start(new Service.Settings("127.0.0.1", 0, dir.resolve("data"), 2, 2, null, "127.0.0.1", 0,
-        List.of(), JobSpec.MAX_CHARS, ClusterConfig.TlsOptions.NONE))) {
+        List.of(), JobSpec.MAX_CHARS, ClusterConfig.TlsOptions.NONE, List.of("cpu", "cpu"),
+        new PathRoots(List.of(dir), List.of(dir))))) { // the test's model folder and task file
       remote = run(study, "--server", s.url(), "--poll-seconds", "0.2", "--out", dir.resolve("remote").toString());
     }
     assertEquals(0, remote.code(), remote.err());

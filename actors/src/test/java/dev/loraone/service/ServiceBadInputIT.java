@@ -520,7 +520,7 @@ class ServiceBadInputIT {
   @Order(19)
   void aJobOverHttpCannotNameFilesOutsideTheServicesRoots() throws Exception {
     int before = service.get("/jobs").body().size();
-    String all = rejected(job("etc", "job.model = \"../../../../../../etc\"\njob.task = /etc/passwd"
+    String all = rejected(job("etc", "job.model = \"../../../../../../etc\"\njob.task.train = /etc/passwd"
         + "\njob.task.eval = \"" + dir.resolve("../outside.jsonl") + "\"\njob.task.corpus = /srv/other/x.jsonl"
         + "\njob.task.labels = /root/labels.tsv"));
     for (String key : List.of("model", "task", "task.eval", "task.corpus", "task.labels")) {
