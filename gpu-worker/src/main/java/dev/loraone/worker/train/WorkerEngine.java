@@ -112,7 +112,7 @@ public final class WorkerEngine implements AutoCloseable {
   private Map<String, TensorBlob> adapters = Map.of();
   private long adapterStep = NO_STEP;
   private boolean pristine = true;
-  private final java.util.concurrent.atomic.AtomicIntegerArray lengths;
+  private final LengthBuckets buckets;
 
   private WorkerEngine(FinetuneConfig cfg, Workload work, Map<String, LoraPair> initPairs, boolean initRanHere,
       String modelHash, String deviceKind) {
@@ -120,7 +120,8 @@ public final class WorkerEngine implements AutoCloseable {
     this.work = work;
     this.deviceKind = deviceKind;
     this.plan = new MicroBatchPlan(work.trainSize(), cfg.microBatch(), cfg.seed());
-    this.lengths = new java.util.concurrent.atomic.AtomicIntegerArray(work.trainSize());
+    this.buckets = cfg.bucketByLength() && cfg.microBatchesPerStep() > 1
+        ? new LengthBuckets(plan, cfg.microBatchesPerStep(), work::trainLength) : null;
     this.initPairs = initPairs;
     this.layout = describe(initRanHere, modelHash);
     this.initial = snapshot();
@@ -513,38 +514,9 @@ public final class WorkerEngine implements AutoCloseable {
     return new Encoded(trainAddress(microBatch), List.of(work.encodeTrain(microBatch, trainExamples(microBatch))));
   }
 
-  /**
-   * The examples of training micro-batch {@code microBatch}: the plan's, or with {@code train.bucket-by-length}
-   * its step's examples (the K micro-batches {@code [tK, tK+K)}) ordered by token length (ties by plan
-   * position) and cut into micro-batches of the plan's sizes, so each micro-batch holds rows of similar
-   * length. The step still sums the same examples, and every worker computes the same grouping.
-   */
+  /** The examples of training micro-batch {@code microBatch} ({@link LengthBuckets} when bucketing). */
   int[] trainExamples(long microBatch) {
-    int k = cfg.microBatchesPerStep();
-    if (!cfg.bucketByLength() || k == 1) return plan.microBatch(microBatch);
-    long first = microBatch / k * k;
-    int[][] parts = new int[k][];
-    int total = 0;
-    for (int j = 0; j < k; j++) {
-      parts[j] = plan.microBatch(first + j);
-      total += parts[j].length;
-    }
-    Integer[] order = new Integer[total];
-    int[] examples = new int[total];
-    int[] lengths = new int[total];
-    for (int j = 0, at = 0; j < k; j++) {
-      for (int e : parts[j]) {
-        order[at] = at;
-        examples[at] = e;
-        lengths[at++] = length(e);
-      }
-    }
-    java.util.Arrays.sort(order, java.util.Comparator.<Integer>comparingInt(i -> lengths[i]).thenComparingInt(i -> i));
-    int from = 0;
-    for (int j = 0; j < (int) (microBatch - first); j++) from += parts[j].length;
-    int[] out = new int[parts[(int) (microBatch - first)].length];
-    for (int i = 0; i < out.length; i++) out[i] = examples[order[from + i]];
-    return out;
+    return buckets == null ? plan.microBatch(microBatch) : buckets.microBatch(microBatch);
   }
 
   /** The task's workload (tests: its token lengths). */
@@ -552,15 +524,7 @@ public final class WorkerEngine implements AutoCloseable {
     return work;
   }
 
-  /** Token length of training example {@code e}, computed once ({@link Workload#trainLength}); thread-safe. */
-  private int length(int e) {
-    int n = lengths.get(e);
-    if (n == 0) {
-      n = Math.max(1, work.trainLength(e));
-      lengths.set(e, n);
-    }
-    return n;
-  }
+
 
   /** The raw unit of training micro-batch {@code microBatch} under the adapters in the model (float arrays). */
   Workload.TrainUnit trainUnit(long microBatch) {
