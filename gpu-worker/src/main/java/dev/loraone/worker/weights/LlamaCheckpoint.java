@@ -38,8 +38,10 @@ import java.util.stream.Stream;
  * naming the file and the tensor. Two tolerated extras: RoPE {@code inv_freq} buffers (recomputed
  * from the config) and an {@code lm_head.weight} equal to {@code embed_tokens} in a tied model.
  *
- * <p>Memory: each file is read whole, then widened, so loading peaks at about the file size plus
- * twice the float32 size of the model.
+ * <p>Memory: the headers are checked first (every problem before any data is read), then each tensor
+ * is widened to float32 straight from a read-only memory mapping of its own bytes, one at a time, so
+ * loading holds the float32 weights plus the page cache of the tensor being read; no file or raw
+ * tensor bytes are copied onto the heap.
  *
  * @param directory the folder
  * @param config its config.json
@@ -69,13 +71,13 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
     LlamaConfig config = LlamaConfig.fromJson(configFile);
     Map<Path, Set<String>> files = weightFiles(directory);
     Map<String, Path> sourceOf = new LinkedHashMap<>();
-    Map<String, TensorBlob> blobs = new LinkedHashMap<>();
+    Map<String, SafeTensors.Entry> entries = new LinkedHashMap<>();
     List<String> problems = new ArrayList<>();
     for (Map.Entry<Path, Set<String>> f : files.entrySet()) {
       Path file = f.getKey();
       Set<String> listed = f.getValue();
-      Map<String, TensorBlob> read = SafeTensors.read(file).tensors();
-      for (Map.Entry<String, TensorBlob> e : read.entrySet()) {
+      Map<String, SafeTensors.Entry> read = SafeTensors.entries(file);
+      for (Map.Entry<String, SafeTensors.Entry> e : read.entrySet()) {
         String name = e.getKey();
         if (listed != null && !listed.contains(name)) {
           problems.add(file + ": tensor '" + name + "' is not mapped to this file by " + INDEX);
@@ -83,7 +85,7 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
           problems.add(file + ": tensor '" + name + "' is also in " + sourceOf.get(name));
         } else if (!name.endsWith(".rotary_emb.inv_freq")) {
           sourceOf.put(name, file);
-          blobs.put(name, e.getValue());
+          entries.put(name, e.getValue());
         }
       }
       if (listed != null) {
@@ -91,12 +93,17 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
             problems.add(file + ": tensor '" + n + "' is listed in " + INDEX + " but not in the file"));
       }
     }
-    Map<String, FloatTensor> weights = convert(config, blobs, sourceOf, problems);
+    check(config, entries, sourceOf, problems);
     if (!problems.isEmpty()) {
       List<String> shown = problems.subList(0, Math.min(MAX_LISTED, problems.size()));
       throw new IllegalArgumentException("checkpoint " + directory + " does not fit its config.json ("
           + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + "):\n  "
           + String.join("\n  ", shown) + (problems.size() > shown.size() ? "\n  ..." : ""));
+    }
+    Map<String, FloatTensor> weights = new LinkedHashMap<>();
+    for (String name : config.tensorShapes().keySet()) { // one tensor at a time, mapped from its file
+      SafeTensors.Entry e = entries.get(name);
+      weights.put(name, new FloatTensor(e.shape(), SafeTensors.floats(sourceOf.get(name), e)));
     }
     Path tokenizer = directory.resolve("tokenizer.json");
     return new LlamaCheckpoint(directory, config, weights,
@@ -167,25 +174,25 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
     return files;
   }
 
-  /** Checks names, dtypes and shapes against the config, appending to {@code problems}; widens to float32. */
-  private static Map<String, FloatTensor> convert(LlamaConfig config, Map<String, TensorBlob> blobs,
-      Map<String, Path> sourceOf, List<String> problems) {
+  /**
+   * Checks names, dtypes and shapes against the config from the headers alone, appending to {@code
+   * problems}; a tied model's saved {@code lm_head.weight} is read (with the embeddings) to check it is a copy.
+   */
+  private static void check(LlamaConfig config, Map<String, SafeTensors.Entry> entries, Map<String, Path> sourceOf,
+      List<String> problems) throws IOException {
     Map<String, long[]> expected = config.tensorShapes();
-    if (config.tieWordEmbeddings() && blobs.containsKey("lm_head.weight")) {
-      TensorBlob head = blobs.get("lm_head.weight");
-      TensorBlob embed = blobs.get("model.embed_tokens.weight");
-      if (embed != null && Arrays.equals(head.toFloats(), embed.toFloats())) {
-        blobs.remove("lm_head.weight"); // a tied head saved twice
-      } else {
+    if (config.tieWordEmbeddings() && entries.containsKey("lm_head.weight")) {
+      SafeTensors.Entry head = entries.remove("lm_head.weight");
+      SafeTensors.Entry embed = entries.get("model.embed_tokens.weight");
+      if (embed == null || !Arrays.equals(SafeTensors.floats(sourceOf.get("lm_head.weight"), head),
+          SafeTensors.floats(sourceOf.get("model.embed_tokens.weight"), embed))) {
         problems.add(sourceOf.get("lm_head.weight") + ": tensor 'lm_head.weight' differs from "
             + "'model.embed_tokens.weight', but config.json says 'tie_word_embeddings': true");
-        blobs.remove("lm_head.weight");
-      }
+      } // else a tied head saved twice
     }
-    Map<String, FloatTensor> weights = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> e : expected.entrySet()) {
       String name = e.getKey();
-      TensorBlob t = blobs.get(name);
+      SafeTensors.Entry t = entries.get(name);
       if (t == null) {
         problems.add("missing tensor '" + name + "' " + Arrays.toString(e.getValue()) + " (looked in "
             + sourceOf.values().stream().distinct().map(p -> p.getFileName().toString()).sorted().toList() + ")");
@@ -195,14 +202,12 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
       } else if (!Arrays.equals(t.shape(), e.getValue())) {
         problems.add(sourceOf.get(name) + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
             + ", config.json implies " + Arrays.toString(e.getValue()));
-      } else {
-        weights.put(name, new FloatTensor(t.shape(), t.toFloats()));
       }
     }
-    blobs.keySet().stream().filter(n -> !expected.containsKey(n)).forEach(n -> problems.add(sourceOf.get(n)
+    entries.keySet().stream().filter(n -> !expected.containsKey(n)).forEach(n -> problems.add(sourceOf.get(n)
         + ": unexpected tensor '" + n + "', not part of a " + config.numLayers() + "-layer "
         + (config.tieWordEmbeddings() ? "tied " : "") + config.modelType() + " model"
         + (n.endsWith(".bias") && !config.qkvBias() ? " (q/k/v biases are read with model_type qwen2)" : "")));
-    return weights;
   }
+
 }

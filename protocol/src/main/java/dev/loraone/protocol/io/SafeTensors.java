@@ -86,50 +86,97 @@ public final class SafeTensors {
   /** Reads a whole file. Every problem is reported with the file name and the tensor it concerns. */
   public static Contents read(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long size = ch.size();
-      if (size < 8) throw bad(file, "file has " + size + " bytes, fewer than the 8-byte header length");
-      ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, lenBuf, 0);
-      long n = lenBuf.flip().getLong();
-      if (n <= 0 || n > MAX_HEADER_BYTES || 8 + n > size) {
-        throw bad(
-            file,
-            "header length "
-                + n
-                + " is not in [1, min("
-                + MAX_HEADER_BYTES
-                + ", file size - 8 = "
-                + (size - 8)
-                + ")]");
-      }
-      ByteBuffer headBuf = ByteBuffer.allocate((int) n);
-      readFully(ch, headBuf, 8);
-      JsonNode header;
-      try {
-        header = JSON.readTree(new String(headBuf.array(), StandardCharsets.UTF_8));
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw bad(file, "header is not valid JSON: " + e.getOriginalMessage());
-      }
-      if (header == null || !header.isObject()) throw bad(file, "header is not a JSON object");
-      long dataStart = 8 + n;
-      long dataLen = size - dataStart;
+      Header h = header(file, ch);
       Map<String, TensorBlob> tensors = new LinkedHashMap<>();
-      Map<String, String> metadata = new LinkedHashMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        if (e.getKey().equals(METADATA)) {
-          e.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
-          continue;
-        }
-        tensors.put(e.getKey(), readTensor(file, ch, e.getKey(), e.getValue(), dataStart, dataLen));
+      for (Entry e : h.entries().values()) {
+        ByteBuffer buf = ByteBuffer.allocate((int) e.length());
+        readFully(ch, buf, e.offset());
+        tensors.put(e.name(), new TensorBlob(e.dtype(), e.shape(), buf.array()));
       }
-      return new Contents(tensors, metadata);
+      return new Contents(tensors, h.metadata());
     }
   }
 
-  private static TensorBlob readTensor(
-      Path file, FileChannel ch, String name, JsonNode spec, long dataStart, long dataLen)
-      throws IOException {
+  /**
+   * Where one tensor lies in a file, as {@link #entries} checked it.
+   *
+   * @param offset absolute byte offset of its data in the file
+   * @param length its bytes: numel x the dtype's size
+   */
+  public record Entry(String name, DType dtype, long[] shape, long offset, long length) {
+    public Entry {
+      shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+      return shape.clone();
+    }
+  }
+
+  /**
+   * The tensors of a file, in file order, checked as {@link #read} checks them, without reading their
+   * data: a large checkpoint is then read one tensor at a time ({@link #floats}).
+   */
+  public static Map<String, Entry> entries(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return header(file, ch).entries();
+    }
+  }
+
+  /**
+   * Tensor {@code e} of {@code file} as float32 (widened or narrowed from F32, F64, F16, BF16), read
+   * through a read-only memory mapping of its bytes alone: no copy of the file or of the tensor's raw
+   * bytes on the heap, so loading holds the float32 weights plus the page cache of one tensor.
+   */
+  public static float[] floats(Path file, Entry e) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      if (e.offset() + e.length() > ch.size()) {
+        throw bad(file, "tensor \"" + e.name() + "\" ends at byte " + (e.offset() + e.length()) + " of a "
+            + ch.size() + "-byte file");
+      }
+      ByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, e.offset(), e.length());
+      return TensorBlob.floats(mapped, e.dtype(), Math.toIntExact(TensorBlob.numel(e.shape())));
+    }
+  }
+
+  private record Header(Map<String, Entry> entries, Map<String, String> metadata) {}
+
+  private static Header header(Path file, FileChannel ch) throws IOException {
+    long size = ch.size();
+    if (size < 8) throw bad(file, "file has " + size + " bytes, fewer than the 8-byte header length");
+    ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, lenBuf, 0);
+    long n = lenBuf.flip().getLong();
+    if (n <= 0 || n > MAX_HEADER_BYTES || 8 + n > size) {
+      throw bad(file, "header length " + n + " is not in [1, min(" + MAX_HEADER_BYTES + ", file size - 8 = "
+          + (size - 8) + ")]");
+    }
+    ByteBuffer headBuf = ByteBuffer.allocate((int) n);
+    readFully(ch, headBuf, 8);
+    JsonNode header;
+    try {
+      header = JSON.readTree(new String(headBuf.array(), StandardCharsets.UTF_8));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw bad(file, "header is not valid JSON: " + e.getOriginalMessage());
+    }
+    if (header == null || !header.isObject()) throw bad(file, "header is not a JSON object");
+    long dataStart = 8 + n;
+    long dataLen = size - dataStart;
+    Map<String, Entry> entries = new LinkedHashMap<>();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (e.getKey().equals(METADATA)) {
+        e.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+        continue;
+      }
+      entries.put(e.getKey(), entry(file, e.getKey(), e.getValue(), dataStart, dataLen));
+    }
+    return new Header(entries, metadata);
+  }
+
+  private static Entry entry(Path file, String name, JsonNode spec, long dataStart, long dataLen) throws IOException {
     JsonNode dt = spec.get("dtype");
     JsonNode sh = spec.get("shape");
     JsonNode off = spec.get("data_offsets");
@@ -182,9 +229,7 @@ public final class SafeTensors {
     if (expected > Integer.MAX_VALUE - 8) {
       throw bad(file, "tensor \"" + name + "\" has " + expected + " bytes, more than one Java array can hold");
     }
-    ByteBuffer buf = ByteBuffer.allocate((int) expected);
-    readFully(ch, buf, dataStart + begin);
-    return new TensorBlob(dtype, shape, buf.array());
+    return new Entry(name, dtype, shape, dataStart + begin, expected);
   }
 
   private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {

@@ -81,9 +81,13 @@ public final class TensorBlob {
 
   /** The values as float32, widening or narrowing from F32, F64, F16 and BF16. */
   public float[] toFloats() {
-    int n = Math.toIntExact(numel());
+    return floats(buffer(), dtype, Math.toIntExact(numel()));
+  }
+
+  /** {@code n} values of {@code dtype} from the start of {@code bytes} (read little-endian) as float32. */
+  public static float[] floats(ByteBuffer bytes, DType dtype, int n) {
     float[] out = new float[n];
-    ByteBuffer b = buffer();
+    ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     switch (dtype) {
       case F32 -> b.asFloatBuffer().get(out);
       case F64 -> {
