@@ -13,11 +13,31 @@ let source = null;
 let view = null;
 let renderPending = false;
 
+// A service with tokens (serve --token / --token-file) wants one on every request but the page's files. fetch()
+// sends it as Authorization: Bearer. The browser's own requests (EventSource, artefact links) cannot carry that
+// header, so a SameSite=Strict cookie holds the token too; the service takes the cookie for GET only, so a
+// submit or cancel still needs the header (no cross-site request can make one).
 function headers(extra) {
   const h = Object.assign({}, extra || {});
-  const t = $('token').value || localStorage.getItem('loraone-token') || '';
+  const t = $('token').value;
   if (t) h['Authorization'] = 'Bearer ' + t;
   return h;
+}
+
+/** Keeps the token field's value in this browser and in the cookie, then reloads what it shows. */
+function saveToken() {
+  const t = $('token').value.trim();
+  if (t) localStorage.setItem('loraone-token', t);
+  else localStorage.removeItem('loraone-token');
+  const secure = location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = 'loraone-token=' + encodeURIComponent(t) + '; path=/; SameSite=Strict' + secure
+    + (t ? '' : '; Max-Age=0');
+}
+
+/** The message for a 401 or 403 answer: the service wants a token (with another scope). */
+function denied(res, b) {
+  return res.status === 401 ? 'this service needs a token: enter it at the top right'
+    : res.status + ' ' + (b.error || 'forbidden');
 }
 
 /** The response's JSON body, or {error: its text} when it is not JSON (a proxy's or Pekko's plain-text error). */
@@ -35,7 +55,11 @@ const fmt = (v, digits) => (v === undefined || v === null || !Number.isFinite(Nu
 async function refreshJobs() {
   let jobs;
   try {
-    const res = await fetch('/jobs');
+    const res = await fetch('/jobs', { headers: headers() });
+    if (res.status === 401 || res.status === 403) {
+      $('conn').textContent = denied(res, await body(res));
+      return;
+    }
     jobs = await res.json();
     $('conn').textContent = '';
   } catch (e) {
@@ -60,7 +84,7 @@ async function refreshJobs() {
       tr.appendChild(td);
     }
     tr.children[1].className = j.state;
-    tr.title = j.reason || j.name;
+    tr.title = (j.reason || j.name) + (j.submittedBy ? ' (submitted by ' + j.submittedBy + ')' : '');
     tr.onclick = () => select(j.id);
     tbody.appendChild(tr);
   }
@@ -70,14 +94,17 @@ async function submit() {
   const out = $('submit-result');
   out.textContent = 'submitting ...';
   out.className = 'muted';
-  const t = $('token').value;
-  if (t) localStorage.setItem('loraone-token', t);
   let res, b;
   try {
     res = await fetch('/jobs', { method: 'POST', headers: headers({ 'Content-Type': 'application/hocon' }), body: $('spec').value });
     b = await body(res);
   } catch (e) {
     out.textContent = 'service unreachable: ' + e.message;
+    out.className = 'error';
+    return;
+  }
+  if (res.status === 401) {
+    out.textContent = denied(res, b);
     out.className = 'error';
     return;
   }
@@ -116,7 +143,7 @@ function select(id) {
 async function details(v) {
   let j;
   try {
-    const res = await fetch('/jobs/' + encodeURIComponent(v.id));
+    const res = await fetch('/jobs/' + encodeURIComponent(v.id), { headers: headers() });
     if (res.status !== 200) return;
     j = await res.json();
   } catch (e) {
@@ -125,6 +152,7 @@ async function details(v) {
   if (v !== view) return;
   if (!ENDED.includes(v.state) || ENDED.includes(j.state)) v.state = j.state; // events may be ahead of this answer
   if (j.reason) v.reason = j.reason;
+  v.by = j.submittedBy || '';
   v.artifacts = j.artifacts || {};
   if (j.adapterSha256) v.sha = j.adapterSha256;
   render();
@@ -191,6 +219,8 @@ function render() {
   $('phase').textContent = view.phase;
   $('step').textContent = view.step + '/' + view.steps;
   $('reason').textContent = view.reason || '';
+  $('by').textContent = view.by || '';
+  $('by-row').hidden = !view.by;
   $('cancel').disabled = !view.state || ENDED.includes(view.state) || !!view.cancelling;
   $('workers').textContent = (view.workers.length ? view.workers.join(', ') : 'none') + (view.workersDetail ? ' (' + view.workersDetail + ')' : '');
 
@@ -340,6 +370,12 @@ async function cancel() {
 $('submit').onclick = submit;
 $('cancel').onclick = cancel;
 $('token').value = localStorage.getItem('loraone-token') || '';
+saveToken();
+$('token').onchange = () => {
+  saveToken();
+  refreshJobs();
+  if (view) select(view.id);
+};
 window.addEventListener('resize', () => { if (view) chart(); });
 refreshJobs();
 if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1)));

@@ -72,6 +72,7 @@ final class JobsCommands {
         return 0;
       }
       System.out.println("job      " + n.path("id").asText() + " (" + n.path("name").asText() + ")");
+      if (n.has("submittedBy")) System.out.println("by       " + n.path("submittedBy").asText());
       System.out.println(
           "state    "
               + n.path("state").asText()

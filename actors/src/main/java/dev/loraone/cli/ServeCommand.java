@@ -23,7 +23,7 @@ final class ServeCommand implements Callable<Integer> {
       names = "--host",
       defaultValue = "127.0.0.1",
       description =
-          "HTTP bind address (default: ${DEFAULT-VALUE}); beyond loopback a --token is required")
+          "HTTP bind address (default: ${DEFAULT-VALUE}); beyond loopback a --token or --token-file is required")
   String host;
 
   @Option(
@@ -56,8 +56,28 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--token",
-      description = "bearer token for submit/cancel/leave (default: $LORAONE_TOKEN)")
+      description = "bearer token with every scope, named operator (default: $LORAONE_TOKEN)")
   String token;
+
+  @Option(
+      names = "--token-file",
+      paramLabel = "FILE",
+      description = "bearer tokens, one a line: TOKEN SCOPE[,SCOPE] [NAME]; scopes read < submit < admin")
+  Path tokenFile;
+
+  @Option(
+      names = "--http-tls-key-store",
+      paramLabel = "FILE",
+      description = "serve HTTPS only, with this PKCS12 key store (password: $"
+          + dev.loraone.service.HttpTls.PASSWORD_ENV + ", or see --http-tls-password-env)")
+  Path httpsKeyStore;
+
+  @Option(
+      names = "--http-tls-password-env",
+      paramLabel = "NAME",
+      description = "the environment variable holding --http-tls-key-store's password"
+          + " (default: --tls-password-env's, else $" + dev.loraone.service.HttpTls.PASSWORD_ENV + ")")
+  String httpsPasswordEnv;
 
   @Option(
       names = "--cluster-host",
@@ -131,7 +151,7 @@ final class ServeCommand implements Callable<Integer> {
                 data,
                 maxConcurrent,
                 workers,
-                t,
+                dev.loraone.service.Tokens.of(t, tokenFile),
                 clusterHost,
                 clusterPort,
                 seeds,
@@ -139,7 +159,8 @@ final class ServeCommand implements Callable<Integer> {
                 new dev.loraone.runtime.ClusterConfig.TlsOptions(
                     tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
                 local,
-                new dev.loraone.service.PathRoots(dataRoots, modelRoots)));
+                new dev.loraone.service.PathRoots(dataRoots, modelRoots),
+                new Service.Https(httpsKeyStore, httpsPasswordEnv)));
     System.err.println(
         "loraone service at "
             + s.url()
@@ -152,7 +173,7 @@ final class ServeCommand implements Callable<Integer> {
             + " local worker(s), "
             + maxConcurrent
             + " job(s) at once"
-            + (t == null ? "" : ", token required for changes")
+            + (s.settings().tokens().required() ? ", " + s.settings().tokens().size() + " token(s) required" : "")
             + ")");
     System.out.println(s.url());
     System.out.flush();

@@ -2,6 +2,7 @@ package dev.loraone.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraone.service.HttpTls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -11,15 +12,20 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Predicate;
+import javax.net.ssl.SSLException;
 import picocli.CommandLine.Option;
 
 /**
  * The client side of {@code loraone serve}'s HTTP API, shared by {@code submit}, {@code status},
  * {@code cancel}, {@code logs} and {@code node leave}. A picocli mixin: {@code --server} (default
  * {@code $LORAONE_SERVER}, else {@code http://127.0.0.1:8080}) and {@code --token} (default
- * {@code $LORAONE_TOKEN}). Errors come back as IllegalArgumentException with the server's message.
+ * {@code $LORAONE_TOKEN}), and for an {@code https://} server {@code --trust-store} (default
+ * {@code $LORAONE_TRUST_STORE}, else the JVM's default trust). Errors come back as
+ * IllegalArgumentException with the server's message; a failed TLS handshake names the URL and the
+ * trust store.
  */
 final class ServiceClient {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -31,7 +37,20 @@ final class ServiceClient {
 
   @Option(names = "--token", description = "bearer token (default: $LORAONE_TOKEN)") String token;
 
+  @Option(
+      names = "--trust-store",
+      paramLabel = "FILE",
+      description = "https: PKCS12 store of the certificates to trust (default: $LORAONE_TRUST_STORE, else the"
+          + " JVM's default trust)")
+  Path trustStore;
+
   private HttpClient http;
+
+  private Path trust() {
+    if (trustStore != null) return trustStore;
+    String env = System.getenv("LORAONE_TRUST_STORE");
+    return env == null || env.isBlank() ? null : Path.of(env);
+  }
 
   private String base() {
     String s = server != null ? server : System.getenv().getOrDefault("LORAONE_SERVER", "http://127.0.0.1:8080");
@@ -39,7 +58,10 @@ final class ServiceClient {
   }
 
   private HttpRequest.Builder request(String path) {
-    if (http == null) http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    if (http == null) {
+      http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+          .sslContext(HttpTls.client(trust(), System.getenv())).build();
+    }
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path));
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
     if (t != null && !t.isBlank()) b.header("Authorization", "Bearer " + t);
@@ -68,7 +90,7 @@ final class ServiceClient {
               + base()
               + " (start one with `loraone serve`, or give --server URL)");
     } catch (IOException e) {
-      throw new IllegalArgumentException(r.method() + " " + r.uri() + ": " + e.getMessage());
+      throw failed(r.method() + " " + r.uri(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted");
@@ -93,6 +115,18 @@ final class ServiceClient {
       throw new IllegalArgumentException(m.toString());
     }
     return body;
+  }
+
+  /** An I/O failure of {@code what}: a TLS handshake names the URL and the trust store. */
+  private IllegalArgumentException failed(String what, IOException e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof SSLException ssl) {
+        return new IllegalArgumentException(HttpTls.handshakeFailed(base(), trust(), ssl));
+      }
+    }
+    String hint = base().startsWith("http://") && !(e instanceof java.net.http.HttpTimeoutException)
+        ? " (if the service serves HTTPS, use https://)" : "";
+    return new IllegalArgumentException(what + ": " + e.getMessage() + hint);
   }
 
   /**
@@ -132,7 +166,7 @@ final class ServiceClient {
               + base()
               + " (start one with `loraone serve`, or give --server URL)");
     } catch (IOException e) {
-      throw new IllegalArgumentException("GET /jobs/" + id + "/events: " + e.getMessage());
+      throw failed("GET /jobs/" + id + "/events", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

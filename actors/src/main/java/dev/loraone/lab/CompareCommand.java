@@ -83,6 +83,11 @@ public final class CompareCommand implements Callable<Integer> {
   @Option(names = "--token", description = "the service's bearer token (default: $LORAONE_TOKEN)")
   String token;
 
+  @Option(names = "--trust-store", paramLabel = "FILE",
+      description = "an https --server: PKCS12 store of the certificates to trust (default: $LORAONE_TRUST_STORE,"
+          + " else the JVM's default trust)")
+  Path trustStore;
+
   @Option(names = "--poll-seconds", description = "how often the service's jobs are polled (default: ${DEFAULT-VALUE})")
   double pollSeconds = 2;
 
@@ -104,6 +109,11 @@ public final class CompareCommand implements Callable<Integer> {
   /** What {@link #plan} decided: the base job, methods, eval cadence and every run, all validated. */
   record Plan(JobSpec base, List<Method> methods, int evalEvery, String taskType, List<PlannedRun> runs) {}
 
+  private Path trustStore() {
+    String env = System.getenv("LORAONE_TRUST_STORE");
+    return trustStore != null ? trustStore : env == null || env.isBlank() ? null : Path.of(env);
+  }
+
   @Override
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
@@ -115,7 +125,7 @@ public final class CompareCommand implements Callable<Integer> {
     Files.createDirectories(out);
     long start = System.nanoTime();
     CompareRunner runner = server != null
-        ? new CompareService(server, token != null ? token : System.getenv("LORAONE_TOKEN"),
+        ? new CompareService(server, token != null ? token : System.getenv("LORAONE_TOKEN"), trustStore(),
             Duration.ofMillis(Math.round(pollSeconds * 1000)), log)
         : CompareRunner.local(runsDir != null ? runsDir : Path.of("out", "compare", plan.base().getString("name")),
             log);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.lab.ComparePlan.PlannedRun;
 import dev.loraone.lab.CompareResults.Point;
 import dev.loraone.lab.CompareResults.Run;
+import dev.loraone.service.HttpTls;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -12,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -42,10 +44,14 @@ final class CompareService implements CompareRunner {
   private final String token;
   private final Duration poll;
   private final Consumer<String> log;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final Path trustStore;
+  private final HttpClient http;
 
-  /** {@code token}: the service's bearer token, or null. */
-  CompareService(String url, String token, Duration poll, Consumer<String> log) {
+  /** {@code token}: the service's bearer token, or null; {@code trustStore}: for https, null: the JVM's trust. */
+  CompareService(String url, String token, Path trustStore, Duration poll, Consumer<String> log) {
+    this.trustStore = trustStore;
+    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+        .sslContext(HttpTls.client(trustStore, System.getenv())).build();
     this.base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     this.token = token == null || token.isBlank() ? null : token;
     this.poll = poll;
@@ -187,6 +193,8 @@ final class CompareService implements CompareRunner {
       res = http.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (ConnectException e) {
       throw new IllegalArgumentException("no loraone service at " + base + " (start one with `loraone serve`)");
+    } catch (javax.net.ssl.SSLException e) {
+      throw new IllegalArgumentException(HttpTls.handshakeFailed(base, trustStore, e));
     } catch (IOException e) {
       throw new IllegalArgumentException(method + " " + base + path + ": " + e.getMessage());
     } catch (InterruptedException e) {

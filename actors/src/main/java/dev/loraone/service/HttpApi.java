@@ -10,7 +10,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -28,14 +27,13 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.ContentDisposition;
 import org.apache.pekko.http.javadsl.model.headers.ContentDispositionTypes;
-import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
 import org.apache.pekko.http.javadsl.model.headers.Location;
-import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
@@ -47,9 +45,10 @@ import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
- * The service's HTTP API and web page (Pekko HTTP). Reads are open; every request that changes
- * something ({@code POST}) needs {@code Authorization: Bearer <token>} when the service has a token
- * (it must have one when it listens beyond loopback, see {@link Service}).
+ * The service's HTTP API and web page (Pekko HTTP). When the service has tokens ({@link Tokens}; it
+ * must when it listens beyond loopback, see {@link Service}) every request but the page's files and
+ * {@code /health} needs one ({@link Guard}): reads need scope read, submitting and cancelling one's own
+ * jobs submit, cancelling others' jobs and draining worker nodes admin.
  *
  * <pre>
  *   POST /jobs                        HOCON or JSON job spec (at most max-body bytes) -&gt; 201 job | 400 {problems}:
@@ -59,7 +58,7 @@ import org.apache.pekko.stream.javadsl.Source;
  *                                     perplexity), timeline, workers, artefacts
  *   GET  /jobs/{id}/events            server-sent events: every event so far, then live ones (Last-Event-ID or ?from=N
  *                                     resumes; ?follow=false ends after the events so far)
- *   POST /jobs/{id}/cancel            202 | 404 | 409 (already ended)
+ *   POST /jobs/{id}/cancel            202 | 404 | 409 (already ended); 403 without admin for another's job
  *   GET  /jobs/{id}/artifacts/adapter the PEFT adapter folder as a zip
  *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
  *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
@@ -78,7 +77,7 @@ final class HttpApi extends AllDirectives {
   private final JobStore store;
   private final ServiceMetrics metrics;
   private final Workers workers;
-  private final String token;
+  private final Guard guard;
   private final long maxBody;
   private final PathRoots roots;
 
@@ -96,7 +95,7 @@ final class HttpApi extends AllDirectives {
       JobStore store,
       ServiceMetrics metrics,
       Workers workers,
-      String token,
+      Tokens tokens,
       long maxBody,
       PathRoots roots) {
     this.system = system;
@@ -105,7 +104,7 @@ final class HttpApi extends AllDirectives {
     this.store = store;
     this.metrics = metrics;
     this.workers = workers;
-    this.token = token;
+    this.guard = new Guard(tokens);
     this.maxBody = maxBody;
   }
 
@@ -117,6 +116,20 @@ final class HttpApi extends AllDirectives {
         path(
             "health",
             () -> get(() -> json(StatusCodes.OK, JSON.createObjectNode().put("status", "up")))),
+        guard.caller(
+            who ->
+                extractMethod(
+                    m ->
+                        m.equals(HttpMethods.GET)
+                            ? guard.require(
+                                who, Tokens.Scope.READ, "reading jobs, events, artefacts or metrics",
+                                () -> api(who))
+                            : api(who))));
+  }
+
+  /** Everything but the page's files and /health: {@code who} is known, and may read when this is a GET. */
+  private Route api(Tokens.Holder who) {
+    return concat(
         path(
             "metrics",
             () ->
@@ -129,11 +142,11 @@ final class HttpApi extends AllDirectives {
                                         ContentTypes.parse(
                                             "text/plain; version=0.0.4; charset=utf-8"),
                                         metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
-        pathPrefix("jobs", this::jobRoutes),
-        pathPrefix("workers", this::workerRoutes));
+        pathPrefix("jobs", () -> jobRoutes(who)),
+        pathPrefix("workers", () -> workerRoutes(who)));
   }
 
-  private Route jobRoutes() {
+  private Route jobRoutes(Tokens.Holder who) {
     return concat(
         pathEnd(
             () ->
@@ -144,7 +157,10 @@ final class HttpApi extends AllDirectives {
                                 ask(JobManager.ListJobs::new), list -> json(StatusCodes.OK, list))),
                     post(
                         () ->
-                            mutating(
+                            guard.require(
+                                who,
+                                Tokens.Scope.SUBMIT,
+                                "submitting a job",
                                 () ->
                                     handleRejections(
                                         bodyRejections(),
@@ -154,7 +170,7 @@ final class HttpApi extends AllDirectives {
                                                 () ->
                                                     entity(
                                                         Unmarshaller.entityToString(),
-                                                        this::submit))))))),
+                                                        body -> submit(body, who)))))))),
         pathPrefix(
             PathMatchers.segment(JobStore.ID),
             id ->
@@ -175,27 +191,7 @@ final class HttpApi extends AllDirectives {
                                                             StatusCodes.NOT_FOUND,
                                                             "no job '" + id + "'"))))),
                     path("events", () -> get(() -> events(id))),
-                    path(
-                        "cancel",
-                        () ->
-                            post(
-                                () ->
-                                    mutating(
-                                        () ->
-                                            onSuccess(
-                                                ask(
-                                                    (ActorRef<JobManager.CancelOutcome> r) ->
-                                                        new JobManager.Cancel(id, r)),
-                                                c ->
-                                                    c.error() != null && c.job() == null
-                                                        ? error(
-                                                            StatusCodes.get(c.status()), c.error())
-                                                        : json(
-                                                            StatusCodes.get(c.status()),
-                                                            c.error() == null
-                                                                ? c.job()
-                                                                : c.job()
-                                                                    .put("error", c.error())))))),
+                    path("cancel", () -> post(() -> cancel(id, who))),
                     pathPrefix("artifacts", () -> get(() -> artifacts(id))))),
         pathPrefix(
             PathMatchers.segment(),
@@ -207,7 +203,7 @@ final class HttpApi extends AllDirectives {
                         + "': expected 1-100 of [A-Za-z0-9._-], starting with a letter or digit")));
   }
 
-  private Route submit(String body) {
+  private Route submit(String body, Tokens.Holder who) {
     JobSpec spec;
     try {
       spec = JobSpec.parseString(body, "request body");
@@ -221,13 +217,32 @@ final class HttpApi extends AllDirectives {
     List<String> problems = JobPreflight.problems(spec); // never queue a job whose model or task no worker can open
     if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(
-        ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, r)),
+        ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, who.name(), r)),
         s ->
             s.job() == null
                 ? error(StatusCodes.SERVICE_UNAVAILABLE, s.error())
                 : respondWithHeader(
                     Location.create("/jobs/" + s.job().path("id").asText()),
                     () -> json(StatusCodes.CREATED, s.job())));
+  }
+
+  /**
+   * Cancels job {@code id}: scope submit for one's own job (submitted under {@code who}'s name), admin for
+   * another's.
+   */
+  private Route cancel(String id, Tokens.Holder who) {
+    return guard.require(who, Tokens.Scope.SUBMIT, "cancelling a job", () -> onSuccess(
+        ask((ActorRef<Optional<ObjectNode>> r) -> new JobManager.GetJob(id, r)),
+        job -> {
+          if (job.isEmpty()) return error(StatusCodes.NOT_FOUND, "no job '" + id + "'");
+          String owner = job.get().path("submittedBy").asText(null);
+          String what = "cancelling job " + id + (owner == null ? "" : ", submitted by '" + owner + "',");
+          return guard.require(who, Tokens.cancelNeeds(who, owner), what, () -> onSuccess(
+              ask((ActorRef<JobManager.CancelOutcome> r) -> new JobManager.Cancel(id, r)),
+              c -> c.error() != null && c.job() == null
+                  ? error(StatusCodes.get(c.status()), c.error())
+                  : json(StatusCodes.get(c.status()), c.error() == null ? c.job() : c.job().put("error", c.error()))));
+        }));
   }
 
   /** 400 {@code {"error":"invalid job","problems":[...]}}: each problem names the key and what was expected. */
@@ -396,7 +411,7 @@ final class HttpApi extends AllDirectives {
             }));
   }
 
-  private Route workerRoutes() {
+  private Route workerRoutes(Tokens.Holder who) {
     return concat(
         pathEnd(() -> get(() -> json(StatusCodes.OK, workers.list()))),
         path(
@@ -405,7 +420,10 @@ final class HttpApi extends AllDirectives {
             hostPort ->
                 post(
                     () ->
-                        mutating(
+                        guard.require(
+                            who,
+                            Tokens.Scope.ADMIN,
+                            "draining a worker node",
                             () ->
                                 workers.leave(hostPort)
                                     ? json(
@@ -419,29 +437,6 @@ final class HttpApi extends AllDirectives {
   }
 
   // ---- helpers ----
-
-  /** {@code inner} when the request carries the service's bearer token, or the service has none; 401 otherwise. */
-  private Route mutating(Supplier<Route> inner) {
-    if (token == null) return inner.get();
-    return optionalHeaderValueByName(
-        "Authorization",
-        h -> {
-          if (h.isPresent()
-              && MessageDigest.isEqual(
-                  h.get().getBytes(StandardCharsets.UTF_8),
-                  ("Bearer " + token).getBytes(StandardCharsets.UTF_8))) {
-            return inner.get();
-          }
-          return respondWithHeader(
-              WWWAuthenticate.create(HttpChallenge.create("Bearer", "loraone")),
-              () ->
-                  error(
-                      StatusCodes.UNAUTHORIZED,
-                      h.isPresent()
-                          ? "wrong bearer token"
-                          : "this request needs Authorization: Bearer <token>"));
-        });
-  }
 
   private <T> CompletionStage<T> ask(Function<ActorRef<T>, JobManager.Command> message) {
     return AskPattern.ask(jobs, message::apply, ASK, system.scheduler());

@@ -34,7 +34,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * in submission order, running ones go first and resume from their checkpoints.
  *
  * <pre>
- *   Submit(spec)        -&gt; Submitted(job)      QUEUED, on disk; starts at once when a slot is free
+ *   Submit(spec, by)    -&gt; Submitted(job)      QUEUED, on disk; starts at once when a slot is free
  *   Cancel(id)          -&gt; CancelOutcome        QUEUED: CANCELLED now; RUNNING: the coordinator is cancelled, then
  *       CANCELLED
  *   ListJobs / GetJob / GetEvents               what the HTTP API and the web page show
@@ -47,7 +47,8 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 public final class JobManager extends AbstractBehavior<JobManager.Command> {
   public sealed interface Command {}
 
-  public record Submit(JobSpec spec, ActorRef<Submitted> replyTo) implements Command {}
+  /** {@code submittedBy}: the name of the caller's token ({@link Tokens}), or null on a service without tokens. */
+  public record Submit(JobSpec spec, String submittedBy, ActorRef<Submitted> replyTo) implements Command {}
 
   /** {@code job}: the new job's summary; {@code error}: why it was not stored (then job is null). */
   public record Submitted(ObjectNode job, String error) {}
@@ -173,7 +174,7 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     }
     JobStore.Record r;
     try {
-      r = store.create(s.spec());
+      r = store.create(s.spec(), s.submittedBy());
     } catch (IOException | RuntimeException e) {
       s.replyTo().tell(new Submitted(null, "could not store the job: " + e.getMessage()));
       return this;

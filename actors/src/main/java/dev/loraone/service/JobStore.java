@@ -50,6 +50,7 @@ public final class JobStore {
    * @param submitted, started, ended epoch milliseconds; 0 when not yet
    * @param reason why it failed or was cancelled; null otherwise
    * @param cancelRequested a cancel was asked while it ran: its end is CANCELLED, not FAILED
+   * @param submittedBy the name of the token it was submitted with ({@link Tokens}); null without tokens
    */
   public record Record(
       String id,
@@ -61,7 +62,8 @@ public final class JobStore {
       long ended,
       String reason,
       boolean cancelRequested,
-      String adapterSha256) {
+      String adapterSha256,
+      String submittedBy) {
     Record with(State s, String why) {
       long now = System.currentTimeMillis();
       return new Record(
@@ -74,11 +76,12 @@ public final class JobStore {
           s.ended() ? now : ended,
           why,
           cancelRequested,
-          adapterSha256);
+          adapterSha256,
+          submittedBy);
     }
 
     Record cancelling() {
-      return new Record(id, name, seq, state, submitted, started, ended, reason, true, adapterSha256);
+      return new Record(id, name, seq, state, submitted, started, ended, reason, true, adapterSha256, submittedBy);
     }
 
     Record finished(String sha) {
@@ -92,7 +95,8 @@ public final class JobStore {
           System.currentTimeMillis(),
           null,
           cancelRequested,
-          sha);
+          sha,
+          submittedBy);
     }
   }
 
@@ -164,8 +168,17 @@ public final class JobStore {
     return events;
   }
 
-  /** A new queued job: its folder, spec and record on disk before the caller hears of it. */
-  public synchronized Record create(JobSpec spec) throws IOException {
+  /** A new queued job, submitted anonymously. */
+  public Record create(JobSpec spec) throws IOException {
+    return create(spec, null);
+  }
+
+  /**
+   * A new queued job: its folder, spec and record on disk before the caller hears of it.
+   *
+   * @param submittedBy the submitter's token name, or null
+   */
+  public synchronized Record create(JobSpec spec, String submittedBy) throws IOException {
     String name = spec.getString("name");
     long seq;
     Path d;
@@ -179,7 +192,8 @@ public final class JobStore {
         d.resolve("spec.conf"),
         ("# job " + id + ", as submitted (defaults filled in)\n" + spec.render())
             .getBytes(StandardCharsets.UTF_8));
-    Record r = new Record(id, name, seq, State.QUEUED, System.currentTimeMillis(), 0, 0, null, false, null);
+    Record r = new Record(id, name, seq, State.QUEUED, System.currentTimeMillis(), 0, 0, null, false, null,
+        submittedBy);
     save(r);
     return r;
   }

@@ -123,7 +123,8 @@ final class JobView {
   }
 
   /**
-   * One line of {@code GET /jobs}; once the job reported metrics, {@code headline} ({@code accuracy} |
+   * One line of {@code GET /jobs} ({@code submittedBy}: the submitter's token name, on a service with
+   * tokens); once the job reported metrics, {@code headline} ({@code accuracy} |
    * {@code perplexity})
    * and the last evaluation's value of it ({@code evalAccuracy} | {@code evalPerplexity}).
    */
@@ -139,6 +140,7 @@ final class JobView {
     if (record.started() > 0) o.put("started", record.started());
     if (record.ended() > 0) o.put("ended", record.ended());
     if (record.reason() != null) o.put("reason", record.reason());
+    if (record.submittedBy() != null) o.put("submittedBy", record.submittedBy());
     JsonNode last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
     if (last != null) o.set("loss", last.path("loss"));
     if (headline != null) {

@@ -34,7 +34,9 @@ import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Leave;
+import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBuilder;
 import org.apache.pekko.http.javadsl.ServerBinding;
 
 /**
@@ -43,8 +45,9 @@ import org.apache.pekko.http.javadsl.ServerBinding;
  * through this node's cluster port) and, optionally, its own local workers; job state lives in
  * {@link JobStore} under the data folder, so a restart resumes where the last run stopped.
  *
- * <p>Security: mutating requests need the bearer token when one is set, and a service that listens
- * beyond loopback refuses to start without one.
+ * <p>Security: with tokens ({@link Tokens}) every request but the page's files and {@code /health}
+ * needs one with the right scope, and a service that listens beyond loopback refuses to start without
+ * any. With a key store ({@code --http-tls-key-store}, {@link HttpTls}) the HTTP port speaks HTTPS only.
  */
 public final class Service implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -53,11 +56,12 @@ public final class Service implements AutoCloseable {
    * @param host HTTP bind address (loopback by default)
    * @param port HTTP port; 0 picks a free one
    * @param localWorkers worker actors in this JVM (0: only cluster workers serve jobs)
-   * @param token bearer token for mutating requests; null: none (loopback only)
+   * @param tokens who may read, submit and administer ({@link Tokens#none()}: anyone; loopback only)
    * @param clusterPort this node's cluster port; 0 picks a free one
    * @param seeds nodes to join through; empty: this node starts its own cluster
    * @param maxBody largest accepted request body in bytes
    * @param tls TLS between nodes ({@code --tls-*}), or {@link ClusterConfig.TlsOptions#NONE}
+   * @param https HTTPS on the HTTP port ({@code --http-tls-*}), or {@link Https#NONE}
    */
   public record Settings(
       String host,
@@ -65,14 +69,15 @@ public final class Service implements AutoCloseable {
       Path data,
       int maxConcurrent,
       int localWorkers,
-      String token,
+      Tokens tokens,
       String clusterHost,
       int clusterPort,
       List<String> seeds,
       long maxBody,
       ClusterConfig.TlsOptions tls,
       List<String> devices,
-      PathRoots roots) {
+      PathRoots roots,
+      Https https) {
     /** Settings whose local workers run on the CPU and whose HTTP jobs read built-in models and tasks only. */
     public Settings(
         String host,
@@ -86,8 +91,16 @@ public final class Service implements AutoCloseable {
         List<String> seeds,
         long maxBody,
         ClusterConfig.TlsOptions tls) {
-      this(host, port, data, maxConcurrent, localWorkers, token, clusterHost, clusterPort, seeds, maxBody, tls,
-          Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none());
+      this(host, port, data, maxConcurrent, localWorkers, tokens(token), clusterHost, clusterPort, seeds, maxBody,
+          tls, Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none(), Https.NONE);
+    }
+
+    private static Tokens tokens(String token) {
+      try {
+        return Tokens.of(token, null);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e); // no file is read
+      }
     }
 
     public Settings {
@@ -102,11 +115,17 @@ public final class Service implements AutoCloseable {
       if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
       if (roots == null) roots = PathRoots.none();
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
-      if (token != null && token.isBlank()) token = null;
-      if (token != null && token.length() < 16) {
-        throw new IllegalArgumentException("--token: use at least 16 characters (got " + token.length() + ")");
-      }
+      if (tokens == null) tokens = Tokens.none();
+      if (https == null) https = Https.NONE;
     }
+  }
+
+  /**
+   * HTTPS on the HTTP port: the PKCS12 key store ({@code --http-tls-key-store}; null: plain HTTP) and the
+   * variable holding its password ({@code --http-tls-password-env}; null: see {@link HttpTls}).
+   */
+  public record Https(Path keyStore, String passwordEnv) {
+    public static final Https NONE = new Https(null, null);
   }
 
   private final ActorSystem<Void> system;
@@ -120,13 +139,15 @@ public final class Service implements AutoCloseable {
   }
 
   public static Service start(Settings s) throws IOException {
-    if (!isLoopback(s.host()) && s.token() == null) {
+    if (!isLoopback(s.host()) && !s.tokens().required()) {
       throw new IllegalArgumentException(
           "--host "
               + s.host()
-              + " is not a loopback address: give --token (or set LORAONE_TOKEN) so that "
-              + "only holders of the token can submit or cancel jobs");
+              + " is not a loopback address: give --token (or set LORAONE_TOKEN) or --token-file so that "
+              + "only holders of a token can read, submit or cancel jobs");
     }
+    javax.net.ssl.SSLContext https = s.https().keyStore() == null ? null
+        : HttpTls.server(s.https().keyStore(), s.https().passwordEnv(), s.tls().passwordEnv(), System.getenv());
     JobStore store = new JobStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
     List<String> seeds = s.seeds().isEmpty() ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
@@ -168,10 +189,11 @@ public final class Service implements AutoCloseable {
                           Duration.ofSeconds(90),
                           system.scheduler())
                       .exceptionally(t -> Done.getInstance()));
-      HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.token(), s.maxBody(),
+      HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.tokens(), s.maxBody(),
           s.roots());
-      ServerBinding binding = Http.get(system).newServerAt(s.host(), s.port()).bind(api.routes()).toCompletableFuture()
-          .get(30, TimeUnit.SECONDS);
+      ServerBuilder server = Http.get(system).newServerAt(s.host(), s.port());
+      if (https != null) server = server.enableHttps(ConnectionContext.httpsServer(https));
+      ServerBinding binding = server.bind(api.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
       return new Service(system, binding, s);
     } catch (java.util.concurrent.ExecutionException e) {
@@ -186,11 +208,11 @@ public final class Service implements AutoCloseable {
     }
   }
 
-  /** The HTTP address, e.g. {@code http://127.0.0.1:8080}. */
+  /** The HTTP address, e.g. {@code http://127.0.0.1:8080}, or {@code https://...} with a key store. */
   public String url() {
     String h = binding.localAddress().getAddress().getHostAddress();
     if (h.contains(":")) h = "[" + h + "]";
-    return "http://" + h + ":" + binding.localAddress().getPort();
+    return (settings.https().keyStore() != null ? "https://" : "http://") + h + ":" + binding.localAddress().getPort();
   }
 
   public Address clusterAddress() {

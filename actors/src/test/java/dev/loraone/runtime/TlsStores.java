@@ -12,15 +12,19 @@ import java.util.concurrent.TimeUnit;
  * README "TLS between nodes" tells users to make them: a self-signed key pair per node, and a trust
  * store holding the certificates of the trusted nodes.
  */
-final class TlsStores {
+public final class TlsStores {
   private TlsStores() {}
 
   private static final Path KEYTOOL = Path.of(System.getProperty("java.home"), "bin", "keytool");
 
-  /** {@code dir/name.p12}: a self-signed EC key pair for {@code CN=name}, valid for a day. */
-  static Path keyPair(Path dir, String name, String password) throws IOException, InterruptedException {
+  /**
+   * {@code dir/name.p12}: a self-signed EC key pair for {@code CN=name}, valid for a day; {@code extra}
+   * keytool options, e.g. {@code -ext SAN=ip:127.0.0.1} for an HTTPS server.
+   */
+  public static Path keyPair(Path dir, String name, String password, String... extra)
+      throws IOException, InterruptedException {
     Path store = dir.resolve(name + ".p12");
-    keytool(
+    List<String> args = new ArrayList<>(List.of(
         "-genkeypair",
         "-alias",
         name,
@@ -35,12 +39,14 @@ final class TlsStores {
         "-keystore",
         store.toString(),
         "-storepass",
-        password);
+        password));
+    args.addAll(List.of(extra));
+    keytool(args.toArray(String[]::new));
     return store;
   }
 
   /** {@code dir/name.p12}: a trust store holding the certificate of each key store (alias: its file name). */
-  static Path trustStore(Path dir, String name, String password, List<Path> keyStores, String keyStorePassword)
+  public static Path trustStore(Path dir, String name, String password, List<Path> keyStores, String keyStorePassword)
       throws IOException, InterruptedException {
     Path store = dir.resolve(name + ".p12");
     for (Path k : keyStores) {

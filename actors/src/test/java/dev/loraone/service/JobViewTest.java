@@ -40,7 +40,7 @@ class JobViewTest {
 
   static JobView fold(String id, List<JobEvent> events) {
     String name = id.substring(0, id.indexOf('-'));
-    JobView v = new JobView(new JobStore.Record(id, name, 1, JobStore.State.RUNNING, 1, 2, 0, null, false, null));
+    JobView v = new JobView(new JobStore.Record(id, name, 1, JobStore.State.RUNNING, 1, 2, 0, null, false, null, null));
     long time = 1000;
     for (JobEvent e : events) v.add(JobEventJson.toNode(e).put("time", time++));
     return v;

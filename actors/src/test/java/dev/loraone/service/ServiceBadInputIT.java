@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Bad input against one running {@code loraone serve} (its own JVM, real MiniLM jobs): every bad
  * job text, job setting, data file, request and path gets an error that names what is wrong, and
  * the service stays up ({@code GET /health} after each test, a valid job succeeds at the end).
- * Also the token rules: mutating requests need the token, and a service on a non-loopback address
+ * Also the token rules: requests need the token, and a service on a non-loopback address
  * refuses to start without one.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -362,7 +362,8 @@ class ServiceBadInputIT {
       assertEquals(201, ok.status(), ok.body()::toString);
       String id = ok.body().path("id").asText();
       secured.token = null;
-      assertEquals(200, secured.get("/jobs/" + id).status(), "reads are open");
+      assertEquals(401, secured.get("/jobs/" + id).status(), "with tokens, reads need one too");
+      assertEquals(200, secured.get("/health").status(), "but /health is open");
       assertEquals(401, secured.post("/jobs/" + id + "/cancel", "").status(), "cancel without the token");
       secured.token = token;
       assertEquals(202, secured.post("/jobs/" + id + "/cancel", "").status(), "cancel with the token");

@@ -34,6 +34,8 @@ final class ServiceProcess implements AutoCloseable {
   final int clusterPort;
   private final Process process;
   String token;
+  /** The tests' client; {@link #trusting} swaps in one for an HTTPS service. */
+  private HttpClient http = HTTP;
 
   private ServiceProcess(String url, Path log, int clusterPort, Process process) {
     this.url = url;
@@ -68,6 +70,12 @@ final class ServiceProcess implements AutoCloseable {
    */
   static ServiceProcess start(Path logDir, Path data, int clusterPort, List<String> args)
       throws IOException, InterruptedException {
+    return start(logDir, data, clusterPort, args, java.util.Map.of());
+  }
+
+  /** As {@link #start(Path, Path, int, List)}, with {@code env} added to the service's environment. */
+  static ServiceProcess start(Path logDir, Path data, int clusterPort, List<String> args,
+      java.util.Map<String, String> env) throws IOException, InterruptedException {
     List<String> a =
         new ArrayList<>(
             List.of(
@@ -82,14 +90,22 @@ final class ServiceProcess implements AutoCloseable {
     if (!args.contains("--data-root")) a.addAll(List.of("--data-root", logDir.toString())); // the test's files
     if (!args.contains("--model-root")) a.addAll(List.of("--model-root", logDir.toString()));
     Path log = logDir.resolve("service-" + System.nanoTime() + ".log");
-    Process p = new ProcessBuilder(java(List.of(), a)).redirectError(log.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(java(List.of(), a)).redirectError(log.toFile());
+    pb.environment().putAll(env);
+    Process p = pb.start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String first = out.readLine(); // the service prints its URL once it listens
-    if (first == null || !first.startsWith("http://")) {
+    if (first == null || !first.startsWith("http://") && !first.startsWith("https://")) {
       p.waitFor(10, TimeUnit.SECONDS);
       throw new AssertionError("loraone serve did not start: " + first + "\n" + tail(log));
     }
     return new ServiceProcess(first.trim(), log, clusterPort, p);
+  }
+
+  /** Uses a client trusting {@code tls} (an HTTPS service's certificate) from now on. */
+  ServiceProcess trusting(javax.net.ssl.SSLContext tls) {
+    http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).sslContext(tls).build();
+    return this;
   }
 
   record Response(int status, JsonNode body) {}
@@ -109,7 +125,7 @@ final class ServiceProcess implements AutoCloseable {
   Text getText(String path) throws IOException, InterruptedException {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).GET();
     if (token != null) b.header("Authorization", "Bearer " + token);
-    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     return new Text(r.statusCode(), r.body());
   }
 
@@ -129,7 +145,7 @@ final class ServiceProcess implements AutoCloseable {
 
   private Response send(HttpRequest.Builder b) throws IOException, InterruptedException {
     if (token != null) b.header("Authorization", "Bearer " + token);
-    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     JsonNode body;
     try {
       body = JSON.readTree(r.body());

@@ -50,7 +50,9 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * the page's form, selected in the job list, watched (the loss curve grows, the phase timeline
  * fills) and cancelled from the page; the HTTP API then says CANCELLED with the reason. An invalid
  * spec shows the server's problems under the form. A tiny causal-LM job (a random Llama) charts perplexity
- * instead of accuracy, with that axis label.
+ * instead of accuracy, with that axis label. On a second service, with tokens, the page asks for one and,
+ * given a read token, lists and follows a job (its event stream authenticated by the page's cookie), names
+ * its submitter and shows the 403 of a cancel.
  *
  * <p>Needs Debian's {@code chromium} and {@code chromium-driver} ({@code /usr/bin/chromium},
  * {@code /usr/bin/chromedriver}; {@code .ci/run} installs them; {@code -Dloraone.chromium=PATH} and
@@ -164,8 +166,8 @@ class WebPageIT {
   }
 
   /**
-   * The page threw nothing and logged no error (but the 400 of the invalid spec, which the browser
-   * logs as a failed load).
+   * The page threw nothing and logged no error (but the 400 of the invalid spec, and the 401 and 403 of
+   * a service with tokens, which the browser logs as failed loads).
    */
   @AfterEach
   void noScriptErrors() {
@@ -173,7 +175,7 @@ class WebPageIT {
     List<String> errors = browser.manage().logs().get(LogType.BROWSER).getAll().stream()
         .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue())
         .map(LogEntry::getMessage)
-        .filter(m -> !m.contains("Failed to load resource: the server responded with a status of 400"))
+        .filter(m -> !m.matches("(?s).*Failed to load resource: the server responded with a status of 40[013].*"))
         .toList();
     assertEquals(List.of(), errors, "errors in the browser console");
   }
@@ -328,6 +330,53 @@ class WebPageIT {
     assertEquals(evals, shown, "an eval point each");
     JsonNode last = job.path("evaluations").get(evals - 1);
     assertEquals(Math.exp(last.path("loss").asDouble()), last.path("perplexity").asDouble(), 1e-6, last::toString);
+  }
+
+  /**
+   * A service with tokens: the page says it needs one; with a read token entered it lists the jobs and
+   * follows one's event stream (the cookie carries the token there), shows its submitter, and a cancel
+   * shows the 403 naming the scope needed.
+   */
+  @Test
+  void onAServiceWithTokensThePageAsksForOneAndFollowsAJobWithIt() throws Exception {
+    String viewer = "viewer-" + System.nanoTime() + "-0123456789";
+    String alice = "alice-" + System.nanoTime() + "-0123456789";
+    Path tokens = Files.writeString(dir.resolve("tokens.txt"), viewer + " read viewer\n" + alice + " submit alice\n");
+    try (ServiceProcess secured = ServiceProcess.start(dir, dir.resolve("data-tokens"), 0,
+        List.of("--workers", "0", "--token-file", tokens.toString()))) {
+      secured.token = alice;
+      ServiceProcess.Response r = secured.post("/jobs", ServiceProcess.tinyJob("web-token", 2, false));
+      assertEquals(201, r.status(), r.body()::toString);
+      String id = r.body().path("id").asText(); // no worker: it waits, and its events say so
+
+      browser.get(secured.url + "/");
+      try {
+        follow(id, viewer);
+      } finally {
+        browser.get("about:blank"); // the page stops polling before this service stops
+      }
+      assertEquals(202, secured.post("/jobs/" + id + "/cancel", "").status(), "alice cancels her job");
+      secured.awaitEnd(id, Duration.ofSeconds(30));
+    }
+  }
+
+  /** On the page of a service with tokens: enters {@code viewer}'s token and follows job {@code id}. */
+  private static void follow(String id, String viewer) {
+    await("the page asking for a token", b -> el("conn").getText().contains("needs a token"));
+    type(el("token"), viewer);
+    el("token").sendKeys(org.openqa.selenium.Keys.TAB); // a change event: the page keeps it and reloads
+    By row = By.cssSelector("#jobs tbody tr[data-id='" + id + "']");
+    await("job " + id + " in the job list", b -> !b.findElements(row).isEmpty());
+    await("a click on job " + id + "'s row", b -> {
+      b.findElement(row).click();
+      return true;
+    });
+    await("its submitter", b -> "alice".equals(el("by").getText()));
+    await("its events (the stream took the cookie)", b -> indexOf(texts("#timeline li"), " QUEUED") >= 0);
+    el("cancel").click();
+    await("the 403 naming the scope", b -> el("reason").getText().contains("needs a token with scope 'submit'"));
+    assertEquals("", el("conn").getText());
+    screenshot("web-tokens.png");
   }
 
   // ---- helpers ----
