@@ -11,6 +11,7 @@ import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.service.PathRoots;
 import dev.loraone.service.Service;
+import dev.loraone.service.Tokens;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -36,9 +37,9 @@ class CompareServiceIT {
     assertEquals(0, local.code(), local.err());
 
     Outcome remote;
-    try (Service s = Service.start(new Service.Settings("127.0.0.1", 0, dir.resolve("data"), 2, 2, null, "127.0.0.1", 0,
-        List.of(), JobSpec.MAX_CHARS, ClusterConfig.TlsOptions.NONE, List.of("cpu", "cpu"),
-        new PathRoots(List.of(dir), List.of(dir))))) { // the test's model folder and task file
+    try (Service s = Service.start(new Service.Settings("127.0.0.1", 0, dir.resolve("data"), 2, 2, Tokens.none(),
+        "127.0.0.1", 0, List.of(), JobSpec.MAX_CHARS, ClusterConfig.TlsOptions.NONE, List.of("cpu", "cpu"),
+        new PathRoots(List.of(dir), List.of(dir)), Service.Https.NONE))) { // the test's model and task file
       remote = run(study, "--server", s.url(), "--poll-seconds", "0.2", "--out", dir.resolve("remote").toString());
     }
     assertEquals(0, remote.code(), remote.err());
