@@ -49,7 +49,10 @@ import java.util.Set;
  * @param qkvBias q, k and v projections carry a bias (qwen2; o_proj and the MLP never do)
  * @param slidingWindow Mistral's {@code sliding_window} (Qwen2's only with {@code use_sliding_window}),
  *     0 for none; sequences longer than it are refused, since within it the window changes nothing
- * @param bosTokenId {@code bos_token_id}, if stated
+ * @param bosTokenId {@code bos_token_id}: the BOS a prompt starts with, if stated and the folder's tokenizer
+ *     prepends it; read from a folder, a {@code tokenizer_config.json} beside config.json that says
+ *     {@code "add_bos_token": false} or {@code "bos_token": null} (Qwen2's tokenizers add no BOS although
+ *     config.json names one) leaves it empty
  * @param eosTokenIds {@code eos_token_id}, a number or a list (Llama 3), possibly empty
  */
 public record LlamaConfig(
@@ -171,12 +174,35 @@ public record LlamaConfig(
       throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
     }
     try {
-      return fromJson(root);
+      LlamaConfig c = fromJson(root);
+      return addsNoBos(file.resolveSibling("tokenizer_config.json")) ? c.withoutBos() : c;
     } catch (IllegalArgumentException e) {
       // The record's own checks say "config.json: ..."; name the actual file.
       String m = e.getMessage();
       throw new IllegalArgumentException(file + ": " + (m.startsWith("config.json: ") ? m.substring(13) : m), e);
     }
+  }
+
+  /** Whether {@code tokenizerConfig} (if present) says its tokenizer prepends no BOS. */
+  private static boolean addsNoBos(Path tokenizerConfig) throws IOException {
+    if (!Files.isRegularFile(tokenizerConfig)) return false;
+    JsonNode t;
+    try {
+      t = JSON.readTree(Files.readAllBytes(tokenizerConfig));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(tokenizerConfig + ": not valid JSON: " + e.getOriginalMessage(), e);
+    }
+    if (t == null || !t.isObject()) return false;
+    JsonNode add = t.get("add_bos_token");
+    boolean noAdd = add != null && add.isBoolean() && !add.booleanValue();
+    return noAdd || (t.has("bos_token") && t.get("bos_token").isNull());
+  }
+
+  /** This config with no BOS (its tokenizer prepends none). */
+  public LlamaConfig withoutBos() {
+    return new LlamaConfig(modelType, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
+        headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositions, tieWordEmbeddings, qkvBias, slidingWindow,
+        OptionalLong.empty(), eosTokenIds);
   }
 
   /** Parses the text of an HF {@code config.json}. */

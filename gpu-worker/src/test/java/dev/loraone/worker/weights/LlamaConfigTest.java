@@ -130,6 +130,30 @@ class LlamaConfigTest {
     assertRejected(dir, Spec.qwen2(true), c -> c.put("use_sliding_window", "yes"), "use_sliding_window");
   }
 
+  /**
+   * A prompt starts with BOS only when the folder's tokenizer prepends one: Qwen2.5's tokenizer_config.json
+   * has "bos_token": null (its config.json still names bos_token_id), Llama 2's "add_bos_token": true,
+   * Llama 3's a BOS string; without a tokenizer_config.json config.json decides.
+   */
+  @Test
+  void aTokenizerConfigThatAddsNoBosLeavesPromptsWithoutOne(@TempDir Path dir) throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("config.json"), LlamaFixture.config(Spec.qwen2(true)).toString());
+    assertEquals(OptionalLong.of(LlamaFixture.BOS), LlamaConfig.fromJson(dir.resolve("config.json")).bosTokenId());
+    for (String says : List.of("{\"bos_token\": null, \"eos_token\": \"<|im_end|>\"}", "{\"add_bos_token\": false}")) {
+      java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), says);
+      assertEquals(OptionalLong.empty(), LlamaConfig.fromJson(dir.resolve("config.json")).bosTokenId(), says);
+    }
+    for (String says : List.of("{\"bos_token\": \"<|begin_of_text|>\"}", "{\"add_bos_token\": true}")) {
+      java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), says);
+      assertEquals(OptionalLong.of(LlamaFixture.BOS), LlamaConfig.fromJson(dir.resolve("config.json")).bosTokenId(),
+          says);
+    }
+    java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), "{oops");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> LlamaConfig.fromJson(dir.resolve("config.json")));
+    assertTrue(e.getMessage().contains("tokenizer_config.json: not valid JSON"), e.getMessage());
+  }
+
   @Test
   void unsupportedKeysAreRejectedNamingConfigJsonAndTheKey(@TempDir Path dir) throws Exception {
     assertRejected(dir, c -> c.putObject("rope_scaling").put("type", "yarn").put("factor", 2.0), "rope_scaling");
