@@ -55,6 +55,8 @@ import java.util.Locale;
  * @param activationCheckpointing {@code train.activation-checkpointing}: Llama-family training forwards keep
  *     only each decoder layer's input and the backward recomputes the layers ({@code CheckpointedPass}); the
  *     gradients, and so the adapter, are the same bits, with less memory and one more forward of time
+ * @param initMemoryBudget {@code init.memory-budget} in bytes (0: unbounded): the gradient estimate runs in
+ *     passes over {@code InitGroups} of modules whose float64 shard sums fit it; the same init bits for any value
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
@@ -63,7 +65,7 @@ public record FinetuneConfig(
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
     int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
     double scale, Path corpus, String headInit, double headTemperature, Path labels,
-    boolean activationCheckpointing) {
+    boolean activationCheckpointing, long initMemoryBudget) {
 
   /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
   public static final double DEFAULT_SCALE = 20;
@@ -87,7 +89,7 @@ public record FinetuneConfig(
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
         4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE,
-        null, false);
+        null, false, 0);
   }
 
   /**
@@ -155,7 +157,8 @@ public record FinetuneConfig(
         headInit,
         job.getDouble("head.temperature"),
         labels == null ? null : Path.of(labels),
-        checkpointing);
+        checkpointing,
+        job.getBytes("init.memory-budget"));
   }
 
   /**
@@ -261,7 +264,8 @@ public record FinetuneConfig(
         DEFAULT_HEAD_INIT,
         DEFAULT_TEMPERATURE,
         null,
-        false);
+        false,
+        0);
   }
 
   /**
@@ -399,6 +403,7 @@ public record FinetuneConfig(
     require(!initMode.equals("randomized") || !method.needsGradient() || method.randomizedSvd(), "init.mode", initMode,
         "exact for " + init + " (its SVD has no randomized rounds)");
     require(qFactor >= 1, "init.q-factor", qFactor, ">= 1");
+    require(initMemoryBudget >= 0, "init.memory-budget", initMemoryBudget, ">= 0 bytes");
     require(niter >= 0, "init.niter", niter, ">= 0");
     if (!Optimizers.names().contains(optimizer)) {
       throw new IllegalArgumentException(
@@ -415,7 +420,8 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing);
+        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing,
+        initMemoryBudget);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -434,7 +440,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
-        activationCheckpointing);
+        activationCheckpointing, initMemoryBudget);
   }
 
   /** This config with {@code train.activation-checkpointing} on or off (the same adapter bits either way). */
@@ -442,7 +448,8 @@ public record FinetuneConfig(
     return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on);
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on,
+        initMemoryBudget);
   }
 
   /**
@@ -454,7 +461,16 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels,
-        activationCheckpointing);
+        activationCheckpointing, initMemoryBudget);
+  }
+
+  /** This config with {@code init.memory-budget} = {@code bytes} (0: unbounded; the same init bits either way). */
+  public FinetuneConfig withInitMemoryBudget(long bytes) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
+        activationCheckpointing, bytes);
   }
 
   /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */

@@ -318,6 +318,11 @@ public final class JobSpec {
     return job.getLong(JobKeys.require(key));
   }
 
+  /** A size key's value in bytes ({@code 512m}, {@code 2g} or a plain number). */
+  public long getBytes(String key) {
+    return job.getBytes(JobKeys.require(key));
+  }
+
   public double getDouble(String key) {
     return job.getDouble(JobKeys.require(key));
   }
@@ -343,6 +348,7 @@ public final class JobSpec {
       Object v = job.getIsNull(p) ? null : switch (k.type()) {
         case INT -> job.getLong(p); // 16 and 16.0 render alike
         case DOUBLE -> job.getDouble(p);
+        case SIZE -> job.getBytes(p); // 2g and 2147483648 render alike
         default -> job.getValue(p).unwrapped();
       };
       flat.put(p, v);
