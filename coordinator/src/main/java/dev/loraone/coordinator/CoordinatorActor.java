@@ -287,7 +287,7 @@ public final class CoordinatorActor {
             new JobEvent.Failed(
                 job, "the layout of worker " + w + " does not fit the job: " + e.getMessage()));
       }
-      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches())
+      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches(), layout.shapes())
           .withStepZeroEvaluation(layout.evalStepZero());
       CoordinatorState state =
           resume != null

@@ -2,6 +2,7 @@ package dev.loraone.coordinator;
 
 import dev.loraone.coordinator.state.JobPlan;
 import dev.loraone.core.init.InitParams;
+import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -55,7 +56,8 @@ record JobSetup(
     boolean rslora,
     double dropout,
     List<String> targets,
-    String model) {
+    String model,
+    long initMemoryBudget) {
 
   /**
    * The target list as the worker's {@code LoraConfig.of} reads {@code lora.targets}: {@code none}
@@ -115,7 +117,24 @@ record JobSetup(
         rslora,
         spec.getDouble("lora.dropout"),
         targets(spec.getString("lora.targets")),
-        spec.getString("model"));
+        spec.getString("model"),
+        memoryBudget(spec, method));
+  }
+
+  /**
+   * {@code init.memory-budget}: an init that runs on every worker (LoRA-GA) groups its modules in each
+   * worker's engine; an init on the coordinator (LoRA-One) would need module groups in its rounds and
+   * on the wire, which the cluster path does not have yet, so a budget is refused there, naming the key.
+   */
+  private static long memoryBudget(JobSpec spec, String method) {
+    long budget = spec.getBytes("init.memory-budget");
+    InitMethod m = InitMethod.of(method);
+    if (budget > 0 && m.needsGradient() && m.initOnCoordinator()) {
+      throw new IllegalArgumentException("'job.init.memory-budget' = " + budget + " bytes: a memory-bounded "
+          + method + " init runs in finetune (one process) only for now; a cluster job (train, node, serve) needs"
+          + " init.memory-budget = 0 with init.method = " + method);
+    }
+    return budget;
   }
 
   /**
@@ -137,9 +156,18 @@ record JobSetup(
 
   /** The work plan once the first layout told the number of eval batches and whether the coordinator runs the init. */
   JobPlan plan(boolean gradientInit, int evalBatches) {
+    return plan(gradientInit, evalBatches, List.of());
+  }
+
+  /**
+   * {@link #plan(boolean, int)} with the gradient estimate cut into the module groups of {@code shapes}
+   * ({@code [out, in]} in model order) under {@code init.memory-budget}, as every engine cuts them.
+   */
+  JobPlan plan(boolean gradientInit, int evalBatches, List<int[]> shapes) {
     int eval = Math.max(1, evalBatches);
     return gradientInit
         ? new JobPlan(initShards, initIters, svdRounds(), steps, microBatchesPerStep, evalEvery, eval, minWorkers)
+            .withInitGroups(InitGroups.plan(shapes, initShards, initMemoryBudget).size())
         : JobPlan.withoutGradientInit(steps, microBatchesPerStep, evalEvery, eval, minWorkers);
   }
 

@@ -433,15 +433,20 @@ record RunningJob(
       var plan = state.plan();
       return switch (state.phase()) {
         case GRADIENT_ACCUMULATION ->
-            plan.initMicroBatches() + " init micro-batches in " + plan.initShards() + " shards";
+            plan.initMicroBatches() + " init micro-batches in " + plan.initShards() + " shards" + groupDetail();
         case SVD_INIT ->
-            plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules";
+            plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules" + groupDetail();
         case TRAINING -> "step " + state.step() + " of " + plan.steps();
         case EVALUATION -> (state.step() == 0 ? "the model as opened (step 0, before the init)"
             : "after step " + state.step()) + ", " + plan.evalBatches() + " batches";
         case EXPORT -> "adapter into " + io.outDir().resolve(ADAPTER_DIR);
         default -> "";
       };
+    }
+
+    private String groupDetail() {
+      int groups = state.plan().initGroups();
+      return groups == 1 ? "" : ", module group " + (state.group() + 1) + " of " + groups;
     }
 
     private record SketchOrder(String worker, int round) {}
@@ -467,6 +472,8 @@ record RunningJob(
           } catch (IllegalArgumentException e) {
             queue.add(new Event.Failed(e.getMessage()));
           }
+        } else if (f instanceof Effect.FinishGroup) { // JobSetup refuses init.memory-budget for these inits
+          queue.add(new Event.Failed("init: module groups (init.memory-budget) are not run on the cluster path"));
         } else if (f instanceof Effect.FinishInit) {
           finishInit(queue);
         } else if (f instanceof Effect.ComputeGradient g) {
