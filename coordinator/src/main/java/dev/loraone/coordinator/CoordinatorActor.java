@@ -294,7 +294,8 @@ public final class CoordinatorActor {
               ? CoordinatorState.resume(plan, resume.step())
               : CoordinatorState.start(plan);
       SketchReduction sketches = layout.gradientInit() && resume == null
-          ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings()) : null;
+          ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings(),
+              setup.initGroups(layout.shapes())) : null;
       ctx.getLog().info("job {}: {} modules, head {}, plan {}", job, layout.modules().size(), layout.headNames(), plan);
       RunningJob.Draft d =
           new RunningJob.Draft(

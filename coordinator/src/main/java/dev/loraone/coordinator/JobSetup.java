@@ -118,24 +118,10 @@ record JobSetup(
         spec.getDouble("lora.dropout"),
         targets(spec.getString("lora.targets")),
         spec.getString("model"),
-        memoryBudget(spec, method));
+        spec.getBytes("init.memory-budget"));
   }
 
-  /**
-   * {@code init.memory-budget}: an init that runs on every worker (LoRA-GA) groups its modules in each
-   * worker's engine; an init on the coordinator (LoRA-One) would need module groups in its rounds and
-   * on the wire, which the cluster path does not have yet, so a budget is refused there, naming the key.
-   */
-  private static long memoryBudget(JobSpec spec, String method) {
-    long budget = spec.getBytes("init.memory-budget");
-    InitMethod m = InitMethod.of(method);
-    if (budget > 0 && m.needsGradient() && m.initOnCoordinator()) {
-      throw new IllegalArgumentException("'job.init.memory-budget' = " + budget + " bytes: a memory-bounded "
-          + method + " init runs in finetune (one process) only for now; a cluster job (train, node, serve) needs"
-          + " init.memory-budget = 0 with init.method = " + method);
-    }
-    return budget;
-  }
+
 
   /**
    * Whether the coordinator runs the init from the workers' gradient shards (LoRA-One); the others
@@ -167,8 +153,16 @@ record JobSetup(
     int eval = Math.max(1, evalBatches);
     return gradientInit
         ? new JobPlan(initShards, initIters, svdRounds(), steps, microBatchesPerStep, evalEvery, eval, minWorkers)
-            .withInitGroups(InitGroups.plan(shapes, initShards, initMemoryBudget).size())
+            .withInitGroups(initGroups(shapes).size())
         : JobPlan.withoutGradientInit(steps, microBatchesPerStep, evalEvery, eval, minWorkers);
+  }
+
+  /**
+   * The module groups of the gradient estimate ({@code init.memory-budget}) over the layout's
+   * {@code [out, in]} shapes in model order: the groups every engine cuts from the same layout.
+   */
+  List<InitGroups.Group> initGroups(List<int[]> shapes) {
+    return InitGroups.plan(shapes, Math.max(1, initShards), initMemoryBudget);
   }
 
   /** Checkpoint after {@code step}: every {@code checkpoint.every} steps and after the last (a phase end). */

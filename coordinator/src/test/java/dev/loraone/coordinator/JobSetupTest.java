@@ -1,8 +1,6 @@
 package dev.loraone.coordinator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loraone.protocol.job.JobSpec;
 import java.util.List;
@@ -10,21 +8,17 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class JobSetupTest {
+  // 8 x 4 x 4 x 4 shards = 512 bytes of sums per module
   private static final List<int[]> SHAPES = List.of(new int[] {4, 4}, new int[] {4, 4}, new int[] {4, 4});
 
   @Test
-  void aMemoryBudgetForACoordinatorInitIsRefusedOnTheClusterNamingTheKey() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> JobSetup.of(JobSpec.of(Map.of("init.method", "lora-one", "init.memory-budget", "2g"))));
-    assertTrue(e.getMessage().contains("'job.init.memory-budget' = 2147483648"), e.getMessage());
-  }
-
-  @Test
-  void aWorkerSideInitKeepsItsBudgetAndTheCoordinatorPlansOneGroup() {
-    JobSetup ga = JobSetup.of(JobSpec.of(Map.of("init.method", "lora-ga", "init.memory-budget", "512m")));
-    assertEquals(512L << 20, ga.initMemoryBudget());
-    JobSetup one = JobSetup.of(JobSpec.of(Map.of("init.method", "lora-one")));
-    assertEquals(0, one.initMemoryBudget());
-    assertEquals(1, one.plan(true, 1, SHAPES).initGroups(), "budget 0: one group");
+  void theCoordinatorPlansTheModuleGroupsOfTheBudget() {
+    JobSetup unbounded = JobSetup.of(JobSpec.of(Map.of("init.method", "lora-one", "init.shards", 4)));
+    assertEquals(0, unbounded.initMemoryBudget());
+    assertEquals(1, unbounded.plan(true, 1, SHAPES).initGroups(), "budget 0: one group");
+    JobSetup two = JobSetup.of(JobSpec.of(Map.of("init.shards", 4, "init.memory-budget", 1024)));
+    assertEquals(2, two.plan(true, 1, SHAPES).initGroups(), "two modules fit 1024 bytes");
+    JobSetup kib = JobSetup.of(JobSpec.of(Map.of("init.shards", 4, "init.memory-budget", "1k")));
+    assertEquals(1024, kib.initMemoryBudget(), "a HOCON size");
   }
 }
