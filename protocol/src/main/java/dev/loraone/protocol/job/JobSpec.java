@@ -340,11 +340,17 @@ public final class JobSpec {
     return job.getIsNull(k) ? null : job.getString(k);
   }
 
-  /** The canonical text of the full spec (defaults included), sorted; what workers receive. */
+  /**
+   * The canonical text of the full spec (defaults included), sorted; what workers receive. A size key
+   * at 0 (its "unbounded" default, e.g. {@code init.memory-budget}) is left out, so a spec that does
+   * not use it keeps the text, and the SHA-256 its checkpoints are matched by, that it had before the
+   * key existed; reading the text back gives 0 again.
+   */
   public String render() {
     Map<String, Object> flat = new java.util.TreeMap<>();
     for (JobKeys.Key k : JobKeys.ALL.values()) {
       String p = k.path();
+      if (k.type() == JobKeys.Type.SIZE && !job.getIsNull(p) && job.getBytes(p) == 0) continue;
       Object v = job.getIsNull(p) ? null : switch (k.type()) {
         case INT -> job.getLong(p); // 16 and 16.0 render alike
         case DOUBLE -> job.getDouble(p);
