@@ -250,7 +250,7 @@ public final class LocalRun implements AutoCloseable {
     return engine.writeInit(pending);
   }
 
-  /** "module group k of n: modules a..b (names)", 1-based, for the phase events. */
+  /** "module group k of n: modules a..b" (1-based, model order), for the phase events. */
   static String groupDetail(InitGroups.Group g, int groups) {
     return "module group " + (g.index() + 1) + " of " + groups + ": modules " + (g.from() + 1) + ".." + g.to();
   }

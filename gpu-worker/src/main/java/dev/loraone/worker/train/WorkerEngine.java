@@ -34,6 +34,8 @@ import java.util.TreeMap;
  *                    PiSSA's W0 offset applied to this copy of the model
  *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW / w_i, per adapted module  [out,in] double
  *                    init micro-batch i = examples order[i*bsz .. (i+1)*bsz) of epoch 0's order
+ *   computeShard g,s the same for module group g's modules only (init.memory-budget, {@link #initGroups});
+ *                    the sums of other groups are dropped first (InitEstimate)
  *   sketch           RIGHT: G_s X   X:[in,q]  -> [out,q]      LEFT: G_s^T Q   Q:[out,q] -> [in,q]   (F64)
  *   setAdapters      A:[r,in], B:[out,r], head (classifier.weight:[C,H], classifier.bias:[C]) as float copies of the
  *       masters
