@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code init.memory-budget} changes memory and passes, never bits: the gradient of a kept weight is
  * the same whichever other weights take one, and the adapter after the init and a training step is
  * the same bytes for budgets 0 (one group), a third of the sums (a few groups) and 1 byte (a group per
- * module), for LoRA-One (randomized and exact SVD) and LoRA-GA, on MiniLM and on a tiny Llama.
+ * module), for LoRA-One (randomized and exact SVD) and LoRA-GA, on MiniLM (classification; embedding for
+ * LoRA-One) and on a tiny Llama.
  */
 class InitMemoryBudgetTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -165,6 +166,18 @@ class InitMemoryBudgetTest {
   @Test
   void llamaLoraGaIsTheSameBytesForAnyBudget() throws IOException {
     sameAdapterForEveryBudget(llama("lora-ga", "exact", false), "llama-ga");
+  }
+
+  @Test
+  void minilmEmbeddingLoraOneIsTheSameBytesForAnyBudget() throws IOException {
+    Path emb = dir.resolve("embedding");
+    Files.createDirectories(emb);
+    EmbeddingWorkloadTest.writePairs(emb.resolve("train.jsonl"), 24, 0);
+    EmbeddingWorkloadTest.writePairs(emb.resolve("eval.jsonl"), 8, 50);
+    Map<String, Object> job = EmbeddingWorkloadTest.job(emb);
+    job.put("train.steps", 1);
+    job.put("eval.examples", 8);
+    sameAdapterForEveryBudget(FinetuneConfig.fromJob(dev.loraone.protocol.job.JobSpec.of(job)), "minilm-embedding");
   }
 
   /** On the CPU, a weight's gradient is the same bits when only it, or every adapted weight, takes one. */
