@@ -26,29 +26,29 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelineDeterminismIT {
   @TempDir static Path dir;
-  static final JobSpec spec =
-      JobSpec.of(
-          Map.ofEntries(
-              Map.entry("name", "determinism"),
-              Map.entry("seed", 3),
-              Map.entry("lora.rank", 4),
-              Map.entry("lora.targets", "query,value"),
-              Map.entry("lora.dropout", 0.0),
-              Map.entry("init.method", "lora-one"),
-              Map.entry("init.batch", 4),
-              Map.entry("init.iters", 4),
-              Map.entry("init.shards", 2),
-              Map.entry("optimizer.name", "scaled-adamw"),
-              Map.entry("optimizer.lr", 1e-3),
-              Map.entry("optimizer.warmup", 1),
-              Map.entry("train.steps", 3),
-              Map.entry("train.batch", 8),
-              Map.entry("train.micro-batch", 4),
-              Map.entry("train.max-length", 32),
-              Map.entry("eval.every", 2),
-              Map.entry("eval.examples", 40),
-              Map.entry("data.max-per-class", 3),
-              Map.entry("checkpoint.every", 1)));
+  static final Map<String, Object> SPEC_KEYS =
+      Map.ofEntries(
+          Map.entry("name", "determinism"),
+          Map.entry("seed", 3),
+          Map.entry("lora.rank", 4),
+          Map.entry("lora.targets", "query,value"),
+          Map.entry("lora.dropout", 0.0),
+          Map.entry("init.method", "lora-one"),
+          Map.entry("init.batch", 4),
+          Map.entry("init.iters", 4),
+          Map.entry("init.shards", 2),
+          Map.entry("optimizer.name", "scaled-adamw"),
+          Map.entry("optimizer.lr", 1e-3),
+          Map.entry("optimizer.warmup", 1),
+          Map.entry("train.steps", 3),
+          Map.entry("train.batch", 8),
+          Map.entry("train.micro-batch", 4),
+          Map.entry("train.max-length", 32),
+          Map.entry("eval.every", 2),
+          Map.entry("eval.examples", 40),
+          Map.entry("data.max-per-class", 3),
+          Map.entry("checkpoint.every", 1));
+  static final JobSpec spec = JobSpec.of(SPEC_KEYS);
   private static String reference;
 
   /**
@@ -194,6 +194,25 @@ class PipelineDeterminismIT {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /**
+   * init.memory-budget = 10m: the coordinator runs LoRA-One's estimate and rounds in 3 module groups
+   * of 4 (sums of 2.4 MB per module over the 2 shards) on 3 workers, each worker holding only the
+   * current group's sums; the adapter is the unbounded single-process reference's, bit for bit.
+   */
+  @Test
+  void aMemoryBoundedJobOnThreeWorkersGivesTheUnboundedFinetuneAdapter() throws IOException {
+    Map<String, Object> keys = new java.util.HashMap<>(SPEC_KEYS);
+    keys.put("name", "budget");
+    keys.put("init.memory-budget", "10m");
+    List<JobEvent> events = new ArrayList<>();
+    JobEvent end = EmbeddedJob.run(JobSpec.of(keys), 3, LocalWorkers.factory(), fresh("budget"), events::add,
+        Duration.ofMinutes(10));
+    assertInstanceOf(JobEvent.Finished.class, end, () -> "job ended with " + end + "; events " + events);
+    assertTrue(events.stream().anyMatch(e -> e instanceof JobEvent.PhaseChanged p
+        && p.detail().endsWith("module group 3 of 3")), () -> "the phase events name the groups: " + events);
+    assertEquals(reference(), ((JobEvent.Finished) end).adapterSha256());
   }
 
   private static JobEvent.Evaluated stepZero(List<JobEvent> events) {

@@ -287,14 +287,15 @@ public final class CoordinatorActor {
             new JobEvent.Failed(
                 job, "the layout of worker " + w + " does not fit the job: " + e.getMessage()));
       }
-      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches())
+      JobPlan plan = setup.plan(layout.gradientInit(), layout.evalBatches(), layout.shapes())
           .withStepZeroEvaluation(layout.evalStepZero());
       CoordinatorState state =
           resume != null
               ? CoordinatorState.resume(plan, resume.step())
               : CoordinatorState.start(plan);
       SketchReduction sketches = layout.gradientInit() && resume == null
-          ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings()) : null;
+          ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings(),
+              setup.initGroups(layout.shapes())) : null;
       ctx.getLog().info("job {}: {} modules, head {}, plan {}", job, layout.modules().size(), layout.headNames(), plan);
       RunningJob.Draft d =
           new RunningJob.Draft(

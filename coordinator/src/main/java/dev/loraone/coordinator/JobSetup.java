@@ -2,6 +2,7 @@ package dev.loraone.coordinator;
 
 import dev.loraone.coordinator.state.JobPlan;
 import dev.loraone.core.init.InitParams;
+import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -55,7 +56,8 @@ record JobSetup(
     boolean rslora,
     double dropout,
     List<String> targets,
-    String model) {
+    String model,
+    long initMemoryBudget) {
 
   /**
    * The target list as the worker's {@code LoraConfig.of} reads {@code lora.targets}: {@code none}
@@ -115,8 +117,11 @@ record JobSetup(
         rslora,
         spec.getDouble("lora.dropout"),
         targets(spec.getString("lora.targets")),
-        spec.getString("model"));
+        spec.getString("model"),
+        spec.getBytes("init.memory-budget"));
   }
+
+
 
   /**
    * Whether the coordinator runs the init from the workers' gradient shards (LoRA-One); the others
@@ -137,10 +142,27 @@ record JobSetup(
 
   /** The work plan once the first layout told the number of eval batches and whether the coordinator runs the init. */
   JobPlan plan(boolean gradientInit, int evalBatches) {
+    return plan(gradientInit, evalBatches, List.of());
+  }
+
+  /**
+   * {@link #plan(boolean, int)} with the gradient estimate cut into the module groups of {@code shapes}
+   * ({@code [out, in]} in model order) under {@code init.memory-budget}, as every engine cuts them.
+   */
+  JobPlan plan(boolean gradientInit, int evalBatches, List<int[]> shapes) {
     int eval = Math.max(1, evalBatches);
     return gradientInit
         ? new JobPlan(initShards, initIters, svdRounds(), steps, microBatchesPerStep, evalEvery, eval, minWorkers)
+            .withInitGroups(initGroups(shapes).size())
         : JobPlan.withoutGradientInit(steps, microBatchesPerStep, evalEvery, eval, minWorkers);
+  }
+
+  /**
+   * The module groups of the gradient estimate ({@code init.memory-budget}) over the layout's
+   * {@code [out, in]} shapes in model order: the groups every engine cuts from the same layout.
+   */
+  List<InitGroups.Group> initGroups(List<int[]> shapes) {
+    return InitGroups.plan(shapes, Math.max(1, initShards), initMemoryBudget);
   }
 
   /** Checkpoint after {@code step}: every {@code checkpoint.every} steps and after the last (a phase end). */

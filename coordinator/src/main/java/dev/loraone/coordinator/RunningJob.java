@@ -44,10 +44,11 @@ import java.util.TreeSet;
  * into {@link Event}s, feeds them to the state and carries out the {@link Effect}s:
  *
  * <pre>
- *   ComputeShard      AssignInitShard                       (the shard's old products are dropped)
+ *   ComputeShard      AssignInitShard(group, modules)       (the shard's old products are dropped)
  *   RequestSketch     SketchRequest per module, the owner's shards of the round in one message
  *   SketchReply       buffered by (round, shard, module); all modules of a shard in: SketchReceived
  *   ReduceSketch      per module: products summed in shard order, rounds.accept(sum)
+ *   FinishGroup       init.memory-budget: the group's A0, B0 kept, the next module group's rounds start
  *   FinishInit        A0, B0 (coordinator or worker init), masters, AdapterVersion(0), checkpoint
  *   ComputeGradient   ComputeGradients; GradientsComputed buffered by micro-batch: GradientReceived
  *   ApplyStep         AdapterTrainer in index order, AdapterVersion(t), StepDone, checkpoint, StepApplied
@@ -205,7 +206,7 @@ record RunningJob(
       if (m instanceof RegisterWorker r) register(r);
       else if (m instanceof JobJoined j) joined(j);
       else if (m instanceof CoordinatorMessage.InitShardAccumulated a) {
-        if (ours(a.job())) feed(new Event.ShardReady(a.worker().value(), a.shard()));
+        if (ours(a.job())) feed(new Event.ShardReady(a.worker().value(), a.group(), a.shard()));
       } else if (m instanceof CoordinatorMessage.SketchReply s) sketch(s);
       else if (m instanceof GradientsComputed g) gradient(g);
       else if (m instanceof Evaluated v) evaluated(v);
@@ -242,7 +243,8 @@ record RunningJob(
 
     private void sketch(CoordinatorMessage.SketchReply s) {
       String w = s.worker().value();
-      if (!ours(s.job()) || sketches == null || state.phase() != Phase.SVD_INIT || s.round() != state.round()
+      if (!ours(s.job()) || sketches == null || state.phase() != Phase.SVD_INIT || s.group() != state.group()
+          || s.group() != sketches.group() || s.round() != state.round()
           || !w.equals(state.shardOwner().get(s.shard())) || !state.shardsReady().contains(s.shard())
           || state.sketchesIn().contains(s.shard())) {
         return;
@@ -253,7 +255,7 @@ record RunningJob(
         feed(new Event.Failed("worker " + w + ": " + e.getMessage()));
         return;
       }
-      if (sketches.complete(s.shard())) feed(new Event.SketchReceived(w, s.round(), s.shard()));
+      if (sketches.complete(s.shard())) feed(new Event.SketchReceived(w, s.group(), s.round(), s.shard()));
     }
 
     private void gradient(GradientsComputed g) {
@@ -334,10 +336,12 @@ record RunningJob(
 
     private boolean pending(WorkItem item, String w) {
       if (item instanceof WorkItem.InitShard s)
-        return w.equals(state.shardOwner().get(s.shard()))
+        return s.group() == state.group()
+            && w.equals(state.shardOwner().get(s.shard()))
             && !state.shardsReady().contains(s.shard());
       if (item instanceof WorkItem.Sketch s) {
         return state.phase() == Phase.SVD_INIT
+            && s.group() == state.group()
             && s.round() == state.round()
             && w.equals(state.shardOwner().get(s.shard()));
       }
@@ -423,34 +427,22 @@ record RunningJob(
           io.report(new JobEvent.WorkersChanged(io.job(), List.copyOf(state.workers()), what));
         }
         if (state.phase() != before.phase() && !state.phase().finished()) {
-          io.report(new JobEvent.PhaseChanged(io.job(), state.phase(), phaseDetail()));
+          io.report(new JobEvent.PhaseChanged(io.job(), state.phase(),
+              PhaseDetail.of(state, (sketches == null ? from.layout.modules() : sketches.modules()).size(),
+                  io.outDir().resolve(ADAPTER_DIR))));
         }
         execute(n.effects(), queue);
       }
     }
 
-    private String phaseDetail() {
-      var plan = state.plan();
-      return switch (state.phase()) {
-        case GRADIENT_ACCUMULATION ->
-            plan.initMicroBatches() + " init micro-batches in " + plan.initShards() + " shards";
-        case SVD_INIT ->
-            plan.svdRounds() + " rounds over " + from.layout.modules().size() + " modules";
-        case TRAINING -> "step " + state.step() + " of " + plan.steps();
-        case EVALUATION -> (state.step() == 0 ? "the model as opened (step 0, before the init)"
-            : "after step " + state.step()) + ", " + plan.evalBatches() + " batches";
-        case EXPORT -> "adapter into " + io.outDir().resolve(ADAPTER_DIR);
-        default -> "";
-      };
-    }
-
-    private record SketchOrder(String worker, int round) {}
+    private record SketchOrder(String worker, int group, int round) {}
 
     private void execute(List<Effect> effects, Deque<Event> queue) {
       Map<SketchOrder, NavigableSet<Integer>> sketchOrders = new LinkedHashMap<>();
       for (Effect f : effects) {
         if (f instanceof Effect.RequestSketch r) {
-          sketchOrders.computeIfAbsent(new SketchOrder(r.worker(), r.round()), k -> new TreeSet<>()).add(r.shard());
+          sketchOrders.computeIfAbsent(new SketchOrder(r.worker(), r.group(), r.round()), k -> new TreeSet<>())
+              .add(r.shard());
           continue;
         }
         requestSketches(sketchOrders);
@@ -460,12 +452,19 @@ record RunningJob(
           if (sketches != null) sketches = sketches.without(c.shard());
           List<Integer> mbs = new ArrayList<>();
           for (int i : c.microBatches()) mbs.add(i);
-          send(c.worker(), new WorkerMessage.AssignInitShard(io.job(), c.shard(), mbs));
+          send(c.worker(), new WorkerMessage.AssignInitShard(io.job(), c.group(), c.shard(), mbs,
+              sketches == null ? from.layout.modules() : sketches.modules()));
         } else if (f instanceof Effect.ReduceSketch r) {
           try {
             sketches = sketches.reduce(r.round(), r.shardOrder());
           } catch (IllegalArgumentException e) {
             queue.add(new Event.Failed(e.getMessage()));
+          }
+        } else if (f instanceof Effect.FinishGroup g) {
+          try {
+            sketches = sketches.nextGroup(io.setup().stableGamma(), io.setup().initIters());
+          } catch (IllegalArgumentException | IllegalStateException e) {
+            queue.add(new Event.Failed("init of module group " + g.group() + ": " + e.getMessage()));
           }
         } else if (f instanceof Effect.FinishInit) {
           finishInit(queue);
@@ -495,13 +494,14 @@ record RunningJob(
       for (int i = 0; i < sketches.modules().size(); i++) requests.add(sketches.request(i));
       orders.forEach(
           (o, shards) -> {
-            if (o.round() != sketches.round())
+            if (o.group() != sketches.group() || o.round() != sketches.round())
               return; // the round's reduction failed: the job is failing
             for (int i = 0; i < requests.size(); i++) {
               send(
                   o.worker(),
                   new WorkerMessage.SketchRequest(
                       io.job(),
+                      o.group(),
                       o.round(),
                       sketches.modules().get(i),
                       requests.get(i).side(),

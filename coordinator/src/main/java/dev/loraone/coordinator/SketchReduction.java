@@ -1,6 +1,7 @@
 package dev.loraone.coordinator;
 
 import dev.loraone.protocol.tensor.TensorMatrices;
+import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.LoraOneInit;
 import dev.loraone.core.init.ShardedGradientInit;
@@ -32,13 +33,22 @@ import org.ejml.dense.row.CommonOps_DDRM;
  * </pre>
  *
  * Both are exactly what {@code ShardedGradientInit.init} computes in one process, given the same
- * shard gradients.
+ * shard gradients. With {@code init.memory-budget} the modules run in {@link InitGroups} of the
+ * layout, in model order: the rounds above are those of the current group's modules (each keeping
+ * its model index {@code i}, so its seed), {@link #nextGroup} finishes the group's A0, B0 and starts
+ * the next one's rounds, and {@link #finish} returns every module's in model order.
  */
 final class SketchReduction {
   /** What the owners of a module's shards are asked for in the current round. */
   record Request(SketchSide side, TensorBlob operand) {}
 
+  /** The whole layout and its module groups; the current group's are {@link #modules} and {@link #shapes}. */
+  private record Plan(List<String> modules, List<int[]> shapes, List<InitGroups.Group> groups) {}
+
   private final ShardedGradientInit.Settings settings;
+  private final Plan plan;
+  private final int group;
+  private final List<InitResult> done;
   private final List<String> modules;
   private final List<int[]> shapes;
   private final List<RandomizedSvdRounds> rounds;
@@ -48,6 +58,9 @@ final class SketchReduction {
 
   private SketchReduction(
       ShardedGradientInit.Settings settings,
+      Plan plan,
+      int group,
+      List<InitResult> done,
       List<String> modules,
       List<int[]> shapes,
       List<RandomizedSvdRounds> rounds,
@@ -55,6 +68,9 @@ final class SketchReduction {
       int round,
       Map<Integer, Map<String, DMatrixRMaj>> pending) {
     this.settings = settings;
+    this.plan = plan;
+    this.group = group;
+    this.done = done;
     this.modules = modules;
     this.shapes = shapes;
     this.rounds = rounds;
@@ -63,20 +79,52 @@ final class SketchReduction {
     this.pending = pending;
   }
 
+  /** The rounds of every module in one group (no {@code init.memory-budget}). */
   static SketchReduction start(List<String> modules, List<int[]> shapes, ShardedGradientInit.Settings settings) {
+    return start(modules, shapes, settings, List.of(new InitGroups.Group(0, 0, modules.size())));
+  }
+
+  /** The rounds of module group 0 of {@code groups} ({@link InitGroups#plan} of {@code shapes}). */
+  static SketchReduction start(List<String> modules, List<int[]> shapes, ShardedGradientInit.Settings settings,
+      List<InitGroups.Group> groups) {
+    return startGroup(settings, new Plan(List.copyOf(modules), List.copyOf(shapes), List.copyOf(groups)), 0,
+        List.of());
+  }
+
+  private static SketchReduction startGroup(ShardedGradientInit.Settings settings, Plan plan, int group,
+      List<InitResult> done) {
+    InitGroups.Group g = plan.groups().get(group);
     List<RandomizedSvdRounds> rounds = new ArrayList<>();
     if (settings.randomized()) {
-      for (int i = 0; i < modules.size(); i++)
-        rounds.add(ShardedGradientInit.rounds(shapes.get(i)[0], shapes.get(i)[1], i, settings));
+      for (int i = g.from(); i < g.to(); i++)
+        rounds.add(ShardedGradientInit.rounds(plan.shapes().get(i)[0], plan.shapes().get(i)[1], i, settings));
     }
     return new SketchReduction(
         settings,
-        List.copyOf(modules),
-        List.copyOf(shapes),
+        plan,
+        group,
+        done,
+        plan.modules().subList(g.from(), g.to()),
+        plan.shapes().subList(g.from(), g.to()),
         List.copyOf(rounds),
         List.of(),
         0,
         Map.of());
+  }
+
+  int group() {
+    return group;
+  }
+
+  /**
+   * Ends the current group, whose rounds are all reduced: its modules' A0 and B0 are kept (the
+   * shard products and sums are dropped) and the next group's rounds start.
+   */
+  SketchReduction nextGroup(double stableGamma, int iters) {
+    if (group + 1 >= plan.groups().size()) throw new IllegalStateException("group " + group + " is the last");
+    List<InitResult> next = new ArrayList<>(done);
+    next.addAll(finishGroup(stableGamma, iters));
+    return startGroup(settings, plan, group + 1, List.copyOf(next));
   }
 
   int round() {
@@ -128,7 +176,7 @@ final class SketchReduction {
     }
     Map<Integer, Map<String, DMatrixRMaj>> next = copy(pending);
     next.computeIfAbsent(shard, k -> new HashMap<>()).put(module, TensorMatrices.matrix(rows, cols, product));
-    return new SketchReduction(settings, modules, shapes, rounds, exactShards, round, next);
+    return new SketchReduction(settings, plan, group, done, modules, shapes, rounds, exactShards, round, next);
   }
 
   private int productRows(int i) {
@@ -147,7 +195,7 @@ final class SketchReduction {
     if (!pending.containsKey(shard)) return this;
     Map<Integer, Map<String, DMatrixRMaj>> next = copy(pending);
     next.remove(shard);
-    return new SketchReduction(settings, modules, shapes, rounds, exactShards, round, next);
+    return new SketchReduction(settings, plan, group, done, modules, shapes, rounds, exactShards, round, next);
   }
 
   /**
@@ -178,6 +226,9 @@ final class SketchReduction {
     }
     return new SketchReduction(
         settings,
+        plan,
+        group,
+        done,
         modules,
         shapes,
         List.copyOf(nextRounds),
@@ -186,8 +237,18 @@ final class SketchReduction {
         Map.of());
   }
 
-  /** A0 and B0 of every module, in module order, once every round is reduced. */
+  /** A0 and B0 of every module, in module order, once every round of the last group is reduced. */
   List<InitResult> finish(double stableGamma, int iters) {
+    if (group + 1 != plan.groups().size()) {
+      throw new IllegalStateException("the init finished in module group " + group + " of " + plan.groups().size());
+    }
+    List<InitResult> out = new ArrayList<>(done);
+    out.addAll(finishGroup(stableGamma, iters));
+    return out;
+  }
+
+  private List<InitResult> finishGroup(double stableGamma, int iters) {
+    int first = plan.groups().get(group).from();
     List<InitResult> out = new ArrayList<>();
     for (int i = 0; i < modules.size(); i++) {
       String m = modules.get(i);
@@ -195,7 +256,7 @@ final class SketchReduction {
         out.add(LoraOneInit.fromGradientSvd(m, rounds.get(i).result(), stableGamma));
       } else {
         LoraShape shape = new LoraShape(shapes.get(i)[0], shapes.get(i)[1], settings.scaling().r());
-        out.add(ShardedGradientInit.init(m, i, shape, exactShards.get(i), iters, null, settings));
+        out.add(ShardedGradientInit.init(m, first + i, shape, exactShards.get(i), iters, null, settings));
       }
     }
     return out;

@@ -306,6 +306,30 @@ class CoordinatorActorTest {
             .count());
   }
 
+  /**
+   * init.memory-budget = 1 byte: each module is a group of its own, whose shards, rounds and init run
+   * in turn, randomized and exact, on 1 and 3 workers; every adapter version is the single-process
+   * reference's, which has no groups.
+   */
+  @Test
+  void aGroupedInitGivesTheReferenceVersionsOnOneAndThreeWorkers() {
+    for (String mode : List.of("randomized", "exact")) {
+      for (int workers : new int[] {1, 3}) {
+        JobSpec spec = Synthetic.spec("init.mode", mode, "init.memory-budget", 1, "workers.min", workers);
+        Run run = new Run(spec, tmp.resolve(mode + "-" + workers));
+        List<FakeWorker.Record> records = new ArrayList<>();
+        for (int i = 1; i <= workers; i++) records.add(run.worker(FakeWorker.Options.plain("w" + i, layout())));
+        Outcome o = run.await();
+        o.finished();
+        for (int i = 0; i < workers; i++) assertVersions(Synthetic.reference(spec), records.get(i), "w" + (i + 1));
+        List<String> details = o.all(JobEvent.PhaseChanged.class).stream().map(JobEvent.PhaseChanged::detail).toList();
+        assertTrue(details.stream().anyMatch(d -> d.endsWith("module group 2 of 2")), details.toString());
+        assertEquals(2 * 2, records.stream().mapToInt(r -> r.initShardsAssigned).sum(), () -> mode + " on "
+            + workers + ": 2 shards per group; " + records.stream().map(r -> r.initShardsAssigned).toList() + details);
+      }
+    }
+  }
+
   @Test
   void anInitOnTheWorkersGoesStraightToTrainingAndPissaExportsAtRank2r() throws IOException {
     Run run = new Run(Synthetic.spec("init.method", "pissa"), tmp);

@@ -151,7 +151,8 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
     List<DMatrixRMaj> g = new ArrayList<>();
     for (int m = 0; m < Synthetic.MODULES.size(); m++) g.add(Synthetic.shardGradient(m, a.microBatches()));
     shards.put(a.shard(), g);
-    reply(new CoordinatorMessage.InitShardAccumulated(a.job(), id(), a.shard(), a.microBatches().size(), 1.0));
+    reply(new CoordinatorMessage.InitShardAccumulated(a.job(), id(), a.group(), a.shard(), a.microBatches().size(),
+        1.0));
     return this;
   }
 
@@ -162,7 +163,8 @@ final class FakeWorker extends AbstractBehavior<WorkerMessage> {
     for (int shard : s.shards()) {
       DMatrixRMaj g = shards.get(shard).get(m);
       DMatrixRMaj p = s.side() == SketchSide.RIGHT ? Matrices.mult(g, x) : Matrices.multTransA(g, x);
-      reply(new CoordinatorMessage.SketchReply(s.job(), id(), s.round(), shard, s.layer(), TensorMatrices.f64(p)));
+      reply(new CoordinatorMessage.SketchReply(s.job(), id(), s.group(), s.round(), shard, s.layer(),
+          TensorMatrices.f64(p)));
     }
     return this;
   }

@@ -20,6 +20,8 @@ import java.util.TreeSet;
  *
  * WAITING_FOR_WORKERS -> EVALUATION (step 0) -> the init   a plan with the step-0 (zero-shot) evaluation
  *
+ * GRADIENT_ACCUMULATION -> SVD_INIT -> GRADIENT_ACCUMULATION ...   once per module group (init.memory-budget), then
+ *                                                                  TRAINING after the last group's last round
  * WAITING_FOR_WORKERS -> TRAINING                     the init ran on the workers (a plan without gradient init)
  * WAITING_FOR_WORKERS -> TRAINING | EVALUATION         resumed from a checkpoint after step s ({@link #resume})
  * </pre>
@@ -44,14 +46,15 @@ public record CoordinatorState(
     NavigableSet<Long> received,
     String exporter,
     String failure,
-    boolean initDone) {
+    boolean initDone,
+    int group) {
 
   /** A transition's outcome. */
   public record Next(CoordinatorState state, List<Effect> effects) {}
 
   public static CoordinatorState start(JobPlan plan) {
     return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(), 0,
-        new TreeSet<>(), 0, new TreeMap<>(), new TreeSet<>(), null, null, false);
+        new TreeSet<>(), 0, new TreeMap<>(), new TreeSet<>(), null, null, false, 0);
   }
 
   /**
@@ -65,7 +68,8 @@ public record CoordinatorState(
           "checkpoint step=" + step + " is outside [0, train.steps=" + plan.steps() + "]");
     }
     return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(),
-        plan.svdRounds(), new TreeSet<>(), step, new TreeMap<>(), new TreeSet<>(), null, null, true);
+        plan.svdRounds(), new TreeSet<>(), step, new TreeMap<>(), new TreeSet<>(), null, null, true,
+        plan.initGroups() - 1);
   }
 
   public CoordinatorState {
@@ -98,6 +102,7 @@ public record CoordinatorState(
     String exporter;
     String failure;
     boolean initDone;
+    int group;
     final List<Effect> effects = new ArrayList<>();
 
     Draft(CoordinatorState s) {
@@ -114,6 +119,7 @@ public record CoordinatorState(
       exporter = s.exporter;
       failure = s.failure;
       initDone = s.initDone;
+      group = s.group;
     }
 
     CoordinatorState freeze() {
@@ -130,7 +136,8 @@ public record CoordinatorState(
           received,
           exporter,
           failure,
-          initDone);
+          initDone,
+          group);
     }
 
     void apply(Event e) {
@@ -194,8 +201,11 @@ public record CoordinatorState(
       startStep(1);
     }
 
+    /** The accumulation of module group {@code group}: every shard (re)assigned, none ready. */
     private void startAccumulation() {
       phase = Phase.GRADIENT_ACCUMULATION;
+      shardsReady.clear();
+      sketchesIn.clear();
       for (int s = 0; s < plan.initShards(); s++) shardOwner.put(s, null);
       assignOrphans();
     }
@@ -208,7 +218,7 @@ public record CoordinatorState(
         if (shardOwner.get(s) == null) {
           String w = ws.get(s % ws.size());
           shardOwner.put(s, w);
-          effects.add(new Effect.ComputeShard(w, s, plan.shardMicroBatches(s)));
+          effects.add(new Effect.ComputeShard(w, group, s, plan.shardMicroBatches(s)));
         }
       }
       for (Long unit : inFlight.keySet()) {
@@ -226,34 +236,40 @@ public record CoordinatorState(
     }
 
     private void shardReady(Event.ShardReady r) {
-      if (!r.worker().equals(shardOwner.get(r.shard())) || !shardsReady.add(r.shard())) return;
+      if (r.group() != group || !r.worker().equals(shardOwner.get(r.shard())) || !shardsReady.add(r.shard())) return;
       if (phase == Phase.GRADIENT_ACCUMULATION && shardsReady.size() == plan.initShards()) {
         phase = Phase.SVD_INIT;
         round = 0;
         sketchesIn.clear();
         requestSketches();
       } else if (phase == Phase.SVD_INIT && !sketchesIn.contains(r.shard())) {
-        effects.add(new Effect.RequestSketch(r.worker(), round, r.shard()));
+        effects.add(new Effect.RequestSketch(r.worker(), group, round, r.shard()));
       }
     }
 
     private void requestSketches() {
       for (Integer s : shardsReady) {
-        if (!sketchesIn.contains(s)) effects.add(new Effect.RequestSketch(shardOwner.get(s), round, s));
+        if (!sketchesIn.contains(s)) effects.add(new Effect.RequestSketch(shardOwner.get(s), group, round, s));
       }
     }
 
     private void sketch(Event.SketchReceived k) {
-      if (phase != Phase.SVD_INIT || k.round() != round || !k.worker().equals(shardOwner.get(k.shard()))
+      if (phase != Phase.SVD_INIT || k.group() != group || k.round() != round
+          || !k.worker().equals(shardOwner.get(k.shard()))
           || !shardsReady.contains(k.shard()) || !sketchesIn.add(k.shard())) {
         return;
       }
       if (sketchesIn.size() < plan.initShards()) return;
-      effects.add(new Effect.ReduceSketch(round, List.copyOf(sketchesIn)));
+      effects.add(new Effect.ReduceSketch(group, round, List.copyOf(sketchesIn)));
       round++;
       sketchesIn.clear();
       if (round < plan.svdRounds()) {
         requestSketches();
+      } else if (group + 1 < plan.initGroups()) {
+        effects.add(new Effect.FinishGroup(group));
+        group++;
+        round = 0;
+        startAccumulation();
       } else {
         finishInit();
       }

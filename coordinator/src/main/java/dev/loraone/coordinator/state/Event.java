@@ -9,11 +9,21 @@ public sealed interface Event {
 
   record WorkerLeft(String worker) implements Event {}
 
-  /** The owner of init shard {@code shard} holds its summed gradient. */
-  record ShardReady(String worker, int shard) implements Event {}
+  /** The owner of init shard {@code shard} holds its summed gradient of module group {@code group}'s modules. */
+  record ShardReady(String worker, int group, int shard) implements Event {
+    /** Of module group 0 (a plan of one group). */
+    public ShardReady(String worker, int shard) {
+      this(worker, 0, shard);
+    }
+  }
 
-  /** A shard's product for SVD round {@code round} arrived. */
-  record SketchReceived(String worker, int round, int shard) implements Event {}
+  /** A shard's product for SVD round {@code round} of module group {@code group} arrived. */
+  record SketchReceived(String worker, int group, int round, int shard) implements Event {
+    /** Of module group 0 (a plan of one group). */
+    public SketchReceived(String worker, int round, int shard) {
+      this(worker, 0, round, shard);
+    }
+  }
 
   /** The LoRA gradient of training micro-batch {@code index} arrived. */
   record GradientReceived(String worker, int step, long index) implements Event {}

@@ -6,6 +6,8 @@ package dev.loraone.coordinator.state;
  * <pre>
  *   init shards   s = 0..initShards-1; shard s holds init micro-batches s*perShard .. (s+1)*perShard-1
  *   svd rounds    r = 0..svdRounds-1 (2*niter+2 for randomized, 1 for exact reduction)
+ *   init groups   g = 0..initGroups-1 (init.memory-budget, InitGroups): the accumulation and the SVD rounds run
+ *                 once per module group, in model order; a group's shard units are (g, s), its rounds (g, r)
  *   no gradient   initShards = initMicroBatches = svdRounds = 0: the init ran on the workers
  *   train step t  micro-batches t*K .. t*K+K-1 (K = microBatchesPerStep)
  *   evaluation    after step t when t % evalEvery == 0 or t == steps; evalBatches units;
@@ -15,7 +17,14 @@ package dev.loraone.coordinator.state;
  * coordinator can sum results in index order whoever produced them.
  */
 public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
-    int evalEvery, int evalBatches, int minWorkers, boolean evalStepZero) {
+    int evalEvery, int evalBatches, int minWorkers, boolean evalStepZero, int initGroups) {
+
+  /** A plan of one module group (no init.memory-budget). */
+  public JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
+      int evalEvery, int evalBatches, int minWorkers, boolean evalStepZero) {
+    this(initShards, initMicroBatches, svdRounds, steps, microBatchesPerStep, evalEvery, evalBatches, minWorkers,
+        evalStepZero, 1);
+  }
 
   /** A plan without the step-0 evaluation. */
   public JobPlan(int initShards, int initMicroBatches, int svdRounds, int steps, int microBatchesPerStep,
@@ -47,6 +56,7 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
     require(evalEvery >= 0, "eval-every", evalEvery, ">= 0");
     require(evalBatches >= 1, "eval batches", evalBatches, ">= 1");
     require(minWorkers >= 1, "min-workers", minWorkers, ">= 1");
+    require(initGroups >= 1, "init groups", initGroups, ">= 1");
   }
 
   /**
@@ -60,7 +70,13 @@ public record JobPlan(int initShards, int initMicroBatches, int svdRounds, int s
   /** This plan, evaluating the model as opened (step 0) before the init when {@code yes}. */
   public JobPlan withStepZeroEvaluation(boolean yes) {
     return new JobPlan(initShards, initMicroBatches, svdRounds, steps, microBatchesPerStep, evalEvery, evalBatches,
-        minWorkers, yes);
+        minWorkers, yes, initGroups);
+  }
+
+  /** This plan with its gradient estimate in {@code groups} module groups ({@code init.memory-budget}). */
+  public JobPlan withInitGroups(int groups) {
+    return new JobPlan(initShards, initMicroBatches, svdRounds, steps, microBatchesPerStep, evalEvery, evalBatches,
+        minWorkers, evalStepZero, groups);
   }
 
   /** Whether the job starts with GradientAccumulation and SvdInit. */

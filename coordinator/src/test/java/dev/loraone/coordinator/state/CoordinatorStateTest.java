@@ -42,7 +42,9 @@ class CoordinatorStateTest {
       state = n.state();
       for (Effect f : n.effects()) {
         if (f instanceof Effect.ReduceSketch r)
-          reductions.add("reduce round " + r.round() + " " + r.shardOrder());
+          reductions.add((state.plan().initGroups() > 1 ? "group " + r.group() + " " : "")
+              + "reduce round " + r.round() + " " + r.shardOrder());
+        else if (f instanceof Effect.FinishGroup g) reductions.add("group " + g.group() + " done");
         else if (f instanceof Effect.FinishInit) reductions.add("init");
         else if (f instanceof Effect.ApplyStep a)
           reductions.add("step " + a.step() + " from " + a.firstIndex() + " x " + a.count());
@@ -74,10 +76,10 @@ class CoordinatorStateTest {
 
     private Event resultOf(Effect f) {
       if (f instanceof Effect.ComputeShard c)
-        return alive.contains(c.worker()) ? new Event.ShardReady(c.worker(), c.shard()) : null;
+        return alive.contains(c.worker()) ? new Event.ShardReady(c.worker(), c.group(), c.shard()) : null;
       if (f instanceof Effect.RequestSketch r)
         return alive.contains(r.worker())
-            ? new Event.SketchReceived(r.worker(), r.round(), r.shard())
+            ? new Event.SketchReceived(r.worker(), r.group(), r.round(), r.shard())
             : null;
       if (f instanceof Effect.ComputeGradient g)
         return alive.contains(g.worker())
@@ -100,6 +102,92 @@ class CoordinatorStateTest {
     for (int t = 1; t <= 5; t++) out.add("step " + t + " from " + (t - 1) * 3 + " x 3");
     out.add("finished DONE");
     return out;
+  }
+
+  // PLAN with its gradient estimate in 3 module groups (init.memory-budget)
+  private static final JobPlan GROUPED = PLAN.withInitGroups(3);
+
+  /** Per group its 6 rounds over shards 0..3 in order, "group g done" between groups, then the same steps. */
+  private static List<String> expectedGroupedReductions() {
+    List<String> out = new ArrayList<>();
+    for (int g = 0; g < 3; g++) {
+      for (int r = 0; r < 6; r++) out.add("group " + g + " reduce round " + r + " [0, 1, 2, 3]");
+      if (g < 2) out.add("group " + g + " done");
+    }
+    out.addAll(expectedReductions().subList(6, expectedReductions().size()));
+    return out;
+  }
+
+  @Test
+  void aGroupedPlanRunsEachGroupsAccumulationAndRoundsInTurnOnOneAndThreeWorkers() {
+    Sim one = new Sim(GROUPED);
+    one.join("w1");
+    one.run((s, i) -> {});
+    assertEquals(Phase.DONE, one.state.phase());
+    assertEquals(expectedGroupedReductions(), one.reductions);
+    Sim three = new Sim(GROUPED);
+    three.join("w1");
+    three.join("w2");
+    three.join("w3");
+    List<Effect> shardsAsked = new ArrayList<>();
+    three.run((s, i) -> {
+      if (s.pending.peek() instanceof Effect.ComputeShard c) shardsAsked.add(c);
+    });
+    assertEquals(expectedGroupedReductions(), three.reductions);
+    for (int g = 0; g < 3; g++) {
+      int group = g;
+      assertEquals(4, shardsAsked.stream().filter(f -> ((Effect.ComputeShard) f).group() == group).count(),
+          "every shard of group " + g + " computed once");
+    }
+  }
+
+  @Test
+  void aWorkerLeavingMidGroupHasItsShardsOfThatGroupRecomputedAndTheLogIsTheSame() {
+    Sim sim = new Sim(GROUPED.withInitGroups(3)); // w2 owns shards 1 and 3
+    sim.join("w1");
+    sim.join("w2");
+    List<Effect> afterLeave = new ArrayList<>();
+    sim.run((s, i) -> {
+      if (s.state.group() == 1 && s.state.phase() == Phase.SVD_INIT && s.state.round() == 3
+          && s.alive.contains("w2")) {
+        int before = s.pending.size();
+        s.leave("w2");
+        afterLeave.addAll(new ArrayList<>(s.pending).subList(before, s.pending.size()));
+      }
+    });
+    assertEquals(expectedGroupedReductions(), sim.reductions);
+    assertEquals(Phase.DONE, sim.state.phase());
+    List<Effect.ComputeShard> recomputed = afterLeave.stream().filter(f -> f instanceof Effect.ComputeShard)
+        .map(f -> (Effect.ComputeShard) f).toList();
+    assertEquals(List.of(1, 3), recomputed.stream().map(Effect.ComputeShard::shard).toList(),
+        "w1 recomputes w2's shards");
+    assertTrue(recomputed.stream().allMatch(c -> c.group() == 1 && c.worker().equals("w1")), "of group 1");
+  }
+
+  @Test
+  void aShardOrSketchOfAnotherGroupChangesNothing() {
+    Sim sim = new Sim(GROUPED);
+    sim.join("w1");
+    sim.run((s, i) -> {
+      if (s.state.group() == 1 && s.state.phase() == Phase.GRADIENT_ACCUMULATION && s.state.shardsReady().isEmpty()) {
+        CoordinatorState before = s.state;
+        s.event(new Event.ShardReady("w1", 0, 0)); // a late result of group 0
+        s.event(new Event.SketchReceived("w1", 0, 5, 0));
+        assertEquals(before, s.state, "stale results of group 0 are ignored in group 1");
+      }
+    });
+    assertEquals(expectedGroupedReductions(), sim.reductions);
+  }
+
+  @Test
+  void aResumedGroupedJobDoesNotRedoTheInit() {
+    Sim sim = new Sim(GROUPED);
+    sim.state = CoordinatorState.resume(GROUPED, 2);
+    sim.join("w1");
+    sim.run((s, i) -> {});
+    assertEquals(Phase.DONE, sim.state.phase());
+    assertEquals(List.of("step 3 from 6 x 3", "step 4 from 9 x 3", "step 5 from 12 x 3", "finished DONE"),
+        sim.reductions);
   }
 
   @Test

@@ -72,9 +72,9 @@ import org.apache.pekko.stream.Materializer;
  *   RegistrationAccepted(endpoint)     -&gt;    replies go there; Heartbeat every heartbeat-interval
  *   JoinJob(spec, model hash)          -&gt;                                   open; a SHA-256 hash is checked
  *                                      &lt;=    JobJoined(layout)
- *   AssignInitShard(s, micro-batches)  -&gt;                                   computeShard
+ *   AssignInitShard(g, s, micro-batches, modules) -&gt;                        computeShard (group g's sums only)
  *                                      &lt;-    InitShardAccumulated
- *   SketchRequest(round, layer, [s])   -&gt;    one unit per shard             sketch
+ *   SketchRequest(g, round, layer, [s]) -&gt;   one unit per shard             sketch
  *                                      &lt;=    SketchReply per shard
  *   AdapterVersion(v)                  -&gt;    kept (keep-versions); first one releases the init shards
  *   ComputeGradients(t, g)             -&gt;    waits for version t-1          setAdapters(t-1), gradients(g)
@@ -386,16 +386,16 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   private void onAssignInitShard(AssignInitShard a) {
     int[] microBatches = a.microBatches().stream().mapToInt(Integer::intValue).toArray();
-    run(a.job(), new Unit(new WorkItem.InitShard(a.shard()), e -> e.encodeShard(microBatches), (e, in) ->
-        new InitShardAccumulated(a.job(), id, a.shard(), microBatches.length,
-            e.computeShard(a.shard(), microBatches, in))));
+    run(a.job(), new Unit(new WorkItem.InitShard(a.group(), a.shard()), e -> e.encodeShard(microBatches), (e, in) ->
+        new InitShardAccumulated(a.job(), id, a.group(), a.shard(), microBatches.length,
+            e.computeShard(a.group(), a.modules(), a.shard(), microBatches, in))));
   }
 
   private void onSketch(SketchRequest r) {
     for (int shard : r.shards()) {
-      WorkItem item = new WorkItem.Sketch(r.round(), r.layer(), shard);
-      run(r.job(), new Unit(item, null, (e, none) -> new SketchReply(r.job(), id, r.round(), shard, r.layer(),
-          e.sketch(shard, r.layer(), r.side(), r.operand()))));
+      WorkItem item = new WorkItem.Sketch(r.group(), r.round(), r.layer(), shard);
+      run(r.job(), new Unit(item, null, (e, none) -> new SketchReply(r.job(), id, r.group(), r.round(), shard,
+          r.layer(), e.sketch(r.group(), shard, r.layer(), r.side(), r.operand()))));
     }
   }
 

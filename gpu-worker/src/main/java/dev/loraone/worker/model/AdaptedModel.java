@@ -63,6 +63,11 @@ public interface AdaptedModel {
     adapters().fullGradientMode();
   }
 
+  /** Full-gradient mode for {@code modules} only ({@link AdapterSet#fullGradientMode(java.util.Collection)}). */
+  default void fullGradientMode(java.util.Collection<String> modules) {
+    adapters().fullGradientMode(modules);
+  }
+
   /** Seeds the adapter dropout of the following training forwards ({@link AdapterSet#setDropoutSeed}). */
   default void setDropoutSeed(long seed) {
     adapters().setDropoutSeed(seed);

@@ -2,6 +2,7 @@ package dev.loraone.worker.model;
 
 import ai.djl.nn.Parameter;
 import java.util.Collections;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -81,8 +82,19 @@ public final class AdapterSet {
    * so backward stores nothing else. Adapters keep their values (zero B at that point).
    */
   public void fullGradientMode() {
+    fullGradientMode(adaptedModules());
+  }
+
+  /**
+   * Full-gradient mode for some adapted modules only (one pass of a memory-bounded estimate): only
+   * their base weights receive gradients, so backward neither computes nor stores the others'.
+   */
+  public void fullGradientMode(Collection<String> modules) {
     Set<String> targets = new HashSet<>();
-    adaptedModules().forEach(m -> targets.add(m + ".weight"));
+    for (String m : modules) {
+      linear(m); // throws for a name that is not an adapted module
+      targets.add(m + ".weight");
+    }
     named.forEach((name, p) -> p.freeze(!targets.contains(name)));
   }
 

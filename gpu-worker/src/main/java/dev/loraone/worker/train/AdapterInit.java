@@ -9,9 +9,13 @@ import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.lora.LoraShape;
 import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.LoraLinear;
+import dev.loraone.core.linalg.Matrices;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.ejml.data.DMatrixRMaj;
 
 /**
@@ -62,6 +66,73 @@ final class AdapterInit {
       }
     }
     return modified ? initPairs : null;
+  }
+
+  /**
+   * The factors of a gradient init, computed one module group at a time ({@code init.memory-budget})
+   * and written into the model only when every group is done: a written B0 or a moved W0 would change
+   * the forward, and so the gradient, of the groups still to come. Holds A0 and B0 only; a W0 offset is
+   * recomputed as {@code s * B0 * A0} when written, checked bitwise against the init's own when computed.
+   */
+  static final class Pending {
+    private final Map<String, LoraPair> pairs = new LinkedHashMap<>();
+    private final Set<String> offsets = new HashSet<>();
+
+    int size() {
+      return pairs.size();
+    }
+  }
+
+  /**
+   * The init of adapted modules {@code [from, to)} (model order, so each keeps its module index and
+   * seed) from their shard sums, into {@code pending}.
+   */
+  static void computeGroup(AdaptedModel model, int from, int to, Map<String, List<DMatrixRMaj>> shardSums, int iters,
+      FinetuneConfig cfg, Pending pending) {
+    ShardedGradientInit.Settings settings = cfg.initSettings();
+    boolean needsW = InitMethod.of(cfg.init()).needsBaseWeight();
+    List<String> modules = model.adaptedModules();
+    for (int i = from; i < to; i++) {
+      String m = modules.get(i);
+      LoraLinear lin = model.linear(m);
+      DMatrixRMaj w0 = needsW
+          ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weight().getArray().toFloatArray()) : null;
+      InitResult r = ShardedGradientInit.init(m, i, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()),
+          shardSums.get(m), iters, w0, settings);
+      pending.pairs.put(m, new LoraPair(r.a(), r.b()));
+      if (r.modifiesBase()) {
+        if (!Arrays.equals(offset(r.a(), r.b(), settings).data, r.offsetOrZero().data)) {
+          throw new IllegalStateException(cfg.init() + "'s W0 offset of " + m + " is not s*B0*A0: it cannot wait"
+              + " for the other module groups (init.memory-budget)");
+        }
+        pending.offsets.add(m);
+      }
+    }
+  }
+
+  /**
+   * Writes the pending factors (and W0 offsets) into the model, as {@link #apply} writes them.
+   *
+   * @return the init factors when the method modified W0, else null
+   */
+  static Map<String, LoraPair> write(AdaptedModel model, Pending pending, FinetuneConfig cfg) {
+    ShardedGradientInit.Settings settings = cfg.initSettings();
+    pending.pairs.forEach((m, p) -> {
+      model.setLoraA(m, AdapterState.floats(p.a()));
+      model.setLoraB(m, AdapterState.floats(p.b()));
+      if (pending.offsets.contains(m)) {
+        NDArray w = model.linear(m).weight().getArray();
+        try (NDManager tmp = w.getManager().newSubManager()) {
+          w.subi(tmp.create(AdapterState.floats(offset(p.a(), p.b(), settings)), w.getShape()));
+        }
+      }
+    });
+    return pending.offsets.isEmpty() ? null : new LinkedHashMap<>(pending.pairs);
+  }
+
+  /** {@code s * B0 * A0}, as LoRA-GA computes its offset. */
+  private static DMatrixRMaj offset(DMatrixRMaj a, DMatrixRMaj b, ShardedGradientInit.Settings settings) {
+    return Matrices.scaled(settings.scaling().factor(), Matrices.mult(b, a));
   }
 
   /** {@code [out, in]} of every adapted module, for {@link GradientShards}. */

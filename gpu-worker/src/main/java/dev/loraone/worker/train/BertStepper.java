@@ -92,12 +92,17 @@ public final class BertStepper implements AutoCloseable {
 
   /** Forward + backward in full-gradient mode: gradients of the adapted modules' base weights only. */
   public FullGradients fullGradients(ClassificationBatch batch) {
-    model.fullGradientMode();
+    return fullGradients(batch, model.adaptedModules());
+  }
+
+  /** {@link #fullGradients(ClassificationBatch)} of {@code modules} only: the others' weights take no gradient. */
+  public FullGradients fullGradients(ClassificationBatch batch, List<String> modules) {
+    model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       Map<String, float[]> grads = new LinkedHashMap<>();
       Map<String, Parameter> named = model.namedParameters();
-      for (String m : model.adaptedModules()) grads.put(m, takeGradient(named.get(m + ".weight")));
+      for (String m : modules) grads.put(m, takeGradient(named.get(m + ".weight")));
       return new FullGradients(f.loss, grads);
     } finally {
       model.freezeBase();

@@ -225,8 +225,8 @@ final class CausalLmWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch) {
-    LlamaStepper.FullGradients fg = stepper.fullGradients(single(batch));
+  public InitUnit initGradients(Input batch, List<String> modules) {
+    LlamaStepper.FullGradients fg = stepper.fullGradients(single(batch), modules);
     float perToken = 1f / Math.max(fg.tokens(), 1);
     Map<String, float[]> scaled = new LinkedHashMap<>();
     fg.weights().forEach((m, v) -> {

@@ -150,8 +150,8 @@ final class ClassificationWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch) {
-    BertStepper.FullGradients g = stepper.fullGradients(tokens(batch));
+  public InitUnit initGradients(Input batch, List<String> modules) {
+    BertStepper.FullGradients g = stepper.fullGradients(tokens(batch), modules);
     return new InitUnit(g.loss(), g.weights());
   }
 

@@ -130,12 +130,17 @@ public final class EmbeddingStepper implements AutoCloseable {
 
   /** Forward + backward in full-gradient mode: gradients of the adapted modules' base weights only. */
   public FullGradients fullGradients(PairBatch batch, double scale) {
-    model.fullGradientMode();
+    return fullGradients(batch, scale, model.adaptedModules());
+  }
+
+  /** {@link #fullGradients(PairBatch, double)} of {@code modules} only: the others' weights take no gradient. */
+  public FullGradients fullGradients(PairBatch batch, double scale, List<String> modules) {
+    model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       double loss = forwardBackward(step, batch, scale);
       Map<String, float[]> grads = new LinkedHashMap<>();
       Map<String, Parameter> named = model.namedParameters();
-      for (String m : model.adaptedModules()) grads.put(m, BertStepper.takeGradient(named.get(m + ".weight")));
+      for (String m : modules) grads.put(m, BertStepper.takeGradient(named.get(m + ".weight")));
       return new FullGradients(loss, grads);
     } finally {
       model.freezeBase();

@@ -204,8 +204,8 @@ final class EmbeddingWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch) {
-    EmbeddingStepper.FullGradients g = stepper.fullGradients(pairs(batch), scale);
+  public InitUnit initGradients(Input batch, List<String> modules) {
+    EmbeddingStepper.FullGradients g = stepper.fullGradients(pairs(batch), scale, modules);
     return new InitUnit(g.loss(), g.weights());
   }
 

@@ -58,6 +58,8 @@ import java.util.Locale;
  *     gradients, and so the adapter, are the same bits, with less memory and one more forward of time
  * @param bucketByLength {@code train.bucket-by-length} resolved: a step's examples are regrouped into its
  *     micro-batches by token length ({@code auto}: for causal LM), so short examples are not padded to long ones
+ * @param initMemoryBudget {@code init.memory-budget} in bytes (0: unbounded): the gradient estimate runs in
+ *     passes over {@code InitGroups} of modules whose float64 shard sums fit it; the same init bits for any value
  */
 public record FinetuneConfig(
     String model, String task, Path evalFile, String init, String optimizer, int rank, double alpha, boolean rslora,
@@ -66,7 +68,7 @@ public record FinetuneConfig(
     double gamma, int maxLength, int maxPerClass, int evalExamples, int evalEvery, long seed, OnBadRecord onBadRecord,
     int initShards, String initMode, int qFactor, int niter, int headWarmup, double headWarmupLr, String taskType,
     double scale, Path corpus, String headInit, double headTemperature, Path labels,
-    boolean activationCheckpointing, boolean bucketByLength) {
+    boolean activationCheckpointing, boolean bucketByLength, long initMemoryBudget) {
 
   /** {@code task.scale}'s default: sentence-transformers' MultipleNegativesRankingLoss scale. */
   public static final double DEFAULT_SCALE = 20;
@@ -90,7 +92,7 @@ public record FinetuneConfig(
     return new FinetuneConfig("minilm", TaskData.WORDNET, null, "lora-one", "adamw", 8, 16, true, "all-linear", 0.0,
         5e-4, 1.0, 0.0, 1e-6, "linear", 10, 1.0, 100, 16, 8, 8, 8, Double.NaN, 64, 200, 512, 50, 0, OnBadRecord.FAIL,
         4, "randomized", 4, 2, 0, Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE,
-        null, false, false);
+        null, false, false, 0);
   }
 
   /**
@@ -160,7 +162,8 @@ public record FinetuneConfig(
         labels == null ? null : Path.of(labels),
         checkpointing,
         bucketByLength(job.getString("train.bucket-by-length"), ModelFamily.detect(job.getString("model"))
-            .resolve(job.getString("task.type"))));
+            .resolve(job.getString("task.type"))),
+        job.getBytes("init.memory-budget"));
   }
 
   /**
@@ -282,7 +285,8 @@ public record FinetuneConfig(
         DEFAULT_TEMPERATURE,
         null,
         false,
-        false);
+        false,
+        0);
   }
 
   /**
@@ -420,6 +424,7 @@ public record FinetuneConfig(
     require(!initMode.equals("randomized") || !method.needsGradient() || method.randomizedSvd(), "init.mode", initMode,
         "exact for " + init + " (its SVD has no randomized rounds)");
     require(qFactor >= 1, "init.q-factor", qFactor, ">= 1");
+    require(initMemoryBudget >= 0, "init.memory-budget", initMemoryBudget, ">= 0 bytes");
     require(niter >= 0, "init.niter", niter, ">= 0");
     if (!Optimizers.names().contains(optimizer)) {
       throw new IllegalArgumentException(
@@ -437,7 +442,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing,
-        bucketByLength);
+        bucketByLength, initMemoryBudget);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -456,7 +461,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
-        activationCheckpointing, bucketByLength);
+        activationCheckpointing, bucketByLength, initMemoryBudget);
   }
 
   /** This config with {@code train.activation-checkpointing} on or off (the same adapter bits either way). */
@@ -465,7 +470,7 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on,
-        bucketByLength);
+        bucketByLength, initMemoryBudget);
   }
 
   /**
@@ -477,7 +482,16 @@ public record FinetuneConfig(
         loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
         initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
         qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels,
-        activationCheckpointing, bucketByLength);
+        activationCheckpointing, bucketByLength, initMemoryBudget);
+  }
+
+  /** This config with {@code init.memory-budget} = {@code bytes} (0: unbounded; the same init bits either way). */
+  public FinetuneConfig withInitMemoryBudget(long bytes) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
+        activationCheckpointing, bucketByLength, bytes);
   }
 
   /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */

@@ -14,6 +14,7 @@ import dev.loraone.worker.model.CheckpointedPass;
 import dev.loraone.worker.model.LlamaLoraModel;
 import dev.loraone.worker.model.LoraLinear;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -97,12 +98,17 @@ public final class LlamaStepper implements AutoCloseable {
 
   /** Forward + backward in full-gradient mode: gradients of the adapted modules' base weights only. */
   public FullGradients fullGradients(CausalLmBatch batch) {
-    model.fullGradientMode();
+    return fullGradients(batch, model.adaptedModules());
+  }
+
+  /** {@link #fullGradients(CausalLmBatch)} of {@code modules} only: the others' weights take no gradient. */
+  public FullGradients fullGradients(CausalLmBatch batch, List<String> modules) {
+    model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       Map<String, float[]> grads = new LinkedHashMap<>();
       Map<String, Parameter> named = model.namedParameters();
-      for (String m : model.adaptedModules()) {
+      for (String m : modules) {
         LoraLinear lin = model.linear(m);
         grads.put(m, take(f, named.get(m + ".weight"), lin.outFeatures() * lin.inFeatures()));
       }

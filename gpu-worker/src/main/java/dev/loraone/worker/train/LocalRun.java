@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.optim.AdapterTrainer;
@@ -27,8 +28,10 @@ import org.ejml.data.DMatrixRMaj;
  * and reporting in the coordinator's vocabulary ({@link JobEvent}).
  *
  * <pre>
- *   gradient estimate   computeShard(s) for s in 0..S-1 (init micro-batches [s*I/S, (s+1)*I/S))
- *   init                A0, B0 (, W0 offset) = ShardedGradientInit per module over the shard sums in shard order
+ *   gradient estimate   per module group g (init.memory-budget; one group when 0): computeShard(g, s) for s in
+ *                       0..S-1 (init micro-batches [s*I/S, (s+1)*I/S)), then the group's init, its sums released
+ *   init                A0, B0 (, W0 offset) = ShardedGradientInit per module over the shard sums in shard order,
+ *                       written into the model once every group is done
  *   step t              g = sum_k dL_{tK+k} / sum_k w_{tK+k}   (K micro-batches in index order, double)
  *                       clip(g), lora-core optimizer on double masters, float copies into the model
  *   evaluation          batches of 32 of the first eval.examples, every eval.every steps and at the end;
@@ -229,11 +232,27 @@ public final class LocalRun implements AutoCloseable {
                 + cfg.initBatch()
                 + " examples in "
                 + cfg.initShards()
-                + " shards"));
-    for (int s = 0; s < cfg.initShards(); s++) engine.computeShard(s, engine.shardMicroBatches(s));
-    events.accept(new JobEvent.PhaseChanged(job, Phase.SVD_INIT, cfg.init() + " (" + cfg.initMode() + " SVD) on "
-        + engine.layout().modules().size() + " modules"));
-    return engine.initFromShards();
+                + " shards"
+                + (engine.initGroups().size() == 1 ? ""
+                    : ", " + groupDetail(engine.initGroups().get(0), engine.initGroups().size()))));
+    List<InitGroups.Group> groups = engine.initGroups();
+    AdapterInit.Pending pending = new AdapterInit.Pending();
+    for (InitGroups.Group g : groups) { // one pass over the init batch per module group (init.memory-budget)
+      InitEstimate.Pass pass = InitEstimate.pass(engine.layout().modules(), g);
+      if (g.index() > 0) {
+        events.accept(new JobEvent.PhaseChanged(job, Phase.GRADIENT_ACCUMULATION, groupDetail(g, groups.size())));
+      }
+      for (int s = 0; s < cfg.initShards(); s++) engine.computeShard(pass, s, engine.shardMicroBatches(s));
+      events.accept(new JobEvent.PhaseChanged(job, Phase.SVD_INIT, cfg.init() + " (" + cfg.initMode() + " SVD) on "
+          + (groups.size() == 1 ? engine.layout().modules().size() + " modules" : groupDetail(g, groups.size()))));
+      engine.initGroup(pass, g, pending);
+    }
+    return engine.writeInit(pending);
+  }
+
+  /** "module group k of n: modules a..b" (1-based, model order), for the phase events. */
+  static String groupDetail(InitGroups.Group g, int groups) {
+    return "module group " + (g.index() + 1) + " of " + groups + ": modules " + (g.from() + 1) + ".." + g.to();
   }
 
 

@@ -2,24 +2,19 @@ package dev.loraone.worker.train;
 
 import ai.djl.Device;
 import dev.loraone.worker.runtime.Devices;
+import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.lora.LoraPair;
-import dev.loraone.core.svd.MatrixOperator;
-import dev.loraone.core.svd.SvdRequest;
 import dev.loraone.data.MicroBatchPlan;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.job.TaskMetrics;
-import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
-import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.AdaptedModel;
 import dev.loraone.worker.model.Owned;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.ejml.data.DMatrixRMaj;
 
 /**
  * The DJL work of one job on one worker, for any task and model family ({@link Workload}),
@@ -40,6 +34,8 @@ import org.ejml.data.DMatrixRMaj;
  *                    PiSSA's W0 offset applied to this copy of the model
  *   computeShard s   G_s = sum_{i in shard s, in the given order} dL_i/dW / w_i, per adapted module  [out,in] double
  *                    init micro-batch i = examples order[i*bsz .. (i+1)*bsz) of epoch 0's order
+ *   computeShard g,s the same for module group g's modules only (init.memory-budget, {@link #initGroups});
+ *                    the sums of other groups are dropped first (InitEstimate)
  *   sketch           RIGHT: G_s X   X:[in,q]  -> [out,q]      LEFT: G_s^T Q   Q:[out,q] -> [in,q]   (F64)
  *   setAdapters      A:[r,in], B:[out,r], head (classifier.weight:[C,H], classifier.bias:[C]) as float copies of the
  *       masters
@@ -97,8 +93,6 @@ public final class WorkerEngine implements AutoCloseable {
     }
   }
 
-  private record Shard(int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
-
   private static final long NO_STEP = -1;
 
   private final FinetuneConfig cfg;
@@ -107,7 +101,7 @@ public final class WorkerEngine implements AutoCloseable {
   private EngineLayout layout;
   private final String deviceKind;
   private Map<String, LoraPair> initPairs;
-  private final Map<Integer, Shard> shards = new TreeMap<>();
+  private final InitEstimate estimate = new InitEstimate();
   private Map<String, TensorBlob> initial;
   private Map<String, TensorBlob> adapters = Map.of();
   private long adapterStep = NO_STEP;
@@ -183,7 +177,7 @@ public final class WorkerEngine implements AutoCloseable {
       try {
         engine.initialiseHere(hash);
       } catch (RuntimeException e) {
-        engine.shards.clear();
+        engine.estimate.release();
         throw e;
       }
       return engine;
@@ -205,8 +199,13 @@ public final class WorkerEngine implements AutoCloseable {
     InitMethod method = InitMethod.of(cfg.init());
     boolean here = !cfg.headOnly() && !method.initOnCoordinator();
     if (here && method.needsGradient()) {
-      for (int s = 0; s < cfg.initShards(); s++) computeShard(s, shardMicroBatches(s));
-      initFromShards();
+      AdapterInit.Pending pending = new AdapterInit.Pending();
+      for (InitGroups.Group g : initGroups()) { // one pass per module group (init.memory-budget)
+        InitEstimate.Pass pass = InitEstimate.pass(layout.modules(), g);
+        for (int s = 0; s < cfg.initShards(); s++) computeShard(pass, s, shardMicroBatches(s));
+        initGroup(pass, g, pending);
+      }
+      writeInit(pending);
     } else if (here) {
       initPairs = AdapterInit.apply(work.model(), null, cfg.initIters(), cfg);
     }
@@ -292,17 +291,61 @@ public final class WorkerEngine implements AutoCloseable {
   }
 
   /**
-   * Sums the full gradients of init micro-batches {@code microBatches}, in this order, and keeps
-   * the sum as shard {@code shard}. Idempotent: a shard already held for the same micro-batches is
-   * not recomputed. Runs on the untrained model: adapters set since the job opened are replaced by
-   * the initial ones first.
+   * The module groups of the gradient estimate ({@code init.memory-budget}, {@link InitGroups}): one
+   * group of every module when the budget is 0. The coordinator cuts the same groups from the layout.
+   */
+  public List<InitGroups.Group> initGroups() {
+    return withBudget(cfg.initMemoryBudget());
+  }
+
+  /** The groups {@link #initGroups} would cut under {@code budget} bytes. */
+  List<InitGroups.Group> withBudget(long budget) {
+    return InitEstimate.groups(layout.modules(), cfg.initShards(), budget);
+  }
+
+  /**
+   * Sums the full gradients of every adapted module over init micro-batches {@code microBatches},
+   * in this order, and keeps the sum as shard {@code shard} (one pass of every module, as group 0).
+   * Idempotent: a shard already held for the same micro-batches is not recomputed. Runs on the
+   * untrained model: adapters set since the job opened are replaced by the initial ones first.
    *
    * @return the sum of the micro-batches' mean losses
    */
   public double computeShard(int shard, int[] microBatches) {
-    Shard held = shards.get(shard);
-    if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
-    return computeShard(shard, microBatches, encodeShard(microBatches));
+    return computeShard(allModules(), shard, microBatches);
+  }
+
+  /** {@link #computeShard(int, int[])} on micro-batches encoded ahead ({@link #encodeShard}). */
+  public double computeShard(int shard, int[] microBatches, Encoded encoded) {
+    return computeShard(allModules(), shard, microBatches, encoded);
+  }
+
+  /**
+   * {@link #computeShard(int, int[])} of module group {@code group} only: the sums of {@code modules}
+   * (model order), the other modules' weights taking no gradient; the sums held of any other group are
+   * dropped first. Each module's sum is the same bits as in the all-module pass.
+   */
+  public double computeShard(int group, List<String> modules, int shard, int[] microBatches, Encoded encoded) {
+    return computeShard(new InitEstimate.Pass(group, modules), shard, microBatches, encoded);
+  }
+
+  double computeShard(InitEstimate.Pass pass, int shard, int[] microBatches) {
+    Double held = estimate.held(pass, shard, microBatches);
+    if (held != null) return held;
+    return computeShard(pass, shard, microBatches, encodeShard(microBatches));
+  }
+
+  private double computeShard(InitEstimate.Pass pass, int shard, int[] microBatches, Encoded encoded) {
+    Double held = estimate.held(pass, shard, microBatches);
+    if (held != null) return held;
+    requireGradientInit();
+    List<Workload.Input> inputs = encoded.of(shardAddress(microBatches));
+    restoreInitial(); // the estimate is of the untrained model: B = 0, the initial head
+    return estimate.compute(work, pass, shard, microBatches, layout.modules(), inputs);
+  }
+
+  private InitEstimate.Pass allModules() {
+    return InitEstimate.pass(layout.modules(), new InitGroups.Group(0, 0, layout.modules().size()));
   }
 
   /**
@@ -322,29 +365,6 @@ public final class WorkerEngine implements AutoCloseable {
       inputs.add(work.encodeInit(i, Arrays.copyOfRange(order, i * bsz, (i + 1) * bsz)));
     }
     return new Encoded(shardAddress(microBatches), inputs);
-  }
-
-  /** {@link #computeShard(int, int[])} on micro-batches encoded ahead ({@link #encodeShard}). */
-  public double computeShard(int shard, int[] microBatches, Encoded encoded) {
-    Shard held = shards.get(shard);
-    if (held != null && Arrays.equals(held.microBatches(), microBatches)) return held.lossSum();
-    requireGradientInit();
-    List<Workload.Input> inputs = encoded.of(shardAddress(microBatches));
-    restoreInitial(); // the estimate is of the untrained model: B = 0, the initial head
-    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
-    for (EngineLayout.ModuleShape m : layout.modules()) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
-    double loss = 0;
-    for (Workload.Input in : inputs) {
-      Workload.InitUnit g = work.initGradients(in);
-      for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
-        double[] sum = sums.get(e.getKey()).data;
-        float[] v = e.getValue();
-        for (int j = 0; j < v.length; j++) sum[j] += v[j]; // GradientShards' arithmetic
-      }
-      loss += g.loss();
-    }
-    shards.put(shard, new Shard(microBatches.clone(), loss, sums));
-    return loss;
   }
 
   private void requireGradientInit() {
@@ -369,38 +389,36 @@ public final class WorkerEngine implements AutoCloseable {
     initial = Map.copyOf(next);
   }
 
-  /** Whether init shard {@code shard} is held. */
+  /** Whether init shard {@code shard} is held (of whichever group). */
   public boolean holdsShard(int shard) {
-    return shards.containsKey(shard);
+    return estimate.holds(shard);
+  }
+
+  /** The module group whose shard sums are held, or -1. */
+  public int heldGroup() {
+    return estimate.heldGroup();
   }
 
   /** Drops the init shard sums (tens of MB each) once the init is done. */
   public void releaseShards() {
-    shards.clear();
+    estimate.release();
   }
 
   /**
-   * The init from every shard held here, in one process (the {@link LocalRun} path): per module
-   * {@code ShardedGradientInit.init} over the shard sums in shard order, the factors written into
-   * the model, W0 moved for LoRA-GA. The shards are released.
-   *
-   * @return the init factors when the method modified W0, else null
+   * The init of one module group from every shard held here, in one process (the {@link LocalRun}
+   * path): per module {@code ShardedGradientInit.init} over the shard sums in shard order, into
+   * {@code pending} (written into the model by {@link #writeInit} once every group is done). The
+   * shards are released.
    */
-  Map<String, LoraPair> initFromShards() {
-    Map<String, List<DMatrixRMaj>> byModule = new LinkedHashMap<>();
-    for (EngineLayout.ModuleShape m : layout.modules()) {
-      List<DMatrixRMaj> list = new ArrayList<>();
-      for (int s = 0; s < cfg.initShards(); s++) {
-        Shard held = shards.get(s);
-        if (held == null)
-          throw new IllegalStateException(
-              "init shard " + s + " is not held; compute every shard first");
-        list.add(held.sums().get(m.name()));
-      }
-      byModule.put(m.name(), list);
-    }
-    initPairs = AdapterInit.apply(work.model(), byModule, cfg.initIters(), cfg);
-    shards.clear();
+  void initGroup(InitEstimate.Pass pass, InitGroups.Group g, AdapterInit.Pending pending) {
+    AdapterInit.computeGroup(work.model(), g.from(), g.to(), estimate.byModule(pass, cfg.initShards()),
+        cfg.initIters(), cfg, pending);
+    estimate.release();
+  }
+
+  /** Writes the factors of every group into the model (and moves W0 for LoRA-GA); the init pairs or null. */
+  Map<String, LoraPair> writeInit(AdapterInit.Pending pending) {
+    initPairs = AdapterInit.write(work.model(), pending, cfg);
     return initPairs;
   }
 
@@ -412,34 +430,12 @@ public final class WorkerEngine implements AutoCloseable {
    * @return F64 {@code [out,q]} (RIGHT) or {@code [in,q]} (LEFT)
    */
   public TensorBlob sketch(int shard, String module, SketchSide side, TensorBlob operand) {
-    Shard s = shards.get(shard);
-    if (s == null)
-      throw new IllegalStateException(
-          "init shard " + shard + " is not held by this worker; assign it first");
-    DMatrixRMaj g = s.sums().get(module);
-    if (g == null)
-      throw new IllegalArgumentException(
-          "no adapted module '" + module + "'; modules are " + s.sums().keySet());
-    if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
-    DMatrixRMaj x = TensorMatrices.matrix(operand);
-    int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
-    if (x.numRows != rows) {
-      throw new IllegalArgumentException(
-          side
-              + " operand for "
-              + module
-              + " ("
-              + g.numRows
-              + "x"
-              + g.numCols
-              + ") must have "
-              + rows
-              + " rows, got "
-              + operand);
-    }
-    SvdRequest request = side == SketchSide.RIGHT
-        ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
-    return TensorMatrices.f64(request.applyTo(MatrixOperator.of(g)));
+    return estimate.sketch(-1, shard, module, side, operand);
+  }
+
+  /** {@link #sketch(int, String, SketchSide, TensorBlob)} of a shard held for module group {@code group}. */
+  public TensorBlob sketch(int group, int shard, String module, SketchSide side, TensorBlob operand) {
+    return estimate.sketch(group, shard, module, side, operand);
   }
 
   /**
@@ -617,7 +613,7 @@ public final class WorkerEngine implements AutoCloseable {
 
   @Override
   public void close() {
-    shards.clear();
+    estimate.release();
     work.close();
   }
 

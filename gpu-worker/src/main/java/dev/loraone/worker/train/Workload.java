@@ -74,7 +74,15 @@ public interface Workload extends AutoCloseable {
   Input encodeEval(int[] idx);
 
   /** Gradients of the adapted base weights {@code [out,in]} for an encoded init batch, divided by its weight. */
-  InitUnit initGradients(Input batch);
+  default InitUnit initGradients(Input batch) {
+    return initGradients(batch, model().adaptedModules());
+  }
+
+  /**
+   * {@link #initGradients(Input)} of {@code modules} only (one pass of a memory-bounded estimate): only
+   * their base weights take a gradient; each one's bits are those of the all-module pass.
+   */
+  InitUnit initGradients(Input batch, List<String> modules);
 
   /** LoRA (and head) gradients of an encoded training micro-batch. */
   TrainUnit loraGradients(Input batch, long dropoutSeed);

@@ -147,7 +147,8 @@ class WorkerActorTest {
     JobJoined joined = next(coordinator, JobJoined.class, OPEN);
     assertEquals(direct.layout().toWire(), joined.layout(), "the layout, chunked through the inbox");
 
-    worker.tell(new WorkerMessage.AssignInitShard(JOB, 0, List.of(0)));
+    worker.tell(new WorkerMessage.AssignInitShard(JOB, 0, 0, List.of(0), direct.layout().modules().stream()
+        .map(m -> m.name()).toList()));
     InitShardAccumulated shard = next(coordinator, InitShardAccumulated.class, WORK);
     assertEquals(0, shard.shard());
     assertEquals(1, shard.microBatches());
@@ -157,7 +158,8 @@ class WorkerActorTest {
     DMatrixRMaj x =
         org.ejml.dense.row.RandomMatrices_DDRM.rectangle(
             direct.layout().modules().get(1).in(), 16, new Random(3));
-    worker.tell(new WorkerMessage.SketchRequest(JOB, 0, module, SketchSide.RIGHT, List.of(0), TensorMatrices.f64(x)));
+    worker.tell(
+        new WorkerMessage.SketchRequest(JOB, 0, 0, module, SketchSide.RIGHT, List.of(0), TensorMatrices.f64(x)));
     SketchReply sketch = next(coordinator, SketchReply.class, WORK);
     assertEquals(direct.sketch(0, module, SketchSide.RIGHT, TensorMatrices.f64(x)), sketch.product());
 

@@ -18,7 +18,7 @@ import java.util.Map;
 public final class JobKeys {
   private JobKeys() {}
 
-  enum Type { INT, DOUBLE, BOOLEAN, STRING, CHOICE }
+  enum Type { INT, DOUBLE, BOOLEAN, STRING, CHOICE, SIZE }
 
   /** One key: its path under {@code job}, type, default (null = unset) and constraints. */
   record Key(String path, Type type, Object defaultValue, double min, double max, List<String> choices, String doc) {
@@ -43,6 +43,9 @@ public final class JobKeys {
             if (!(v >= min && v <= max)) return "= " + show(c) + " is out of range: expected " + range();
           }
           case BOOLEAN -> c.getBoolean(path);
+          case SIZE -> {
+            if (c.getBytes(path) < 0) return "= " + show(c) + " is out of range: expected " + expected();
+          }
           case STRING -> {
             if (c.getValue(path).valueType() != ConfigValueType.STRING) return "expected a string, got " + show(c);
             if (c.getString(path).isBlank()) return "must not be blank";
@@ -52,7 +55,7 @@ public final class JobKeys {
             if (v == null || !choices.contains(v)) return "= " + show(c) + " is not one of " + choices;
           }
         }
-      } catch (ConfigException.WrongType e) {
+      } catch (ConfigException.WrongType | ConfigException.BadValue e) {
         return "expected " + expected() + ", got " + show(c);
       }
       return null;
@@ -69,6 +72,7 @@ public final class JobKeys {
         case BOOLEAN -> "true or false";
         case STRING -> "a string";
         case CHOICE -> "one of " + choices;
+        case SIZE -> "a size >= 0 in bytes, or with a unit (512m, 2g)";
       };
     }
 
@@ -132,6 +136,12 @@ public final class JobKeys {
     put(m, integer("init.q-factor", 4, 1, 64, "randomized SVD oversampling q = q-factor * r"));
     put(m, integer("init.niter", 2, 0, 64, "randomized SVD power iterations"));
     put(m, dbl("init.gamma", 0, 0, 1e12, "stable_gamma; 0 = method default (128 LoRA-One, 16 LoRA-GA)"));
+    put(m, new Key("init.memory-budget", Type.SIZE, 0L, 0, 0, List.of(), "bytes the gradient estimate's float64"
+        + " shard sums may take at once (HOCON size: 512m, 2g; 0 = unbounded): the target modules are cut, in model"
+        + " order, into groups whose sums over all init.shards (8 x out x in x shards bytes per module) fit, and the"
+        + " estimate runs one full forward/backward pass over the init batch per group, each group's SVD and init"
+        + " done and its sums released before the next; a module larger than the budget alone is a group of its"
+        + " own. The init is the same bits for any budget; time grows about with the number of groups"));
     put(m, choice("optimizer.name", "adamw", "optimizer", "adamw", "scaled-adamw", "scaled-gd"));
     put(m, dbl("optimizer.lr", 5e-4, 1e-12, 10, "learning rate"));
     put(m, dbl("optimizer.lora-plus-ratio", 1, 1e-6, 1e6, "LoRA+: lr_B = ratio * lr_A"));

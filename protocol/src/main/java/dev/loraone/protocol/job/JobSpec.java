@@ -318,6 +318,11 @@ public final class JobSpec {
     return job.getLong(JobKeys.require(key));
   }
 
+  /** A size key's value in bytes ({@code 512m}, {@code 2g} or a plain number). */
+  public long getBytes(String key) {
+    return job.getBytes(JobKeys.require(key));
+  }
+
   public double getDouble(String key) {
     return job.getDouble(JobKeys.require(key));
   }
@@ -335,14 +340,21 @@ public final class JobSpec {
     return job.getIsNull(k) ? null : job.getString(k);
   }
 
-  /** The canonical text of the full spec (defaults included), sorted; what workers receive. */
+  /**
+   * The canonical text of the full spec (defaults included), sorted; what workers receive. A size key
+   * at 0 (its "unbounded" default, e.g. {@code init.memory-budget}) is left out, so a spec that does
+   * not use it keeps the text, and the SHA-256 its checkpoints are matched by, that it had before the
+   * key existed; reading the text back gives 0 again.
+   */
   public String render() {
     Map<String, Object> flat = new java.util.TreeMap<>();
     for (JobKeys.Key k : JobKeys.ALL.values()) {
       String p = k.path();
+      if (k.type() == JobKeys.Type.SIZE && !job.getIsNull(p) && job.getBytes(p) == 0) continue;
       Object v = job.getIsNull(p) ? null : switch (k.type()) {
         case INT -> job.getLong(p); // 16 and 16.0 render alike
         case DOUBLE -> job.getDouble(p);
+        case SIZE -> job.getBytes(p); // 2g and 2147483648 render alike
         default -> job.getValue(p).unwrapped();
       };
       flat.put(p, v);

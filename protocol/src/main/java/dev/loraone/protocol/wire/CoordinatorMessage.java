@@ -254,22 +254,24 @@ public sealed interface CoordinatorMessage extends WireMessage {
    * The worker summed the full gradient of every target weight over the shard's micro-batches in
    * index order and holds it for the SVD rounds.
    */
-  record InitShardAccumulated(JobId job, WorkerId worker, int shard, int microBatches, double lossSum)
+  record InitShardAccumulated(JobId job, WorkerId worker, int group, int shard, int microBatches, double lossSum)
       implements CoordinatorMessage {
     public InitShardAccumulated {
       notNull("job", job);
       notNull("worker", worker);
+      nonNegative("group", group);
       nonNegative("shard", shard);
       nonNegative("microBatches", microBatches);
     }
   }
 
   /** One shard's product for one layer in one SVD round: {@code [m,q]} (RIGHT) or {@code [n,q]} (LEFT). */
-  record SketchReply(JobId job, WorkerId worker, int round, int shard, String layer, TensorBlob product)
+  record SketchReply(JobId job, WorkerId worker, int group, int round, int shard, String layer, TensorBlob product)
       implements CoordinatorMessage {
     public SketchReply {
       notNull("job", job);
       notNull("worker", worker);
+      nonNegative("group", group);
       nonNegative("round", round);
       nonNegative("shard", shard);
       notNull("layer", layer);

@@ -31,7 +31,7 @@ import java.util.stream.Collectors;
 public final class WireRegistry {
   /** Sent in {@code RegisterWorker}; both sides must agree. */
   public static final int PROTOCOL_VERSION =
-      3; // 2: WorkItem.Join; 3: weights and metrics in GradientsComputed/Evaluated
+      4; // 2: WorkItem.Join; 3: weights and metrics in GradientsComputed/Evaluated; 4: init module groups
 
   /** One registration: Kryo id, manifest, class. */
   public record Entry(int id, String manifest, Class<?> type) {}

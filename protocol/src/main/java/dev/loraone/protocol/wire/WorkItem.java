@@ -7,15 +7,17 @@ package dev.loraone.protocol.wire;
  */
 public sealed interface WorkItem {
   /** Sum the full gradient over one init shard's micro-batches. */
-  record InitShard(int shard) implements WorkItem {
+  record InitShard(int group, int shard) implements WorkItem {
     public InitShard {
+      WireChecks.nonNegative("group", group);
       WireChecks.nonNegative("shard", shard);
     }
   }
 
   /** One randomized-SVD product for one layer of one shard. */
-  record Sketch(int round, String layer, int shard) implements WorkItem {
+  record Sketch(int group, int round, String layer, int shard) implements WorkItem {
     public Sketch {
+      WireChecks.nonNegative("group", group);
       WireChecks.nonNegative("round", round);
       WireChecks.notNull("layer", layer);
       WireChecks.nonNegative("shard", shard);

@@ -71,11 +71,19 @@ public sealed interface WorkerMessage extends WireMessage {
     }
   }
 
-  /** Own init shard {@code shard}: sum the full gradient over {@code microBatches} in this order. */
-  record AssignInitShard(JobId job, int shard, List<Integer> microBatches) implements WorkerMessage {
+  /**
+   * Own init shard {@code shard} of module group {@code group} ({@code init.memory-budget}; 0 when the
+   * job has one): sum the full gradient of {@code modules} only over {@code microBatches} in this
+   * order, and drop the sums of any other group.
+   */
+  record AssignInitShard(JobId job, int group, int shard, List<Integer> microBatches, List<String> modules)
+      implements WorkerMessage {
     public AssignInitShard {
       notNull("job", job);
+      nonNegative("group", group);
       nonNegative("shard", shard);
+      modules = list("modules", modules);
+      for (String m : modules) notNull("module", m);
       microBatches = list("microBatches", microBatches);
       for (int i : microBatches) nonNegative("micro-batch index", i);
     }
@@ -83,12 +91,14 @@ public sealed interface WorkerMessage extends WireMessage {
 
   /**
    * One randomized-SVD round for one layer: return {@code G_s X} ({@link SketchSide#RIGHT}) or
-   * {@code G_s^T Q} ({@link SketchSide#LEFT}) for each listed shard, one {@code SketchReply} each.
+   * {@code G_s^T Q} ({@link SketchSide#LEFT}) for each listed shard, one {@code SketchReply} each;
+   * the shards are those of module group {@code group}.
    */
-  record SketchRequest(JobId job, int round, String layer, SketchSide side, List<Integer> shards, TensorBlob operand)
-      implements WorkerMessage {
+  record SketchRequest(JobId job, int group, int round, String layer, SketchSide side, List<Integer> shards,
+      TensorBlob operand) implements WorkerMessage {
     public SketchRequest {
       notNull("job", job);
+      nonNegative("group", group);
       nonNegative("round", round);
       notNull("layer", layer);
       notNull("side", side);

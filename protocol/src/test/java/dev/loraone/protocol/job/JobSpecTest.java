@@ -40,6 +40,21 @@ class JobSpecTest {
   }
 
   @Test
+  void aSizeKeyReadsUnitsRendersBytesAndIsLeftOutAtZero() throws IOException {
+    JobSpec s = JobSpec.parseFile(write("job {\n  init.memory-budget = 2g\n}\n"));
+    assertEquals(2L << 30, s.getBytes("init.memory-budget"));
+    JobSpec back = JobSpec.parseString(s.render(), "rendered");
+    assertEquals(2L << 30, back.getBytes("init.memory-budget"));
+    assertTrue(s.render().contains("2147483648"), s.render());
+    JobSpec none = JobSpec.of(Map.of("train.steps", 7));
+    assertEquals(0, none.getBytes("init.memory-budget"));
+    assertFalse(none.render().contains("memory-budget"), "0 (unbounded) leaves the spec text as before the key");
+    JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
+        () -> JobSpec.parseFile(write("job {\n  init.memory-budget = lots\n}\n")));
+    assertTrue(e.getMessage().contains("init.memory-budget"), e.getMessage());
+  }
+
+  @Test
   void mistypedKeyIsNamedWithLineAndSuggestion() throws IOException {
     JobSpec.InvalidJobException e = assertThrows(JobSpec.InvalidJobException.class,
         () -> JobSpec.parseFile(write("job {\n  lora {\n    rnak = 16\n  }\n}\n")));

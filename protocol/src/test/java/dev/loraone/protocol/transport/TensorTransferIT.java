@@ -153,7 +153,7 @@ class TensorTransferIT {
     TestProbe<WorkerMessage> target = receiver.createTestProbe();
     TensorBlob operand = randomTensor(512, 256, 3); // 512 KiB
     viaNetwork(target.ref()).tell(
-        new WorkerMessage.SketchRequest(new JobId("job-x"), 0, "layer.0.q", SketchSide.RIGHT, List.of(0), operand));
+        new WorkerMessage.SketchRequest(new JobId("job-x"), 0, 0, "layer.0.q", SketchSide.RIGHT, List.of(0), operand));
     target.expectNoMessage(Duration.ofSeconds(1));
   }
 }

@@ -235,6 +235,7 @@ class KryoSerializerTest {
   void forgedLengthsCannotForceLargeAllocations() {
     Output list = new Output(64, -1);
     attacker().writeObject(list, JOB);
+    list.writeVarInt(0, false); // group
     list.writeVarInt(0, false); // shard
     list.writeVarInt(1 << 30, true); // claims a billion micro-batch indices
     assertTrue(rejected(list.toBytes(), "W.AssignInitShard").getMessage().contains("bytes left"));

@@ -77,8 +77,8 @@ public final class WireSamples {
     adapters.put("base_model.model.layer.0.q.lora_A.weight", tensor(2, 4, 1f));
     TensorBlob bf16 = new TensorBlob(DType.BF16, new long[] {3}, new byte[] {1, 2, 3, 4, 5, 6});
 
-    m.put(WorkItem.InitShard.class, r -> new WorkItem.InitShard(2));
-    m.put(WorkItem.Sketch.class, r -> new WorkItem.Sketch(3, "layer.1.v", 1));
+    m.put(WorkItem.InitShard.class, r -> new WorkItem.InitShard(1, 2));
+    m.put(WorkItem.Sketch.class, r -> new WorkItem.Sketch(1, 3, "layer.1.v", 1));
     m.put(WorkItem.Gradients.class, r -> new WorkItem.Gradients(41, 5));
     m.put(WorkItem.Evaluation.class, r -> new WorkItem.Evaluation(40, 0));
     m.put(WorkItem.Export.class, r -> new WorkItem.Export(100));
@@ -87,8 +87,8 @@ public final class WireSamples {
     m.put(RegisterWorker.class, r -> new RegisterWorker(WORKER, WireRegistry.PROTOCOL_VERSION, "cuda:0",
         Map.of("java", "17.0.15", "engine", "PyTorch 2.7.1", "threads", "2"), endpoint.apply(r)));
     m.put(Heartbeat.class, r -> new Heartbeat(WORKER, 12));
-    m.put(InitShardAccumulated.class, r -> new InitShardAccumulated(JOB, WORKER, 1, 4, 11.5));
-    m.put(SketchReply.class, r -> new SketchReply(JOB, WORKER, 2, 1, "layer.0.q", tensor(6, 3, -1f)));
+    m.put(InitShardAccumulated.class, r -> new InitShardAccumulated(JOB, WORKER, 2, 1, 4, 11.5));
+    m.put(SketchReply.class, r -> new SketchReply(JOB, WORKER, 1, 2, 1, "layer.0.q", tensor(6, 3, -1f)));
     m.put(
         GradientsComputed.class,
         r ->
@@ -114,12 +114,13 @@ public final class WireSamples {
                 JOB,
                 dev.loraone.protocol.job.JobSpec.of(Map.of("train.steps", 10)),
                 "cd".repeat(32)));
-    m.put(AssignInitShard.class, r -> new AssignInitShard(JOB, 1, List.of(4, 5, 6, 7)));
+    m.put(AssignInitShard.class,
+        r -> new AssignInitShard(JOB, 2, 1, List.of(4, 5, 6, 7), List.of("layer.0.q", "layer.0.v")));
     m.put(
         SketchRequest.class,
         r ->
             new SketchRequest(
-                JOB, 1, "layer.0.q", SketchSide.LEFT, List.of(0, 2), tensor(6, 3, 2f)));
+                JOB, 2, 1, "layer.0.q", SketchSide.LEFT, List.of(0, 2), tensor(6, 3, 2f)));
     m.put(AdapterVersion.class, r -> new AdapterVersion(JOB, 41, Map.of("a", bf16, "b", tensor(1, 1, 3f))));
     m.put(ComputeGradients.class, r -> new ComputeGradients(JOB, 41, 5));
     m.put(Evaluate.class, r -> new Evaluate(JOB, 40, 3));

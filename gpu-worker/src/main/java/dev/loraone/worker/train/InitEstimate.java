@@ -1,0 +1,149 @@
+package dev.loraone.worker.train;
+
+import dev.loraone.core.init.InitGroups;
+import dev.loraone.core.svd.MatrixOperator;
+import dev.loraone.core.svd.SvdRequest;
+import dev.loraone.protocol.tensor.DType;
+import dev.loraone.protocol.tensor.TensorBlob;
+import dev.loraone.protocol.tensor.TensorMatrices;
+import dev.loraone.protocol.wire.SketchSide;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The init shard sums one engine holds, one module group at a time ({@code init.memory-budget},
+ * {@link InitGroups}): computing a shard of group g drops the sums of any other group, so a worker
+ * never holds more than the current group's.
+ *
+ * <pre>
+ *   G_s[m] = sum_{i in shard s, in order} dL_i/dW_m / w_i      m in the pass's modules   [out,in] double
+ *   sketch RIGHT: G_s[m] X  X:[in,q] -> [out,q]      LEFT: G_s[m]^T Q  Q:[out,q] -> [in,q]   (F64)
+ * </pre>
+ * A module's sum takes the same micro-batches in the same order in any pass, and the kept weights'
+ * gradients are the same bits whichever other weights take one, so the sums do not depend on the
+ * grouping.
+ */
+final class InitEstimate {
+  /** One pass of the estimate: group {@code group}'s modules, in model order. */
+  record Pass(int group, List<String> modules) {
+    Pass {
+      modules = List.copyOf(modules);
+    }
+  }
+
+  private record Shard(int group, int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
+
+  private final Map<Integer, Shard> shards = new TreeMap<>();
+
+  /** The groups of a layout's modules under {@code budget} bytes for {@code shardCount} shards. */
+  static List<InitGroups.Group> groups(List<EngineLayout.ModuleShape> modules, int shardCount, long budget) {
+    List<int[]> shapes = new ArrayList<>();
+    for (EngineLayout.ModuleShape m : modules) shapes.add(new int[] {m.out(), m.in()});
+    return InitGroups.plan(shapes, shardCount, budget);
+  }
+
+  /** The pass of group {@code g}. */
+  static Pass pass(List<EngineLayout.ModuleShape> modules, InitGroups.Group g) {
+    List<String> names = new ArrayList<>();
+    for (int i = g.from(); i < g.to(); i++) names.add(modules.get(i).name());
+    return new Pass(g.index(), names);
+  }
+
+  /** The loss sum of shard {@code shard} if it is held for this pass and micro-batches, else null. */
+  Double held(Pass pass, int shard, int[] microBatches) {
+    Shard s = shards.get(shard);
+    return s != null && s.group() == pass.group() && Arrays.equals(s.microBatches(), microBatches)
+        ? s.lossSum() : null;
+  }
+
+  /** Sums the pass's module gradients of {@code inputs} in order, as shard {@code shard}; drops other groups. */
+  double compute(Workload work, Pass pass, int shard, int[] microBatches, List<EngineLayout.ModuleShape> shapes,
+      List<Workload.Input> inputs) {
+    shards.values().removeIf(s -> s.group() != pass.group());
+    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
+    for (EngineLayout.ModuleShape m : shapes) {
+      if (pass.modules().contains(m.name())) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
+    }
+    if (sums.size() != pass.modules().size()) {
+      throw new IllegalArgumentException("init pass of group " + pass.group() + " names modules " + pass.modules()
+          + " that are not all adapted here");
+    }
+    double loss = 0;
+    for (Workload.Input in : inputs) {
+      Workload.InitUnit g = work.initGradients(in, pass.modules());
+      for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
+        double[] sum = sums.get(e.getKey()).data;
+        float[] v = e.getValue();
+        for (int j = 0; j < v.length; j++) sum[j] += v[j]; // GradientShards' arithmetic
+      }
+      loss += g.loss();
+    }
+    shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, sums));
+    return loss;
+  }
+
+  boolean holds(int shard) {
+    return shards.containsKey(shard);
+  }
+
+  /** The group whose sums are held, or -1. */
+  int heldGroup() {
+    return shards.isEmpty() ? -1 : shards.values().iterator().next().group();
+  }
+
+  void release() {
+    shards.clear();
+  }
+
+  /** Per module of the pass, its sums of shards {@code 0..count-1} in shard order; throws if one is missing. */
+  Map<String, List<DMatrixRMaj>> byModule(Pass pass, int count) {
+    Map<String, List<DMatrixRMaj>> out = new LinkedHashMap<>();
+    for (String m : pass.modules()) {
+      List<DMatrixRMaj> list = new ArrayList<>();
+      for (int s = 0; s < count; s++) {
+        Shard held = shards.get(s);
+        if (held == null || held.group() != pass.group()) {
+          throw new IllegalStateException("init shard " + s + " of group " + pass.group()
+              + " is not held; compute every shard first");
+        }
+        list.add(held.sums().get(m));
+      }
+      out.put(m, list);
+    }
+    return out;
+  }
+
+  /**
+   * One shard's product for one randomized-SVD round: exactly
+   * {@code SvdRequest.applyTo(MatrixOperator.of(G_s))}, as the single-process init computes it.
+   *
+   * @param group the group the request is for; -1 for whichever is held
+   */
+  TensorBlob sketch(int group, int shard, String module, SketchSide side, TensorBlob operand) {
+    Shard s = shards.get(shard);
+    if (s == null || (group >= 0 && s.group() != group)) {
+      throw new IllegalStateException("init shard " + shard + (group >= 0 ? " of group " + group : "")
+          + " is not held by this worker; assign it first");
+    }
+    DMatrixRMaj g = s.sums().get(module);
+    if (g == null) {
+      throw new IllegalArgumentException("no adapted module '" + module + "' in the held group " + s.group()
+          + "; its modules are " + s.sums().keySet());
+    }
+    if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
+    DMatrixRMaj x = TensorMatrices.matrix(operand);
+    int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
+    if (x.numRows != rows) {
+      throw new IllegalArgumentException(side + " operand for " + module + " (" + g.numRows + "x" + g.numCols
+          + ") must have " + rows + " rows, got " + operand);
+    }
+    SvdRequest request = side == SketchSide.RIGHT
+        ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
+    return TensorMatrices.f64(request.applyTo(MatrixOperator.of(g)));
+  }
+}
