@@ -50,14 +50,21 @@ final class ExportCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The Llama branch: {@code --model} is a Llama-family folder; writes model.onnx + tokenizer.json + config.json. */
+  /**
+   * The Llama branch: {@code --model} is a Llama-family folder; writes model.onnx (with its KV cache) and the
+   * tokenizer, config and generation files a decoder reads.
+   */
   private int exportLlama() throws Exception {
     Path dir = out != null ? out : adapter.toAbsolutePath().getParent().resolve("model");
     try (LlamaStepper loaded = LlamaArtifacts.load(Path.of(model), PeftAdapter.read(adapter))) {
       OnnxExport e = LlamaArtifacts.writeOnnx(loaded.model(), Path.of(model), dir);
-      System.out.printf("wrote %s (%.1f MB%s), %s and %s%n", e.model(), e.modelBytes() / 1e6,
-          e.externalData().map(p -> " + " + p).orElse(""), dir.resolve(Artifacts.TOKENIZER_FILE),
-          dir.resolve(LlamaArtifacts.CONFIG_FILE));
+      List<String> beside;
+      try (var files = java.nio.file.Files.list(dir)) {
+        beside = files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".json")).sorted().toList();
+      }
+      System.out.printf("wrote %s (%.1f MB%s) with %s beside it in %s; decode with: loraone generate --onnx %s%n",
+          e.model(), e.modelBytes() / 1e6, e.externalData().map(p -> " + " + p).orElse(""),
+          String.join(", ", beside), dir, dir);
     }
     return 0;
   }
