@@ -170,8 +170,8 @@ public final class JobKeys {
         + " model's unit sentence embedding of its label text (or task.labels description) x head.temperature,"
         + " bias 0, so step 0 is zero-shot; random: normal(0, 0.02); warmup: random, then head.warmup-steps"
         + " (default 50) head-only steps. Default labels, by measurement (MiniLM, wordnet-supersense, 100 steps"
-        + " of 16, seeds 0 and 1): zero-shot accuracy 0.38-0.40 at step 0 (chance 0.04), final 0.69-0.70 with"
-        + " lora-one and with lora, against 0.50-0.54 random and 0.61-0.64 warmup. Needs a model with a pooling"
+        + " of 16, seeds 0-2): zero-shot accuracy 0.38-0.40 at step 0 (chance 0.04), final 0.66-0.70 with"
+        + " lora-one and with lora, against 0.47-0.54 random and 0.59-0.64 warmup. Needs a model with a pooling"
         + " convention (a folder: 1_Pooling/config.json)",
         "labels", "random", "warmup"));
     put(m, dbl("head.temperature", 20, 1e-3, 1e4, "head.init = labels: logits ~ temperature x cosine(text, label)"));
