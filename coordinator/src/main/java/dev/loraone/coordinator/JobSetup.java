@@ -98,7 +98,7 @@ record JobSetup(
                     Math.min(spec.getInt("optimizer.warmup"), steps),
                     steps));
     return new JobSetup(
-        sha256(spec.render()),
+        sha256(spec.renderIdentity()), // a checkpoint resumes under another memory budget etc.
         method,
         init,
         params.gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA),

@@ -21,6 +21,14 @@ public final class JobKeys {
   enum Type { INT, DOUBLE, BOOLEAN, STRING, CHOICE, SIZE }
 
   /** One key: its path under {@code job}, type, default (null = unset) and constraints. */
+  /**
+   * Keys that change how a job runs but not one bit of its adapter: left out of the identity a checkpoint
+   * records ({@link JobSpec#renderIdentity()}), so a job resumes after any of them changed.
+   */
+  public static final java.util.Set<String> SAME_RESULT = java.util.Set.of("init.memory-budget",
+      "train.activation-checkpointing", "checkpoint.every", "eval.every", "workers.min", "workers.wait-seconds",
+      "workers.fail-on-join-error", "export.onnx");
+
   record Key(String path, Type type, Object defaultValue, double min, double max, List<String> choices, String doc) {
     /** Null if the value is acceptable, else what is wrong and what was expected. */
     String check(Config c) {

@@ -347,9 +347,24 @@ public final class JobSpec {
    * key existed; reading the text back gives 0 again.
    */
   public String render() {
+    return render(java.util.Set.of());
+  }
+
+  /**
+   * What identifies the job's results: {@link #render()} without the keys that change how it runs but not
+   * one bit of what it computes ({@link JobKeys#SAME_RESULT}: memory and time trade-offs, checkpoint and
+   * evaluation cadence, worker waiting). A checkpoint of this text resumes under any of their values, e.g.
+   * with activation checkpointing turned on after running out of memory.
+   */
+  public String renderIdentity() {
+    return render(JobKeys.SAME_RESULT);
+  }
+
+  private String render(java.util.Set<String> leaveOut) {
     Map<String, Object> flat = new java.util.TreeMap<>();
     for (JobKeys.Key k : JobKeys.ALL.values()) {
       String p = k.path();
+      if (leaveOut.contains(p)) continue;
       if (k.type() == JobKeys.Type.SIZE && !job.getIsNull(p) && job.getBytes(p) == 0) continue;
       Object v = job.getIsNull(p) ? null : switch (k.type()) {
         case INT -> job.getLong(p); // 16 and 16.0 render alike

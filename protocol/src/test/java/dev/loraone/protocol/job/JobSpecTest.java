@@ -161,4 +161,16 @@ class JobSpecTest {
             () -> JobSpec.parseString("job.task.type = regression", "inline"));
     assertTrue(e.getMessage().contains("'job.task.type'") && e.getMessage().contains("causal-lm"), e.getMessage());
   }
+
+  /** A checkpoint's identity ignores how a job runs (memory, cadence, waiting) and not what it computes. */
+  @Test
+  void theIdentityOfAJobLeavesOutKeysThatChangeNoBitOfItsResult() throws IOException {
+    JobSpec base = JobSpec.parseString("job { lora.rank = 4 }", "inline");
+    JobSpec runsOtherwise = JobSpec.parseString("job { lora.rank = 4, init.memory-budget = 2g, checkpoint.every = 3,"
+        + " train.activation-checkpointing = true, eval.every = 7, workers.min = 2, export.onnx = false }", "inline");
+    assertEquals(base.renderIdentity(), runsOtherwise.renderIdentity());
+    assertTrue(!base.render().equals(runsOtherwise.render()), "the spec text still carries them to the workers");
+    assertTrue(!base.renderIdentity().equals(JobSpec.parseString("job { lora.rank = 8 }", "inline").renderIdentity()));
+    assertTrue(JobKeys.ALL.keySet().containsAll(JobKeys.SAME_RESULT), "every such key is a job key");
+  }
 }
