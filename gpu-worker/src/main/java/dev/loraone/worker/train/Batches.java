@@ -3,9 +3,7 @@ package dev.loraone.worker.train;
 import dev.loraone.data.Example;
 import dev.loraone.data.TextTokenizer;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Tokenises examples into micro-batches on demand: the one way both the single-process
@@ -19,20 +17,6 @@ final class Batches {
   Batches(TextTokenizer tok, TaskData task) {
     this.tok = tok;
     this.task = task;
-  }
-
-  /**
-   * {@code metrics} plus a micro-batch's padding as sums the coordinator adds up like any metric:
-   * {@code positions} (attended tokens) and {@code slots} (rows x padded length), so a step reports
-   * {@code padding = 1 - positions / slots} ({@code TaskMetrics.summarise}).
-   */
-  static Map<String, Double> padding(long[] attentionMask, Map<String, Double> metrics) {
-    long real = 0;
-    for (long m : attentionMask) real += m;
-    Map<String, Double> out = new LinkedHashMap<>(metrics);
-    out.put("positions", (double) real);
-    out.put("slots", (double) attentionMask.length);
-    return out;
   }
 
   /** Training examples {@code exampleIdx}, as micro-batch {@code index}. */

@@ -241,7 +241,8 @@ final class CausalLmWorkload implements Workload {
   public TrainUnit loraGradients(Input batch, long dropoutSeed) {
     CausalLmBatch b = single(batch);
     LlamaStepper.LoraGradients g = stepper.loraGradients(b, dropoutSeed);
-    Map<String, Double> metrics = Batches.padding(b.attentionMask(), Map.of("tokens", (double) g.tokens()));
+    Map<String, Double> metrics =
+        Workload.TrainUnit.withPadding(b.attentionMask(), Map.of("tokens", (double) g.tokens()));
     return new TrainUnit(g.lossSum(), g.tokens(), b.batchSize(), metrics, g.adapters(), Map.of());
   }
 

@@ -158,7 +158,7 @@ final class ClassificationWorkload implements Workload {
   @Override
   public TrainUnit loraGradients(Input batch, long dropoutSeed) {
     BertStepper.LoraGradients g = stepper.loraGradients(tokens(batch), dropoutSeed);
-    Map<String, Double> metrics = Batches.padding(tokens(batch).tokens().attentionMask(),
+    Map<String, Double> metrics = Workload.TrainUnit.withPadding(tokens(batch).tokens().attentionMask(),
         Map.of("correct", (double) g.correct()));
     return new TrainUnit(g.loss(), 1, g.examples(), metrics, g.adapters(), g.head());
   }

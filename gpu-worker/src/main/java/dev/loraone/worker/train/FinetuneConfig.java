@@ -208,155 +208,29 @@ public record FinetuneConfig(
   }
 
   /** A config without a head warm-up (the signature before {@code headWarmup} existed). */
-  public FinetuneConfig(
-      String model,
-      String task,
-      Path evalFile,
-      String init,
-      String optimizer,
-      int rank,
-      double alpha,
-      boolean rslora,
-      String targets,
-      double dropout,
-      double lr,
-      double loraPlusRatio,
-      double weightDecay,
-      double lambda,
-      String schedule,
-      int warmup,
-      double maxGradNorm,
-      int steps,
-      int batch,
-      int microBatch,
-      int initBatch,
-      int initIters,
-      double gamma,
-      int maxLength,
-      int maxPerClass,
-      int evalExamples,
-      int evalEvery,
-      long seed,
-      OnBadRecord onBadRecord,
-      int initShards,
-      String initMode,
-      int qFactor,
-      int niter) {
-    this(
-        model,
-        task,
-        evalFile,
-        init,
-        optimizer,
-        rank,
-        alpha,
-        rslora,
-        targets,
-        dropout,
-        lr,
-        loraPlusRatio,
-        weightDecay,
-        lambda,
-        schedule,
-        warmup,
-        maxGradNorm,
-        steps,
-        batch,
-        microBatch,
-        initBatch,
-        initIters,
-        gamma,
-        maxLength,
-        maxPerClass,
-        evalExamples,
-        evalEvery,
-        seed,
-        onBadRecord,
-        initShards,
-        initMode,
-        qFactor,
-        niter,
-        0,
-        Double.NaN,
-        "auto",
-        DEFAULT_SCALE,
-        null,
-        DEFAULT_HEAD_INIT,
-        DEFAULT_TEMPERATURE,
-        null,
-        false,
-        false,
-        0);
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
+      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
+      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
+      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
+      int evalEvery, long seed, OnBadRecord onBadRecord, int initShards, String initMode, int qFactor, int niter) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
+        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode, qFactor, niter, 0,
+        Double.NaN, "auto", DEFAULT_SCALE, null, DEFAULT_HEAD_INIT, DEFAULT_TEMPERATURE, null, false, false, 0);
   }
 
   /**
    * A config with the init gradient in one shard, randomized SVD at the defaults (q = 4r, niter =
    * 2).
    */
-  public FinetuneConfig(
-      String model,
-      String task,
-      Path evalFile,
-      String init,
-      String optimizer,
-      int rank,
-      double alpha,
-      boolean rslora,
-      String targets,
-      double dropout,
-      double lr,
-      double loraPlusRatio,
-      double weightDecay,
-      double lambda,
-      String schedule,
-      int warmup,
-      double maxGradNorm,
-      int steps,
-      int batch,
-      int microBatch,
-      int initBatch,
-      int initIters,
-      double gamma,
-      int maxLength,
-      int maxPerClass,
-      int evalExamples,
-      int evalEvery,
-      long seed,
-      OnBadRecord onBadRecord) {
-    this(
-        model,
-        task,
-        evalFile,
-        init,
-        optimizer,
-        rank,
-        alpha,
-        rslora,
-        targets,
-        dropout,
-        lr,
-        loraPlusRatio,
-        weightDecay,
-        lambda,
-        schedule,
-        warmup,
-        maxGradNorm,
-        steps,
-        batch,
-        microBatch,
-        initBatch,
-        initIters,
-        gamma,
-        maxLength,
-        maxPerClass,
-        evalExamples,
-        evalEvery,
-        seed,
-        onBadRecord,
-        1,
-        InitMethod.of(init).defaultMode(),
-        4,
-        2);
+  public FinetuneConfig(String model, String task, Path evalFile, String init, String optimizer, int rank,
+      double alpha, boolean rslora, String targets, double dropout, double lr, double loraPlusRatio,
+      double weightDecay, double lambda, String schedule, int warmup, double maxGradNorm, int steps, int batch,
+      int microBatch, int initBatch, int initIters, double gamma, int maxLength, int maxPerClass, int evalExamples,
+      int evalEvery, long seed, OnBadRecord onBadRecord) {
+    this(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr, loraPlusRatio,
+        weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch, initIters, gamma,
+        maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, 1, InitMethod.of(init).defaultMode(), 4, 2);
   }
 
   /** The init settings of lora-core's {@link ShardedGradientInit}. */
@@ -436,13 +310,19 @@ public record FinetuneConfig(
     }
   }
 
+  /** This config with the components the public withers change; everything else as it is. */
+  private FinetuneConfig with(int headWarmup, double headWarmupLr, String taskType, String headInit,
+      double headTemperature, Path labels, boolean activationCheckpointing, long initMemoryBudget) {
+    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
+        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
+        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
+        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
+        activationCheckpointing, bucketByLength, initMemoryBudget);
+  }
+
   /** This config with {@code steps} head-only warm-up steps at {@code lr} (NaN: the main lr) before the init. */
   public FinetuneConfig withHeadWarmup(int steps, double lr) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, this.lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, this.steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, steps, lr, taskType, scale, corpus, headInit, headTemperature, labels, activationCheckpointing,
-        bucketByLength, initMemoryBudget);
+    return with(steps, lr, taskType, headInit, headTemperature, labels, activationCheckpointing, initMemoryBudget);
   }
 
   /** The head warm-up's learning rate: {@code headWarmupLr}, or {@code lr} when NaN. */
@@ -457,20 +337,13 @@ public record FinetuneConfig(
 
   /** This config training {@code taskType} ({@code auto | classification | causal-lm | embedding}). */
   public FinetuneConfig withTaskType(String taskType) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
-        activationCheckpointing, bucketByLength, initMemoryBudget);
+    return with(headWarmup, headWarmupLr, taskType, headInit, headTemperature, labels, activationCheckpointing,
+        initMemoryBudget);
   }
 
   /** This config with {@code train.activation-checkpointing} on or off (the same adapter bits either way). */
   public FinetuneConfig withActivationCheckpointing(boolean on) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels, on,
-        bucketByLength, initMemoryBudget);
+    return with(headWarmup, headWarmupLr, taskType, headInit, headTemperature, labels, on, initMemoryBudget);
   }
 
   /**
@@ -478,20 +351,14 @@ public record FinetuneConfig(
    * heads at {@code temperature}, described by {@code labels} (null: the label texts).
    */
   public FinetuneConfig withHeadInit(String headInit, double temperature, Path labels) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, temperature, labels,
-        activationCheckpointing, bucketByLength, initMemoryBudget);
+    return with(headWarmup, headWarmupLr, taskType, headInit, temperature, labels, activationCheckpointing,
+        initMemoryBudget);
   }
 
   /** This config with {@code init.memory-budget} = {@code bytes} (0: unbounded; the same init bits either way). */
   public FinetuneConfig withInitMemoryBudget(long bytes) {
-    return new FinetuneConfig(model, task, evalFile, init, optimizer, rank, alpha, rslora, targets, dropout, lr,
-        loraPlusRatio, weightDecay, lambda, schedule, warmup, maxGradNorm, steps, batch, microBatch, initBatch,
-        initIters, gamma, maxLength, maxPerClass, evalExamples, evalEvery, seed, onBadRecord, initShards, initMode,
-        qFactor, niter, headWarmup, headWarmupLr, taskType, scale, corpus, headInit, headTemperature, labels,
-        activationCheckpointing, bucketByLength, bytes);
+    return with(headWarmup, headWarmupLr, taskType, headInit, headTemperature, labels, activationCheckpointing,
+        bytes);
   }
 
   /** Whether the classification head starts from label embeddings ({@code head.init = labels}). */

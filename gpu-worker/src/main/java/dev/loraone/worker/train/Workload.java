@@ -115,7 +115,22 @@ public interface Workload extends AutoCloseable {
       int examples,
       Map<String, Double> metrics,
       Map<String, float[][]> adapters,
-      Map<String, float[]> head) {}
+      Map<String, float[]> head) {
+
+    /**
+     * {@code metrics} plus a micro-batch's padding as sums the coordinator adds up like any metric:
+     * {@code positions} (attended tokens of {@code attentionMask}) and {@code slots} (rows x padded length),
+     * so a step reports {@code padding = 1 - positions / slots} ({@code TaskMetrics.summarise}).
+     */
+    static Map<String, Double> withPadding(long[] attentionMask, Map<String, Double> metrics) {
+      long real = 0;
+      for (long m : attentionMask) real += m;
+      Map<String, Double> out = new java.util.LinkedHashMap<>(metrics);
+      out.put("positions", (double) real);
+      out.put("slots", (double) attentionMask.length);
+      return out;
+    }
+  }
 
   /** Summed loss over {@code weight} loss items and metric sums of evaluation examples. */
   record EvalUnit(double lossSum, double weight, int examples, Map<String, Double> sums) {}

@@ -152,7 +152,8 @@ class WorkerEngineTest {
       BertStepper.LoraGradients want = ref.stepper.loraGradients(batch, DropoutSeeds.of(SEED, g));
       assertEquals(want.loss(), got.lossSum(), "micro-batch " + g + " loss term: the mean loss");
       assertEquals(1.0, got.weight(), "a classifier's micro-batch weighs 1");
-      assertEquals(Batches.padding(batch.tokens().attentionMask(), Map.of("correct", (double) want.correct())),
+      assertEquals(
+          Workload.TrainUnit.withPadding(batch.tokens().attentionMask(), Map.of("correct", (double) want.correct())),
           got.metrics(), "correct predictions, attended positions and padded slots");
       assertEquals(want.examples(), got.examples());
       assertEquals(values.keySet(), got.grads().keySet(), "gradients use the adapters' keys");
