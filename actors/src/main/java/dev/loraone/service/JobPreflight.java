@@ -7,6 +7,7 @@ import dev.loraone.worker.train.EmbeddingTask;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.TaskData;
 import dev.loraone.worker.weights.LlamaCheckpoint;
+import dev.loraone.worker.weights.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -22,6 +23,8 @@ import java.util.List;
  * <pre>
  *   job.model   a built-in name, or an HF folder whose config.json has a supported model_type (ModelFamily.detect);
  *               a Llama-family folder also every config.json key and its weight files (LlamaCheckpoint.checkFolder)
+ *   job.train.max-length  within a Llama-family model's max_position_embeddings and its sliding_window (Mistral;
+ *               Qwen2 with use_sliding_window), which this engine does not implement: a longer sequence is refused
  *   job.task    classification (BERT): wordnet-supersense | wordnet-supersense-all | a file
  *               embedding (BERT): wordnet-gloss-retrieval | a file
  *               causal LM (Llama): a file (no built-in task)
@@ -51,7 +54,8 @@ final class JobPreflight {
     }
     if (family == ModelFamily.LLAMA) {
       try {
-        LlamaCheckpoint.checkFolder(Path.of(model)); // rope_scaling, biases, pickles: refused now, not on a worker
+        // rope_scaling, biases, pickles: refused now, not on a worker
+        out.addAll(lengthProblems(spec, LlamaCheckpoint.checkFolder(Path.of(model))));
       } catch (IllegalArgumentException | IOException e) {
         out.add("'job.model' = \"" + model + "\": " + e.getMessage());
       }
@@ -90,6 +94,27 @@ final class JobPreflight {
       }
     }
     return out.stream().map(p -> spec.source() + ": " + p).toList();
+  }
+
+  /**
+   * A sequence of {@code train.max-length} tokens must fit the model's positions and, where the config
+   * sets a sliding window, the window: attention within it is exact, beyond it the engine would compute
+   * full attention where the model was trained with a window.
+   */
+  static List<String> lengthProblems(JobSpec spec, LlamaConfig config) {
+    int length = spec.getInt("train.max-length");
+    String model = spec.getString("model");
+    List<String> out = new ArrayList<>();
+    if (length > config.maxPositions()) {
+      out.add("'job.train.max-length' = " + length + " exceeds config.json 'max_position_embeddings' = "
+          + config.maxPositions() + " of " + model + ": expected train.max-length <= " + config.maxPositions());
+    }
+    if (config.slidingWindow() > 0 && length > config.slidingWindow()) {
+      out.add("'job.train.max-length' = " + length + " exceeds config.json 'sliding_window' = "
+          + config.slidingWindow() + " of " + model + ", and sliding-window attention is not implemented:"
+          + " expected train.max-length <= " + config.slidingWindow());
+    }
+    return out;
   }
 
   /** The built-in tasks of a task type. */

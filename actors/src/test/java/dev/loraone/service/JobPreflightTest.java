@@ -48,6 +48,25 @@ class JobPreflightTest {
         p::toString);
   }
 
+  @Test
+  void aSequenceLongerThanMistralsSlidingWindowOrThePositionsIsRefusedNamingTheKey() throws Exception {
+    Path task = Files.writeString(dir.resolve("task.jsonl"), "{\"prompt\": \"w3\", \"completion\": \"w4\"}\n");
+    Path mistral = dir.resolve("mistral");
+    LlamaFixture.write(mistral, Spec.mistral(false), 1, DType.BF16, true);
+    Map<String, Object> within = Map.of("model", mistral.toString(), "task", task.toString(),
+        "train.max-length", LlamaFixture.MISTRAL_WINDOW);
+    assertEquals(List.of(), JobPreflight.problems(JobSpec.of(within)));
+    List<String> p = JobPreflight.problems(JobSpec.of(Map.of("model", mistral.toString(), "task", task.toString(),
+        "train.max-length", LlamaFixture.MISTRAL_WINDOW + 1)));
+    assertEquals(1, p.size(), p::toString);
+    assertTrue(p.get(0).contains("'job.train.max-length' = 33") && p.get(0).contains("'sliding_window' = 32")
+        && p.get(0).contains("<= 32"), p.get(0));
+    p = JobPreflight.problems(JobSpec.of(Map.of("model", mistral.toString(), "task", task.toString(),
+        "train.max-length", 65)));
+    assertEquals(2, p.size(), p::toString);
+    assertTrue(p.get(0).contains("'max_position_embeddings' = 64"), p.get(0));
+  }
+
   private static JobSpec job(Path model, Path task) {
     return JobSpec.of(Map.of("model", model.toString(), "task", task.toString()));
   }

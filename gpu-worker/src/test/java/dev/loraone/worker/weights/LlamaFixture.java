@@ -25,6 +25,8 @@ public final class LlamaFixture {
   private static final ObjectMapper JSON = new ObjectMapper();
   public static final int BOS = 1;
   public static final int EOS = 2;
+  /** The {@code sliding_window} of {@link Spec#mistral}. */
+  public static final int MISTRAL_WINDOW = 32;
 
   private LlamaFixture() {}
 
@@ -71,6 +73,14 @@ public final class LlamaFixture {
       return new Spec(50, 32, 64, 2, 4, 2, 1e-6, 500.0, tied, "qwen2", Rope.NONE);
     }
 
+    /**
+     * {@link #tiny} as Mistral writes its config ({@code MistralForCausalLM}, no bias keys), with a
+     * {@code sliding_window} of 32 positions: half the fixture's {@code max_position_embeddings}.
+     */
+    public static Spec mistral(boolean tied) {
+      return new Spec(50, 32, 64, 2, 4, 2, 1e-5, 10000.0, tied, "mistral", Rope.NONE);
+    }
+
     /** This spec with another {@code rope_scaling}. */
     public Spec withRope(Rope r) {
       return new Spec(vocab, hidden, inter, layers, heads, kvHeads, eps, theta, tied, modelType, r);
@@ -81,7 +91,11 @@ public final class LlamaFixture {
   public static ObjectNode config(Spec s) {
     ObjectNode c = JSON.createObjectNode();
     boolean qwen2 = s.qkvBias();
-    c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+    c.putArray("architectures").add(switch (s.modelType()) {
+      case "qwen2" -> "Qwen2ForCausalLM";
+      case "mistral" -> "MistralForCausalLM";
+      default -> "LlamaForCausalLM";
+    });
     c.put("model_type", s.modelType());
     c.put("vocab_size", s.vocab());
     c.put("hidden_size", s.hidden());
@@ -107,6 +121,8 @@ public final class LlamaFixture {
       c.put("use_sliding_window", false);
       c.put("sliding_window", 4);
       c.put("max_window_layers", 1);
+    } else if (s.modelType().equals("mistral")) {
+      c.put("sliding_window", MISTRAL_WINDOW);
     } else {
       c.put("attention_bias", false);
       c.put("mlp_bias", false);
@@ -296,6 +312,34 @@ public final class LlamaFixture {
     c.put("bos_token", "<s>");
     c.put("eos_token", "</s>");
     c.put("chat_template", CHAT_TEMPLATE);
+    Files.writeString(dir.resolve("tokenizer_config.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
+  }
+
+  /**
+   * A chat template in the shape of Qwen2's ChatML one over the fixture's vocabulary: no BOS, each turn
+   * {@code w7} (im_start), a role word ({@code w3} system, {@code w4} user, {@code w5} assistant), the
+   * content and {@code </s>} (im_end, which is also EOS); a default system turn when the chat has none.
+   */
+  public static final String QWEN2_CHAT_TEMPLATE = "{%- for message in messages %}"
+      + "{%- if loop.first and messages[0]['role'] != 'system' %}{{- ' w7 w3 w6 </s>' }}{%- endif %}"
+      + "{{- ' w7 ' + ('w3' if message['role'] == 'system' else ('w4' if message['role'] == 'user' else 'w5'))"
+      + " + ' ' + message['content'] + ' </s>' }}"
+      + "{%- endfor %}{%- if add_generation_prompt %}{{- ' w7 w5' }}{%- endif %}";
+
+  /**
+   * Writes a tokenizer_config.json as Qwen2's: {@code bos_token} null (no BOS is added, although
+   * config.json names a {@code bos_token_id}), {@code add_bos_token} false, EOS {@code </s>} and
+   * {@link #QWEN2_CHAT_TEMPLATE}.
+   */
+  public static void writeQwen2TokenizerConfig(Path dir) throws IOException {
+    ObjectNode c = JSON.createObjectNode();
+    c.put("tokenizer_class", "Qwen2Tokenizer");
+    c.put("add_bos_token", false);
+    c.putNull("bos_token");
+    c.put("eos_token", "</s>");
+    c.put("pad_token", "</s>");
+    c.put("chat_template", QWEN2_CHAT_TEMPLATE);
     Files.writeString(dir.resolve("tokenizer_config.json"),
         JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
   }
