@@ -158,7 +158,8 @@ class KubernetesManifestsTest {
         List<String> secrets = new ArrayList<>();
         c.path("env").forEach(e -> {
           if (e.path("name").asText().equals("LORAONE_TOKEN"))
-            secrets.add(e.at("/valueFrom/secretKeyRef/name").asText() + "/" + e.at("/valueFrom/secretKeyRef/key").asText());
+            secrets.add(e.at("/valueFrom/secretKeyRef/name").asText() + "/"
+                + e.at("/valueFrom/secretKeyRef/key").asText());
         });
         assertEquals(List.of("loraone-token/token"), secrets, name(w) + ": the token comes from the Secret");
       }
@@ -183,7 +184,9 @@ class KubernetesManifestsTest {
           .findFirst().orElseThrow(() -> new AssertionError("no Role " + binding.at("/roleRef/name")));
       Set<String> verbs = new HashSet<>();
       for (JsonNode rule : role.path("rules")) {
-        if (rule.path("resources").toString().contains("\"pods\"")) rule.path("verbs").forEach(v -> verbs.add(v.asText()));
+        if (rule.path("resources").toString().contains("\"pods\"")) {
+          rule.path("verbs").forEach(v -> verbs.add(v.asText()));
+        }
       }
       assertTrue(verbs.containsAll(List.of("get", "list", "watch")), name(role) + ": " + verbs);
     }
@@ -206,7 +209,9 @@ class KubernetesManifestsTest {
   }
 
   private static int containerPort(JsonNode container, String name) {
-    for (JsonNode p : container.path("ports")) if (p.path("name").asText().equals(name)) return p.path("containerPort").asInt();
+    for (JsonNode p : container.path("ports")) {
+      if (p.path("name").asText().equals(name)) return p.path("containerPort").asInt();
+    }
     throw new AssertionError("no container port named " + name + " in " + container.path("ports"));
   }
 
