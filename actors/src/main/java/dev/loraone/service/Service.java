@@ -208,7 +208,8 @@ public final class Service implements AutoCloseable {
       binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
       org.apache.pekko.actor.ActorSystem classic = org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system);
       HttpReadiness.set(classic, true);
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "loraone-http-unready", () -> {
+      // not ready from the first moment of a shutdown, while the running jobs checkpoint
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-unready", () -> {
         HttpReadiness.set(classic, false);
         return CompletableFuture.completedFuture(Done.getInstance());
       });
