@@ -4,6 +4,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.AbstractExtensionId;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.Extension;
@@ -94,20 +97,25 @@ public final class Bootstrap {
   public static final class Started implements Extension {}
 
   /**
-   * Loaded through {@code pekko.extensions}: starts the management endpoint and Cluster Bootstrap
-   * when the actor system starts. A management port that cannot be bound stops the actor system
-   * (the node's command then exits) with a message naming {@code --management-port}.
+   * Loaded through {@code pekko.extensions}: starts the management endpoint, waiting for its port, and
+   * Cluster Bootstrap when the actor system starts. A management port that cannot be bound fails the
+   * actor system's start with a message naming {@code --management-port}.
    */
   public static final class Starter extends AbstractExtensionId<Started> {
     @Override
     public Started createExtension(ExtendedActorSystem system) {
-      PekkoManagement.get(system).start().whenComplete((uri, failure) -> {
-        if (failure == null) return;
-        System.err.println("loraone: the management endpoint (--management-port "
-            + system.settings().config().getInt("pekko.management.http.port") + ") could not start: "
-            + failure.getMessage());
-        system.terminate();
-      });
+      String where = system.settings().config().getString("pekko.management.http.hostname") + ":"
+          + system.settings().config().getInt("pekko.management.http.port");
+      try {
+        PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+        throw new IllegalArgumentException("--management-port: the management endpoint could not listen on " + where
+            + ": " + cause.getMessage(), cause);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while the management endpoint started", e);
+      }
       ClusterBootstrap.get(system).start();
       return new Started();
     }
