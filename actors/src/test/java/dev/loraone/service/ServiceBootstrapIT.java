@@ -57,7 +57,7 @@ class ServiceBootstrapIT {
 
       for (int i = 1; i <= 2; i++) workers.add(worker("w" + i, management[i], contacts));
       for (int m : management) await(() -> status(m, "/ready", Duration.ofSeconds(5)) == 200, "/ready on " + m,
-          Duration.ofSeconds(60), service, workers);
+          Duration.ofSeconds(120), service, workers); // 23 s at load 8, 52 s at load 22 on 2 cores
       double formed = (System.nanoTime() - t0) / 1e9;
 
       ServiceProcess.Response members = service.get("/workers");
