@@ -49,8 +49,10 @@ final class NodeCommand implements Callable<Integer> {
   @Option(
       names = "--seed-nodes",
       split = ",",
-      description = "host:port of nodes to join through, comma-separated (required)")
+      description = "host:port of nodes to join through, comma-separated (required without --discovery)")
   List<String> seeds = List.of();
+
+  @Mixin DiscoveryOptions discovery;
 
   @Option(names = "--job", description = "coordinator: the job file (HOCON or JSON)") Path job;
 
@@ -122,7 +124,8 @@ final class NodeCommand implements Callable<Integer> {
             host,
             port,
             seeds,
-            new ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv));
+            new ClusterConfig.TlsOptions(tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
+            discovery.options());
     return r == ClusterConfig.Role.COORDINATOR ? coordinator(config) : worker(config);
   }
 
@@ -168,7 +171,8 @@ final class NodeCommand implements Callable<Integer> {
                         return d;
                       });
             });
-    System.err.println("worker node " + base + " at " + system.address() + ", joining " + seeds);
+    System.err.println("worker node " + base + " at " + system.address() + ", joining "
+        + (seeds.isEmpty() ? "through --discovery " + discovery.discovery : seeds));
     system.getWhenTerminated().toCompletableFuture().get();
     System.err.println("worker node " + base + " stopped");
     return 0;

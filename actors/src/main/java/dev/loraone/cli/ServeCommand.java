@@ -97,6 +97,8 @@ final class ServeCommand implements Callable<Integer> {
       description = "host:port of nodes to join (default: none, this node starts the cluster)")
   List<String> seeds = List.of();
 
+  @picocli.CommandLine.Mixin DiscoveryOptions discovery;
+
   @Option(
       names = "--tls-key-store",
       paramLabel = "FILE",
@@ -160,7 +162,8 @@ final class ServeCommand implements Callable<Integer> {
                     tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
                 local,
                 new dev.loraone.service.PathRoots(dataRoots, modelRoots),
-                new Service.Https(httpsKeyStore, httpsPasswordEnv)));
+                new Service.Https(httpsKeyStore, httpsPasswordEnv)),
+            discovery.options());
     System.err.println(
         "loraone service at "
             + s.url()

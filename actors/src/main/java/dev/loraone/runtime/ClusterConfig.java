@@ -55,22 +55,40 @@ public final class ClusterConfig {
    * @throws IllegalArgumentException for a bad option, or TLS enabled with a store that cannot be opened
    */
   public static Config of(Role role, String host, int port, List<String> seeds, TlsOptions tls) {
-    return of(role, host, port, seeds, tls, System.getenv());
+    return of(role, host, port, seeds, tls, null, System.getenv());
+  }
+
+  /**
+   * As {@link #of(Role, String, int, List, TlsOptions)}; with {@code boot} (not null) the node finds the
+   * cluster through discovery and Cluster Bootstrap ({@link Bootstrap}) and {@code seeds} must be empty.
+   */
+  public static Config of(Role role, String host, int port, List<String> seeds, TlsOptions tls,
+      Bootstrap.Options boot) {
+    return of(role, host, port, seeds, tls, boot, System.getenv());
   }
 
   /** As {@link #of(Role, String, int, List, TlsOptions)}, {@code --tls-password-env} read from {@code env}. */
   static Config of(Role role, String host, int port, List<String> seeds, TlsOptions tls, Map<String, String> env) {
+    return of(role, host, port, seeds, tls, null, env);
+  }
+
+  private static Config of(Role role, String host, int port, List<String> seeds, TlsOptions tls,
+      Bootstrap.Options boot, Map<String, String> env) {
     if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
-    if (seeds.isEmpty())
+    if (boot != null && !seeds.isEmpty())
+      throw new IllegalArgumentException("--seed-nodes and --discovery exclude each other: with --discovery "
+          + boot.discovery() + " the node finds the cluster itself");
+    if (boot == null && seeds.isEmpty())
       throw new IllegalArgumentException(
-          "--seed-nodes: give at least one host:port (e.g. 127.0.0.1:25520)");
+          "--seed-nodes: give at least one host:port (e.g. 127.0.0.1:25520), or --discovery");
     List<String> addresses = new ArrayList<>();
     for (String s : seeds) addresses.add("pekko://" + EmbeddedJob.SYSTEM_NAME + "@" + hostPort(s));
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("pekko.actor.provider", "cluster");
     line.put("pekko.remote.artery.canonical.hostname", host);
     line.put("pekko.remote.artery.canonical.port", port);
-    line.put("pekko.cluster.seed-nodes", addresses);
+    if (boot == null) line.put("pekko.cluster.seed-nodes", addresses);
+    else line.putAll(Bootstrap.keys(boot, host));
     line.put("pekko.cluster.roles", List.of(role.name().toLowerCase(Locale.ROOT)));
     line.putAll(tlsOptions(tls, env));
     Config config = ConfigFactory.parseMap(line, COMMAND_LINE)

@@ -139,6 +139,15 @@ public final class Service implements AutoCloseable {
   }
 
   public static Service start(Settings s) throws IOException {
+    return start(s, null);
+  }
+
+  /**
+   * As {@link #start(Settings)}; with {@code boot} (not null; {@code s.seeds()} empty) the node joins or
+   * starts its cluster through discovery and Cluster Bootstrap, and its management port serves
+   * {@code /ready} (member Up and HTTP bound) and {@code /alive}.
+   */
+  public static Service start(Settings s, dev.loraone.runtime.Bootstrap.Options boot) throws IOException {
     if (!isLoopback(s.host()) && !s.tokens().required()) {
       throw new IllegalArgumentException(
           "--host "
@@ -150,8 +159,10 @@ public final class Service implements AutoCloseable {
         : HttpTls.server(s.https().keyStore(), s.https().passwordEnv(), s.tls().passwordEnv(), System.getenv());
     JobStore store = new JobStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
-    List<String> seeds = s.seeds().isEmpty() ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
-    Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls());
+    List<String> seeds = s.seeds().isEmpty() && boot == null ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
+    Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls(), boot)
+        .withFallback(com.typesafe.config.ConfigFactory.parseMap(
+            java.util.Map.of(HttpReadiness.KEY, HttpReadiness.class.getName())));
     CompletableFuture<ActorRef<JobManager.Command>> manager = new CompletableFuture<>();
     ServiceMetrics[] metrics = new ServiceMetrics[1];
     Behavior<Void> guardian =
@@ -195,6 +206,13 @@ public final class Service implements AutoCloseable {
       if (https != null) server = server.enableHttps(ConnectionContext.httpsServer(https));
       ServerBinding binding = server.bind(api.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
       binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
+      org.apache.pekko.actor.ActorSystem classic = org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system);
+      HttpReadiness.set(classic, true);
+      // not ready from the first moment of a shutdown, while the running jobs checkpoint
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "loraone-unready", () -> {
+        HttpReadiness.set(classic, false);
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
       return new Service(system, binding, s);
     } catch (java.util.concurrent.ExecutionException e) {
       system.terminate();
