@@ -4,10 +4,8 @@ import dev.loraone.protocol.job.DatasetRefs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +21,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -31,7 +30,8 @@ import javax.net.ssl.SSLContext;
  * then renamed atomically to {@code <sha>.<ext>} (the extension, from the reply's {@code
  * X-Loraone-Format}, tells the readers the format). An interrupted download resumes from the bytes it
  * has with {@code Range: bytes=N-}; a resumed file whose hash is wrong is fetched once more from the
- * start before it is refused. Concurrent requests for one dataset share one download.
+ * start before it is refused; a download that receives nothing for a minute is cut off and resumed the
+ * same way. Concurrent requests for one dataset share one download.
  *
  * <p>Why HTTP and not Pekko StreamRefs over the cluster: the service's HTTP port already streams
  * files with range support and back-pressure (TCP), already has TLS ({@code --http-tls-key-store})
@@ -48,8 +48,9 @@ public final class DatasetFetcher implements DatasetSource {
 
   private final String base;
   private final String token;
-  private final HttpClient http;
+  private final SSLContext tls;
   private final Path dir;
+  private final Duration stall;
   private final ConcurrentHashMap<String, CompletableFuture<Path>> inFlight = new ConcurrentHashMap<>();
 
   /**
@@ -59,10 +60,15 @@ public final class DatasetFetcher implements DatasetSource {
    * @param cache this node's cache folder; datasets go to its {@code datasets/}
    */
   public DatasetFetcher(String server, String token, SSLContext tls, Path cache) throws IOException {
+    this(server, token, tls, cache, Duration.ofSeconds(60));
+  }
+
+  /** As above; a download that receives nothing for {@code stall} is cut off and resumed. */
+  DatasetFetcher(String server, String token, SSLContext tls, Path cache, Duration stall) throws IOException {
+    this.stall = stall;
     this.base = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
     this.token = token == null || token.isBlank() ? null : token;
-    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
-    this.http = (tls == null ? b : b.sslContext(tls)).build();
+    this.tls = tls;
     this.dir = Files.createDirectories(cache.resolve("datasets"));
   }
 
@@ -132,41 +138,45 @@ public final class DatasetFetcher implements DatasetSource {
   /** Appends the bytes from {@code from} on to {@code part}; the dataset's format. */
   private String download(String sha, Path part, long from) throws IOException, Interrupted {
     String url = base + "/datasets/" + sha;
-    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(url)).GET();
-    if (token != null) r.header("Authorization", "Bearer " + token);
-    if (from > 0) r.header("Range", "bytes=" + from + "-");
-    HttpResponse<InputStream> res;
+    HttpURLConnection c;
+    int status;
     try {
-      res = http.send(r.build(), HttpResponse.BodyHandlers.ofInputStream());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while fetching " + url);
+      c = (HttpURLConnection) URI.create(url).toURL().openConnection();
+      if (tls != null && c instanceof HttpsURLConnection s) s.setSSLSocketFactory(tls.getSocketFactory());
+      c.setConnectTimeout(10_000);
+      c.setReadTimeout((int) Math.min(Integer.MAX_VALUE, stall.toMillis())); // a stalled read ends, and resumes
+      if (token != null) c.setRequestProperty("Authorization", "Bearer " + token);
+      if (from > 0) c.setRequestProperty("Range", "bytes=" + from + "-");
+      status = c.getResponseCode();
     } catch (IOException e) {
       throw new IOException("GET " + url + ": " + e.getMessage(), e);
     }
-    int status = res.statusCode();
-    try (InputStream in = res.body()) {
+    try {
       if (status == 416) { // what we have is not a prefix the service can continue: start over
         Files.deleteIfExists(part);
         throw new Interrupted(new IOException("GET " + url + ": 416 for bytes from " + from));
       }
       if (status != 200 && status != 206) {
-        String body = new String(in.readNBytes(2000), StandardCharsets.UTF_8);
+        InputStream err = c.getErrorStream();
+        String body = err == null ? "" : new String(err.readNBytes(2000), StandardCharsets.UTF_8);
         throw new IOException("GET " + url + ": " + status + " " + body);
       }
-      String format = res.headers().firstValue(FORMAT_HEADER).orElse("");
+      String format = Optional.ofNullable(c.getHeaderField(FORMAT_HEADER)).orElse("");
       if (!EXTENSIONS.contains(format)) {
         throw new IOException("GET " + url + ": expected a " + FORMAT_HEADER + " header of " + EXTENSIONS
             + ", got '" + format + "'");
       }
       boolean append = status == 206;
-      try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+      try (InputStream in = c.getInputStream(); OutputStream out = Files.newOutputStream(part,
+          StandardOpenOption.CREATE, StandardOpenOption.WRITE,
           append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
         in.transferTo(out);
       } catch (IOException e) {
         throw new Interrupted(e);
       }
       return format;
+    } finally {
+      c.disconnect();
     }
   }
 

@@ -99,6 +99,12 @@ class DatasetUploadIT {
           .filter(n -> n.startsWith(id)).sorted().toList(), "stored once");
     }
 
+    HttpResponse<String> tail = HTTP.send(HttpRequest.newBuilder(URI.create(service.url + "/datasets/" + id))
+        .header("Range", "bytes=10-").GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(206, tail.statusCode(), "a download resumes with a Range request");
+    assertEquals(good.substring(10), tail.body());
+    assertEquals("jsonl", tail.headers().firstValue("X-Loraone-Format").orElse(""));
+
     String bad = good + "{\"text\": \"c\"}\n";
     ServiceProcess.Response refused = upload("?name=train.jsonl", bad);
     assertEquals(400, refused.status(), refused.body()::toString);
