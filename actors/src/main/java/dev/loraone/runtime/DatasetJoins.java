@@ -22,9 +22,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * other message passes straight through, so the worker actor itself knows nothing of uploads.
  *
  * <pre>
- *   JoinJob(spec: task = dataset:ab12..)  -&gt;  fetch (blocking dispatcher)  -&gt;  JoinJob(spec: task = /cache/ab12...jsonl)
- *   fetch failed                          -&gt;  JoinJob(spec: task = "dataset:ab12.. (not fetched: why)"): the worker's
- *                                             open fails naming the key and that value, so the job's reason says why
+ *   JoinJob(task = dataset:ab12..)  -&gt;  fetch (blocking I/O)  -&gt;  JoinJob(task = cache/datasets/ab12...jsonl)
+ *   fetch failed                    -&gt;  JoinJob(task = "dataset:ab12.. (not fetched: why)"): the worker's open
+ *                                       fails naming the key and that value, so the job's reason says why
  *   CancelJob(job) while fetching         -&gt;  the fetched join is dropped
  * </pre>
  */

@@ -77,8 +77,8 @@ public final class WorkerNode {
   }
 
   private static Behavior<Command> serving(ActorContext<Command> ctx, List<WorkerId> ids, List<String> devices,
-      DatasetSource datasets, ActorRef<TransferMessage> inbox, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served,
-      int spawned) {
+      DatasetSource datasets, ActorRef<TransferMessage> inbox,
+      Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served, int spawned) {
     return Behaviors.receive(Command.class)
         .onMessage(DrainAll.class, d -> drain(ctx, served, d.replyTo()))
         .onMessage(Listed.class, l -> {

@@ -21,7 +21,7 @@ import java.util.TreeMap;
  * their id. Jobs name them {@code dataset:<sha>} ({@link DatasetRefs}).
  *
  * <pre>
- *   datasets/&lt;sha&gt;.&lt;ext&gt;   the bytes as uploaded (ext: jsonl | csv | tsv | txt, the format the readers pick by)
+ *   datasets/&lt;sha&gt;.&lt;ext&gt;   the bytes as uploaded (ext: jsonl | csv | tsv | txt: the readers' format)
  *   datasets/&lt;sha&gt;.json    {id, bytes, rows, format, uploaded}: written last, so a listed dataset is complete
  *   datasets/incoming/       uploads still arriving (deleted when they fail)
  * </pre>

@@ -104,7 +104,8 @@ class DatasetFetcherTest {
       try {
         while (true) {
           Socket c = socket.accept();
-          BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+          BufferedReader in =
+              new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
           String range = null;
           for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
             if (line.toLowerCase(java.util.Locale.ROOT).startsWith("range:")) range = line.substring(6).trim();
