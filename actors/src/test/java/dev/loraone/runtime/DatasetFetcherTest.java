@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -23,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -174,5 +177,36 @@ class DatasetFetcherTest {
     assertEquals(1, ranges.size(), "one download: " + ranges);
     f.local(sha);
     assertEquals(1, ranges.size(), "a cached dataset is not fetched again");
+  }
+
+  /** What an operator sets up for a service with HTTPS and tokens: the trust store and a read token. */
+  @Test
+  void overHttpsWithATokenTheFetchWorksAndWithoutOneItNamesThe401(@TempDir Path tls) throws Exception {
+    String password = "fetch-test-password";
+    Path keys = TlsStores.keyPair(tls, "service", password, "-ext", "SAN=ip:127.0.0.1");
+    Path trust = TlsStores.trustStore(tls, "trust", password, List.of(keys), password);
+    byte[] data = "{\"text\": \"a\", \"label\": \"b\"}\n".getBytes(StandardCharsets.UTF_8);
+    String sha = sha256(data);
+    HttpsServer https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    https.setHttpsConfigurator(new HttpsConfigurator(
+        dev.loraone.service.HttpTls.server(keys, null, null, Map.of(dev.loraone.service.HttpTls.PASSWORD_ENV,
+            password))));
+    https.createContext("/datasets/", x -> {
+      x.getResponseHeaders().add(DatasetFetcher.FORMAT_HEADER, "jsonl");
+      boolean reader = "Bearer reader-token-0123456789".equals(x.getRequestHeaders().getFirst("Authorization"));
+      byte[] body = reader ? data : "{\"error\": \"this request needs Authorization: Bearer <token>\"}"
+          .getBytes(StandardCharsets.UTF_8);
+      send(x, reader ? 200 : 401, body, body.length);
+    });
+    https.start();
+    server = https;
+    String url = "https://127.0.0.1:" + https.getAddress().getPort();
+    javax.net.ssl.SSLContext trusting = dev.loraone.service.HttpTls.client(trust,
+        Map.of(dev.loraone.service.HttpTls.TRUST_PASSWORD_ENV, password));
+    IOException e = assertThrows(IOException.class,
+        () -> new DatasetFetcher(url, null, trusting, cache.resolve("a")).local(sha));
+    assertTrue(e.getMessage().contains("401") && e.getMessage().contains("Bearer"), e.getMessage());
+    Path got = new DatasetFetcher(url, "reader-token-0123456789", trusting, cache.resolve("b")).local(sha);
+    assertArrayEquals(data, Files.readAllBytes(got));
   }
 }
