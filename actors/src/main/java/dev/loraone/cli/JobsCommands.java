@@ -1,11 +1,14 @@
 package dev.loraone.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.loraone.protocol.job.DatasetRefs;
+import dev.loraone.protocol.job.JobSpec;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,12 +28,27 @@ final class JobsCommands {
     @Parameters(paramLabel = "FILE", description = "job file (HOCON or JSON; see conf/jobs/)") Path file;
     @Option(names = "--detach", description = "print the job id and return at once") boolean detach;
     @Option(names = "--json", description = "print the job's events as JSON lines instead of progress") boolean json;
+    @Option(names = "--no-upload", description = "send the job as written: its data file paths are read by the"
+        + " service (under its --data-root) instead of uploaded as datasets") boolean noUpload;
 
     @Override
     public Integer call() throws Exception {
       if (!Files.isRegularFile(file)) throw new IllegalArgumentException("job file " + file + " does not exist");
       String text = Files.readString(file, StandardCharsets.UTF_8);
       String type = file.toString().endsWith(".json") ? "application/json" : "application/hocon";
+      JobSpec spec = null;
+      try {
+        spec = noUpload ? null : JobSpec.parseFile(file);
+      } catch (IllegalArgumentException e) {
+        // an invalid job is sent as written: the service names its problems
+      }
+      if (spec != null) { // local data files go up first; the job then names them by hash
+        Map<String, String> refs = DatasetUploads.upload(spec, client, System.err);
+        if (!refs.isEmpty()) {
+          text = DatasetRefs.with(spec, refs).render();
+          type = "application/hocon";
+        }
+      }
       JsonNode job;
       try {
         job = client.post("/jobs", text, type);

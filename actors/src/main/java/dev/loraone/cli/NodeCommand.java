@@ -4,9 +4,12 @@ import com.typesafe.config.Config;
 import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.ClusterConfig;
+import dev.loraone.runtime.DatasetFetcher;
+import dev.loraone.runtime.DatasetSource;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
 import dev.loraone.runtime.WorkerNode;
+import dev.loraone.service.HttpTls;
 import dev.loraone.worker.runtime.Devices;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -108,6 +111,29 @@ final class NodeCommand implements Callable<Integer> {
       description = "TLS: the environment variable holding the password " + "of both stores")
   String tlsPasswordEnv;
 
+  @Option(
+      names = "--server",
+      description = "worker: the service's HTTP address, to fetch uploaded datasets (dataset:<sha>) from"
+          + " (default: $LORAONE_SERVER; token: --token or $LORAONE_TOKEN, scope read)")
+  String server;
+
+  @Option(names = "--token", description = "worker: bearer token for --server (default: $LORAONE_TOKEN)")
+  String token;
+
+  @Option(
+      names = "--trust-store",
+      paramLabel = "FILE",
+      description = "worker: for an https:// --server, PKCS12 store of the certificates to trust (default:"
+          + " $LORAONE_TRUST_STORE, else the JVM's default trust)")
+  Path trustStore;
+
+  @Option(
+      names = "--cache",
+      paramLabel = "DIR",
+      defaultValue = "cache",
+      description = "worker: where fetched datasets are kept (default: ${DEFAULT-VALUE})")
+  Path cache;
+
   @Override
   public Integer call() throws Exception {
     if (role == null)
@@ -150,7 +176,7 @@ final class NodeCommand implements Callable<Integer> {
                 + "-"
                 + (bound == 0 ? ProcessHandle.current().pid() : bound);
     ActorSystem<WorkerNode.Command> system =
-        ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+        ActorSystem.create(WorkerNode.create(base, devices, datasets()), EmbeddedJob.SYSTEM_NAME, config);
     // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered
     // first
     CoordinatedShutdown.get(system)
@@ -176,6 +202,17 @@ final class NodeCommand implements Callable<Integer> {
     system.getWhenTerminated().toCompletableFuture().get();
     System.err.println("worker node " + base + " stopped");
     return 0;
+  }
+
+  /** The service's datasets through this node's cache, or none without --server / $LORAONE_SERVER. */
+  private DatasetSource datasets() throws java.io.IOException {
+    String url = server != null ? server : System.getenv("LORAONE_SERVER");
+    if (url == null || url.isBlank()) return DatasetSource.NONE;
+    String t = token != null ? token : System.getenv("LORAONE_TOKEN");
+    Path trust = trustStore != null ? trustStore
+        : System.getenv("LORAONE_TRUST_STORE") == null ? null : Path.of(System.getenv("LORAONE_TRUST_STORE"));
+    javax.net.ssl.SSLContext tls = url.startsWith("https://") ? HttpTls.client(trust, System.getenv()) : null;
+    return new DatasetFetcher(url, t, tls, cache);
   }
 
   /**

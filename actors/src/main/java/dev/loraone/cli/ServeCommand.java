@@ -137,6 +137,12 @@ final class ServeCommand implements Callable<Integer> {
       description = "largest request body in bytes (default: ${DEFAULT-VALUE})")
   long maxBody;
 
+  @Option(
+      names = "--max-upload",
+      defaultValue = "1073741824",
+      description = "largest dataset upload (POST /datasets) in bytes (default: ${DEFAULT-VALUE})")
+  long maxUpload;
+
   @Override
   public Integer call() throws Exception {
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
@@ -162,7 +168,8 @@ final class ServeCommand implements Callable<Integer> {
                     tlsKeyStore, tlsTrustStore, tlsPasswordEnv),
                 local,
                 new dev.loraone.service.PathRoots(dataRoots, modelRoots),
-                new Service.Https(httpsKeyStore, httpsPasswordEnv)),
+                new Service.Https(httpsKeyStore, httpsPasswordEnv),
+                maxUpload),
             discovery.options());
     System.err.println(
         "loraone service at "

@@ -80,6 +80,16 @@ final class ServiceClient {
             .build());
   }
 
+  /** Posts {@code file}'s bytes, streamed from disk. */
+  JsonNode upload(String path, Path file) {
+    try {
+      return send(request(path).header("Content-Type", "application/octet-stream")
+          .POST(HttpRequest.BodyPublishers.ofFile(file)).build());
+    } catch (java.io.FileNotFoundException e) {
+      throw new IllegalArgumentException(file + ": not readable (" + e.getMessage() + ")");
+    }
+  }
+
   private JsonNode send(HttpRequest r) {
     HttpResponse<String> res;
     try {

@@ -53,6 +53,11 @@ public final class WorkerNode {
    * @param devices e.g. {@code [cpu]}; DJL's one gradient collector per JVM makes devices of one JVM take turns
    */
   public static Behavior<Command> create(String baseId, List<String> devices) {
+    return create(baseId, devices, DatasetSource.NONE);
+  }
+
+  /** As {@link #create(String, List)}; jobs naming uploaded datasets read them through {@code datasets}. */
+  public static Behavior<Command> create(String baseId, List<String> devices, DatasetSource datasets) {
     if (devices.isEmpty()) throw new IllegalArgumentException("--device: give at least one (cpu)");
     List<WorkerId> ids = new ArrayList<>();
     for (int k = 0; k < devices.size(); k++) ids.add(new WorkerId(devices.size() == 1 ? baseId : baseId + "-" + k));
@@ -67,12 +72,13 @@ public final class WorkerNode {
               .receptionist()
               .tell(Receptionist.subscribe(CoordinatorActor.SERVICE_KEY, listings));
           ctx.getLog().info("worker node {} serving coordinators with devices {}", ids, devices);
-          return serving(ctx, ids, devices, inbox, new HashMap<>(), 0);
+          return serving(ctx, ids, devices, datasets, inbox, new HashMap<>(), 0);
         });
   }
 
   private static Behavior<Command> serving(ActorContext<Command> ctx, List<WorkerId> ids, List<String> devices,
-      ActorRef<TransferMessage> inbox, Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served, int spawned) {
+      DatasetSource datasets, ActorRef<TransferMessage> inbox,
+      Map<ActorRef<CoordinatorMessage>, List<ActorRef<?>>> served, int spawned) {
     return Behaviors.receive(Command.class)
         .onMessage(DrainAll.class, d -> drain(ctx, served, d.replyTo()))
         .onMessage(Listed.class, l -> {
@@ -91,12 +97,13 @@ public final class WorkerNode {
             if (next.containsKey(c)) continue;
             List<ActorRef<?>> workers = new ArrayList<>();
             for (int k = 0; k < ids.size(); k++) {
-              workers.add(ctx.spawn(WorkerActor.create(ids.get(k), devices.get(k), c, inbox), "worker-" + (++count)));
+              var worker = WorkerActor.create(ids.get(k), devices.get(k), c, inbox);
+              workers.add(ctx.spawn(DatasetJoins.around(worker, datasets), "worker-" + (++count)));
             }
             ctx.getLog().info("serving coordinator {} with {}", c.path(), ids);
             next.put(c, workers);
           }
-          return serving(ctx, ids, devices, inbox, next, count);
+          return serving(ctx, ids, devices, datasets, inbox, next, count);
         }).build();
   }
 

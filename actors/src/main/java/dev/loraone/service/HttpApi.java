@@ -62,6 +62,7 @@ import org.apache.pekko.stream.javadsl.Source;
  *   GET  /jobs/{id}/artifacts/adapter the PEFT adapter folder as a zip
  *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
  *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
+ *   POST /datasets, GET /datasets(/{sha})  uploaded datasets, named dataset:&lt;sha&gt; by jobs ({@link DatasetRoutes})
  *   GET  /workers                     cluster members; POST /workers/{host:port}/leave drains a worker node
  *   GET  /metrics                     Prometheus text; GET /health
  *   GET  /                            the web page (resources web/)
@@ -80,6 +81,7 @@ final class HttpApi extends AllDirectives {
   private final Guard guard;
   private final long maxBody;
   private final PathRoots roots;
+  private final DatasetRoutes datasets;
 
   /** The cluster's worker nodes, for {@code /workers}. */
   interface Workers {
@@ -97,7 +99,9 @@ final class HttpApi extends AllDirectives {
       Workers workers,
       Tokens tokens,
       long maxBody,
-      PathRoots roots) {
+      PathRoots roots,
+      DatasetStore datasets,
+      long maxUpload) {
     this.system = system;
     this.roots = roots;
     this.jobs = jobs;
@@ -106,6 +110,7 @@ final class HttpApi extends AllDirectives {
     this.workers = workers;
     this.guard = new Guard(tokens);
     this.maxBody = maxBody;
+    this.datasets = new DatasetRoutes(system, datasets, guard, maxUpload);
   }
 
   Route routes() {
@@ -143,6 +148,7 @@ final class HttpApi extends AllDirectives {
                                             "text/plain; version=0.0.4; charset=utf-8"),
                                         metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
         pathPrefix("jobs", () -> jobRoutes(who)),
+        pathPrefix("datasets", () -> datasets.routes(who)),
         pathPrefix("workers", () -> workerRoutes(who)));
   }
 
@@ -214,7 +220,9 @@ final class HttpApi extends AllDirectives {
     }
     List<String> confined = roots.problems(spec); // before the preflight touches the disk
     if (!confined.isEmpty()) return invalid(confined.stream().map(p -> spec.source() + ": " + p).toList());
-    List<String> problems = JobPreflight.problems(spec); // never queue a job whose model or task no worker can open
+    List<String> unknown = datasets.problems(spec); // dataset:<sha> names one this service stores
+    if (!unknown.isEmpty()) return invalid(unknown);
+    List<String> problems = JobPreflight.problems(datasets.local(spec)); // never queue a job no worker can open
     if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(
         ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, who.name(), r)),

@@ -1,5 +1,6 @@
 package dev.loraone.service;
 
+import dev.loraone.protocol.job.DatasetRefs;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.worker.train.EmbeddingTask;
 import dev.loraone.worker.train.TaskData;
@@ -19,6 +20,7 @@ import java.util.Set;
  * <pre>
  *   job.model                                   minilm | bge-small (and their full ids) | a folder under a model root
  *   job.task, task.eval, task.corpus, task.labels  a built-in task (job.task only) | a file under a data root
+ *                                               | dataset:&lt;sha&gt; (an upload; checked by DatasetRoutes)
  * </pre>
  * A path is checked lexically first (absolute and normalised: {@code ..} cannot climb out), so a
  * path outside every root is refused without touching the disk (its existence is not disclosed);
@@ -50,10 +52,10 @@ public record PathRoots(List<Path> data, List<Path> models) {
     String model = spec.getString("model");
     if (!BUILT_IN_MODELS.contains(model)) check("model", model, models, "--model-root", out);
     String task = spec.getString("task");
-    if (!BUILT_IN_TASKS.contains(task)) check("task", task, data, "--data-root", out);
+    if (!BUILT_IN_TASKS.contains(task) && !DatasetRefs.isRef(task)) check("task", task, data, "--data-root", out);
     for (String key : List.of("task.eval", "task.corpus", "task.labels")) {
       String v = spec.getString(key);
-      if (v != null) check(key, v, data, "--data-root", out);
+      if (v != null && !DatasetRefs.isRef(v)) check(key, v, data, "--data-root", out); // uploads: DatasetRoutes
     }
     return out;
   }

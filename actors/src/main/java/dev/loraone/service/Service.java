@@ -51,6 +51,8 @@ import org.apache.pekko.http.javadsl.ServerBinding;
  */
 public final class Service implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** {@code --max-upload}'s default: 1 GiB. */
+  public static final long DEFAULT_MAX_UPLOAD = 1L << 30;
 
   /**
    * @param host HTTP bind address (loopback by default)
@@ -62,6 +64,7 @@ public final class Service implements AutoCloseable {
    * @param maxBody largest accepted request body in bytes
    * @param tls TLS between nodes ({@code --tls-*}), or {@link ClusterConfig.TlsOptions#NONE}
    * @param https HTTPS on the HTTP port ({@code --http-tls-*}), or {@link Https#NONE}
+   * @param maxUpload largest dataset upload in bytes ({@code --max-upload}, {@link DatasetRoutes})
    */
   public record Settings(
       String host,
@@ -77,7 +80,8 @@ public final class Service implements AutoCloseable {
       ClusterConfig.TlsOptions tls,
       List<String> devices,
       PathRoots roots,
-      Https https) {
+      Https https,
+      long maxUpload) {
     /** Settings whose local workers run on the CPU and whose HTTP jobs read built-in models and tasks only. */
     public Settings(
         String host,
@@ -92,7 +96,7 @@ public final class Service implements AutoCloseable {
         long maxBody,
         ClusterConfig.TlsOptions tls) {
       this(host, port, data, maxConcurrent, localWorkers, tokens(token), clusterHost, clusterPort, seeds, maxBody,
-          tls, Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none(), Https.NONE);
+          tls, Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none(), Https.NONE, DEFAULT_MAX_UPLOAD);
     }
 
     private static Tokens tokens(String token) {
@@ -115,6 +119,7 @@ public final class Service implements AutoCloseable {
       if (tls == null) tls = ClusterConfig.TlsOptions.NONE;
       if (roots == null) roots = PathRoots.none();
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
+      if (maxUpload < 1) throw new IllegalArgumentException("--max-upload must be >= 1 byte, got " + maxUpload);
       if (tokens == null) tokens = Tokens.none();
       if (https == null) https = Https.NONE;
     }
@@ -158,6 +163,7 @@ public final class Service implements AutoCloseable {
     javax.net.ssl.SSLContext https = s.https().keyStore() == null ? null
         : HttpTls.server(s.https().keyStore(), s.https().passwordEnv(), s.tls().passwordEnv(), System.getenv());
     JobStore store = new JobStore(s.data());
+    DatasetStore datasets = new DatasetStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
     List<String> seeds = s.seeds().isEmpty() && boot == null ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
     Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls(), boot)
@@ -182,7 +188,7 @@ public final class Service implements AutoCloseable {
                 manager.completeExceptionally(e);
               }
               if (s.localWorkers() > 0) {
-                ctx.spawn(WorkerNode.create("local", s.devices()), "local-workers");
+                ctx.spawn(WorkerNode.create("local", s.devices(), datasets), "local-workers");
               }
               return Behaviors.empty();
             });
@@ -201,7 +207,7 @@ public final class Service implements AutoCloseable {
                           system.scheduler())
                       .exceptionally(t -> Done.getInstance()));
       HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.tokens(), s.maxBody(),
-          s.roots());
+          s.roots(), datasets, s.maxUpload());
       ServerBuilder server = Http.get(system).newServerAt(s.host(), s.port());
       if (https != null) server = server.enableHttps(ConnectionContext.httpsServer(https));
       ServerBinding binding = server.bind(api.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
