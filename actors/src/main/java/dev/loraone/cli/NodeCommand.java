@@ -6,6 +6,7 @@ import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
+import dev.loraone.runtime.NodeMemory;
 import dev.loraone.runtime.WorkerNode;
 import dev.loraone.worker.runtime.Devices;
 import java.nio.file.Path;
@@ -85,6 +86,13 @@ final class NodeCommand implements Callable<Integer> {
   List<String> devices;
 
   @Option(
+      names = "--memory",
+      paramLabel = "SIZE",
+      description = "worker: memory jobs may use on this node, e.g. 6GiB (default auto: 2 x the JVM's max heap, at"
+          + " most the machine's memory); the service places jobs by it")
+  String memory;
+
+  @Option(
       names = "--tls-key-store",
       paramLabel = "FILE",
       description =
@@ -147,7 +155,8 @@ final class NodeCommand implements Callable<Integer> {
                 + "-"
                 + (bound == 0 ? ProcessHandle.current().pid() : bound);
     ActorSystem<WorkerNode.Command> system =
-        ActorSystem.create(WorkerNode.create(base, devices), EmbeddedJob.SYSTEM_NAME, config);
+        ActorSystem.create(WorkerNode.create(base, devices, NodeMemory.parse(memory)), EmbeddedJob.SYSTEM_NAME,
+            config);
     // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered
     // first
     CoordinatedShutdown.get(system)
