@@ -89,7 +89,12 @@ public final class WorkerNode {
           var receptionist = ctx.getSystem().receptionist();
           receptionist.tell(Receptionist.subscribe(CoordinatorActor.SERVICE_KEY, listings));
           receptionist.tell(Receptionist.subscribe(CoordinatorActor.PLACED_KEY, listings));
-          ActorRef<NodeMessage> agent = ctx.messageAdapter(NodeMessage.class, FromScheduler::new);
+          // a child, not a message adapter: the receptionist must not watch one ref as subscriber and as service
+          ActorRef<Command> self = ctx.getSelf();
+          ActorRef<NodeMessage> agent = ctx.spawn(Behaviors.receiveMessage(m -> {
+            self.tell(new FromScheduler(m));
+            return Behaviors.same();
+          }), "node-agent");
           receptionist.tell(Receptionist.register(NODE_KEY, agent));
           long memory = memoryBytes >= 0 ? memoryBytes : NodeMemory.of(ctx.getSystem().settings().config());
           var a = ctx.getSystem().address();

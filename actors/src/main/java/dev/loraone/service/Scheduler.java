@@ -55,7 +55,7 @@ final class Scheduler {
   void node(NodeMessage.Capacity c) {
     Node old = nodes.get(c.node());
     Node n = new Node(c);
-    if (old != null) n.jobs.putAll(old.jobs);
+    if (old != null && old.capacity.agent().equals(c.agent())) n.jobs.putAll(old.jobs); // else: a new incarnation
     nodes.put(c.node(), n);
   }
 

@@ -15,12 +15,14 @@ class JobEstimateTest {
 
   @Test
   void miniLmHasItsParameterCountAndEachTermGrowsWithItsDriver() {
-    JobEstimate base = of(Map.of("export.onnx", false, "init.method", "lora"));
+    JobEstimate base = of(Map.of("export.onnx", false, "init.method", "lora", "train.max-length", 64));
     assertEquals(22_713_216, base.parameters(), "all-MiniLM-L6-v2 with its pooler: 22.7 M parameters");
     long w = 4 * base.parameters();
-    assertTrue(base.bytes() > 3 * w && base.bytes() < 3 * w + (400L << 20), base::describe);
-    assertEquals(w, of(Map.of("export.onnx", true, "init.method", "lora")).bytes() - base.bytes(), "export: W");
-    JobEstimate longer = of(Map.of("export.onnx", false, "init.method", "lora", "train.max-length", 128));
+    long measured = JobEstimate.FIXED + 6 * JobEstimate.PER_LAYER;
+    assertTrue(base.bytes() > 3 * w + measured && base.bytes() < 3 * w + measured + (512L << 20), base::describe);
+    assertEquals(2 * w, of(Map.of("export.onnx", true, "init.method", "lora", "train.max-length", 64)).bytes()
+        - base.bytes(), "export: 2W");
+    JobEstimate longer = of(Map.of("export.onnx", false, "init.method", "lora", "train.max-length", 256));
     assertTrue(longer.bytes() > base.bytes() + (200L << 20), longer::describe);
     long sums = of(Map.of("export.onnx", false, "init.method", "lora-one", "lora.targets", "query")).bytes()
         - of(Map.of("export.onnx", false, "init.method", "lora", "lora.targets", "query")).bytes();
