@@ -132,7 +132,7 @@ function select(id) {
   details(view);
   const v = view;
   source = new EventSource('/jobs/' + encodeURIComponent(id) + '/events');
-  source.onmessage = (m) => apply(JSON.parse(m.data));
+  source.onmessage = (m) => { if (m.data) apply(JSON.parse(m.data)); }; // a heartbeat (15 s without events) is empty
   for (const kind of EVENTS) source.addEventListener(kind, (m) => apply(JSON.parse(m.data)));
   source.onerror = () => {
     if (v === view && ENDED.includes(v.state)) source.close(); // the stream ends with the job; don't reconnect

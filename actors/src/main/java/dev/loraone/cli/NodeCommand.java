@@ -88,8 +88,8 @@ final class NodeCommand implements Callable<Integer> {
   @Option(
       names = "--memory",
       paramLabel = "SIZE",
-      description = "worker: memory jobs may use on this node, e.g. 6GiB (default auto: 2 x the JVM's max heap, at"
-          + " most the machine's memory); the service places jobs by it")
+      description = "worker: memory jobs may use on this node, e.g. 6GiB (default: loraone.node.memory, else auto:"
+          + " 2 x the JVM's max heap, at most the machine's memory); the service places jobs by it")
   String memory;
 
   @Option(
@@ -155,8 +155,8 @@ final class NodeCommand implements Callable<Integer> {
                 + "-"
                 + (bound == 0 ? ProcessHandle.current().pid() : bound);
     ActorSystem<WorkerNode.Command> system =
-        ActorSystem.create(WorkerNode.create(base, devices, NodeMemory.parse(memory)), EmbeddedJob.SYSTEM_NAME,
-            config);
+        ActorSystem.create(WorkerNode.create(base, devices, memory == null ? -1 : NodeMemory.parse(memory)),
+            EmbeddedJob.SYSTEM_NAME, config);
     // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered
     // first
     CoordinatedShutdown.get(system)
