@@ -32,7 +32,8 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * The service's job queue: accepts jobs, runs up to {@code maxConcurrent} of them at once, each as
- * a {@link CoordinatorActor} on this node (its workers find it through the cluster receptionist),
+ * a {@link CoordinatorActor} on this node, placed by memory ({@link Scheduler}: each job's {@link JobEstimate}
+ * against the worker nodes' advertised capacity, {@code job.priority} first) on the nodes it then tells to serve it,
  * and keeps every job's record and events in the {@link JobStore} before anyone hears of them.
  * Started on a store that holds jobs, it takes them back as they were left: queued jobs queue again
  * in submission order, running ones go first and resume from their checkpoints.
