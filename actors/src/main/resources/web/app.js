@@ -84,7 +84,8 @@ async function refreshJobs() {
       tr.appendChild(td);
     }
     tr.children[1].className = j.state;
-    tr.title = (j.reason || j.name) + (j.submittedBy ? ' (submitted by ' + j.submittedBy + ')' : '');
+    tr.title = (j.waiting || j.reason || j.name) + (j.submittedBy ? ' (submitted by ' + j.submittedBy + ')' : '');
+    if (view && j.id === view.id) schedule(view, j);
     tr.onclick = () => select(j.id);
     tbody.appendChild(tr);
   }
@@ -131,12 +132,22 @@ function select(id) {
   details(view);
   const v = view;
   source = new EventSource('/jobs/' + encodeURIComponent(id) + '/events');
-  source.onmessage = (m) => apply(JSON.parse(m.data));
+  source.onmessage = (m) => { if (m.data) apply(JSON.parse(m.data)); }; // a heartbeat (15 s without events) is empty
   for (const kind of EVENTS) source.addEventListener(kind, (m) => apply(JSON.parse(m.data)));
   source.onerror = () => {
     if (v === view && ENDED.includes(v.state)) source.close(); // the stream ends with the job; don't reconnect
   };
   for (const tr of $('jobs').querySelectorAll('tbody tr')) tr.className = tr.dataset.id === id ? 'selected' : '';
+}
+
+/** The scheduler's words on a job (GET /jobs and /jobs/{id}): why it waits, or where it runs and what it needs. */
+function schedule(v, j) {
+  const text = j.waiting ? 'waiting: ' + j.waiting
+    : j.nodes ? 'on ' + (j.nodes.length ? j.nodes.join(', ') : 'no node now') + (j.memory ? ', needs ' + j.memory + ' per worker' : '')
+    : '';
+  if (text === v.schedule) return;
+  v.schedule = text;
+  scheduleRender();
 }
 
 /** What GET /jobs/{id} says that the events don't: the stored state and reason, the artefact links. */
@@ -153,6 +164,7 @@ async function details(v) {
   if (!ENDED.includes(v.state) || ENDED.includes(j.state)) v.state = j.state; // events may be ahead of this answer
   if (j.reason) v.reason = j.reason;
   v.by = j.submittedBy || '';
+  schedule(v, j);
   v.artifacts = j.artifacts || {};
   if (j.adapterSha256) v.sha = j.adapterSha256;
   render();
@@ -219,6 +231,7 @@ function render() {
   $('phase').textContent = view.phase;
   $('step').textContent = view.step + '/' + view.steps;
   $('reason').textContent = view.reason || '';
+  $('schedule').textContent = view.schedule || '';
   $('by').textContent = view.by || '';
   $('by-row').hidden = !view.by;
   $('cancel').disabled = !view.state || ENDED.includes(view.state) || !!view.cancelling;

@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -63,6 +64,15 @@ final class JobsCommands {
     }
   }
 
+  /** A job's place: why it waits (queued), or the nodes it runs or ran on. */
+  static String where(JsonNode j) {
+    if (j.has("waiting")) return "waits: " + j.path("waiting").asText();
+    if (!j.has("nodes")) return "";
+    List<String> nodes = new java.util.ArrayList<>();
+    j.path("nodes").forEach(x -> nodes.add(x.asText()));
+    return "on " + (nodes.isEmpty() ? "no node now" : String.join(", ", nodes));
+  }
+
   @Command(name = "status", description = "Show the service's jobs, or one job in detail.")
   static final class Status implements Callable<Integer> {
     @Mixin ServiceClient client;
@@ -77,15 +87,16 @@ final class JobsCommands {
         return 0;
       }
       if (id == null) {
-        System.out.printf("%-32s %-10s %-22s %9s %9s%n", "id", "state", "phase", "step", "loss");
+        System.out.printf("%-32s %-10s %-22s %9s %9s  %s%n", "id", "state", "phase", "step", "loss", "where / why");
         for (JsonNode j : n) {
           System.out.printf(
-              "%-32s %-10s %-22s %9s %9s%n",
+              "%-32s %-10s %-22s %9s %9s  %s%n",
               j.path("id").asText(),
               j.path("state").asText(),
               j.path("phase").asText(),
               j.path("step").asInt() + "/" + j.path("steps").asInt(),
-              j.has("loss") ? String.format(Locale.ROOT, "%.4f", j.path("loss").asDouble()) : "-");
+              j.has("loss") ? String.format(Locale.ROOT, "%.4f", j.path("loss").asDouble()) : "-",
+              where(j));
         }
         return 0;
       }
@@ -102,6 +113,10 @@ final class JobsCommands {
               + n.path("steps").asInt());
       if (!n.path("detail").asText().isEmpty()) System.out.println("detail   " + n.path("detail").asText());
       if (n.has("reason")) System.out.println("reason   " + n.path("reason").asText());
+      if (n.has("waiting")) System.out.println("waiting  " + n.path("waiting").asText());
+      if (n.has("nodes")) System.out.println("nodes    " + where(n));
+      if (n.has("memory")) System.out.println("memory   " + n.path("memory").asText() + " per worker, priority "
+          + n.path("priority").asInt());
       System.out.println("workers  " + n.path("workers"));
       JsonNode evals = n.path("evaluations");
       if (!evals.isEmpty()) {

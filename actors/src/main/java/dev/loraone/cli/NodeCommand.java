@@ -8,6 +8,7 @@ import dev.loraone.runtime.DatasetFetcher;
 import dev.loraone.runtime.DatasetSource;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
+import dev.loraone.runtime.NodeMemory;
 import dev.loraone.runtime.WorkerNode;
 import dev.loraone.service.HttpTls;
 import dev.loraone.worker.runtime.Devices;
@@ -88,6 +89,13 @@ final class NodeCommand implements Callable<Integer> {
       description =
           "worker: cpu | cuda:0,cuda:1,... one worker actor per device (default: ${DEFAULT-VALUE})")
   List<String> devices;
+
+  @Option(
+      names = "--memory",
+      paramLabel = "SIZE",
+      description = "worker: memory jobs may use on this node, e.g. 6GiB (default: loraone.node.memory, else auto:"
+          + " 2 x the JVM's max heap, at most the machine's memory); the service places jobs by it")
+  String memory;
 
   @Option(
       names = "--tls-key-store",
@@ -176,7 +184,8 @@ final class NodeCommand implements Callable<Integer> {
                 + "-"
                 + (bound == 0 ? ProcessHandle.current().pid() : bound);
     ActorSystem<WorkerNode.Command> system =
-        ActorSystem.create(WorkerNode.create(base, devices, datasets()), EmbeddedJob.SYSTEM_NAME, config);
+        ActorSystem.create(WorkerNode.create(base, devices, memory == null ? -1 : NodeMemory.parse(memory),
+            datasets()), EmbeddedJob.SYSTEM_NAME, config);
     // leaving (SIGTERM, Ctrl-C, `loraone node leave`): the running units finish and are delivered
     // first
     CoordinatedShutdown.get(system)

@@ -6,6 +6,7 @@ import dev.loraone.worker.runtime.Devices;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import dev.loraone.runtime.NodeMemory;
 import picocli.CommandLine.Option;
 
 /**
@@ -132,6 +133,13 @@ final class ServeCommand implements Callable<Integer> {
   List<Path> modelRoots = List.of();
 
   @Option(
+      names = "--memory",
+      paramLabel = "SIZE",
+      description = "memory the local workers may use, e.g. 6GiB (default auto: 2 x the JVM's max heap, at most the"
+          + " machine's memory); jobs are placed by it")
+  String memory;
+
+  @Option(
       names = "--max-body",
       defaultValue = "1048576",
       description = "largest request body in bytes (default: ${DEFAULT-VALUE})")
@@ -151,6 +159,10 @@ final class ServeCommand implements Callable<Integer> {
             ? Devices.parse(devices)
             : java.util.Collections.nCopies(Math.max(workers, 0), "cpu");
     workers = devices != null ? local.size() : workers;
+    if (memory != null) {
+      System.setProperty(NodeMemory.KEY, String.valueOf(NodeMemory.parse(memory)));
+      com.typesafe.config.ConfigFactory.invalidateCaches();
+    }
     Service s =
         Service.start(
             new Service.Settings(

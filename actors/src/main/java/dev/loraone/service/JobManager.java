@@ -8,11 +8,14 @@ import dev.loraone.protocol.job.JobEvent;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.transport.TransferMessage;
 import dev.loraone.protocol.wire.JobId;
+import dev.loraone.protocol.wire.CoordinatorMessage;
+import dev.loraone.protocol.wire.Endpoint;
+import dev.loraone.protocol.wire.NodeMessage;
 import dev.loraone.runtime.JobEventJson;
+import dev.loraone.runtime.NodeMemory;
+import dev.loraone.runtime.WorkerNode;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,10 +28,12 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * The service's job queue: accepts jobs, runs up to {@code maxConcurrent} of them at once, each as
- * a {@link CoordinatorActor} on this node (its workers find it through the cluster receptionist),
+ * a {@link CoordinatorActor} on this node, placed by memory ({@link Scheduler}: each job's {@link JobEstimate}
+ * against the worker nodes' advertised capacity, {@code job.priority} first) on the nodes it then tells to serve it,
  * and keeps every job's record and events in the {@link JobStore} before anyone hears of them.
  * Started on a store that holds jobs, it takes them back as they were left: queued jobs queue again
  * in submission order, running ones go first and resume from their checkpoints.
@@ -77,6 +82,13 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
 
   private record CheckpointsWritten(ActorRef<Done> replyTo) implements Command {}
 
+  private record NodesListed(Receptionist.Listing listing) implements Command {}
+
+  private record FromNode(NodeMessage message) implements Command {}
+
+  /** A started coordinator's wire endpoint: what placed nodes are told to serve. */
+  private record EndpointKnown(String id, ActorRef<CoordinatorMessage> wire) implements Command {}
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final JobStore store;
@@ -86,7 +98,11 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
   private final ActorRef<JobEvent> events;
   private final Map<String, JobView> jobs = new LinkedHashMap<>();
   private final Map<String, JobSpec> specs = new HashMap<>();
-  private final Deque<String> queue = new ArrayDeque<>();
+  private final Scheduler scheduler = new Scheduler();
+  private final Map<String, ActorRef<CoordinatorMessage>> wires = new HashMap<>();
+  private final Map<ActorRef<NodeMessage>, String> agents = new HashMap<>();
+  private final ActorRef<NodeMessage> nodeReplies;
+  private long submissions;
   private final Map<String, ActorRef<CoordinatorActor.Command>> running = new LinkedHashMap<>();
   private boolean shuttingDown;
 
@@ -109,32 +125,36 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     this.inbox = inbox;
     this.metrics = metrics;
     this.events = ctx.messageAdapter(JobEvent.class, WrappedJobEvent::new);
+    this.nodeReplies = ctx.messageAdapter(NodeMessage.class, FromNode::new);
+    ctx.getSystem().receptionist().tell(Receptionist.subscribe(WorkerNode.NODE_KEY,
+        ctx.messageAdapter(Receptionist.Listing.class, NodesListed::new)));
     List<String> resumed = new ArrayList<>();
+    List<String> queued = new ArrayList<>();
     for (JobStore.Loaded l : store.load(w -> ctx.getLog().warn(w))) {
       JobView v = new JobView(l.record());
       l.events().forEach(v::add);
       jobs.put(l.record().id(), v);
       specs.put(l.record().id(), l.spec());
       if (l.record().state() == JobStore.State.RUNNING) resumed.add(l.record().id());
-      else if (l.record().state() == JobStore.State.QUEUED) queue.add(l.record().id());
+      else if (l.record().state() == JobStore.State.QUEUED) queued.add(l.record().id());
     }
-    for (int i = resumed.size() - 1; i >= 0; i--) {
-      String id = resumed.get(i);
+    for (String id : resumed) {
       JobView v = jobs.get(id);
       v.record = v.record.with(JobStore.State.QUEUED, null);
       store.save(v.record);
       note(id, "Requeued", "the service restarted while the job ran; it resumes from its last checkpoint");
-      queue.addFirst(id);
+      enqueue(id, -1_000_000L + resumed.indexOf(id)); // resumed jobs first within their priority
     }
+    for (String id : queued) enqueue(id, submissions++);
     if (!jobs.isEmpty())
       ctx.getLog()
           .info(
               "job store {}: {} jobs, {} queued ({} to resume)",
               store.root(),
               jobs.size(),
-              queue.size(),
+              scheduler.queue().size(),
               resumed.size());
-    metrics.queue(queue::size, running::size);
+    metrics.queue(() -> scheduler.queue().size(), running::size);
     startWhatFits();
   }
 
@@ -158,6 +178,22 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
         .onMessage(WrappedJobEvent.class, w -> onJobEvent(w.event()))
         .onMessage(CoordinatorStopped.class, this::onCoordinatorStopped)
         .onMessage(ShutDown.class, this::onShutDown)
+        .onMessage(NodesListed.class, this::onNodesListed)
+        .onMessage(FromNode.class, f -> {
+          if (f.message() instanceof NodeMessage.Capacity c) {
+            agents.put(c.agent(), c.node());
+            scheduler.node(c);
+            startWhatFits();
+          }
+          return this;
+        })
+        .onMessage(EndpointKnown.class, e -> {
+          if (running.containsKey(e.id())) {
+            wires.put(e.id(), e.wire());
+            serve(e.id(), scheduler.placement(e.id()));
+          }
+          return this;
+        })
         .onMessage(CheckpointsWritten.class, c -> {
           // stop the coordinators at their checkpoint: no step after it, so the resumed run continues exactly there
           running.values().forEach(getContext()::stop);
@@ -182,10 +218,11 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     JobView v = new JobView(r);
     jobs.put(r.id(), v);
     specs.put(r.id(), s.spec());
-    queue.add(r.id());
-    note(r.id(), "Submitted", "queued at position " + queue.size());
-    s.replyTo().tell(new Submitted(v.summary(), null));
+    if (enqueue(r.id(), submissions++)) {
+      note(r.id(), "Submitted", "queued: " + v.schedule.path("waiting").asText(""));
+    }
     startWhatFits();
+    s.replyTo().tell(new Submitted(v.summary(), null));
     return this;
   }
 
@@ -212,7 +249,7 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
       c.replyTo().tell(new CancelOutcome(404, null, "no job '" + c.id() + "'"));
     } else if (v.record.state().ended()) {
       c.replyTo().tell(new CancelOutcome(409, v.summary(), "job " + c.id() + " already ended: " + v.record.state()));
-    } else if (queue.remove(c.id())) {
+    } else if (scheduler.dequeue(c.id())) {
       end(c.id(), JobStore.State.CANCELLED, "cancelled while queued");
       c.replyTo().tell(new CancelOutcome(202, v.summary(), null));
     } else {
@@ -236,14 +273,14 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     v.add(n);
     metrics.event(id, e, specs.get(id));
     if (e instanceof JobEvent.Finished f) {
-      running.remove(id);
+      stopped(id);
       v.record = v.record.finished(f.adapterSha256());
       store.save(v.record);
       metrics.ended(id, JobStore.State.SUCCEEDED);
       startWhatFits();
     } else if (e instanceof JobEvent.Failed f) {
       if (shuttingDown) return this; // a job stopped by the shutdown stays RUNNING on disk: resumed at the next start
-      running.remove(id);
+      stopped(id);
       end(id, v.record.cancelRequested() ? JobStore.State.CANCELLED : JobStore.State.FAILED, f.reason());
       startWhatFits();
     }
@@ -251,9 +288,12 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
   }
 
   private Behavior<Command> onCoordinatorStopped(CoordinatorStopped s) {
-    if (running.remove(s.id()) != null && !shuttingDown) { // stopped without a Finished or Failed: a bug, said as such
+    if (running.containsKey(s.id()) && !shuttingDown) {
+      stopped(s.id()); // stopped without a Finished or Failed: a bug, said as such
       end(s.id(), JobStore.State.FAILED, "the job's coordinator stopped without reporting an end");
       startWhatFits();
+    } else {
+      running.remove(s.id());
     }
     return this;
   }
@@ -282,24 +322,103 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
 
   // ---- helpers ----
 
+  /**
+   * Starts the queued jobs the scheduler places now, grows running jobs onto nodes with room while none waits,
+   * and refreshes what each job's view says about its place.
+   */
   private void startWhatFits() {
-    while (!shuttingDown && running.size() < maxConcurrent && !queue.isEmpty()) start(queue.poll());
+    while (!shuttingDown) {
+      var next = scheduler.next(running.size() < maxConcurrent);
+      if (next.isEmpty()) break;
+      start(next.get().getKey(), next.get().getValue());
+    }
+    if (!shuttingDown) {
+      for (String id : running.keySet()) {
+        List<String> more = scheduler.grow(id, scheduler.placement(id));
+        if (more.isEmpty()) continue;
+        note(id, "Placed", "also on " + String.join(", ", more) + " (a node joined or memory was freed)");
+        serve(id, more);
+      }
+    }
+    String slots = running.size() >= maxConcurrent
+        ? "waits for a slot: " + running.size() + " job(s) running (--max-concurrent " + maxConcurrent + ")" : null;
+    for (Scheduler.Queued q : scheduler.queue()) jobs.get(q.id()).schedule.put("waiting", scheduler.why(q.id(), slots));
+    for (String id : running.keySet()) {
+      ArrayNode on = jobs.get(id).schedule.putArray("nodes");
+      scheduler.placement(id).forEach(on::add);
+    }
   }
 
-  private void start(String id) {
+  /** Puts job {@code id} in the scheduler's queue with its estimate; false if the estimate failed the job. */
+  private boolean enqueue(String id, long seq) {
+    JobSpec spec = specs.get(id);
+    JobView v = jobs.get(id);
+    JobEstimate e;
+    try {
+      e = JobEstimate.of(spec);
+    } catch (IllegalArgumentException ex) {
+      end(id, JobStore.State.FAILED, "no memory estimate: " + ex.getMessage());
+      return false;
+    }
+    int priority = spec.getInt("priority");
+    v.schedule.put("priority", priority);
+    v.schedule.put("memoryBytes", e.bytes());
+    v.schedule.put("memory", e.describe());
+    scheduler.enqueue(new Scheduler.Queued(id, priority, seq, e.bytes(), spec.getInt("workers.min")));
+    v.schedule.put("waiting", scheduler.why(id, null));
+    return true;
+  }
+
+  private void start(Scheduler.Queued q, List<String> nodes) {
+    String id = q.id();
     JobView v = jobs.get(id);
     v.record = v.record.with(JobStore.State.RUNNING, null);
+    v.schedule.remove("waiting");
     store.save(v.record);
     note(id, "Started", "coordinator started (" + running.size() + " other jobs running)");
+    note(id, "Placed", "on " + String.join(", ", nodes) + " (needs " + NodeMemory.show(q.estimate())
+        + " per worker, priority " + q.priority() + ")");
     ActorRef<CoordinatorActor.Command> c =
         getContext()
             .spawn(
-                CoordinatorActor.create(
-                    new JobId(id), specs.get(id), store.outDir(id), inbox, events),
+                CoordinatorActor.create(new JobId(id), specs.get(id), store.outDir(id), inbox, events,
+                    CoordinatorActor.PLACED_KEY),
                 "coordinator-" + id);
     getContext().watchWith(c, new CoordinatorStopped(id));
     running.put(id, c);
+    @SuppressWarnings("unchecked")
+    Class<Endpoint<CoordinatorMessage>> type = (Class<Endpoint<CoordinatorMessage>>) (Class<?>) Endpoint.class;
+    getContext().ask(type, c, java.time.Duration.ofSeconds(30), CoordinatorActor.GetEndpoint::new,
+        (ep, failure) -> new EndpointKnown(ep == null ? "" : id, ep == null ? null : ep.actor()));
     metrics.started(id);
+  }
+
+  /** Tells the agents of {@code nodes} to serve job {@code id}'s coordinator (once its endpoint is known). */
+  private void serve(String id, List<String> nodes) {
+    ActorRef<CoordinatorMessage> wire = wires.get(id);
+    if (wire == null) return;
+    for (String n : nodes) {
+      Scheduler.Node node = scheduler.nodes().get(n);
+      if (node != null) node.capacity.agent().tell(new NodeMessage.Serve(new JobId(id), wire));
+    }
+  }
+
+  /** The job's coordinator is done: its memory is free for the queue. */
+  private void stopped(String id) {
+    running.remove(id);
+    wires.remove(id);
+    scheduler.release(id);
+  }
+
+  private Behavior<Command> onNodesListed(NodesListed l) {
+    java.util.Set<ActorRef<NodeMessage>> now = l.listing().getServiceInstances(WorkerNode.NODE_KEY);
+    agents.keySet().retainAll(now);
+    scheduler.retain(new java.util.HashSet<>(agents.values()));
+    for (ActorRef<NodeMessage> a : now) {
+      if (!agents.containsKey(a)) a.tell(new NodeMessage.Describe(nodeReplies));
+    }
+    startWhatFits();
+    return this;
   }
 
   private void end(String id, JobStore.State state, String reason) {

@@ -20,6 +20,11 @@ final class JobView {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   JobStore.Record record;
+  /**
+   * The scheduler's view ({@link JobManager}): {@code priority}, {@code memory} (the estimate, its terms) and
+   * {@code memoryBytes}, {@code waiting} (why a queued job waits), {@code nodes} (where it runs or ran).
+   */
+  final ObjectNode schedule = JSON.createObjectNode();
   final List<ObjectNode> events = new ArrayList<>();
   private String phase = "QUEUED";
   private String detail = "";
@@ -141,6 +146,7 @@ final class JobView {
     if (record.ended() > 0) o.put("ended", record.ended());
     if (record.reason() != null) o.put("reason", record.reason());
     if (record.submittedBy() != null) o.put("submittedBy", record.submittedBy());
+    if (record.state() == JobStore.State.QUEUED || !schedule.path("nodes").isMissingNode()) o.setAll(schedule);
     JsonNode last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
     if (last != null) o.set("loss", last.path("loss"));
     if (headline != null) {

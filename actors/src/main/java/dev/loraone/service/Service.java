@@ -188,7 +188,7 @@ public final class Service implements AutoCloseable {
                 manager.completeExceptionally(e);
               }
               if (s.localWorkers() > 0) {
-                ctx.spawn(WorkerNode.create("local", s.devices(), datasets), "local-workers");
+                ctx.spawn(WorkerNode.create("local", s.devices(), -1, datasets), "local-workers");
               }
               return Behaviors.empty();
             });

@@ -215,6 +215,7 @@ class WebPageIT {
     assertEquals("RUNNING", el("state").getText());
     assertEquals("TRAINING", el("phase").getText());
     assertTrue(el("workers").getText().contains("local"), el("workers").getText());
+    await("where the job runs, by the scheduler", b -> el("schedule").getText().startsWith("on 127.0.0.1:"));
     assertTrue(el("step").getText().endsWith("/" + STEPS), el("step").getText());
     assertEquals("accuracy", el("metric-axis").getText(), "a classification job's right axis");
     assertEquals("train accuracy (right axis)", el("legend-train").getText());

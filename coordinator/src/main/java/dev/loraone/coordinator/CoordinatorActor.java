@@ -95,6 +95,13 @@ public final class CoordinatorActor {
   public static final ServiceKey<CoordinatorMessage> SERVICE_KEY =
       ServiceKey.create(CoordinatorMessage.class, "loraone-coordinator");
 
+  /**
+   * A scheduled coordinator (the service's) registers here instead: a worker node serves it only after the
+   * scheduler placed the job on that node ({@code NodeMessage.Serve}), not because it is listed.
+   */
+  public static final ServiceKey<CoordinatorMessage> PLACED_KEY =
+      ServiceKey.create(CoordinatorMessage.class, "loraone-placed-coordinator");
+
   /** {@code JoinJob}'s model hash before any worker reported one (the layouts are compared, hash included). */
   static final String UNVERIFIED_MODEL = "unverified";
   static final String CHECKPOINT_DIR = "checkpoint";
@@ -106,6 +113,12 @@ public final class CoordinatorActor {
    */
   public static Behavior<Command> create(JobId job, JobSpec spec, Path outDir, ActorRef<TransferMessage> inbox,
       ActorRef<JobEvent> listener) {
+    return create(job, spec, outDir, inbox, listener, SERVICE_KEY);
+  }
+
+  /** As above, its endpoint listed under {@code key} ({@link #SERVICE_KEY} or {@link #PLACED_KEY}). */
+  public static Behavior<Command> create(JobId job, JobSpec spec, Path outDir, ActorRef<TransferMessage> inbox,
+      ActorRef<JobEvent> listener, ServiceKey<CoordinatorMessage> key) {
     return Behaviors.setup(
         ctx ->
             Behaviors.withTimers(
@@ -131,7 +144,7 @@ public final class CoordinatorActor {
                   }
                   ActorRef<CoordinatorMessage> wire =
                       ctx.messageAdapter(CoordinatorMessage.class, WrappedCoordinatorMessage::new);
-                  ctx.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, wire));
+                  ctx.getSystem().receptionist().tell(Receptionist.register(key, wire));
                   Job j =
                       new Job(
                           ctx,

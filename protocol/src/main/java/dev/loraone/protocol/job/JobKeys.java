@@ -27,7 +27,7 @@ public final class JobKeys {
    */
   public static final java.util.Set<String> SAME_RESULT = java.util.Set.of("init.memory-budget",
       "train.activation-checkpointing", "checkpoint.every", "eval.every", "workers.min", "workers.wait-seconds",
-      "workers.fail-on-join-error", "export.onnx");
+      "workers.fail-on-join-error", "export.onnx", "priority");
 
   record Key(String path, Type type, Object defaultValue, double min, double max, List<String> choices, String doc) {
     /** Null if the value is acceptable, else what is wrong and what was expected. */
@@ -188,6 +188,8 @@ public final class JobKeys {
     put(m, bool("export.onnx", true, "also export the merged model to ONNX (the PEFT adapter is always written)"));
     put(m, integer("checkpoint.every", 25, 0, Integer.MAX_VALUE, "checkpoint every N steps (0: phase ends only)"));
     put(m, integer("workers.min", 1, 1, 4096, "workers needed before the job starts"));
+    put(m, integer("priority", 0, -1000, 1000, "the service's queue: higher first, in submission order within one"
+        + " priority (a queued job waits until the nodes' free memory covers its estimate)"));
     put(m, bool("workers.fail-on-join-error", true,
         "fail the job when every worker that tried could not open it (model, data, targets); false: wait for others"));
     put(m, integer("workers.wait-seconds", 600, 0, Integer.MAX_VALUE,

@@ -20,7 +20,7 @@ import java.util.stream.Collectors;
  *   <li>An id, once published, always means the same class; a removed class's id goes to
  *       {@link #RETIRED_IDS} and is never given out again. Ids are grouped: 100 values,
  *       120 work items, 200 {@link CoordinatorMessage}, 300 {@link WorkerMessage},
- *       400 {@link TransferMessage}.
+ *       400 {@link TransferMessage}, 500 {@link NodeMessage}.
  *   <li>Manifests are short, stable names; renaming a Java class does not change its manifest.
  *   <li>Every permitted subclass of every {@link #SEALED_ROOTS} root is registered.
  * </ul>
@@ -41,7 +41,8 @@ public final class WireRegistry {
 
   /** The sealed hierarchies whose members travel; the round-trip test walks each one. */
   public static final List<Class<?>> SEALED_ROOTS =
-      List.of(CoordinatorMessage.class, WorkerMessage.class, TransferMessage.class, WorkItem.class);
+      List.of(CoordinatorMessage.class, WorkerMessage.class, TransferMessage.class, WorkItem.class,
+          NodeMessage.class);
 
   private static final List<Entry> ENTRIES = List.of(
       new Entry(100, "TensorBlob", TensorBlob.class),
@@ -83,7 +84,11 @@ public final class WireRegistry {
       new Entry(401, "T.Chunk", TransferMessage.TransferChunk.class),
       new Entry(402, "T.Ack", TransferMessage.ChunkAck.class),
       new Entry(403, "T.Completed", TransferMessage.TransferCompleted.class),
-      new Entry(404, "T.Rejected", TransferMessage.TransferRejected.class));
+      new Entry(404, "T.Rejected", TransferMessage.TransferRejected.class),
+
+      new Entry(500, "N.Describe", NodeMessage.Describe.class),
+      new Entry(501, "N.Capacity", NodeMessage.Capacity.class),
+      new Entry(502, "N.Serve", NodeMessage.Serve.class));
 
   private static final Map<String, Entry> BY_MANIFEST =
       ENTRIES.stream().collect(Collectors.toUnmodifiableMap(Entry::manifest, e -> e));

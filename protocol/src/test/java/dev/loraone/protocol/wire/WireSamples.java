@@ -141,6 +141,10 @@ public final class WireSamples {
     m.put(TransferMessage.ChunkAck.class, r -> new TransferMessage.ChunkAck(t, 4));
     m.put(TransferMessage.TransferCompleted.class, r -> new TransferMessage.TransferCompleted(t));
     m.put(TransferMessage.TransferRejected.class, r -> new TransferMessage.TransferRejected(t, "CRC-32C mismatch"));
+    m.put(NodeMessage.Describe.class, r -> new NodeMessage.Describe((ActorRef) r));
+    m.put(NodeMessage.Capacity.class, r -> new NodeMessage.Capacity((ActorRef) r, "127.0.0.1:25521",
+        List.of("worker-a-0", "worker-a-1"), List.of("cpu", "cuda:0"), 3L << 30));
+    m.put(NodeMessage.Serve.class, r -> new NodeMessage.Serve(JOB, (ActorRef) r));
     return m;
   }
 }
