@@ -30,7 +30,8 @@ final class BenchModelCommand implements Runnable {
       description = "Untimed steps before them. Default: ${DEFAULT-VALUE}.")
   int warmup;
 
-  @Option(names = "--batch", defaultValue = "16", description = "Batch size B. Default: ${DEFAULT-VALUE}.") int batch;
+  @Option(names = "--batch", description = "Batch size B. Default: 16; 1 with --model or --shape (a micro-batch).")
+  Integer batch;
 
   @Option(
       names = "--seq",
@@ -40,10 +41,8 @@ final class BenchModelCommand implements Runnable {
 
   @Option(
       names = "--rank",
-      defaultValue = "8",
-      description =
-          "LoRA rank r on every Linear (alpha = 2r, rsLoRA). Default: ${DEFAULT-VALUE}.")
-  int rank;
+      description = "LoRA rank r on every Linear (alpha = 2r, rsLoRA). Default: 8; 16 with --model or --shape.")
+  Integer rank;
 
   @Option(
       names = "--repeat",
@@ -112,7 +111,8 @@ final class BenchModelCommand implements Runnable {
     }
     ModelBenchmark.Settings settings =
         new ModelBenchmark.Settings(
-            batch, seq, rank, steps, warmup, repeat, matmulSizes, 5, threads, seed);
+            batch == null ? 16 : batch, seq, rank == null ? 8 : rank, steps, warmup, repeat, matmulSizes, 5, threads,
+            seed);
     MemoryFlatness.Config memory = skipMemory ? null : MemoryFlatness.Config.small(memorySteps);
     ModelBenchmark.Report r;
     try {
@@ -149,7 +149,8 @@ final class BenchModelCommand implements Runnable {
 
   private void runLlama() {
     CheckpointingBenchmark.Settings s = new CheckpointingBenchmark.Settings(llamaModel,
-        llamaShape == null ? "-" : llamaShape, batch, seq, rank, steps, warmup, matmulSizes, 5, seed);
+        llamaShape == null ? "-" : llamaShape, batch == null ? 1 : batch, seq, rank == null ? 16 : rank, steps, warmup,
+        matmulSizes, 5, seed);
     try {
       CheckpointingBenchmark.Report r = CheckpointingBenchmark.run(s, System.err);
       System.out.print(json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)

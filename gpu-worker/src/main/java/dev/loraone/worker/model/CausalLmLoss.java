@@ -56,11 +56,16 @@ public final class CausalLmLoss extends Loss {
       NDManager m = logits.getManager();
       return new NDArray[] {m.create(0f), m.create(0f)};
     }
-    NDArray predicting = logits.get(":, 0:" + (l - 1) + ", :");          // positions 0..L-2
-    NDArray target = labels.toType(DataType.INT64, false).get(":, 1:" + l); // their next tokens
+    // Gather at every position, then drop the last one on the small [B,L] result: slicing the
+    // [B,L,V] logits instead costs a zero-fill and a copy of the whole vocabulary-sized gradient per
+    // sliced axis in backward. Rows are independent in log-softmax, so positions 0..L-2 get the same
+    // bits either way; the last row's gradient is exactly 0 as before.
+    NDArray all = labels.toType(DataType.INT64, false);
+    NDArray target = all.get(":, 1:" + l); // the next tokens of positions 0..L-2
     NDArray keep = target.neq(CausalLmEncoder.IGNORE_INDEX);
     NDArray safeTarget = target.mul(keep.toType(DataType.INT64, false)); // -100 -> 0, masked below
-    NDArray logp = predicting.logSoftmax(-1).gather(safeTarget.expandDims(-1), -1).squeeze(-1);
+    NDArray gatherAt = safeTarget.concat(all.get(":, 0:1").zerosLike(), 1); // position L-1: any valid id
+    NDArray logp = logits.logSoftmax(-1).gather(gatherAt.expandDims(-1), -1).squeeze(-1).get(":, 0:" + (l - 1));
     NDArray weights = keep.toType(DataType.FLOAT32, false);
     return new NDArray[] {logp.mul(weights).sum().neg(), weights.sum()};
   }

@@ -27,6 +27,10 @@ import java.util.Map;
  * GQA is computed without copying k and v: the g = heads/kv query heads that share a kv head are
  * stacked into one [g*L] axis, which is the same as HF's {@code repeat_kv} followed by plain
  * attention, since HF's head h likewise reads kv head h / g.
+ *
+ * <p>Where sqrt(d) is a power of two (d = 16, 64, 256), q is divided by it before {@code q k^T}
+ * rather than the scores after: the same bits (scaling by a power of two is exact), on {@code d}
+ * columns instead of {@code T}, in the forward and in the backward.
  */
 final class LlamaAttention extends AbstractBlock {
 
@@ -73,12 +77,12 @@ final class LlamaAttention extends AbstractBlock {
       vh = kv.get(1);
     }
     long t = kh.getShape().get(2);
-    NDArray grouped = qh.reshape(b, kvHeads, g * l, d); // query heads kv*g .. kv*g+g-1 share kv head kv
-    NDArray scores =
-        grouped
-            .matMul(kh.transpose(0, 1, 3, 2))
-            .div(Owned.scalar(grouped, (float) Math.sqrt(d)))
-            .reshape(b, heads, l, t);
+    float root = (float) Math.sqrt(d);
+    boolean exact = Exact.isPowerOfTwo(root); // then q / root is exact: scale q [L,d], not the scores [L,T]
+    NDArray scaledQ = exact ? qh.div(Owned.scalar(qh, root)) : qh;
+    NDArray grouped = scaledQ.reshape(b, kvHeads, g * l, d); // query heads kv*g .. kv*g+g-1 share kv head kv
+    NDArray product = grouped.matMul(kh.transpose(0, 1, 3, 2));
+    NDArray scores = (exact ? product : product.div(Owned.scalar(product, root))).reshape(b, heads, l, t);
     if (maskBias != null) {
       scores = scores.add(maskBias);
     }

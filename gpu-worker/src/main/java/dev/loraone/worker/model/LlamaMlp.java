@@ -42,7 +42,7 @@ final class LlamaMlp extends AbstractBlock {
   protected NDList forwardInternal(ParameterStore ps, NDList in, boolean training, PairList<String, Object> params) {
     NDArray g = gate.forward(ps, in, training, params).head();
     NDArray u = up.forward(ps, in, training, params).head();
-    return down.forward(ps, new NDList(g.mul(Activation.sigmoid(g.mul(Owned.scalar(g, 1f)))).mul(u)), training, params);
+    return down.forward(ps, new NDList(g.mul(Activation.sigmoid(g)).mul(u)), training, params);
   }
 
   @Override

@@ -29,6 +29,10 @@ import java.util.Map;
  * <p>Dropout acts on the adapter input only, with a mask computed in Java from the seed under
  * {@link #DROPOUT_SEED} in the forward parameters (see {@link BertLoraModel#setDropoutSeed}),
  * mixed with this module's name.
+ *
+ * <p>When s is a power of two (rsLoRA with r = 4, 16, 64; alpha = 2r without rsLoRA) it multiplies
+ * the rank-r intermediate {@code x A^T} instead of the output: exact either way, so the same bits,
+ * on r columns instead of out.
  */
 public final class LoraLinear extends AbstractBlock {
 
@@ -103,8 +107,21 @@ public final class LoraLinear extends AbstractBlock {
     }
     NDArray xa = training && dropout > 0 ? x.mul(dropoutMask(x, params)) : x;
     NDArray xA = Linear.linear(xa, ps.getValue(loraA, d, training)).head();
+    if (Exact.isPowerOfTwo(scaling)) { // s (x A^T) B^T = (s x A^T) B^T bit for bit: scale the [..,r] side
+      NDArray scaled = scaling == 1f ? xA : xA.mul(Owned.scalar(xA, scaling));
+      return new NDList(y.add(scaled.matMul(rowMajorTranspose(ps.getValue(loraB, d, training)))));
+    }
     NDArray xAB = Linear.linear(xA, ps.getValue(loraB, d, training)).head();
     return new NDList(y.add(xAB.mul(Owned.scalar(xAB, scaling))));
+  }
+
+  /**
+   * B^T {@code [r,out]} as a row-major copy, not a transposed view: libtorch then takes B's
+   * gradient as {@code (s x A^T)^T dy}, an {@code [r,L]x[L,out]} product, instead of {@code dy^T (s x
+   * A^T)}, {@code [out,L]x[L,r]}, which MKL runs several times slower at small r.
+   */
+  private NDArray rowMajorTranspose(NDArray b) {
+    return b.transpose().reshape(-1).reshape(rank, out);
   }
 
   private NDArray dropoutMask(NDArray x, PairList<String, Object> params) {
