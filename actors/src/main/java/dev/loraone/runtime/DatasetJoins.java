@@ -22,7 +22,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * after each dataset is a local file ({@link DatasetSource#local}, run on Pekko's blocking I/O
  * dispatcher, never on the actor's thread), with the spec's keys set to those files' paths; a job whose {@code model}
  * is {@code model:<id>} (an uploaded HF folder) reaches it likewise with the local folder ({@link
- * DatasetSource#model}). Every other message passes straight through, so the worker actor itself knows nothing of uploads.
+ * DatasetSource#model}). Every other message passes straight through, so the worker actor itself
+ * knows nothing of uploads.
  *
  * <pre>
  *   JoinJob(task = dataset:ab12..)  -&gt;  fetch (blocking I/O)  -&gt;  JoinJob(task = cache/datasets/ab12...jsonl)

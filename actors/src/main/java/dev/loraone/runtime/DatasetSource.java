@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * Where a node finds the file of an uploaded dataset (and the folder of an uploaded model) ({@code dataset:<sha>}, {@link
+ * Where a node finds the file of an uploaded dataset (and the folder of an uploaded model)
+ * ({@code dataset:<sha>}, {@link
  * dev.loraone.protocol.job.DatasetRefs}): the service reads its own store, a worker node elsewhere
  * fetches into its cache ({@link DatasetFetcher}). Blocking: call it off actor threads.
  */

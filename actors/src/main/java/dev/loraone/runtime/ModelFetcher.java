@@ -20,14 +20,16 @@ import java.util.stream.Stream;
  *
  * <pre>
  *   GET /models/{id}          the manifest {id, files: [{name, sha256, bytes}], ...}: its files must hash to the id
- *   GET /models/{id}/{name}   each file, into &lt;cache&gt;/models/&lt;id&gt;.part/&lt;name&gt;.part, its SHA-256 checked
+ *   GET /models/{id}/{name}   each file, into &lt;cache&gt;/models/&lt;id&gt;.part/&lt;name&gt;.part, its SHA-256
+ *                             checked
  *   all arrived               the folder renamed atomically to &lt;cache&gt;/models/&lt;id&gt; (only verified folders
  *                             get that name; a file that arrived whole keeps its place for a retry)
  * </pre>
  */
 final class ModelFetcher {
   /** A file name the service may serve: segments of [A-Za-z0-9._-], none starting with a dot. */
-  static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,199})*");
+  static final Pattern NAME = Pattern.compile(
+      "[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,199})*");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final HttpDownload http;

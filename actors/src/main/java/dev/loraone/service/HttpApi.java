@@ -63,7 +63,8 @@ import org.apache.pekko.stream.javadsl.Source;
  *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
  *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
  *   POST /datasets, GET /datasets(/{sha})  uploaded datasets, named dataset:&lt;sha&gt; by jobs ({@link DatasetRoutes})
- *   POST /models, GET /models(/{id}(/{file}))  uploaded model folders, named model:&lt;id&gt; by jobs ({@link ModelRoutes})
+ *   POST /models, GET /models(/{id}(/{file}))  uploaded HF model folders (a zip), named model:&lt;id&gt; by jobs
+ *                                     ({@link ModelRoutes})
  *   GET  /workers                     cluster members; POST /workers/{host:port}/leave drains a worker node
  *   GET  /metrics                     Prometheus text; GET /health
  *   GET  /                            the web page (resources web/)
@@ -231,7 +232,8 @@ final class HttpApi extends AllDirectives {
     if (!unknown.isEmpty()) return invalid(unknown);
     List<String> unknownModel = models.problems(spec); // model:<id> names one this service stores
     if (!unknownModel.isEmpty()) return invalid(unknownModel);
-    List<String> problems = JobPreflight.problems(models.local(datasets.local(spec))); // never queue a job no worker can open
+    // never queue a job no worker can open
+    List<String> problems = JobPreflight.problems(models.local(datasets.local(spec)));
     if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(
         ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, who.name(), r)),

@@ -77,7 +77,9 @@ public final class ModelStore {
       return Map.entry(old.get(), false);
     }
     List<File> files = new ArrayList<>();
-    for (var f : u.files().entrySet()) files.add(new File(f.getKey(), f.getValue(), Files.size(dir.resolve(f.getKey()))));
+    for (var f : u.files().entrySet()) {
+      files.add(new File(f.getKey(), f.getValue(), Files.size(dir.resolve(f.getKey()))));
+    }
     Entry e = new Entry(id, files, u.bytes(), modelType, System.currentTimeMillis());
     Path target = root.resolve(id);
     if (Files.exists(target)) delete(target); // a folder whose manifest was never written

@@ -26,7 +26,8 @@ import java.util.zip.ZipFile;
  *
  * <pre>
  *   names      the files of one HF folder, at the zip's top or all in one top folder (zip -r tiny-llama.zip
- *              tiny-llama/); subfolders are kept (1_Pooling/config.json); each path segment [A-Za-z0-9_-][A-Za-z0-9._-]*,
+ *              tiny-llama/); subfolders are kept (1_Pooling/config.json); each path segment
+ *              [A-Za-z0-9_-][A-Za-z0-9._-]*,
  *              so no entry is absolute, climbs with .., or lands outside the folder; no name twice
  *   files      every entry is written as a new regular file from its bytes: nothing a link points to is read
  *              or written; at most MAX_FILES files and, unpacked, at most the upload limit in bytes
