@@ -1,8 +1,5 @@
 package dev.loraone.service;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.loraone.protocol.job.DatasetRefs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,19 +9,12 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
-import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.FileIO;
 
 /**
@@ -41,37 +31,19 @@ import org.apache.pekko.stream.javadsl.FileIO;
  * </pre>
  * Jobs name a model {@code model:<id>} ({@link dev.loraone.protocol.job.ModelRefs}, where the id's formula is).
  */
-final class ModelRoutes extends AllDirectives {
-  private static final ObjectMapper JSON = new ObjectMapper();
-
+final class ModelRoutes extends UploadRoutes {
   private final ModelStore store;
-  private final Guard guard;
-  private final long maxUpload;
-  private final Materializer materializer;
-  private final Executor blocking;
 
   ModelRoutes(ActorSystem<?> system, ModelStore store, Guard guard, long maxUpload) {
+    super(system, guard, maxUpload);
     this.store = store;
-    this.guard = guard;
-    this.maxUpload = maxUpload;
-    this.materializer = Materializer.matFromSystem(system);
-    this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
   }
 
   /** The routes under {@code /models}; GETs have passed the read check. */
   Route routes(Tokens.Holder who) {
     return concat(
-        pathEnd(() -> concat(
-            get(() -> {
-              try {
-                ArrayNode a = JSON.createArrayNode();
-                store.list().forEach(e -> a.add(e.json()));
-                return json(StatusCodes.OK, a);
-              } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              }
-            }),
-            post(() -> guard.require(who, Tokens.Scope.SUBMIT, "uploading a model", this::upload)))),
+        collection(who, () -> store.list().stream().map(ModelStore.Entry::json).toList(), "uploading a model",
+            this::upload),
         pathPrefix(PathMatchers.segment(DatasetRefs.SHA256), id -> store.find(id)
             .map(e -> concat(
                 pathEnd(() -> get(() -> json(StatusCodes.OK, e.json()))),
@@ -122,22 +94,12 @@ final class ModelRoutes extends AllDirectives {
   private Route refused(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof EntityStreamSizeException) {
-        return error(StatusCodes.PAYLOAD_TOO_LARGE, "the upload is larger than the service's limit of " + maxUpload
-            + " bytes (loraone serve --max-upload)");
+        return tooLarge();
       }
       if (c instanceof IllegalArgumentException) return error(StatusCodes.BAD_REQUEST, "invalid model: "
           + c.getMessage());
     }
     Throwable root = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     return error(StatusCodes.INTERNAL_SERVER_ERROR, "the upload was not stored: " + root);
-  }
-
-  private Route json(StatusCode status, JsonNode body) {
-    return complete(HttpResponse.create().withStatus(status)
-        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString())));
-  }
-
-  private Route error(StatusCode status, String message) {
-    return json(status, JSON.createObjectNode().put("error", message));
   }
 }

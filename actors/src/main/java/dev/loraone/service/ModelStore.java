@@ -16,7 +16,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -84,9 +83,7 @@ public final class ModelStore {
     Path target = root.resolve(id);
     if (Files.exists(target)) delete(target); // a folder whose manifest was never written
     Files.move(dir, target, StandardCopyOption.ATOMIC_MOVE);
-    Path meta = Files.createTempFile(incoming, id, ".json");
-    Files.writeString(meta, e.json().toString());
-    Files.move(meta, root.resolve(id + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    StoreFiles.writeLast(incoming, root.resolve(id + ".json"), e.json().toString());
     return Map.entry(e, true);
   }
 
@@ -104,15 +101,9 @@ public final class ModelStore {
 
   /** Every stored model, by id. */
   public List<Entry> list() throws IOException {
-    Map<String, Entry> out = new TreeMap<>();
-    try (var files = Files.list(root)) {
-      for (Path p : files.toList()) {
-        String n = p.getFileName().toString();
-        if (n.endsWith(".json")) find(n.substring(0, n.length() - 5)).ifPresent(e -> out.put(e.id(), e));
-      }
-    }
-    return new ArrayList<>(out.values());
+    return StoreFiles.list(root, this::find);
   }
+
 
   /** The folder of stored model {@code id}. */
   public Path folder(String id) throws IOException {

@@ -132,16 +132,9 @@ class ModelUploadIT {
     }
     Path jobFile = Files.writeString(here.resolve("llama.conf"), job("tiny-llama", "task.jsonl"));
     Path workerCwd = Files.createDirectories(dir.resolve("worker-elsewhere"));
-    Process worker = new ProcessBuilder(ServiceProcess.java(List.of(), List.of("node", "--role", "worker", "--id",
-        "far", "--port", Integer.toString(ServiceProcess.freePort()), "--seed-nodes",
-        "127.0.0.1:" + service.clusterPort, "--server", service.url)))
-        .directory(workerCwd.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("far.log").toFile())
-        .start();
+    Process worker = service.workerNode("far", workerCwd, dir.resolve("far.log"));
     try {
-      Process submit = new ProcessBuilder(ServiceProcess.java(List.of(), List.of("submit", "--detach", "--server",
-          service.url, jobFile.getFileName().toString()))).directory(here.toFile()).redirectErrorStream(true).start();
-      String said = new String(submit.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertTrue(submit.waitFor(60, TimeUnit.SECONDS) && submit.exitValue() == 0, () -> "loraone submit: " + said);
+      String said = service.submit(here, jobFile.getFileName().toString());
       String ref = said.lines().filter(l -> l.startsWith("uploaded tiny-llama")).findFirst()
           .map(l -> l.substring(l.lastIndexOf(' ') + 1)).orElseThrow(() -> new AssertionError(said));
       assertTrue(ref.startsWith("model:") && said.contains("model_type llama"), said);
