@@ -44,7 +44,8 @@ final class JobsCommands {
         // an invalid job is sent as written: the service names its problems
       }
       if (spec != null) { // local data files go up first; the job then names them by hash
-        Map<String, String> refs = DatasetUploads.upload(spec, client, System.err);
+        Map<String, String> refs = new java.util.LinkedHashMap<>(DatasetUploads.upload(spec, client, System.err));
+        ModelUpload.upload(spec, client, System.err).ifPresent(ref -> refs.put("model", ref));
         if (!refs.isEmpty()) {
           text = DatasetRefs.with(spec, refs).render();
           type = "application/hocon";

@@ -121,7 +121,8 @@ final class NodeCommand implements Callable<Integer> {
 
   @Option(
       names = "--server",
-      description = "worker: the service's HTTP address, to fetch uploaded datasets (dataset:<sha>) from"
+      description = "worker: the service's HTTP address, to fetch uploaded datasets (dataset:<sha>) and models"
+          + " (model:<id>) from"
           + " (default: $LORAONE_SERVER; token: --token or $LORAONE_TOKEN, scope read)")
   String server;
 
@@ -139,7 +140,7 @@ final class NodeCommand implements Callable<Integer> {
       names = "--cache",
       paramLabel = "DIR",
       defaultValue = "cache",
-      description = "worker: where fetched datasets are kept (default: ${DEFAULT-VALUE})")
+      description = "worker: where fetched datasets and models are kept (default: ${DEFAULT-VALUE})")
   Path cache;
 
   @Override
@@ -213,7 +214,7 @@ final class NodeCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The service's datasets through this node's cache, or none without --server / $LORAONE_SERVER. */
+  /** The service's datasets and models through this node's cache, or none without --server / $LORAONE_SERVER. */
   private DatasetSource datasets() throws java.io.IOException {
     String url = server != null ? server : System.getenv("LORAONE_SERVER");
     if (url == null || url.isBlank()) return DatasetSource.NONE;

@@ -2,8 +2,10 @@ package dev.loraone.runtime;
 
 import dev.loraone.protocol.job.DatasetRefs;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.ModelRefs;
 import dev.loraone.protocol.wire.JobId;
 import dev.loraone.protocol.wire.WorkerMessage;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -18,8 +20,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * A worker actor's front for jobs that name uploaded datasets: a {@code JoinJob} whose spec names
  * {@code dataset:<sha>} (task.train, task.eval, task.corpus, task.labels) reaches the worker only
  * after each dataset is a local file ({@link DatasetSource#local}, run on Pekko's blocking I/O
- * dispatcher, never on the actor's thread), with the spec's keys set to those files' paths. Every
- * other message passes straight through, so the worker actor itself knows nothing of uploads.
+ * dispatcher, never on the actor's thread), with the spec's keys set to those files' paths; a job whose {@code model}
+ * is {@code model:<id>} (an uploaded HF folder) reaches it likewise with the local folder ({@link
+ * DatasetSource#model}). Every other message passes straight through, so the worker actor itself
+ * knows nothing of uploads.
  *
  * <pre>
  *   JoinJob(task = dataset:ab12..)  -&gt;  fetch (blocking I/O)  -&gt;  JoinJob(task = cache/datasets/ab12...jsonl)
@@ -53,12 +57,14 @@ final class DatasetJoins extends BehaviorInterceptor<Object, Object> {
       return target.apply(ctx, r.join());
     }
     if (msg instanceof WorkerMessage.CancelJob c && c.job().equals(pending)) pending = null;
-    if (msg instanceof WorkerMessage.JoinJob j && j.spec().contains(DatasetRefs.PREFIX)) {
+    if (msg instanceof WorkerMessage.JoinJob j
+        && (j.spec().contains(DatasetRefs.PREFIX) || j.spec().contains(ModelRefs.PREFIX))) {
       JobSpec spec;
       Map<String, String> refs;
       try {
         spec = j.parsedSpec();
-        refs = DatasetRefs.of(spec);
+        refs = new LinkedHashMap<>(DatasetRefs.of(spec));
+        ModelRefs.of(spec).ifPresent(id -> refs.put("model", id));
       } catch (RuntimeException e) {
         return target.apply(ctx, msg); // the worker fails the join with the spec's own problem
       }
@@ -77,9 +83,11 @@ final class DatasetJoins extends BehaviorInterceptor<Object, Object> {
   private WorkerMessage.JoinJob resolve(WorkerMessage.JoinJob j, JobSpec spec, Map<String, String> refs) {
     Map<String, String> paths = new LinkedHashMap<>();
     for (var e : refs.entrySet()) {
-      String value = DatasetRefs.PREFIX + e.getValue();
+      boolean model = e.getKey().equals("model");
+      String value = (model ? ModelRefs.PREFIX : DatasetRefs.PREFIX) + e.getValue();
       try {
-        paths.put(e.getKey(), source.local(e.getValue()).toAbsolutePath().toString());
+        Path local = model ? source.model(e.getValue()) : source.local(e.getValue());
+        paths.put(e.getKey(), local.toAbsolutePath().toString());
       } catch (Exception x) { // named in the job's failure through the value the worker cannot open
         paths.put(e.getKey(), value + " (not fetched: " + x.getMessage() + ")");
       }

@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * Where a node finds the file of an uploaded dataset ({@code dataset:<sha>}, {@link
+ * Where a node finds the file of an uploaded dataset (and the folder of an uploaded model)
+ * ({@code dataset:<sha>}, {@link
  * dev.loraone.protocol.job.DatasetRefs}): the service reads its own store, a worker node elsewhere
  * fetches into its cache ({@link DatasetFetcher}). Blocking: call it off actor threads.
  */
@@ -21,4 +22,12 @@ public interface DatasetSource {
    * .txt), its content verified to hash to {@code sha}.
    */
   Path local(String sha) throws IOException;
+
+  /**
+   * The local folder holding uploaded model {@code id} ({@code model:<id>}, {@link
+   * dev.loraone.protocol.job.ModelRefs}), every file verified against the manifest and the id.
+   */
+  default Path model(String id) throws IOException {
+    return local(id); // NONE's reason; sources that hold models override this
+  }
 }

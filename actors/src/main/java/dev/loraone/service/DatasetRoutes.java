@@ -1,8 +1,5 @@
 package dev.loraone.service;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraone.data.BadRecordException;
 import dev.loraone.protocol.job.DatasetRefs;
 import dev.loraone.protocol.job.JobSpec;
@@ -21,20 +18,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
-import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
-import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.FileIO;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
@@ -53,37 +43,19 @@ import org.apache.pekko.util.ByteString;
  * Jobs name a dataset {@code dataset:<id>} wherever they name a data file; {@link #problems} refuses one
  * the store does not hold when the job is submitted.
  */
-final class DatasetRoutes extends AllDirectives {
-  private static final ObjectMapper JSON = new ObjectMapper();
-
+final class DatasetRoutes extends UploadRoutes {
   private final DatasetStore store;
-  private final Guard guard;
-  private final long maxUpload;
-  private final Materializer materializer;
-  private final Executor blocking;
 
   DatasetRoutes(ActorSystem<?> system, DatasetStore store, Guard guard, long maxUpload) {
+    super(system, guard, maxUpload);
     this.store = store;
-    this.guard = guard;
-    this.maxUpload = maxUpload;
-    this.materializer = Materializer.matFromSystem(system);
-    this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
   }
 
   /** The routes under {@code /datasets}; GETs have passed the read check. */
   Route routes(Tokens.Holder who) {
     return concat(
-        pathEnd(() -> concat(
-            get(() -> {
-              try {
-                ArrayNode a = JSON.createArrayNode();
-                store.list().forEach(e -> a.add(e.json()));
-                return json(StatusCodes.OK, a);
-              } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              }
-            }),
-            post(() -> guard.require(who, Tokens.Scope.SUBMIT, "uploading a dataset", this::upload)))),
+        collection(who, () -> store.list().stream().map(DatasetStore.Entry::json).toList(), "uploading a dataset",
+            this::upload),
         path(PathMatchers.segment(DatasetRefs.SHA256), sha -> get(() -> store.find(sha)
             .map(e -> respondWithHeader(RawHeader.create(DatasetFetcher.FORMAT_HEADER, e.extension()),
                 () -> getFromFile(store.file(e).toFile(), ContentTypes.APPLICATION_OCTET_STREAM)))
@@ -151,8 +123,7 @@ final class DatasetRoutes extends AllDirectives {
   private Route refused(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof EntityStreamSizeException) {
-        return error(StatusCodes.PAYLOAD_TOO_LARGE, "the upload is larger than the service's limit of " + maxUpload
-            + " bytes (loraone serve --max-upload)");
+        return tooLarge();
       }
       if (c instanceof BadRecordException || c instanceof IllegalArgumentException) {
         return error(StatusCodes.BAD_REQUEST, "invalid dataset: " + c.getMessage());
@@ -197,15 +168,5 @@ final class DatasetRoutes extends AllDirectives {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-  }
-
-  private Route json(StatusCode status, com.fasterxml.jackson.databind.JsonNode body) {
-    return complete(HttpResponse.create().withStatus(status)
-        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString())));
-  }
-
-  private Route error(StatusCode status, String message) {
-    ObjectNode o = JSON.createObjectNode().put("error", message);
-    return json(status, o);
   }
 }

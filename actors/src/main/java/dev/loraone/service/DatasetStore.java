@@ -9,11 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 /**
  * The service's uploaded datasets, by content: one file per distinct content under {@code
@@ -81,9 +79,7 @@ public final class DatasetStore implements DatasetSource {
     Entry e = new Entry(sha, bytes, rows, format, System.currentTimeMillis());
     Files.move(arrived, root.resolve(sha + "." + e.extension()), StandardCopyOption.ATOMIC_MOVE,
         StandardCopyOption.REPLACE_EXISTING);
-    Path meta = Files.createTempFile(incoming, sha, ".json");
-    Files.writeString(meta, e.json().toString());
-    Files.move(meta, root.resolve(sha + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    StoreFiles.writeLast(incoming, root.resolve(sha + ".json"), e.json().toString());
     return Map.entry(e, true);
   }
 
@@ -102,15 +98,9 @@ public final class DatasetStore implements DatasetSource {
 
   /** Every stored dataset, by id. */
   public List<Entry> list() throws IOException {
-    Map<String, Entry> out = new TreeMap<>();
-    try (var files = Files.list(root)) {
-      for (Path p : files.toList()) {
-        String n = p.getFileName().toString();
-        if (n.endsWith(".json")) find(n.substring(0, n.length() - 5)).ifPresent(e -> out.put(e.id(), e));
-      }
-    }
-    return new ArrayList<>(out.values());
+    return StoreFiles.list(root, this::find);
   }
+
 
   /** The file of a stored dataset. */
   Path file(Entry e) {

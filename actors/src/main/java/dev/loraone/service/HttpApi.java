@@ -63,6 +63,8 @@ import org.apache.pekko.stream.javadsl.Source;
  *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
  *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
  *   POST /datasets, GET /datasets(/{sha})  uploaded datasets, named dataset:&lt;sha&gt; by jobs ({@link DatasetRoutes})
+ *   POST /models, GET /models(/{id}(/{file}))  uploaded HF model folders (a zip), named model:&lt;id&gt; by jobs
+ *                                     ({@link ModelRoutes})
  *   GET  /workers                     cluster members; POST /workers/{host:port}/leave drains a worker node
  *   GET  /metrics                     Prometheus text; GET /health
  *   GET  /                            the web page (resources web/)
@@ -82,6 +84,8 @@ final class HttpApi extends AllDirectives {
   private final long maxBody;
   private final PathRoots roots;
   private final DatasetRoutes datasets;
+  private final ModelStore models;
+  private final ModelRoutes modelRoutes;
 
   /** The cluster's worker nodes, for {@code /workers}. */
   interface Workers {
@@ -101,6 +105,7 @@ final class HttpApi extends AllDirectives {
       long maxBody,
       PathRoots roots,
       DatasetStore datasets,
+      ModelStore models,
       long maxUpload) {
     this.system = system;
     this.roots = roots;
@@ -111,6 +116,8 @@ final class HttpApi extends AllDirectives {
     this.guard = new Guard(tokens);
     this.maxBody = maxBody;
     this.datasets = new DatasetRoutes(system, datasets, guard, maxUpload);
+    this.models = models;
+    this.modelRoutes = new ModelRoutes(system, models, guard, maxUpload);
   }
 
   Route routes() {
@@ -149,6 +156,7 @@ final class HttpApi extends AllDirectives {
                                         metrics.scrape().getBytes(StandardCharsets.UTF_8)))))),
         pathPrefix("jobs", () -> jobRoutes(who)),
         pathPrefix("datasets", () -> datasets.routes(who)),
+        pathPrefix("models", () -> modelRoutes.routes(who)),
         pathPrefix("workers", () -> workerRoutes(who)));
   }
 
@@ -222,7 +230,10 @@ final class HttpApi extends AllDirectives {
     if (!confined.isEmpty()) return invalid(confined.stream().map(p -> spec.source() + ": " + p).toList());
     List<String> unknown = datasets.problems(spec); // dataset:<sha> names one this service stores
     if (!unknown.isEmpty()) return invalid(unknown);
-    List<String> problems = JobPreflight.problems(datasets.local(spec)); // never queue a job no worker can open
+    List<String> unknownModel = models.problems(spec); // model:<id> names one this service stores
+    if (!unknownModel.isEmpty()) return invalid(unknownModel);
+    // never queue a job no worker can open
+    List<String> problems = JobPreflight.problems(models.local(datasets.local(spec)));
     if (!problems.isEmpty()) return invalid(problems);
     return onSuccess(
         ask((ActorRef<JobManager.Submitted> r) -> new JobManager.Submit(spec, who.name(), r)),

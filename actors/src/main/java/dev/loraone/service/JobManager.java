@@ -105,11 +105,13 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
   private long submissions;
   private final Map<String, ActorRef<CoordinatorActor.Command>> running = new LinkedHashMap<>();
   private boolean shuttingDown;
+  private final java.util.function.UnaryOperator<JobSpec> local;
 
-  public static Behavior<Command> create(
-      JobStore store, int maxConcurrent, ActorRef<TransferMessage> inbox, ServiceMetrics metrics) {
+  /** The job manager; {@code local} names a job's uploaded model by its stored folder for the memory estimate. */
+  public static Behavior<Command> create(JobStore store, int maxConcurrent, ActorRef<TransferMessage> inbox,
+      ServiceMetrics metrics, java.util.function.UnaryOperator<JobSpec> local) {
     if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
-    return Behaviors.setup(ctx -> new JobManager(ctx, store, maxConcurrent, inbox, metrics));
+    return Behaviors.setup(ctx -> new JobManager(ctx, store, maxConcurrent, inbox, metrics, local));
   }
 
   private JobManager(
@@ -117,9 +119,11 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
       JobStore store,
       int maxConcurrent,
       ActorRef<TransferMessage> inbox,
-      ServiceMetrics metrics)
+      ServiceMetrics metrics,
+      java.util.function.UnaryOperator<JobSpec> local)
       throws IOException {
     super(ctx);
+    this.local = local;
     this.store = store;
     this.maxConcurrent = maxConcurrent;
     this.inbox = inbox;
@@ -355,7 +359,7 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
     JobView v = jobs.get(id);
     JobEstimate e;
     try {
-      e = JobEstimate.of(spec);
+      e = JobEstimate.of(local.apply(spec));
     } catch (IllegalArgumentException ex) {
       end(id, JobStore.State.FAILED, "no memory estimate: " + ex.getMessage());
       return false;

@@ -33,7 +33,9 @@ import java.util.List;
  *   job.task.type   auto, or a task the model's family trains
  * </pre>
  * Paths are read on the service's machine: workers elsewhere must see them at the same paths (a shared
- * file system), as they did before this check. Whether a file's records fit the task is left to the workers,
+ * file system), as they did before this check, unless the job names uploads ({@code dataset:<sha>},
+ * {@code model:<id>}), which this check sees as the service's stored copies and workers fetch.
+ * Whether a file's records fit the task is left to the workers,
  * which read and check them (chat records rendered with the model's chat template included) when they open
  * the job, before any step: a worker that cannot open it reports why (the record's file and line), and the
  * job fails with that reason without training.

@@ -2,6 +2,7 @@ package dev.loraone.service;
 
 import dev.loraone.protocol.job.DatasetRefs;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.ModelRefs;
 import dev.loraone.worker.train.EmbeddingTask;
 import dev.loraone.worker.train.TaskData;
 import java.io.IOException;
@@ -19,6 +20,7 @@ import java.util.Set;
  *
  * <pre>
  *   job.model                                   minilm | bge-small (and their full ids) | a folder under a model root
+ *                                               | model:&lt;id&gt; (an upload; checked by ModelStore)
  *   job.task, task.eval, task.corpus, task.labels  a built-in task (job.task only) | a file under a data root
  *                                               | dataset:&lt;sha&gt; (an upload; checked by DatasetRoutes)
  * </pre>
@@ -50,7 +52,7 @@ public record PathRoots(List<Path> data, List<Path> models) {
   public List<String> problems(JobSpec spec) {
     List<String> out = new ArrayList<>();
     String model = spec.getString("model");
-    if (!BUILT_IN_MODELS.contains(model)) check("model", model, models, "--model-root", out);
+    if (!BUILT_IN_MODELS.contains(model) && !ModelRefs.isRef(model)) check("model", model, models, "--model-root", out);
     String task = spec.getString("task");
     if (!BUILT_IN_TASKS.contains(task) && !DatasetRefs.isRef(task)) check("task", task, data, "--data-root", out);
     for (String key : List.of("task.eval", "task.corpus", "task.labels")) {

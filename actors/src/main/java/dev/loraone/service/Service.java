@@ -164,6 +164,7 @@ public final class Service implements AutoCloseable {
         : HttpTls.server(s.https().keyStore(), s.https().passwordEnv(), s.tls().passwordEnv(), System.getenv());
     JobStore store = new JobStore(s.data());
     DatasetStore datasets = new DatasetStore(s.data());
+    ModelStore models = new ModelStore(s.data());
     int clusterPort = s.clusterPort() != 0 ? s.clusterPort() : freePort();
     List<String> seeds = s.seeds().isEmpty() && boot == null ? List.of(s.clusterHost() + ":" + clusterPort) : s.seeds();
     Config config = ClusterConfig.of(ClusterConfig.Role.COORDINATOR, s.clusterHost(), clusterPort, seeds, s.tls(), boot)
@@ -183,12 +184,22 @@ public final class Service implements AutoCloseable {
               try {
                 manager.complete(
                     ctx.spawn(
-                        JobManager.create(store, s.maxConcurrent(), inbox, metrics[0]), "jobs"));
+                        JobManager.create(store, s.maxConcurrent(), inbox, metrics[0], models::local), "jobs"));
               } catch (RuntimeException e) {
                 manager.completeExceptionally(e);
               }
               if (s.localWorkers() > 0) {
-                ctx.spawn(WorkerNode.create("local", s.devices(), -1, datasets), "local-workers");
+                ctx.spawn(WorkerNode.create("local", s.devices(), -1, new dev.loraone.runtime.DatasetSource() {
+                  @Override
+                  public Path local(String sha) throws IOException {
+                    return datasets.local(sha);
+                  }
+
+                  @Override
+                  public Path model(String id) throws IOException {
+                    return models.folder(id);
+                  }
+                }), "local-workers");
               }
               return Behaviors.empty();
             });
@@ -207,7 +218,7 @@ public final class Service implements AutoCloseable {
                           system.scheduler())
                       .exceptionally(t -> Done.getInstance()));
       HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.tokens(), s.maxBody(),
-          s.roots(), datasets, s.maxUpload());
+          s.roots(), datasets, models, s.maxUpload());
       ServerBuilder server = Http.get(system).newServerAt(s.host(), s.port());
       if (https != null) server = server.enableHttps(ConnectionContext.httpsServer(https));
       ServerBinding binding = server.bind(api.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);

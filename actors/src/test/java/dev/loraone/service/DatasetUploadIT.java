@@ -152,16 +152,9 @@ class DatasetUploadIT {
     }
     Path jobFile = Files.writeString(here.resolve("words.conf"), job("words", "words.jsonl"));
     Path workerCwd = Files.createDirectories(dir.resolve("worker-elsewhere"));
-    Process worker = new ProcessBuilder(ServiceProcess.java(List.of(), List.of("node", "--role", "worker", "--id",
-        "far", "--port", Integer.toString(ServiceProcess.freePort()), "--seed-nodes",
-        "127.0.0.1:" + service.clusterPort, "--server", service.url)))
-        .directory(workerCwd.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("far.log").toFile())
-        .start();
+    Process worker = service.workerNode("far", workerCwd, dir.resolve("far.log"));
     try {
-      Process submit = new ProcessBuilder(ServiceProcess.java(List.of(), List.of("submit", "--detach", "--server",
-          service.url, jobFile.getFileName().toString()))).directory(here.toFile()).redirectErrorStream(true).start();
-      String said = new String(submit.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertTrue(submit.waitFor(60, TimeUnit.SECONDS) && submit.exitValue() == 0, () -> "loraone submit: " + said);
+      String said = service.submit(here, jobFile.getFileName().toString());
       assertTrue(said.contains("as dataset:" + sha), said);
       String id = said.lines().filter(l -> l.startsWith("words-")).findFirst().orElseThrow(() ->
           new AssertionError("no job id in " + said));

@@ -228,4 +228,22 @@ final class ServiceProcess implements AutoCloseable {
     process.destroy(); // SIGTERM: running jobs checkpoint and stay RUNNING in the store
     if (!process.waitFor(60, TimeUnit.SECONDS)) kill();
   }
+
+  /** A worker node joining this service's cluster from {@code cwd}, fetching uploads from its HTTP port. */
+  Process workerNode(String id, Path cwd, Path log) throws IOException {
+    return new ProcessBuilder(java(List.of(), List.of("node", "--role", "worker", "--id", id, "--port",
+        Integer.toString(freePort()), "--seed-nodes", "127.0.0.1:" + clusterPort, "--server", url)))
+        .directory(cwd.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  /** {@code loraone submit --detach JOB} run in {@code cwd}: what it printed (it must exit 0 within a minute). */
+  String submit(Path cwd, String jobFile) throws Exception {
+    Process submit = new ProcessBuilder(java(List.of(), List.of("submit", "--detach", "--server", url, jobFile)))
+        .directory(cwd.toFile()).redirectErrorStream(true).start();
+    String said = new String(submit.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!submit.waitFor(60, TimeUnit.SECONDS) || submit.exitValue() != 0) {
+      throw new AssertionError("loraone submit: " + said);
+    }
+    return said;
+  }
 }

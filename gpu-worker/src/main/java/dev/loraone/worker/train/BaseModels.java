@@ -36,6 +36,13 @@ final class BaseModels {
 
   private record Entry(Object value, long bytes) {}
 
+  /**
+   * The id a folder's model hash starts with: the same for every folder, so the hash (and the
+   * checkpoints it identifies) does not depend on where the folder is, e.g. a worker's cache of an
+   * uploaded model ({@code model:<id>}) or the submitter's own copy.
+   */
+  static final String FOLDER = "hf-folder";
+
   private static final Map<String, Object> LOCKS = new ConcurrentHashMap<>();
   private static final LinkedHashMap<String, Entry> HELD = new LinkedHashMap<>(16, 0.75f, true);
   private static long heldBytes;
@@ -47,14 +54,15 @@ final class BaseModels {
     String key = Files.isDirectory(dir) ? folderKey(dir) : "jar:" + BertSource.known(model).id();
     return get(key, () -> {
       BertSource s = BertSource.resolve(model);
-      return new Entry(new Bert(s, Digests.model(s.id(), s.weights())), bytes(s.weights()));
+      String id = Files.isDirectory(dir) ? FOLDER : s.id(); // a folder's hash: its weights, not its path
+      return new Entry(new Bert(s, Digests.model(id, s.weights())), bytes(s.weights()));
     }, Bert.class);
   }
 
   static Llama llama(Path dir) throws IOException {
     return get(folderKey(dir), () -> {
       LlamaCheckpoint c = LlamaCheckpoint.load(dir);
-      return new Entry(new Llama(c, Digests.model(dir.getFileName().toString(), c.weights())), bytes(c.weights()));
+      return new Entry(new Llama(c, Digests.model(FOLDER, c.weights())), bytes(c.weights()));
     }, Llama.class);
   }
 

@@ -44,8 +44,16 @@ class BaseModelsTest {
     assertSame(first, second, "read once");
     LlamaCheckpoint fresh = LlamaCheckpoint.load(a);
     assertEquals(fresh.weights(), first.checkpoint().weights());
-    assertEquals(Digests.model("a", fresh.weights()), first.hash());
+    assertEquals(Digests.model(BaseModels.FOLDER, fresh.weights()), first.hash());
     assertTrue(BaseModels.heldBytes() > 0);
+  }
+
+  @Test
+  void theHashDoesNotDependOnWhereTheFolderIs() throws Exception {
+    BaseModels.Llama a = BaseModels.llama(folder("a", 1));
+    BaseModels.Llama elsewhere = BaseModels.llama(folder("0123abcd", 1)); // e.g. a worker's cache of an upload
+    assertNotSame(a, elsewhere);
+    assertEquals(a.hash(), elsewhere.hash());
   }
 
   @Test
