@@ -66,7 +66,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   private final AdapterSet adapters;
   private Map<String, FloatTensor> pendingWeights;
 
-  private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained) {
+  private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained,
+      Map<String, NDArray> shared) {
     this.config = config;
     this.lora = lora;
     this.adapters = new AdapterSet(lora.seed());
@@ -101,18 +102,28 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     if (pretrained != null) {
       WeightLoading.check(named, pretrained);
       pendingWeights = pretrained;
+    } else if (shared != null) {
+      pendingWeights = WeightLoading.share(named, shared);
     }
     freezeBase();
   }
 
   /** A model with seeded random base weights (HF init: normal(0, 0.02), unit RMSNorm weights). */
   public static LlamaLoraModel create(LlamaConfig config, LoraConfig lora) {
-    return new LlamaLoraModel(config, lora, null);
+    return new LlamaLoraModel(config, lora, null, null);
   }
 
   /** A model whose base weights come from HF-named tensors; checked now, copied at {@code initialize}. */
   public static LlamaLoraModel fromPretrained(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> weights) {
-    return new LlamaLoraModel(config, lora, weights);
+    return new LlamaLoraModel(config, lora, weights, null);
+  }
+
+  /**
+   * A model whose base parameters are arrays shared with other jobs (see {@link
+   * BertLoraModel#fromShared}); only the adapters are its own.
+   */
+  public static LlamaLoraModel fromShared(LlamaConfig config, LoraConfig lora, Map<String, NDArray> shared) {
+    return new LlamaLoraModel(config, lora, null, java.util.Objects.requireNonNull(shared, "shared"));
   }
 
   /** A model from a loaded HF folder ({@link LlamaCheckpoint#load}). */

@@ -107,10 +107,9 @@ public final class LlamaStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       Map<String, float[]> grads = new LinkedHashMap<>();
-      Map<String, Parameter> named = model.namedParameters();
       for (String m : modules) {
         LoraLinear lin = model.linear(m);
-        grads.put(m, take(f, named.get(m + ".weight"), lin.outFeatures() * lin.inFeatures()));
+        grads.put(m, f.backward ? lin.weightGradient() : new float[lin.outFeatures() * lin.inFeatures()]);
       }
       return new FullGradients(f.lossSum, f.tokens, grads);
     } finally {
