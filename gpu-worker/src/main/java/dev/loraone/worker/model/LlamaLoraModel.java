@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -223,8 +224,18 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, training), SparseFormat.DENSE).head();
     NDList rope = rotary.table(m, past, l);
     NDArray maskBias = maskBias(m, mask, b, l, past);
+    boolean scoped = cache == null && !JniUtils.isGradMode(); // no graph: a layer's temporaries can go at once
     for (LlamaLayer layer : layers) {
-      x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+      if (!scoped) {
+        x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+        continue;
+      }
+      try (NDManager scope = m.newSubManager()) { // as CheckpointedPass: without it an evaluation holds every
+        x.tempAttach(scope); // layer's activations to its end (gigabytes at the 1B shape and 512 tokens)
+        NDArray y = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, null, training, params);
+        y.attach(m);
+        x = y;
+      }
     }
     return RmsNorm.apply(x, ps.getValue(finalNorm, d, training), (float) config.rmsNormEps());
   }
