@@ -311,6 +311,9 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     requireFits(promptIds.length + Math.max(0, maxNewTokens - 1)); // the last token is never fed back
     int[] out = new int[maxNewTokens];
     int n = 0;
+    // no autograd graph (the adapters require a gradient): the prefill would keep every layer's activations
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
     try (NDManager generation = embedTokens.getArray().getManager().newSubManager()) {
       ParameterStore ps = new ParameterStore(generation, false);
       KvCache cache = new KvCache(generation, layers.size());
@@ -327,6 +330,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
           feed = new long[] {next};
         }
       }
+    } finally {
+      JniUtils.setGradMode(grad);
     }
     return Arrays.copyOf(out, n);
   }
