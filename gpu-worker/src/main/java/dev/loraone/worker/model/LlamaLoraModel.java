@@ -224,7 +224,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, training), SparseFormat.DENSE).head();
     NDList rope = rotary.table(m, past, l);
     NDArray maskBias = maskBias(m, mask, b, l, past);
-    boolean scoped = cache == null && !JniUtils.isGradMode(); // no graph: a layer's temporaries can go at once
+    boolean scoped = !JniUtils.isGradMode(); // no graph: a layer's temporaries can go at once (a KV cache keeps its own)
     for (LlamaLayer layer : layers) {
       if (!scoped) {
         x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
@@ -232,7 +232,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
       }
       try (NDManager scope = m.newSubManager()) { // as CheckpointedPass: without it an evaluation holds every
         x.tempAttach(scope); // layer's activations to its end (gigabytes at the 1B shape and 512 tokens)
-        NDArray y = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, null, training, params);
+        NDArray y = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
         y.attach(m);
         x = y;
       }
