@@ -224,7 +224,7 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, training), SparseFormat.DENSE).head();
     NDList rope = rotary.table(m, past, l);
     NDArray maskBias = maskBias(m, mask, b, l, past);
-    boolean scoped = !JniUtils.isGradMode(); // no graph: a layer's temporaries can go at once (a KV cache keeps its own)
+    boolean scoped = !JniUtils.isGradMode(); // no graph: free a layer's temporaries (a KV cache keeps its own)
     for (LlamaLayer layer : layers) {
       if (!scoped) {
         x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
