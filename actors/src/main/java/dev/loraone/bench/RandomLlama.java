@@ -58,12 +58,23 @@ public final class RandomLlama {
       return new Shape(49152, 576, 1536, 30, 9, 3, 8192, true);
     }
 
-    /** A shape by name: {@code smollm2-135m} or {@code smol-like} ({@link #smolLike()}). */
+    /**
+     * Llama-3.2-1B's sizes (meta-llama/Llama-3.2-1B config.json: hidden 2048, 16 layers, 32 heads over 8 KV
+     * heads, intermediate 8192, vocab 128256, tied, 131072 positions); about 1.24 B parameters. Written by
+     * {@link ShardedRandomLlama} as sharded bf16 with its llama3 rope_scaling.
+     */
+    public static Shape llama32x1b() {
+      return new Shape(128256, 2048, 8192, 16, 32, 8, 131072, true);
+    }
+
+    /** A shape by name: {@code smollm2-135m}, {@code llama3.2-1b} or {@code smol-like} ({@link #smolLike()}). */
     public static Shape named(String name) {
       return switch (name) {
         case "smollm2-135m" -> smolLm2135m();
+        case "llama3.2-1b" -> llama32x1b();
         case "smol-like" -> smolLike();
-        default -> throw new IllegalArgumentException("unknown shape " + name + ": expected smollm2-135m or smol-like");
+        default -> throw new IllegalArgumentException("unknown shape " + name
+            + ": expected smollm2-135m, llama3.2-1b or smol-like");
       };
     }
 
@@ -81,7 +92,8 @@ public final class RandomLlama {
   /** Writes config.json, model.safetensors and tokenizer.json of {@code s} into {@code dir}. */
   public static void write(Path dir, Shape s, long seed) throws IOException {
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config(s)));
+    Files.writeString(dir.resolve("config.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsString(configJson(s)));
     Random r = new Random(seed);
     Map<String, TensorBlob> tensors = new LinkedHashMap<>();
     s.config().tensorShapes().forEach((name, shape) -> {
@@ -91,7 +103,7 @@ public final class RandomLlama {
       tensors.put(name, TensorBlob.ofFloats(shape, v));
     });
     SafeTensors.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
-    Files.writeString(dir.resolve("tokenizer.json"), JSON.writeValueAsString(tokenizer(s.vocab())));
+    Files.writeString(dir.resolve("tokenizer.json"), JSON.writeValueAsString(tokenizerJson(s.vocab())));
   }
 
   /**
@@ -129,7 +141,7 @@ public final class RandomLlama {
     return completionTokens + (double) rows * (1 + promptWords);
   }
 
-  private static ObjectNode config(Shape s) {
+  static ObjectNode configJson(Shape s) {
     ObjectNode c = JSON.createObjectNode();
     c.putArray("architectures").add("LlamaForCausalLM");
     c.put("model_type", "llama");
@@ -153,7 +165,7 @@ public final class RandomLlama {
     return c;
   }
 
-  private static ObjectNode tokenizer(int vocab) {
+  static ObjectNode tokenizerJson(int vocab) {
     ObjectNode t = JSON.createObjectNode();
     t.put("version", "1.0");
     t.putNull("truncation");

@@ -7,6 +7,8 @@ import dev.loraone.bench.GenerationBenchmark;
 import dev.loraone.bench.InferenceLatency;
 import dev.loraone.bench.MemoryFlatness;
 import dev.loraone.bench.ModelBenchmark;
+import dev.loraone.bench.RandomLlama;
+import dev.loraone.bench.ShardedRandomLlama;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -99,8 +101,19 @@ final class BenchModelCommand implements Runnable {
   @Option(names = "--out", defaultValue = "out/bench-generate", description = "With --generate: work folder (the"
       + " random checkpoint, the export). Default: ${DEFAULT-VALUE}.") java.nio.file.Path out;
 
+  @Option(names = "--write", paramLabel = "DIR", description = "With --shape: write the random checkpoint into DIR"
+      + " as sharded bf16 safetensors (index, config.json, tokenizer.json) with a train.jsonl whose rows fill"
+      + " --seq tokens, and exit: a folder to fine-tune as a user's checkpoint.") java.nio.file.Path write;
+
+  @Option(names = "--shards", defaultValue = "2", description = "With --write: number of safetensors files."
+      + " Default: ${DEFAULT-VALUE}.") int shards;
+
   @Override
   public void run() {
+    if (write != null) {
+      writeCheckpoint();
+      return;
+    }
     if (generate) {
       runGeneration();
       return;
@@ -131,6 +144,21 @@ final class BenchModelCommand implements Runnable {
       return;
     }
     print(r);
+  }
+
+  private void writeCheckpoint() {
+    if (llamaShape == null) throw new IllegalArgumentException("--write needs --shape (smollm2-135m, llama3.2-1b)");
+    RandomLlama.Shape shape = RandomLlama.Shape.named(llamaShape);
+    int promptWords = seq - RandomLlama.longestRow(0);
+    if (promptWords < 8) throw new IllegalArgumentException("--seq " + seq + ": need at least 18 tokens per row");
+    try {
+      ShardedRandomLlama.write(write, shape, shards, seed);
+      RandomLlama.writeTask(write.resolve("train.jsonl"), shape, 16, promptWords, seed);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    System.out.printf("wrote random %s (%,d parameters) as %d bf16 shards and train.jsonl (rows up to %d tokens)"
+        + " into %s%n", llamaShape, shape.parameters(), shards, RandomLlama.longestRow(promptWords), write);
   }
 
   private void runGeneration() {

@@ -72,7 +72,7 @@ final class BertOnnxGraph {
    * the layer's arrays are only read.
    */
   static float[] mergedWeightInOut(AdaptedModel model, LoraLinear lin) {
-    NDArray w = lin.weight().getArray();
+    NDArray w = lin.weightArray();
     try (NDManager scratch = w.getManager().newSubManager()) {
       NDArray merged = w;
       if (lin.rank() > 0 && !lin.isMerged()) {

@@ -3,7 +3,7 @@ package dev.loraone.worker.model;
 import ai.djl.nn.Parameter;
 import java.util.Collections;
 import java.util.Collection;
-import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,6 +68,7 @@ public final class AdapterSet {
 
   /** LoRA mode: only {@code lora_A}, {@code lora_B} and non-base parameters (a task head) receive gradients. */
   public void freezeBase() {
+    linears.values().forEach(LoraLinear::endWeightGradient);
     named.forEach((name, p) -> p.freeze(WeightLoading.isBase(name)));
   }
 
@@ -87,15 +88,18 @@ public final class AdapterSet {
 
   /**
    * Full-gradient mode for some adapted modules only (one pass of a memory-bounded estimate): only
-   * their base weights receive gradients, so backward neither computes nor stores the others'.
+   * their base weights receive gradients, so backward neither computes nor stores the others'. The
+   * gradient goes to a private copy of each W ({@link LoraLinear#beginWeightGradient}): a base array
+   * shared with other jobs is never marked for autograd. {@link #freezeBase()} frees the copies.
    */
   public void fullGradientMode(Collection<String> modules) {
-    Set<String> targets = new HashSet<>();
+    Set<LoraLinear> targets = new LinkedHashSet<>();
     for (String m : modules) {
-      linear(m); // throws for a name that is not an adapted module
-      targets.add(m + ".weight");
+      targets.add(linear(m)); // throws for a name that is not an adapted module
     }
-    named.forEach((name, p) -> p.freeze(!targets.contains(name)));
+    named.values().forEach(p -> p.freeze(true));
+    linears.values().forEach(LoraLinear::endWeightGradient);
+    targets.forEach(LoraLinear::beginWeightGradient);
   }
 
   /** Folds every adapter into its base weight, W += s*B*A; throws before touching any W if one would be non-finite. */

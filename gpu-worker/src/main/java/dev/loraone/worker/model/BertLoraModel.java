@@ -78,7 +78,8 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
   private final AdapterSet adapters;
   private Map<String, FloatTensor> pendingWeights;
 
-  private BertLoraModel(BertConfig config, LoraConfig lora, Head head, Map<String, FloatTensor> pretrained) {
+  private BertLoraModel(BertConfig config, LoraConfig lora, Head head, Map<String, FloatTensor> pretrained,
+      Map<String, NDArray> shared) {
     this.config = config;
     this.lora = lora;
     this.head = head;
@@ -110,13 +111,15 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
     if (pretrained != null) {
       WeightLoading.check(named, pretrained);
       pendingWeights = pretrained;
+    } else if (shared != null) {
+      pendingWeights = WeightLoading.share(named, shared);
     }
     freezeBase();
   }
 
   /** A model with seeded random base weights (HF init: normal(0, 0.02), zero biases, unit LayerNorm). */
   public static BertLoraModel create(BertConfig config, LoraConfig lora, Head head) {
-    return new BertLoraModel(config, lora, head, null);
+    return new BertLoraModel(config, lora, head, null, null);
   }
 
   /**
@@ -126,7 +129,17 @@ public final class BertLoraModel extends AbstractBlock implements AdaptedModel {
    */
   public static BertLoraModel fromPretrained(BertConfig config, LoraConfig lora, Head head,
       Map<String, FloatTensor> weights) {
-    return new BertLoraModel(config, lora, head, weights);
+    return new BertLoraModel(config, lora, head, weights, null);
+  }
+
+  /**
+   * A model whose base parameters are the arrays of a base model shared with other jobs ({@code
+   * train.BaseModels}): read only, never closed or written by this model (W0 offsets and merges go to
+   * the layer's own copy, {@link LoraLinear#ownWeight}); names and shapes are checked now. Only the
+   * adapters and the head are this model's own. A {@code classifier.*} pair in {@code shared} is copied.
+   */
+  public static BertLoraModel fromShared(BertConfig config, LoraConfig lora, Head head, Map<String, NDArray> shared) {
+    return new BertLoraModel(config, lora, head, null, java.util.Objects.requireNonNull(shared, "shared"));
   }
 
   @Override

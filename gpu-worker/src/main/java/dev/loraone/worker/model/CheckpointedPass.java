@@ -97,7 +97,8 @@ public final class CheckpointedPass implements AutoCloseable {
       PairList<String, Object> params) {
     List<Layer> out = new ArrayList<>();
     for (LlamaLayer layer : layers) {
-      boolean trains = layer.getParameters().values().stream().anyMatch(Parameter::requiresGradient);
+      boolean trains = layer.getParameters().values().stream().anyMatch(Parameter::requiresGradient)
+          || layer.linears().stream().anyMatch(LoraLinear::takesWeightGradient);
       out.add(new Layer(x -> layer.run(ps, x, cos, sin, maskBias, null, true, params), trains));
     }
     return out;

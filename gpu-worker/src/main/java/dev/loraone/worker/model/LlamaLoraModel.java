@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -66,7 +67,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
   private final AdapterSet adapters;
   private Map<String, FloatTensor> pendingWeights;
 
-  private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained) {
+  private LlamaLoraModel(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> pretrained,
+      Map<String, NDArray> shared) {
     this.config = config;
     this.lora = lora;
     this.adapters = new AdapterSet(lora.seed());
@@ -101,18 +103,28 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     if (pretrained != null) {
       WeightLoading.check(named, pretrained);
       pendingWeights = pretrained;
+    } else if (shared != null) {
+      pendingWeights = WeightLoading.share(named, shared);
     }
     freezeBase();
   }
 
   /** A model with seeded random base weights (HF init: normal(0, 0.02), unit RMSNorm weights). */
   public static LlamaLoraModel create(LlamaConfig config, LoraConfig lora) {
-    return new LlamaLoraModel(config, lora, null);
+    return new LlamaLoraModel(config, lora, null, null);
   }
 
   /** A model whose base weights come from HF-named tensors; checked now, copied at {@code initialize}. */
   public static LlamaLoraModel fromPretrained(LlamaConfig config, LoraConfig lora, Map<String, FloatTensor> weights) {
-    return new LlamaLoraModel(config, lora, weights);
+    return new LlamaLoraModel(config, lora, weights, null);
+  }
+
+  /**
+   * A model whose base parameters are arrays shared with other jobs (see {@link
+   * BertLoraModel#fromShared}); only the adapters are its own.
+   */
+  public static LlamaLoraModel fromShared(LlamaConfig config, LoraConfig lora, Map<String, NDArray> shared) {
+    return new LlamaLoraModel(config, lora, null, java.util.Objects.requireNonNull(shared, "shared"));
   }
 
   /** A model from a loaded HF folder ({@link LlamaCheckpoint#load}). */
@@ -212,8 +224,18 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     NDArray x = Embedding.embedding(ids, ps.getValue(embedTokens, d, training), SparseFormat.DENSE).head();
     NDList rope = rotary.table(m, past, l);
     NDArray maskBias = maskBias(m, mask, b, l, past);
+    boolean scoped = !JniUtils.isGradMode(); // no graph: free a layer's temporaries (a KV cache keeps its own)
     for (LlamaLayer layer : layers) {
-      x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+      if (!scoped) {
+        x = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+        continue;
+      }
+      try (NDManager scope = m.newSubManager()) { // as CheckpointedPass: without it an evaluation holds every
+        x.tempAttach(scope); // layer's activations to its end (gigabytes at the 1B shape and 512 tokens)
+        NDArray y = layer.run(ps, x, rope.get(0), rope.get(1), maskBias, cache, training, params);
+        y.attach(m);
+        x = y;
+      }
     }
     return RmsNorm.apply(x, ps.getValue(finalNorm, d, training), (float) config.rmsNormEps());
   }
@@ -289,6 +311,9 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     requireFits(promptIds.length + Math.max(0, maxNewTokens - 1)); // the last token is never fed back
     int[] out = new int[maxNewTokens];
     int n = 0;
+    // no autograd graph (the adapters require a gradient): the prefill would keep every layer's activations
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
     try (NDManager generation = embedTokens.getArray().getManager().newSubManager()) {
       ParameterStore ps = new ParameterStore(generation, false);
       KvCache cache = new KvCache(generation, layers.size());
@@ -305,6 +330,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
           feed = new long[] {next};
         }
       }
+    } finally {
+      JniUtils.setGradMode(grad);
     }
     return Arrays.copyOf(out, n);
   }

@@ -51,6 +51,8 @@ public final class LoraLinear extends AbstractBlock {
   private final Parameter loraA;
   private final Parameter loraB;
   private boolean merged;
+  private NDArray own; // this job's W after a copy-on-write of a shared base W (see #ownWeight), else null
+  private NDArray gradWeight; // full-gradient mode: a private copy of W that takes the gradient, else null
 
   /**
    * @param module HF module name, e.g. {@code encoder.layer.0.attention.self.query}
@@ -100,7 +102,7 @@ public final class LoraLinear extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
     Device d = x.getDevice();
-    NDArray w = ps.getValue(weight, d, training);
+    NDArray w = gradWeight != null ? gradWeight : own != null ? own : ps.getValue(weight, d, training);
     NDArray y = (bias == null ? Linear.linear(x, w) : Linear.linear(x, w, ps.getValue(bias, d, training))).head();
     if (rank == 0 || merged) {
       return new NDList(y);
@@ -181,6 +183,73 @@ public final class LoraLinear extends AbstractBlock {
     return weight;
   }
 
+  /**
+   * W as the forward uses it: this job's own copy once {@link #ownWeight()} made one, else the
+   * parameter's array (which may be a base model's array shared read-only with other jobs).
+   */
+  public NDArray weightArray() {
+    return own != null ? own : weight.getArray();
+  }
+
+  /**
+   * W for writing (PiSSA's and LoRA-GA's W0 offset, merge): the parameter's array when this model
+   * owns it, else, once, a private copy of the shared base array (copy-on-write: the shared array is
+   * never written; the copy lives with the adapters, in this job's manager).
+   */
+  public NDArray ownWeight() {
+    if (own != null) {
+      return own;
+    }
+    NDArray w = weight.getArray();
+    if (rank == 0 || w.getManager() == loraA.getArray().getManager()) {
+      return w;
+    }
+    own = w.duplicate();
+    own.attach(loraA.getArray().getManager());
+    return own;
+  }
+
+  /** Whether W is a private copy made by {@link #ownWeight()}. */
+  public boolean ownsCopy() {
+    return own != null;
+  }
+
+  /**
+   * Full-gradient mode: the forward uses a fresh private copy of W that requires a gradient, so the
+   * gradient of W is taken without ever marking the (possibly shared) base array for autograd.
+   * Same values and same ops as W itself: the gradient is bit-identical.
+   */
+  void beginWeightGradient() {
+    endWeightGradient();
+    adapter(loraA);
+    gradWeight = weightArray().duplicate();
+    gradWeight.attach(loraA.getArray().getManager());
+    gradWeight.setRequiresGradient(true);
+  }
+
+  /** Whether the layer is in full-gradient mode ({@link #beginWeightGradient()}). */
+  public boolean takesWeightGradient() {
+    return gradWeight != null;
+  }
+
+  /** The gradient of W accumulated since {@link #beginWeightGradient()}, row-major {@code [out,in]}; zeros if none. */
+  public float[] weightGradient() {
+    if (gradWeight == null) {
+      throw new IllegalStateException(module + " is not in full-gradient mode");
+    }
+    try (NDArray g = gradWeight.getGradient()) {
+      return g.toFloatArray();
+    }
+  }
+
+  /** Leaves full-gradient mode, freeing the copy and its gradient. */
+  void endWeightGradient() {
+    if (gradWeight != null) {
+      gradWeight.close();
+      gradWeight = null;
+    }
+  }
+
   /** Whether the layer has a base bias b. */
   public boolean hasBias() {
     return bias != null;
@@ -221,10 +290,11 @@ public final class LoraLinear extends AbstractBlock {
    */
   public void merge() {
     requireState(false, "merge");
-    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
+    NDArray w = ownWeight();
+    try (NDManager tmp = w.getManager().newSubManager()) {
       NDArray delta = delta(tmp);
-      requireFinite(delta.add(weight.getArray()), "merging");
-      weight.getArray().addi(delta);
+      requireFinite(delta.add(w), "merging");
+      w.addi(delta);
     }
     merged = true;
   }
@@ -232,10 +302,11 @@ public final class LoraLinear extends AbstractBlock {
   /** W -= s*B*A with the adapter that was merged; fails, leaving W untouched, on non-finite results. */
   public void unmerge() {
     requireState(true, "unmerge");
-    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
+    NDArray w = ownWeight();
+    try (NDManager tmp = w.getManager().newSubManager()) {
       NDArray delta = delta(tmp);
-      requireFinite(delta.neg().add(weight.getArray()), "unmerging");
-      weight.getArray().subi(delta);
+      requireFinite(delta.neg().add(w), "unmerging");
+      w.subi(delta);
     }
     merged = false;
   }
@@ -250,8 +321,8 @@ public final class LoraLinear extends AbstractBlock {
   /** Checks, without side effects, that merging now would keep W finite. */
   void checkMergeable() {
     requireState(false, "merge");
-    try (NDManager tmp = weight.getArray().getManager().newSubManager()) {
-      requireFinite(delta(tmp).add(weight.getArray()), "merging");
+    try (NDManager tmp = adapter(loraA).getArray().getManager().newSubManager()) {
+      requireFinite(delta(tmp).add(weightArray()), "merging");
     }
   }
 

@@ -1,8 +1,10 @@
 package dev.loraone.worker.model;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import dev.loraone.worker.weights.FloatTensor;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -20,17 +22,23 @@ final class WeightLoading {
   private WeightLoading() {}
 
   static void check(Map<String, Parameter> params, Map<String, FloatTensor> weights) {
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    weights.forEach((name, t) -> shapes.put(name, t.shape()));
+    checkShapes(params, shapes);
+  }
+
+  private static void checkShapes(Map<String, Parameter> params, Map<String, long[]> weights) {
     TreeSet<String> missing = new TreeSet<>();
     TreeSet<String> badShape = new TreeSet<>();
     for (Map.Entry<String, Parameter> e : params.entrySet()) {
       String name = e.getKey();
-      FloatTensor t = weights.get(name);
-      if (t == null) {
+      long[] shape = weights.get(name);
+      if (shape == null) {
         if (isBase(name)) {
           missing.add(name);
         }
-      } else if (!Arrays.equals(t.shape(), e.getValue().getShape().getShape())) {
-        badShape.add(name + " " + Arrays.toString(t.shape()) + " != " + e.getValue().getShape());
+      } else if (!Arrays.equals(shape, e.getValue().getShape().getShape())) {
+        badShape.add(name + " " + Arrays.toString(shape) + " != " + e.getValue().getShape());
       }
     }
     TreeSet<String> unknown = new TreeSet<>();
@@ -43,6 +51,37 @@ final class WeightLoading {
       throw new IllegalArgumentException("pretrained weights do not fit the model:"
           + describe(" missing", missing) + describe(" wrong shape", badShape) + describe(" unknown", unknown));
     }
+  }
+
+  /**
+   * Points every base parameter at its array in {@code shared} (a base model other jobs use too: read
+   * only, never closed by this model), after the checks of {@link #check}; the parameters take the
+   * arrays at {@code initialize}. Returns the non-base tensors (a fine-tuned {@code classifier.*}) as
+   * heap copies, for {@link #copy} into this model's own parameters.
+   */
+  static Map<String, FloatTensor> share(Map<String, Parameter> params, Map<String, NDArray> shared) {
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    shared.forEach((name, a) -> shapes.put(name, a.getShape().getShape()));
+    checkShapes(params, shapes);
+    Map<String, FloatTensor> own = new LinkedHashMap<>();
+    params.forEach((name, p) -> {
+      NDArray a = shared.get(name);
+      if (a == null) {
+        return;
+      }
+      if (isBase(name)) {
+        p.setInitializer((manager, shape, dataType) -> {
+          if (dataType != a.getDataType()) {
+            throw new IllegalArgumentException(name + ": the shared base array is " + a.getDataType()
+                + ", the model is initialized as " + dataType);
+          }
+          return a;
+        });
+      } else {
+        own.put(name, new FloatTensor(a.getShape().getShape(), a.toFloatArray()));
+      }
+    });
+    return own;
   }
 
   /** Copies every tensor that has a parameter of that name; call {@link #check} first. */

@@ -51,7 +51,7 @@ final class AdapterInit {
       String m = modules.get(i);
       LoraLinear lin = model.linear(m);
       DMatrixRMaj w0 = needsW
-          ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weight().getArray().toFloatArray()) : null;
+          ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weightArray().toFloatArray()) : null;
       InitResult r = ShardedGradientInit.init(m, i, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()),
           shardSums == null ? null : shardSums.get(m), iters, w0, settings);
       model.setLoraA(m, AdapterState.floats(r.a()));
@@ -59,7 +59,7 @@ final class AdapterInit {
       initPairs.put(m, new LoraPair(r.a(), r.b()));
       if (r.modifiesBase()) {
         modified = true;
-        NDArray w = lin.weight().getArray();
+        NDArray w = lin.ownWeight(); // a shared base W is copied first, never written
         try (NDManager tmp = w.getManager().newSubManager()) {
           w.subi(tmp.create(AdapterState.floats(r.offsetOrZero()), w.getShape()));
         }
@@ -96,7 +96,7 @@ final class AdapterInit {
       String m = modules.get(i);
       LoraLinear lin = model.linear(m);
       DMatrixRMaj w0 = needsW
-          ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weight().getArray().toFloatArray()) : null;
+          ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weightArray().toFloatArray()) : null;
       InitResult r = ShardedGradientInit.init(m, i, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()),
           shardSums.get(m), iters, w0, settings);
       pending.pairs.put(m, new LoraPair(r.a(), r.b()));
@@ -121,7 +121,7 @@ final class AdapterInit {
       model.setLoraA(m, AdapterState.floats(p.a()));
       model.setLoraB(m, AdapterState.floats(p.b()));
       if (pending.offsets.contains(m)) {
-        NDArray w = model.linear(m).weight().getArray();
+        NDArray w = model.linear(m).ownWeight(); // a shared base W is copied first, never written
         try (NDManager tmp = w.getManager().newSubManager()) {
           w.subi(tmp.create(AdapterState.floats(offset(p.a(), p.b(), settings)), w.getShape()));
         }

@@ -101,8 +101,7 @@ public final class BertStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       Map<String, float[]> grads = new LinkedHashMap<>();
-      Map<String, Parameter> named = model.namedParameters();
-      for (String m : modules) grads.put(m, takeGradient(named.get(m + ".weight")));
+      for (String m : modules) grads.put(m, model.linear(m).weightGradient());
       return new FullGradients(f.loss, grads);
     } finally {
       model.freezeBase();

@@ -39,6 +39,7 @@ final class CausalLmWorkload implements Workload {
   private final CausalLmEncoder encoder;
   private final int chunk;
   private final String modelHash;
+  private AutoCloseable base = () -> { };
 
   private CausalLmWorkload(CausalLmTask task, Path checkpointDir, LlamaStepper stepper, TextTokenizer tok, int chunk,
       String modelHash) {
@@ -66,19 +67,27 @@ final class CausalLmWorkload implements Workload {
     }
     Path dir = Path.of(cfg.model());
     CausalLmTask task = CausalLmTask.load(cfg.task(), cfg.evalFile(), cfg.onBadRecord(), dir);
-    BaseModels.Llama base = BaseModels.llama(dir);
-    LlamaCheckpoint checkpoint = base.checkpoint();
-    Path tokenizerJson = checkpoint.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("'job.model' = "
-        + cfg.model() + " has no tokenizer.json; causal-LM fine-tuning tokenises with the checkpoint's own"));
-    if (cfg.maxLength() > checkpoint.config().maxPositions()) {
-      throw new IllegalArgumentException("'job.train.max-length' = " + cfg.maxLength() + " exceeds the model's"
-          + " max_position_embeddings " + checkpoint.config().maxPositions());
-    }
+    BaseModels.Lease<LlamaCheckpoint> base = BaseModels.llama(dir, device);
+    LlamaStepper stepper;
     String hash = base.hash();
-    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-    LlamaLoraModel model = LlamaLoraModel.fromCheckpoint(checkpoint, lora);
-    Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");
-    LlamaStepper stepper = new LlamaStepper(model, device, cfg.activationCheckpointing());
+    LlamaCheckpoint checkpoint = base.source();
+    Path tokenizerJson;
+    try {
+      tokenizerJson = checkpoint.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("'job.model' = "
+          + cfg.model() + " has no tokenizer.json; causal-LM fine-tuning tokenises with the checkpoint's own"));
+      if (cfg.maxLength() > checkpoint.config().maxPositions()) {
+        throw new IllegalArgumentException("'job.train.max-length' = " + cfg.maxLength() + " exceeds the model's"
+            + " max_position_embeddings " + checkpoint.config().maxPositions());
+      }
+      LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(),
+          cfg.targets());
+      LlamaLoraModel model = LlamaLoraModel.fromShared(checkpoint.config(), lora, base.arrays());
+      Targets.check(cfg, model, "model.layers.N (and lm_head when untied; all-linear takes all but lm_head)");
+      stepper = new LlamaStepper(model, device, cfg.activationCheckpointing());
+    } catch (RuntimeException e) {
+      base.close();
+      throw e;
+    }
     try {
       TextTokenizer tok = TextTokenizer.fromPath(tokenizerJson, cfg.maxLength());
       try {
@@ -87,9 +96,12 @@ final class CausalLmWorkload implements Workload {
         tok.close();
         throw e;
       }
-      return new CausalLmWorkload(task, dir, stepper, tok, cfg.microBatch(), hash);
+      CausalLmWorkload work = new CausalLmWorkload(task, dir, stepper, tok, cfg.microBatch(), hash);
+      work.base = base;
+      return work;
     } catch (IOException | RuntimeException e) {
       stepper.close();
+      base.close();
       throw e;
     }
   }
@@ -316,10 +328,10 @@ final class CausalLmWorkload implements Workload {
 
   @Override
   public void close() {
-    try {
-      tok.close();
-    } finally {
-      stepper.close();
+    try (AutoCloseable b = base; LlamaStepper s = stepper; TextTokenizer t = tok) {
+      // closed in reverse order: the tokenizer, this job's arrays, then its hold on the shared base
+    } catch (Exception e) {
+      throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
     }
   }
 }

@@ -27,9 +27,11 @@ final class ClassificationWorkload implements Workload {
   private final TextTokenizer tok;
   private final Batches batches;
   private final String modelHash;
+  private final AutoCloseable base;
 
-  private ClassificationWorkload(
-      TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok, String modelHash) {
+  private ClassificationWorkload(TaskData task, BertSource source, BertStepper stepper, TextTokenizer tok,
+      String modelHash, AutoCloseable base) {
+    this.base = base;
     this.task = task;
     this.source = source;
     this.stepper = stepper;
@@ -38,7 +40,7 @@ final class ClassificationWorkload implements Workload {
     this.modelHash = modelHash;
   }
 
-  /** Loads data and model; the base weights' heap copy stays with {@link BaseModels} for the next job. */
+  /** Loads data and model; the model's base is the device's shared copy ({@link BaseModels}), held until close. */
   static ClassificationWorkload open(FinetuneConfig cfg, Device device) throws IOException {
     TaskData task = TaskData.load(cfg.task(), cfg.evalFile(), cfg.maxPerClass(), cfg.seed(), cfg.onBadRecord());
     if (cfg.labels() != null && !cfg.labelsHead()) {
@@ -46,25 +48,33 @@ final class ClassificationWorkload implements Workload {
           + " is read only with head.init = labels, not 'job.head.init' = " + cfg.headInit());
     }
     List<String> labelTexts = cfg.labelsHead() ? LabelHead.texts(cfg.model(), task, cfg.labels()) : null;
-    BaseModels.Bert base = BaseModels.bert(cfg.model());
-    BertSource full = base.source();
+    BaseModels.Lease<BertSource> base = BaseModels.bert(cfg.model(), device);
+    BertSource source = base.source();
     String hash = base.hash();
-    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-    BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora,
-        new BertLoraModel.Head.Classification(task.labels().size()), full.weights());
-    Targets.check(cfg, model, "encoder.layer.N");
-    BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
-    BertStepper stepper = new BertStepper(model, device);
+    BertStepper stepper;
+    try {
+      LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(),
+          cfg.targets());
+      BertLoraModel model = BertLoraModel.fromShared(source.config(), lora,
+          new BertLoraModel.Head.Classification(task.labels().size()), base.arrays());
+      Targets.check(cfg, model, "encoder.layer.N");
+      stepper = new BertStepper(model, device);
+    } catch (RuntimeException e) {
+      base.close();
+      throw e;
+    }
     ClassificationWorkload work;
     try (InputStream json = source.openTokenizer()) {
-      work = new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash);
+      work = new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash,
+          base);
     } catch (IOException | RuntimeException e) {
       stepper.close();
+      base.close();
       throw e;
     }
     if (labelTexts != null) {
       try {
-        LabelHead.write(model, device, work.tok, labelTexts, cfg.headTemperature(), hash);
+        LabelHead.write(work.model(), device, work.tok, labelTexts, cfg.headTemperature(), hash);
       } catch (RuntimeException e) {
         work.close();
         throw e;
@@ -186,10 +196,10 @@ final class ClassificationWorkload implements Workload {
 
   @Override
   public void close() {
-    try {
-      tok.close();
-    } finally {
-      stepper.close();
+    try (AutoCloseable b = base; BertStepper s = stepper; TextTokenizer t = tok) {
+      // closed in reverse order: the tokenizer, this job's arrays, then its hold on the shared base
+    } catch (Exception e) {
+      throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
     }
   }
 }

@@ -23,13 +23,32 @@ final class Digests {
    * LE). Equal on every worker that loads the same model, whatever the file it came from.
    */
   static String model(String id, Map<String, FloatTensor> weights) {
-    MessageDigest md = sha256();
-    md.update(id.getBytes(StandardCharsets.UTF_8));
-    ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-    for (Map.Entry<String, FloatTensor> e : new TreeMap<>(weights).entrySet()) {
-      md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
-      for (long d : e.getValue().shape()) buf.putLong(d);
-      for (float v : e.getValue().data()) {
+    ModelDigest md = new ModelDigest(id);
+    new TreeMap<>(weights).forEach(md::add);
+    return md.hex();
+  }
+
+  /**
+   * {@link #model} one tensor at a time, for a loader that never holds the whole model: add the
+   * tensors in name order (checked), then read {@link #hex()}.
+   */
+  static final class ModelDigest {
+    private final MessageDigest md = sha256();
+    private final ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    private String last;
+
+    ModelDigest(String id) {
+      md.update(id.getBytes(StandardCharsets.UTF_8));
+    }
+
+    void add(String name, FloatTensor t) {
+      if (last != null && last.compareTo(name) >= 0) {
+        throw new IllegalStateException("model digest: tensor " + name + " after " + last + ", not in name order");
+      }
+      last = name;
+      md.update(name.getBytes(StandardCharsets.UTF_8));
+      for (long d : t.shape()) buf.putLong(d);
+      for (float v : t.data()) {
         if (!buf.hasRemaining()) {
           md.update(buf.flip());
           buf.clear();
@@ -39,7 +58,10 @@ final class Digests {
       md.update(buf.flip());
       buf.clear();
     }
-    return HexFormat.of().formatHex(md.digest());
+
+    String hex() {
+      return HexFormat.of().formatHex(md.digest());
+    }
   }
 
   static String file(Path file) throws IOException {

@@ -139,8 +139,7 @@ public final class EmbeddingStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       double loss = forwardBackward(step, batch, scale);
       Map<String, float[]> grads = new LinkedHashMap<>();
-      Map<String, Parameter> named = model.namedParameters();
-      for (String m : modules) grads.put(m, BertStepper.takeGradient(named.get(m + ".weight")));
+      for (String m : modules) grads.put(m, model.linear(m).weightGradient());
       return new FullGradients(loss, grads);
     } finally {
       model.freezeBase();

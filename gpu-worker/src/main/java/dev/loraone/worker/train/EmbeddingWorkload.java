@@ -54,6 +54,8 @@ final class EmbeddingWorkload implements Workload {
   private float[][] corpusAdapters;
   private float[][] corpusEmbeddings;
 
+  private AutoCloseable base = () -> { };
+
   private EmbeddingWorkload(EmbeddingTask task, BertSource source, EmbeddingStepper stepper, TextTokenizer tok,
       FinetuneConfig cfg, String modelHash) {
     this.task = task;
@@ -84,26 +86,35 @@ final class EmbeddingWorkload implements Workload {
           + " head to train alone; name the modules to adapt (e.g. query,value or all-linear)");
     }
     EmbeddingTask task = EmbeddingTask.load(cfg.task(), cfg.evalFile(), cfg.corpus(), cfg.onBadRecord());
-    BaseModels.Bert base = BaseModels.bert(cfg.model());
-    BertSource full = base.source();
     Pooling pooling = BertSource.pooling(cfg.model());
+    BaseModels.Lease<BertSource> base = BaseModels.bert(cfg.model(), device);
+    BertSource source = base.source();
     String hash = base.hash();
-    LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(), cfg.targets());
-    BertLoraModel model = BertLoraModel.fromPretrained(full.config(), lora, new BertLoraModel.Head.Embedding(pooling),
-        full.weights());
-    Targets.check(cfg, model, "encoder.layer.N");
-    BertSource source = new BertSource(full.id(), full.config(), Map.of(), full.tokenizer());
-    EmbeddingStepper stepper = new EmbeddingStepper(model, device);
+    EmbeddingStepper stepper;
+    try {
+      LoraConfig lora = LoraConfig.of(cfg.rank(), cfg.alpha(), cfg.rslora(), cfg.dropout(), cfg.seed(),
+          cfg.targets());
+      BertLoraModel model = BertLoraModel.fromShared(source.config(), lora,
+          new BertLoraModel.Head.Embedding(pooling), base.arrays());
+      Targets.check(cfg, model, "encoder.layer.N");
+      stepper = new EmbeddingStepper(model, device);
+    } catch (RuntimeException e) {
+      base.close();
+      throw e;
+    }
     try (InputStream json = source.openTokenizer()) {
       TextTokenizer tok = TextTokenizer.fromJson(json, cfg.maxLength());
       try {
-        return new EmbeddingWorkload(task, source, stepper, tok, cfg, hash);
+        EmbeddingWorkload work = new EmbeddingWorkload(task, source, stepper, tok, cfg, hash);
+        work.base = base;
+        return work;
       } catch (RuntimeException e) {
         tok.close();
         throw e;
       }
     } catch (IOException | RuntimeException e) {
       stepper.close();
+      base.close();
       throw e;
     }
   }
@@ -276,10 +287,10 @@ final class EmbeddingWorkload implements Workload {
 
   @Override
   public void close() {
-    try {
-      tok.close();
-    } finally {
-      stepper.close();
+    try (AutoCloseable b = base; EmbeddingStepper s = stepper; TextTokenizer t = tok) {
+      // closed in reverse order: the tokenizer, this job's arrays, then its hold on the shared base
+    } catch (Exception e) {
+      throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
     }
   }
 }

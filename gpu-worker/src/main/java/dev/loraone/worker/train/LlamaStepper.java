@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.loraone.data.CausalLmBatch;
@@ -107,10 +108,9 @@ public final class LlamaStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       Map<String, float[]> grads = new LinkedHashMap<>();
-      Map<String, Parameter> named = model.namedParameters();
       for (String m : modules) {
         LoraLinear lin = model.linear(m);
-        grads.put(m, take(f, named.get(m + ".weight"), lin.outFeatures() * lin.inFeatures()));
+        grads.put(m, f.backward ? lin.weightGradient() : new float[lin.outFeatures() * lin.inFeatures()]);
       }
       return new FullGradients(f.lossSum, f.tokens, grads);
     } finally {
@@ -120,10 +120,16 @@ public final class LlamaStepper implements AutoCloseable {
 
   /** Inference-mode forward: summed token loss and count. */
   public Evaluation evaluate(CausalLmBatch batch) {
+    // no autograd graph: the adapters require a gradient, and a graph would keep every layer's
+    // activations until the batch is done (at 1B and 512 tokens, gigabytes above a training step)
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
     try (NDManager step = manager.newSubManager()) {
       NDArray logits = model.forward(store, LlamaLoraModel.inputs(step, batch), false).head();
       NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, CausalLmLoss.labels(step, batch));
       return new Evaluation(sumCount[0].getFloat(), Math.round(sumCount[1].getFloat()));
+    } finally {
+      JniUtils.setGradMode(grad);
     }
   }
 

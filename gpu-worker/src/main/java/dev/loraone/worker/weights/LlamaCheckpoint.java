@@ -64,6 +64,34 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
 
   /** Reads {@code directory}; see the class comment for what it must hold. */
   public static LlamaCheckpoint load(Path directory) throws IOException {
+    Checked c = check(directory);
+    Map<String, FloatTensor> weights = new LinkedHashMap<>();
+    for (String name : c.tensors().keySet()) { // one tensor at a time, mapped from its file
+      weights.put(name, c.read(name));
+    }
+    return new LlamaCheckpoint(directory, c.config(), weights, c.tokenizerJson());
+  }
+
+  /**
+   * A folder whose config and every tensor header passed {@link #load}'s checks, no tensor data read
+   * yet: read the tensors one at a time ({@link #read}) straight into where they go.
+   *
+   * @param tensors HF name to its file and header, in {@link LlamaConfig#tensorShapes()} order
+   */
+  public record Checked(Path directory, LlamaConfig config, Map<String, Map.Entry<Path, SafeTensors.Entry>> tensors,
+      Optional<Path> tokenizerJson) {
+    /** One tensor, widened to float32 from a memory mapping of its bytes. */
+    public FloatTensor read(String name) throws IOException {
+      Map.Entry<Path, SafeTensors.Entry> t = tensors.get(name);
+      if (t == null) {
+        throw new IllegalArgumentException(directory + " has no tensor '" + name + "'");
+      }
+      return new FloatTensor(t.getValue().shape(), SafeTensors.floats(t.getKey(), t.getValue()));
+    }
+  }
+
+  /** Checks {@code directory} as {@link #load} does (every problem named), reading headers only. */
+  public static Checked check(Path directory) throws IOException {
     Path configFile = directory.resolve("config.json");
     if (!Files.isRegularFile(configFile)) {
       throw new IllegalArgumentException(directory + " has no config.json; is it a Hugging Face model folder?");
@@ -100,13 +128,12 @@ public record LlamaCheckpoint(Path directory, LlamaConfig config, Map<String, Fl
           + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + "):\n  "
           + String.join("\n  ", shown) + (problems.size() > shown.size() ? "\n  ..." : ""));
     }
-    Map<String, FloatTensor> weights = new LinkedHashMap<>();
-    for (String name : config.tensorShapes().keySet()) { // one tensor at a time, mapped from its file
-      SafeTensors.Entry e = entries.get(name);
-      weights.put(name, new FloatTensor(e.shape(), SafeTensors.floats(sourceOf.get(name), e)));
+    Map<String, Map.Entry<Path, SafeTensors.Entry>> tensors = new LinkedHashMap<>();
+    for (String name : config.tensorShapes().keySet()) {
+      tensors.put(name, Map.entry(sourceOf.get(name), entries.get(name)));
     }
     Path tokenizer = directory.resolve("tokenizer.json");
-    return new LlamaCheckpoint(directory, config, weights,
+    return new Checked(directory, config, Collections.unmodifiableMap(tensors),
         Files.isRegularFile(tokenizer) ? Optional.of(tokenizer) : Optional.empty());
   }
 

@@ -77,13 +77,17 @@ class BertStepperTest {
     try (BertStepper stepper = new BertStepper(model)) {
       model.fullGradientMode();
       for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
-        boolean target = e.getKey().endsWith(".weight") && !e.getKey().contains("lora_")
-            && (e.getKey().contains(".query.") || e.getKey().contains(".value."));
-        assertEquals(target, e.getValue().requiresGradient(), e.getKey());
+        assertFalse(e.getValue().requiresGradient(), e.getKey() + ": W's gradient goes to a private copy");
+      }
+      for (String m : model.adapters().linearModules()) {
+        boolean target = m.endsWith(".query") || m.endsWith(".value");
+        assertEquals(target, model.linear(m).takesWeightGradient(), m);
       }
       BertStepper.FullGradients g = stepper.fullGradients(batch());
       assertEquals(model.adaptedModules(), java.util.List.copyOf(g.weights().keySet()));
-      assertFalse(model.namedParameters().get(Q0 + ".weight").requiresGradient(), "back in LoRA mode afterwards");
+      assertFalse(model.linear(Q0).takesWeightGradient(), "back in LoRA mode afterwards");
+      assertTrue(model.namedParameters().get(Q0 + ".lora_A.weight").requiresGradient());
+      assertFalse(model.namedParameters().get(Q0 + ".weight").getArray().hasGradient(), "W itself took no gradient");
     }
   }
 

@@ -103,13 +103,15 @@ class LlamaStepperTest {
     try (LlamaStepper stepper = new LlamaStepper(model)) {
       model.fullGradientMode();
       for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
-        String n = e.getKey();
-        boolean target = (n.endsWith("q_proj.weight") || n.endsWith("v_proj.weight"));
-        assertEquals(target, e.getValue().requiresGradient(), n);
+        assertFalse(e.getValue().requiresGradient(), e.getKey() + ": W's gradient goes to a private copy");
+      }
+      for (String m : model.adapters().linearModules()) {
+        assertEquals(m.endsWith("q_proj") || m.endsWith("v_proj"), model.linear(m).takesWeightGradient(), m);
       }
       LlamaStepper.FullGradients g = stepper.fullGradients(batch());
       assertEquals(model.adaptedModules(), List.copyOf(g.weights().keySet()));
-      assertFalse(model.namedParameters().get(Q0 + ".weight").requiresGradient(), "back in LoRA mode afterwards");
+      assertFalse(model.linear(Q0).takesWeightGradient(), "back in LoRA mode afterwards");
+      assertFalse(model.namedParameters().get(Q0 + ".weight").getArray().hasGradient(), "W itself took no gradient");
       assertTrue(model.namedParameters().get(Q0 + ".lora_A.weight").requiresGradient());
     }
   }
