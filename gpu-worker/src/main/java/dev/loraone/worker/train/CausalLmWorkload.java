@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -240,13 +239,12 @@ final class CausalLmWorkload implements Workload {
   public InitUnit initGradients(Input batch, List<String> modules) {
     LlamaStepper.FullGradients fg = stepper.fullGradients(single(batch), modules);
     float perToken = 1f / Math.max(fg.tokens(), 1);
-    Map<String, float[]> scaled = new LinkedHashMap<>();
+    // in place: the arrays are this call's own (read from the gradients just now), and a second copy of a
+    // group's gradients is what held a 1B model's init above its memory budget
     fg.weights().forEach((m, v) -> {
-      float[] w = new float[v.length];
-      for (int k = 0; k < v.length; k++) w[k] = v[k] * perToken;
-      scaled.put(m, w);
+      for (int k = 0; k < v.length; k++) v[k] *= perToken;
     });
-    return new InitUnit(fg.lossSum() / Math.max(fg.tokens(), 1), scaled);
+    return new InitUnit(fg.lossSum() / Math.max(fg.tokens(), 1), fg.weights());
   }
 
   @Override
