@@ -122,14 +122,14 @@ final class ServeCommand implements Callable<Integer> {
       names = "--data-root",
       paramLabel = "DIR",
       description = "a folder whose files HTTP jobs may name as task, task.eval, task.corpus, task.labels"
-          + " (repeatable; default: none, HTTP jobs use built-in tasks only)")
+          + " (repeatable; default: none, HTTP jobs use built-in tasks and uploaded datasets only)")
   List<Path> dataRoots = List.of();
 
   @Option(
       names = "--model-root",
       paramLabel = "DIR",
       description = "a folder whose HF model folders HTTP jobs may name as model (repeatable; default: none,"
-          + " built-in models only)")
+          + " built-in and uploaded models only)")
   List<Path> modelRoots = List.of();
 
   @Option(
