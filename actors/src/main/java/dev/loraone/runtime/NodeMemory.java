@@ -32,6 +32,11 @@ public final class NodeMemory {
       throw new IllegalArgumentException("--memory '" + value + "': expected auto or a size such as 6GiB or 1500MiB");
     }
     if (bytes < 1) throw new IllegalArgumentException("--memory '" + value + "': expected a size above 0");
+    long physical = physical();
+    if (physical > 0 && bytes > physical) {
+      throw new IllegalArgumentException("--memory '" + value + "': more than this machine's physical memory ("
+          + show(physical) + "); the scheduler would place jobs this node cannot hold");
+    }
     return bytes;
   }
 
@@ -43,11 +48,16 @@ public final class NodeMemory {
   /** {@code auto}: 2 x the max heap, at most the physical memory. */
   public static long auto() {
     long twice = 2 * Runtime.getRuntime().maxMemory();
+    long physical = physical();
+    return physical > 0 ? Math.min(twice, physical) : twice;
+  }
+
+  /** The machine's physical memory in bytes (the container's limit where the JVM sees one); 0 when unknown. */
+  public static long physical() {
     if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-      long physical = os.getTotalMemorySize();
-      if (physical > 0) return Math.min(twice, physical);
+      return Math.max(0, os.getTotalMemorySize());
     }
-    return twice;
+    return 0;
   }
 
   /** {@code bytes} as people read it: {@code 1.2 GiB}, {@code 640 MiB}. */

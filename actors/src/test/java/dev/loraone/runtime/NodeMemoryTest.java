@@ -19,6 +19,13 @@ class NodeMemoryTest {
     assertEquals("--memory 'lots': expected auto or a size such as 6GiB or 1500MiB", bad);
     assertTrue(assertThrows(IllegalArgumentException.class, () -> NodeMemory.parse("0")).getMessage()
         .contains("above 0"));
+    long physical = NodeMemory.physical();
+    assertTrue(physical > 0, "physical memory unknown");
+    String over = assertThrows(IllegalArgumentException.class, () -> NodeMemory.parse(Long.toString(physical + 1)))
+        .getMessage();
+    assertEquals("--memory '" + (physical + 1) + "': more than this machine's physical memory ("
+        + NodeMemory.show(physical) + "); the scheduler would place jobs this node cannot hold", over);
+    assertEquals(physical, NodeMemory.parse(Long.toString(physical)));
     assertEquals("1.5 GiB", NodeMemory.show(1536L << 20));
     assertEquals("640 MiB", NodeMemory.show(640L << 20));
   }
