@@ -39,6 +39,7 @@ import org.apache.pekko.util.ByteString;
  *        content was stored before: same id). Scope submit.
  *   GET  /datasets          every stored dataset
  *   GET  /datasets/{sha}    the file (Range requests resume a download); X-Loraone-Format: its extension
+ *   DELETE /datasets/{sha}  204; 409 while a job that has not ended names it; 404 when not stored. Scope admin.
  * </pre>
  * Jobs name a dataset {@code dataset:<id>} wherever they name a data file; {@link #problems} refuses one
  * the store does not hold when the job is submitted.
@@ -46,8 +47,8 @@ import org.apache.pekko.util.ByteString;
 final class DatasetRoutes extends UploadRoutes {
   private final DatasetStore store;
 
-  DatasetRoutes(ActorSystem<?> system, DatasetStore store, Guard guard, long maxUpload) {
-    super(system, guard, maxUpload);
+  DatasetRoutes(ActorSystem<?> system, DatasetStore store, Guard guard, long maxUpload, Users users) {
+    super(system, guard, maxUpload, users);
     this.store = store;
   }
 
@@ -56,10 +57,12 @@ final class DatasetRoutes extends UploadRoutes {
     return concat(
         collection(who, () -> store.list().stream().map(DatasetStore.Entry::json).toList(), "uploading a dataset",
             this::upload),
-        path(PathMatchers.segment(DatasetRefs.SHA256), sha -> get(() -> store.find(sha)
-            .map(e -> respondWithHeader(RawHeader.create(DatasetFetcher.FORMAT_HEADER, e.extension()),
-                () -> getFromFile(store.file(e).toFile(), ContentTypes.APPLICATION_OCTET_STREAM)))
-            .orElseGet(() -> error(StatusCodes.NOT_FOUND, "no dataset " + sha + " (GET /datasets lists them)")))),
+        path(PathMatchers.segment(DatasetRefs.SHA256), sha -> concat(
+            get(() -> store.find(sha)
+                .map(e -> respondWithHeader(RawHeader.create(DatasetFetcher.FORMAT_HEADER, e.extension()),
+                    () -> getFromFile(store.file(e).toFile(), ContentTypes.APPLICATION_OCTET_STREAM)))
+                .orElseGet(() -> error(StatusCodes.NOT_FOUND, "no dataset " + sha + " (GET /datasets lists them)"))),
+            remove(who, "dataset " + sha, spec -> names(spec, sha), () -> store.delete(sha)))),
         path(PathMatchers.segment(), bad -> error(StatusCodes.BAD_REQUEST,
             "'" + bad + "' is not a dataset id: expected its SHA-256, 64 lower-case hex digits")));
   }
@@ -152,6 +155,15 @@ final class DatasetRoutes extends UploadRoutes {
       }
     });
     return out;
+  }
+
+  /** Whether {@code spec} names dataset {@code sha}. */
+  private static boolean names(JobSpec spec, String sha) {
+    try {
+      return DatasetRefs.of(spec).containsValue(sha);
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
   }
 
   /** {@code spec} with its datasets named by their stored files: what {@link JobPreflight} checks. */

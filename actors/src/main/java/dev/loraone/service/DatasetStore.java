@@ -96,6 +96,15 @@ public final class DatasetStore implements DatasetSource {
     }
   }
 
+  /** Deletes dataset {@code sha}: its manifest first, so it is no longer listed; false when it was not stored. */
+  synchronized boolean delete(String sha) throws IOException {
+    Optional<Entry> e = find(sha);
+    if (e.isEmpty()) return false;
+    Files.deleteIfExists(root.resolve(sha + ".json"));
+    Files.deleteIfExists(file(e.get()));
+    return true;
+  }
+
   /** Every stored dataset, by id. */
   public List<Entry> list() throws IOException {
     return StoreFiles.list(root, this::find);

@@ -62,9 +62,10 @@ import org.apache.pekko.stream.javadsl.Source;
  *   GET  /jobs/{id}/artifacts/adapter the PEFT adapter folder as a zip
  *   GET  /jobs/{id}/artifacts/onnx    the merged ONNX model
  *   GET  /jobs/{id}/artifacts/{path}  any file under the job's output folder (never outside it)
- *   POST /datasets, GET /datasets(/{sha})  uploaded datasets, named dataset:&lt;sha&gt; by jobs ({@link DatasetRoutes})
- *   POST /models, GET /models(/{id}(/{file}))  uploaded HF model folders (a zip), named model:&lt;id&gt; by jobs
- *                                     ({@link ModelRoutes})
+ *   POST /datasets, GET|DELETE /datasets(/{sha})  uploaded datasets, named dataset:&lt;sha&gt; by jobs
+ *                                     ({@link DatasetRoutes})
+ *   POST /models, GET|DELETE /models(/{id}), GET /models/{id}/{file}  uploaded HF model folders (a zip),
+ *                                     named model:&lt;id&gt; by jobs ({@link ModelRoutes})
  *   GET  /workers                     cluster members; POST /workers/{host:port}/leave drains a worker node
  *   GET  /metrics                     Prometheus text; GET /health
  *   GET  /                            the web page (resources web/)
@@ -115,9 +116,10 @@ final class HttpApi extends AllDirectives {
     this.workers = workers;
     this.guard = new Guard(tokens);
     this.maxBody = maxBody;
-    this.datasets = new DatasetRoutes(system, datasets, guard, maxUpload);
+    UploadRoutes.Users users = names -> ask((ActorRef<List<String>> r) -> new JobManager.Using(names, r));
+    this.datasets = new DatasetRoutes(system, datasets, guard, maxUpload, users);
     this.models = models;
-    this.modelRoutes = new ModelRoutes(system, models, guard, maxUpload);
+    this.modelRoutes = new ModelRoutes(system, models, guard, maxUpload, users);
   }
 
   Route routes() {

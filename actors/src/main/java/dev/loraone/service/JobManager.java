@@ -76,6 +76,10 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
   /** Stop starting jobs; checkpoint the running ones, then answer (CoordinatedShutdown's task). */
   public record ShutDown(ActorRef<Done> replyTo) implements Command {}
 
+  /** The ids of the jobs that have not ended whose spec {@code names} accepts (an upload about to be deleted). */
+  public record Using(java.util.function.Predicate<JobSpec> names, ActorRef<List<String>> replyTo)
+      implements Command {}
+
   private record WrappedJobEvent(JobEvent event) implements Command {}
 
   private record CoordinatorStopped(String id) implements Command {}
@@ -182,6 +186,11 @@ public final class JobManager extends AbstractBehavior<JobManager.Command> {
         .onMessage(WrappedJobEvent.class, w -> onJobEvent(w.event()))
         .onMessage(CoordinatorStopped.class, this::onCoordinatorStopped)
         .onMessage(ShutDown.class, this::onShutDown)
+        .onMessage(Using.class, u -> {
+          u.replyTo().tell(jobs.entrySet().stream().filter(e -> !e.getValue().record.state().ended()
+              && u.names().test(specs.get(e.getKey()))).map(Map.Entry::getKey).toList());
+          return this;
+        })
         .onMessage(NodesListed.class, this::onNodesListed)
         .onMessage(FromNode.class, f -> {
           if (f.message() instanceof NodeMessage.Capacity c) {

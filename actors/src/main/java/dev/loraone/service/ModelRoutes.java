@@ -1,6 +1,8 @@
 package dev.loraone.service;
 
 import dev.loraone.protocol.job.DatasetRefs;
+import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.protocol.job.ModelRefs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -28,14 +30,15 @@ import org.apache.pekko.stream.javadsl.FileIO;
  *   GET  /models             every stored model
  *   GET  /models/{id}        its manifest: {id, files: [{name, sha256, bytes}], bytes, modelType, uploaded}
  *   GET  /models/{id}/{name} one file (Range requests resume a download)
+ *   DELETE /models/{id}      204; 409 while a job that has not ended names it; 404 when not stored. Scope admin.
  * </pre>
  * Jobs name a model {@code model:<id>} ({@link dev.loraone.protocol.job.ModelRefs}, where the id's formula is).
  */
 final class ModelRoutes extends UploadRoutes {
   private final ModelStore store;
 
-  ModelRoutes(ActorSystem<?> system, ModelStore store, Guard guard, long maxUpload) {
-    super(system, guard, maxUpload);
+  ModelRoutes(ActorSystem<?> system, ModelStore store, Guard guard, long maxUpload, Users users) {
+    super(system, guard, maxUpload, users);
     this.store = store;
   }
 
@@ -46,13 +49,23 @@ final class ModelRoutes extends UploadRoutes {
             this::upload),
         pathPrefix(PathMatchers.segment(DatasetRefs.SHA256), id -> store.find(id)
             .map(e -> concat(
-                pathEnd(() -> get(() -> json(StatusCodes.OK, e.json()))),
+                pathEnd(() -> concat(get(() -> json(StatusCodes.OK, e.json())),
+                    remove(who, "model " + id, spec -> names(spec, id), () -> store.remove(id)))),
                 path(PathMatchers.remaining(), name -> get(() -> store.file(e, name)
                     .map(f -> getFromFile(f.toFile(), ContentTypes.APPLICATION_OCTET_STREAM))
                     .orElseGet(() -> error(StatusCodes.NOT_FOUND, "model " + id + " has no file '" + name + "'"))))))
             .orElseGet(() -> error(StatusCodes.NOT_FOUND, "no model " + id + " (GET /models lists them)"))),
         pathPrefix(PathMatchers.segment(), bad -> error(StatusCodes.BAD_REQUEST,
             "'" + bad + "' is not a model id: expected 64 lower-case hex digits as POST /models answers")));
+  }
+
+  /** Whether {@code spec} names model {@code id}. */
+  private static boolean names(JobSpec spec, String id) {
+    try {
+      return ModelRefs.of(spec).filter(id::equals).isPresent();
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
   }
 
   private Route upload() {

@@ -99,6 +99,14 @@ public final class ModelStore {
     }
   }
 
+  /** Deletes model {@code id}: its manifest first, so it is no longer listed; false when it was not stored. */
+  synchronized boolean remove(String id) throws IOException {
+    if (find(id).isEmpty()) return false;
+    Files.deleteIfExists(root.resolve(id + ".json"));
+    delete(root.resolve(id));
+    return true;
+  }
+
   /** Every stored model, by id. */
   public List<Entry> list() throws IOException {
     return StoreFiles.list(root, this::find);

@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraone.protocol.job.JobSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -24,6 +28,16 @@ import org.apache.pekko.stream.Materializer;
 abstract class UploadRoutes extends AllDirectives {
   static final ObjectMapper JSON = new ObjectMapper();
 
+  /** The ids of the jobs that have not ended whose spec the predicate accepts ({@link JobManager.Using}). */
+  @FunctionalInterface
+  interface Users extends Function<Predicate<JobSpec>, CompletionStage<List<String>>> {}
+
+  /** Deletes a stored entry; false when there was none. */
+  @FunctionalInterface
+  interface Removal {
+    boolean remove() throws IOException;
+  }
+
   /** The stored entries' JSON. */
   @FunctionalInterface
   interface Listing {
@@ -34,10 +48,12 @@ abstract class UploadRoutes extends AllDirectives {
   final long maxUpload;
   final Materializer materializer;
   final Executor blocking;
+  private final Users users;
 
-  UploadRoutes(ActorSystem<?> system, Guard guard, long maxUpload) {
+  UploadRoutes(ActorSystem<?> system, Guard guard, long maxUpload, Users users) {
     this.guard = guard;
     this.maxUpload = maxUpload;
+    this.users = users;
     this.materializer = Materializer.matFromSystem(system);
     this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
   }
@@ -55,6 +71,27 @@ abstract class UploadRoutes extends AllDirectives {
           }
         }),
         post(() -> guard.require(who, Tokens.Scope.SUBMIT, what, upload))));
+  }
+
+  /**
+   * {@code DELETE} of the stored {@code what}: scope admin; 409 naming the jobs that have not ended and name it
+   * ({@code names}), 404 when nothing is stored under it, else 204. A worker's cached copy is left alone: its
+   * bytes are what the id says.
+   */
+  Route remove(Tokens.Holder who, String what, Predicate<JobSpec> names, Removal removal) {
+    return delete(() -> guard.require(who, Tokens.Scope.ADMIN, "deleting " + what, () -> onSuccess(
+        users.apply(names), using -> {
+          if (!using.isEmpty()) {
+            return error(StatusCodes.CONFLICT, what + " is named by jobs that have not ended: " + String.join(", ",
+                using) + " (cancel them or wait for them to end)");
+          }
+          try {
+            return removal.remove() ? complete(StatusCodes.NO_CONTENT)
+                : error(StatusCodes.NOT_FOUND, "no " + what + " is stored");
+          } catch (IOException e) {
+            return error(StatusCodes.INTERNAL_SERVER_ERROR, what + " was not deleted: " + e);
+          }
+        })));
   }
 
   /** 413 for an upload over {@code --max-upload}. */

@@ -127,6 +127,40 @@ class DatasetUploadIT {
   }
 
   @Test
+  void aDatasetIsDeletedOnlyOnceNoJobThatHasNotEndedNamesIt() throws Exception {
+    String text = "{\"text\": \"kept\", \"label\": \"a\"}\n{\"text\": \"gone\", \"label\": \"b\"}\n";
+    ServiceProcess.Response up = upload("?format=jsonl", text);
+    assertEquals(201, up.status(), up.body()::toString);
+    String sha = up.body().path("id").asText();
+    // no worker node: the job stays queued, naming the dataset
+    ServiceProcess.Response job = service.post("/jobs", job("deleting", "dataset:" + sha));
+    assertEquals(201, job.status(), job.body()::toString);
+    String id = job.body().path("id").asText();
+    ServiceProcess.Response busy = service.delete("/datasets/" + sha);
+    assertEquals(409, busy.status(), busy.body()::toString);
+    assertEquals("dataset " + sha + " is named by jobs that have not ended: " + id
+        + " (cancel them or wait for them to end)", busy.body().path("error").asText());
+    assertEquals(200, service.get("/datasets/" + sha).status(), "a refused delete keeps the dataset");
+
+    assertEquals(202, service.post("/jobs/" + id + "/cancel", "").status());
+    assertEquals("CANCELLED", service.awaitEnd(id, Duration.ofMinutes(1)).path("state").asText());
+    ServiceProcess.Response gone = service.delete("/datasets/" + sha);
+    assertEquals(204, gone.status(), gone.body()::toString);
+    assertEquals(404, service.get("/datasets/" + sha).status());
+    for (JsonNode d : service.get("/datasets").body()) {
+      assertTrue(!d.path("id").asText().equals(sha), "listed after its delete: " + d);
+    }
+    try (var files = Files.list(dir.resolve("service-data").resolve("datasets"))) {
+      assertEquals(List.of(), files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(sha)).toList());
+    }
+    ServiceProcess.Response again = service.delete("/datasets/" + sha);
+    assertEquals(404, again.status(), again.body()::toString);
+    ServiceProcess.Response later = service.post("/jobs", job("after-delete", "dataset:" + sha));
+    assertEquals(400, later.status(), later.body()::toString);
+    assertTrue(later.body().toString().contains("no such dataset on this service"), later.body()::toString);
+  }
+
+  @Test
   void aJobNamingAnUnknownDatasetIsRefusedAtSubmission() throws Exception {
     String unknown = "0".repeat(64);
     ServiceProcess.Response r = service.post("/jobs", job("unknown", "dataset:" + unknown));

@@ -156,6 +156,10 @@ class ModelUploadIT {
       System.out.println("ModelUploadIT: model " + model + ", adapter " + end.path("adapterSha256").asText()
           + " (local run " + expected + ")");
       assertEquals(expected, end.path("adapterSha256").asText(), "the adapter of the uploaded model's job");
+      ServiceProcess.Response deleted = service.delete("/models/" + model);
+      assertEquals(204, deleted.status(), deleted.body()::toString);
+      assertEquals(404, service.get("/models/" + model).status(), "a deleted model is gone");
+      assertTrue(Files.isRegularFile(cached.resolve("config.json")), "a worker's cached copy stays");
     } finally {
       worker.destroy();
       if (!worker.waitFor(30, TimeUnit.SECONDS)) worker.destroyForcibly();

@@ -97,6 +97,11 @@ class ServiceHttpsIT {
     assertEquals(403, post.status(), post.body()::toString);
     assertEquals("submitting a job needs a token with scope 'submit'; token 'dashboard' has read",
         post.body().path("error").asText());
+    String unknown = "0".repeat(64);
+    ServiceProcess.Response delete = service.delete("/datasets/" + unknown);
+    assertEquals(403, delete.status(), delete.body()::toString);
+    assertEquals("deleting dataset " + unknown + " needs a token with scope 'admin'; token 'dashboard' has read",
+        delete.body().path("error").asText());
   }
 
   @Test

@@ -119,6 +119,10 @@ final class ServiceProcess implements AutoCloseable {
         .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)));
   }
 
+  Response delete(String path) throws IOException, InterruptedException {
+    return send(HttpRequest.newBuilder(URI.create(url + path)).DELETE());
+  }
+
   /** A response's body as text (artefacts, SSE, Prometheus). */
   record Text(int status, String body) {}
 
@@ -148,7 +152,7 @@ final class ServiceProcess implements AutoCloseable {
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     JsonNode body;
     try {
-      body = JSON.readTree(r.body());
+      body = r.body().isEmpty() ? JSON.nullNode() : JSON.readTree(r.body());
     } catch (IOException e) {
       body = JSON.getNodeFactory().textNode(r.body());
     }
