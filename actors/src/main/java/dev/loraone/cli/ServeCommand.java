@@ -151,6 +151,12 @@ final class ServeCommand implements Callable<Integer> {
       description = "largest dataset upload (POST /datasets) in bytes (default: ${DEFAULT-VALUE})")
   long maxUpload;
 
+  @Option(
+      names = "--max-model-upload",
+      defaultValue = "68719476736",
+      description = "largest model upload (POST /models), zipped and unpacked, in bytes (default: ${DEFAULT-VALUE})")
+  long maxModelUpload;
+
   @Override
   public Integer call() throws Exception {
     String t = token != null ? token : System.getenv("LORAONE_TOKEN");
@@ -181,7 +187,8 @@ final class ServeCommand implements Callable<Integer> {
                 local,
                 new dev.loraone.service.PathRoots(dataRoots, modelRoots),
                 new Service.Https(httpsKeyStore, httpsPasswordEnv),
-                maxUpload),
+                maxUpload,
+                maxModelUpload),
             discovery.options());
     System.err.println(
         "loraone service at "

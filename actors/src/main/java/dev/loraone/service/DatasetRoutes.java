@@ -48,7 +48,7 @@ final class DatasetRoutes extends UploadRoutes {
   private final DatasetStore store;
 
   DatasetRoutes(ActorSystem<?> system, DatasetStore store, Guard guard, long maxUpload, Users users) {
-    super(system, guard, maxUpload, users);
+    super(system, guard, maxUpload, "--max-upload", users);
     this.store = store;
   }
 

@@ -107,7 +107,8 @@ final class HttpApi extends AllDirectives {
       PathRoots roots,
       DatasetStore datasets,
       ModelStore models,
-      long maxUpload) {
+      long maxUpload,
+      long maxModelUpload) {
     this.system = system;
     this.roots = roots;
     this.jobs = jobs;
@@ -119,7 +120,7 @@ final class HttpApi extends AllDirectives {
     UploadRoutes.Users users = names -> ask((ActorRef<List<String>> r) -> new JobManager.Using(names, r));
     this.datasets = new DatasetRoutes(system, datasets, guard, maxUpload, users);
     this.models = models;
-    this.modelRoutes = new ModelRoutes(system, models, guard, maxUpload, users);
+    this.modelRoutes = new ModelRoutes(system, models, guard, maxModelUpload, users);
   }
 
   Route routes() {

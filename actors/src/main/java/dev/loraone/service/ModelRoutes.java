@@ -24,7 +24,7 @@ import org.apache.pekko.stream.javadsl.FileIO;
  *
  * <pre>
  *   POST /models             the body: a zip of the folder (config.json, *.safetensors [+ index], tokenizer.json,
- *        ...), streamed to disk, at most --max-upload bytes (413 beyond; also the unpacked limit), unpacked
+ *        ...), streamed to disk, at most --max-model-upload bytes (413 beyond; also the unpacked limit), unpacked
  *        safely and checked as a job opens it ({@link ModelUnpack}; 400 naming the entry or file and what was
  *        expected) -&gt; 201 {id, files, bytes, modelType, uploaded} (200 when stored before: same id). Scope submit.
  *   GET  /models             every stored model
@@ -38,7 +38,7 @@ final class ModelRoutes extends UploadRoutes {
   private final ModelStore store;
 
   ModelRoutes(ActorSystem<?> system, ModelStore store, Guard guard, long maxUpload, Users users) {
-    super(system, guard, maxUpload, users);
+    super(system, guard, maxUpload, "--max-model-upload", users);
     this.store = store;
   }
 

@@ -85,7 +85,7 @@ final class ModelUnpack {
             total += n;
             if (total > maxBytes) {
               throw new IllegalArgumentException("the folder is larger than the service's limit of " + maxBytes
-                  + " bytes unpacked (loraone serve --max-upload)");
+                  + " bytes unpacked (loraone serve --max-model-upload)");
             }
             o.write(b, 0, n);
           }

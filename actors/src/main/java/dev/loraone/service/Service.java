@@ -53,6 +53,8 @@ public final class Service implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   /** {@code --max-upload}'s default: 1 GiB. */
   public static final long DEFAULT_MAX_UPLOAD = 1L << 30;
+  /** {@code --max-model-upload}'s default: 64 GiB, a 7B-parameter checkpoint in float32 with room. */
+  public static final long DEFAULT_MAX_MODEL_UPLOAD = 64L << 30;
 
   /**
    * @param host HTTP bind address (loopback by default)
@@ -81,7 +83,8 @@ public final class Service implements AutoCloseable {
       List<String> devices,
       PathRoots roots,
       Https https,
-      long maxUpload) {
+      long maxUpload,
+      long maxModelUpload) {
     /** Settings whose local workers run on the CPU and whose HTTP jobs read built-in models and tasks only. */
     public Settings(
         String host,
@@ -96,7 +99,8 @@ public final class Service implements AutoCloseable {
         long maxBody,
         ClusterConfig.TlsOptions tls) {
       this(host, port, data, maxConcurrent, localWorkers, tokens(token), clusterHost, clusterPort, seeds, maxBody,
-          tls, Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none(), Https.NONE, DEFAULT_MAX_UPLOAD);
+          tls, Collections.nCopies(Math.max(localWorkers, 0), "cpu"), PathRoots.none(), Https.NONE, DEFAULT_MAX_UPLOAD,
+          DEFAULT_MAX_MODEL_UPLOAD);
     }
 
     private static Tokens tokens(String token) {
@@ -120,6 +124,9 @@ public final class Service implements AutoCloseable {
       if (roots == null) roots = PathRoots.none();
       if (maxBody < 1) throw new IllegalArgumentException("max body must be >= 1 byte, got " + maxBody);
       if (maxUpload < 1) throw new IllegalArgumentException("--max-upload must be >= 1 byte, got " + maxUpload);
+      if (maxModelUpload < 1) {
+        throw new IllegalArgumentException("--max-model-upload must be >= 1 byte, got " + maxModelUpload);
+      }
       if (tokens == null) tokens = Tokens.none();
       if (https == null) https = Https.NONE;
     }
@@ -218,7 +225,7 @@ public final class Service implements AutoCloseable {
                           system.scheduler())
                       .exceptionally(t -> Done.getInstance()));
       HttpApi api = new HttpApi(system, jobs, store, metrics[0], workers(system), s.tokens(), s.maxBody(),
-          s.roots(), datasets, models, s.maxUpload());
+          s.roots(), datasets, models, s.maxUpload(), s.maxModelUpload());
       ServerBuilder server = Http.get(system).newServerAt(s.host(), s.port());
       if (https != null) server = server.enableHttps(ConnectionContext.httpsServer(https));
       ServerBinding binding = server.bind(api.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -46,13 +46,16 @@ abstract class UploadRoutes extends AllDirectives {
 
   final Guard guard;
   final long maxUpload;
+  private final String limitOption;
   final Materializer materializer;
   final Executor blocking;
   private final Users users;
 
-  UploadRoutes(ActorSystem<?> system, Guard guard, long maxUpload, Users users) {
+  /** {@code limitOption}: the {@code serve} option that sets {@code maxUpload}, named in a 413. */
+  UploadRoutes(ActorSystem<?> system, Guard guard, long maxUpload, String limitOption, Users users) {
     this.guard = guard;
     this.maxUpload = maxUpload;
+    this.limitOption = limitOption;
     this.users = users;
     this.materializer = Materializer.matFromSystem(system);
     this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
@@ -94,10 +97,10 @@ abstract class UploadRoutes extends AllDirectives {
         })));
   }
 
-  /** 413 for an upload over {@code --max-upload}. */
+  /** 413 for an upload over the limit. */
   Route tooLarge() {
     return error(StatusCodes.PAYLOAD_TOO_LARGE, "the upload is larger than the service's limit of " + maxUpload
-        + " bytes (loraone serve --max-upload)");
+        + " bytes (loraone serve " + limitOption + ")");
   }
 
   Route json(StatusCode status, JsonNode body) {

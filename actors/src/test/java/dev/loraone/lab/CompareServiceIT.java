@@ -40,7 +40,7 @@ class CompareServiceIT {
     try (Service s = Service.start(new Service.Settings("127.0.0.1", 0, dir.resolve("data"), 2, 2, Tokens.none(),
         "127.0.0.1", 0, List.of(), JobSpec.MAX_CHARS, ClusterConfig.TlsOptions.NONE, List.of("cpu", "cpu"),
         new PathRoots(List.of(dir), List.of(dir)), Service.Https.NONE, // the test's model and task file
-        Service.DEFAULT_MAX_UPLOAD))) {
+        Service.DEFAULT_MAX_UPLOAD, Service.DEFAULT_MAX_MODEL_UPLOAD))) {
       remote = run(study, "--server", s.url(), "--poll-seconds", "0.2", "--out", dir.resolve("remote").toString());
     }
     assertEquals(0, remote.code(), remote.err());

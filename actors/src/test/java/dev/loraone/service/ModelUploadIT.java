@@ -44,13 +44,15 @@ import org.junit.jupiter.api.io.TempDir;
 class ModelUploadIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient HTTP = HttpClient.newHttpClient();
+  /** The service's model limit: far above the tiny checkpoint, below the datasets' default limit. */
+  private static final long MAX_MODEL = 8L << 20;
   @TempDir static Path dir;
   static ServiceProcess service;
 
   @BeforeAll
   static void start() throws Exception {
     service = ServiceProcess.start(dir, dir.resolve("service-data"), ServiceProcess.freePort(),
-        List.of("--workers", "0"));
+        List.of("--workers", "0", "--max-model-upload", Long.toString(MAX_MODEL)));
   }
 
   @AfterAll
@@ -108,6 +110,17 @@ class ModelUploadIT {
         pickle.body()::toString);
     ServiceProcess.Response junk = uploadZip("not a zip".getBytes(StandardCharsets.UTF_8));
     assertEquals(400, junk.status(), junk.body()::toString);
+    ByteArrayOutputStream big = new ByteArrayOutputStream();
+    try (ZipOutputStream z = new ZipOutputStream(big)) {
+      z.putNextEntry(new ZipEntry("m/model.safetensors"));
+      byte[] noise = new byte[(int) MAX_MODEL + 1];
+      new Random(5).nextBytes(noise); // incompressible: the zip is over the limit too
+      z.write(noise);
+    }
+    ServiceProcess.Response tooBig = uploadZip(big.toByteArray());
+    assertEquals(413, tooBig.status(), tooBig.body()::toString);
+    assertEquals("the upload is larger than the service's limit of " + MAX_MODEL + " bytes (loraone serve"
+        + " --max-model-upload)", tooBig.body().path("error").asText());
 
     String unknown = "0".repeat(64);
     ServiceProcess.Response r = service.post("/jobs", job("model:" + unknown, dir.resolve("task.jsonl").toString()));
