@@ -5,7 +5,7 @@ import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.wire.CoordinatorMessage;
 import dev.loraone.protocol.wire.WorkItem;
 import dev.loraone.worker.train.WorkerEngine;
-import dev.loraone.worker.train.WorkerEngine.Encoded;
+import dev.loraone.worker.train.Encoded;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
