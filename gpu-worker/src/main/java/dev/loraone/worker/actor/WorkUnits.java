@@ -44,8 +44,8 @@ final class WorkUnits {
     List<Unit> out = new ArrayList<>();
     for (int shard : r.shards()) {
       WorkItem item = new WorkItem.Sketch(r.group(), r.round(), r.layer(), shard);
-      out.add(new Unit(item, null, (e, none) -> new SketchReply(r.job(), id, r.group(), r.round(), shard,
-          r.layer(), e.sketch(r.group(), shard, r.layer(), r.side(), r.operand()))));
+      out.add(Unit.host(item, (e, none) -> new SketchReply(r.job(), id, r.group(), r.round(), shard,
+          r.layer(), e.sketch(r.group(), shard, r.layer(), r.side(), r.operand())))); // plain Java: no DJL
     }
     return out;
   }
@@ -81,7 +81,7 @@ final class WorkUnits {
   static Unit export(WorkerId id, Export c) {
     WorkItem item = new WorkItem.Export(c.step());
     if (!onnx(c)) {
-      return new Unit(item, null, (e, none) -> new Exported(c.job(), id, c.step(), c.destination(), Map.of()));
+      return Unit.host(item, (e, none) -> new Exported(c.job(), id, c.step(), c.destination(), Map.of()));
     }
     return new Unit(item, null, (e, none) -> {
       try {

@@ -93,7 +93,8 @@ import org.apache.pekko.stream.Materializer;
  * DJL thread right before its compute. An address encodes to the same input on any thread, so the
  * replies are bit-identical either way. Mutable state in an {@link AbstractBehavior}, like {@code
  * TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the actor's thread,
- * the engine's encode methods on the encode dispatcher, the rest of it only on the DJL thread.
+ * the engine's encode methods and its sketches (plain Java, no DJL) on the encode dispatcher, the
+ * rest of it only on the DJL thread; a job's units run one at a time whichever thread they take.
  */
 public final class WorkerActor extends AbstractBehavior<Object> {
   /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */

@@ -51,8 +51,9 @@ import java.util.TreeMap;
  * a compute taking its {@link Encoded} input; the one-argument forms do both. Apart from the encode
  * calls the engine is not thread-safe, and DJL allows one open gradient collector per JVM: every
  * engine of a JVM must be called from one thread at a time (the worker actor runs them all on the
- * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another). Imports no Pekko, so
- * it is tested without actors.
+ * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another; a {@link #sketch} is
+ * plain Java and may run on another thread, one call at a time with the engine's others). Imports no
+ * Pekko, so it is tested without actors.
  */
 public final class WorkerEngine implements AutoCloseable {
   /**
@@ -487,10 +488,6 @@ public final class WorkerEngine implements AutoCloseable {
   /** The model under training (adapters unmerged), for export, generation and tests. */
   public AdaptedModel model() {
     return work.model();
-  }
-
-  Workload workload() {
-    return work;
   }
 
   MicroBatchPlan plan() {
