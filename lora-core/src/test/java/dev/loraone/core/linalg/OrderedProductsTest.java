@@ -42,17 +42,17 @@ class OrderedProductsTest {
     SplittableRandom rng = new SplittableRandom(5);
     double[] special = {0.0, -0.0, Double.MIN_VALUE, -Double.MIN_VALUE, 1e300, -1e300, 1e-300, 3.0, -7.5,
         Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN};
-    for (int trial = 0; trial < 200; trial++) {
+    for (int trial = 0; trial < 400; trial++) {
       int m = 1 + rng.nextInt(20);
       int n = 1 + rng.nextInt(20);
-      int q = 15 + rng.nextInt(6);
+      int q = 1 + rng.nextInt(24); // both sides of EJML's kernel switch (15 columns)
       DMatrixRMaj a = new DMatrixRMaj(m, n);
       DMatrixRMaj b = new DMatrixRMaj(n, q);
       DMatrixRMaj bt = new DMatrixRMaj(m, q);
       for (DMatrixRMaj x : new DMatrixRMaj[] {a, b, bt}) {
         for (int i = 0; i < x.data.length; i++) {
           boolean pick = rng.nextInt(3) == 0;
-          x.data[i] = pick ? special[rng.nextInt(trial < 100 ? 4 : special.length)] : rng.nextDouble(-2, 2);
+          x.data[i] = pick ? special[rng.nextInt(trial < 200 ? 4 : special.length)] : rng.nextDouble(-2, 2);
         }
       }
       DMatrixRMaj expected = new DMatrixRMaj(m, q);
