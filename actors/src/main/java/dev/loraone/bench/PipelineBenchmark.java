@@ -11,6 +11,7 @@ import dev.loraone.runtime.ClusterConfig;
 import dev.loraone.runtime.EmbeddedJob;
 import dev.loraone.runtime.LocalWorkers;
 import dev.loraone.worker.actor.WorkerActor;
+import dev.loraone.worker.actor.WorkerSettings;
 import dev.loraone.worker.train.FinetuneConfig;
 import dev.loraone.worker.train.LocalRun;
 import java.io.IOException;
@@ -174,7 +175,7 @@ public final class PipelineBenchmark {
     Job exact = job(EmbeddedJobRunner.local(1), spec(s, "bench-exact", "exact"), work.resolve("exact"));
     double single = Math.min(median(first), median(second));
     double with = (median(rand.steps) + median(exact.steps)) / 2; // the runs before and after the one without
-    int ahead = WorkerActor.Settings.fromConfig(ConfigFactory.load()).prefetch().ahead();
+    int ahead = WorkerSettings.fromConfig(ConfigFactory.load()).prefetch().ahead();
     double without = median(unfetched.steps);
     Prefetching prefetch = new Prefetching(ahead, with, without, with / without, rand.sha.equals(unfetched.sha));
     log.println("bench pipeline: " + prefetch.line());
@@ -294,7 +295,7 @@ public final class PipelineBenchmark {
 
     /** One local worker that encodes each unit on the DJL thread right before its compute. */
     static EmbeddedJobRunner withoutPrefetch() {
-      WorkerActor.Settings off = WorkerActor.Settings.fromConfig(ConfigFactory.load()).withPrefetch(Prefetch.OFF);
+      WorkerSettings off = WorkerSettings.fromConfig(ConfigFactory.load()).withPrefetch(Prefetch.OFF);
       EmbeddedJob.WorkerFactory factory = (id, coordinator, inbox) ->
           WorkerActor.create(id, "cpu", Map.of(), coordinator.actor(), inbox, off);
       return (spec, out, events) -> EmbeddedJob.run(spec, 1, factory, out, events, Duration.ofMinutes(60));

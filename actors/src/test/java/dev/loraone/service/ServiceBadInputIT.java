@@ -34,8 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Bad input against one running {@code loraone serve} (its own JVM, real MiniLM jobs): every bad
  * job text, job setting, data file, request and path gets an error that names what is wrong, and
  * the service stays up ({@code GET /health} after each test, a valid job succeeds at the end).
- * Also the token rules: requests need the token, and a service on a non-loopback address
- * refuses to start without one.
+ * The token rules are {@link ServiceTokenIT}'s.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ServiceBadInputIT {
@@ -342,64 +341,6 @@ class ServiceBadInputIT {
         assertTrue(Float.isFinite(v), () -> "checkpoint tensor " + e.getKey() + " holds " + v);
     }
     System.out.println("[ServiceBadInputIT] diverging job: " + reason + "; last checkpoint step " + saved);
-  }
-
-  @Test
-  @Order(14)
-  void mutatingRequestsNeedTheToken() throws Exception {
-    String token = "0123456789abcdef-test-token";
-    try (ServiceProcess secured = ServiceProcess.start(dir, dir.resolve("data-token"), ServiceProcess.freePort(),
-        List.of("--workers", "0", "--token", token))) {
-      ServiceProcess.Response none = secured.post("/jobs", job("tok", ""));
-      assertEquals(401, none.status(), none.body()::toString);
-      assertTrue(none.body().path("error").asText().contains("Authorization: Bearer"), none.body()::toString);
-      secured.token = "0123456789abcdef-wrong-token";
-      ServiceProcess.Response wrong = secured.post("/jobs", job("tok", ""));
-      assertEquals(401, wrong.status(), wrong.body()::toString);
-      assertEquals("wrong bearer token", wrong.body().path("error").asText());
-      secured.token = token;
-      ServiceProcess.Response ok = secured.post("/jobs", job("tok", ""));
-      assertEquals(201, ok.status(), ok.body()::toString);
-      String id = ok.body().path("id").asText();
-      secured.token = null;
-      assertEquals(401, secured.get("/jobs/" + id).status(), "with tokens, reads need one too");
-      assertEquals(200, secured.get("/health").status(), "but /health is open");
-      assertEquals(401, secured.post("/jobs/" + id + "/cancel", "").status(), "cancel without the token");
-      secured.token = token;
-      assertEquals(202, secured.post("/jobs/" + id + "/cancel", "").status(), "cancel with the token");
-      assertEquals("CANCELLED", secured.awaitEnd(id, Duration.ofSeconds(60)).path("state").asText());
-    }
-  }
-
-  @Test
-  @Order(15)
-  void aServiceBeyondLoopbackWithoutATokenRefusesToStart() throws Exception {
-    List<String> cmd =
-        ServiceProcess.java(
-            List.of(),
-            List.of(
-                "serve",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                "0",
-                "--cluster-port",
-                "0",
-                "--data",
-                dir.resolve("data-open").toString()));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().remove("LORAONE_TOKEN");
-    Process p = pb.start();
-    String out;
-    try (InputStream in = p.getInputStream()) {
-      out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "it exits");
-    assertNotEquals(0, p.exitValue(), out);
-    assertTrue(
-        out.contains("--host 0.0.0.0 is not a loopback address") && out.contains("--token"),
-        () -> "the message: " + out);
-    assertFalse(out.contains("http://"), () -> "it never listened: " + out);
   }
 
   /** 8 KB of nested objects once threw StackOverflowError in the job parser, and Pekko exited the service's JVM. */

@@ -310,8 +310,8 @@ public final class CoordinatorActor {
           ? SketchReduction.start(layout.modules(), layout.shapes(), setup.initSettings(),
               setup.initGroups(layout.shapes())) : null;
       ctx.getLog().info("job {}: {} modules, head {}, plan {}", job, layout.modules().size(), layout.headNames(), plan);
-      RunningJob.Draft d =
-          new RunningJob.Draft(
+      JobDraft d =
+          new JobDraft(
               RunningJob.start(layout, first.layout(), state, workers, sketches, training), this);
       d.feed(new Event.WorkerJoined(w));
       return next(d);
@@ -371,8 +371,8 @@ public final class CoordinatorActor {
     }
 
     /** One message's change; a bug surfacing here still ends the job with a reason rather than a silent stop. */
-    private Behavior<Command> step(RunningJob r, Consumer<RunningJob.Draft> change) {
-      RunningJob.Draft d = new RunningJob.Draft(r, this);
+    private Behavior<Command> step(RunningJob r, Consumer<JobDraft> change) {
+      JobDraft d = new JobDraft(r, this);
       try {
         change.accept(d);
       } catch (RuntimeException e) {
@@ -387,7 +387,7 @@ public final class CoordinatorActor {
       return next(d);
     }
 
-    private Behavior<Command> next(RunningJob.Draft d) {
+    private Behavior<Command> next(JobDraft d) {
       RunningJob r = d.freeze();
       if (r.end() != null) return closing(r.end());
       awaitWorkers(r.state().workers().isEmpty());

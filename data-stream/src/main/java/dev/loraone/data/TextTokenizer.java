@@ -10,6 +10,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -34,14 +38,57 @@ public final class TextTokenizer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** Tokenizers {@link #shared} keeps (by file content and length limit), never closed: a few MB each. */
+    static final int SHARED_MAX = 8;
+    private static final Map<String, TextTokenizer> SHARED = new HashMap<>();
+
     private final HuggingFaceTokenizer tokenizer;
     private final int maxLength;
     private final long padId;
+    /** Kept in {@link #SHARED}: {@link #close} leaves it open for the next job. */
+    private final boolean shared;
 
-    private TextTokenizer(HuggingFaceTokenizer tokenizer, int maxLength, long padId) {
+    private TextTokenizer(HuggingFaceTokenizer tokenizer, int maxLength, long padId, boolean shared) {
         this.tokenizer = tokenizer;
         this.maxLength = maxLength;
         this.padId = padId;
+        this.shared = shared;
+    }
+
+    /**
+     * {@link #fromJson}, shared: the tokenizer of the same file content and {@code maxLength} that an
+     * earlier call built, or a new one kept for the next call (up to {@value #SHARED_MAX} of them; past
+     * that a private one). Parsing a {@code tokenizer.json} costs tens of milliseconds, which a worker
+     * opening many small jobs on one model pays once. Equal content gives equal token ids, so sharing
+     * changes no result; {@link #close} of a shared one does nothing.
+     */
+    public static TextTokenizer shared(InputStream tokenizerJson, int maxLength) throws IOException {
+        byte[] json = tokenizerJson.readAllBytes();
+        String key = sha256(json) + "|" + maxLength;
+        synchronized (SHARED) {
+            TextTokenizer held = SHARED.get(key);
+            if (held != null) return held;
+            boolean keep = SHARED.size() < SHARED_MAX;
+            TextTokenizer t = fromBytes(json, maxLength, keep);
+            if (keep) SHARED.put(key, t);
+            return t;
+        }
+    }
+
+    /** Closes and forgets the shared tokenizers (tests: an empty table; none may be in use). */
+    static void closeShared() {
+        synchronized (SHARED) {
+            SHARED.values().forEach(t -> t.tokenizer.close());
+            SHARED.clear();
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every JVM has SHA-256
+        }
     }
 
     /**
@@ -51,10 +98,13 @@ public final class TextTokenizer implements AutoCloseable {
      * @param maxLength the longest sequence produced, special tokens included, >= 2
      */
     public static TextTokenizer fromJson(InputStream tokenizerJson, int maxLength) throws IOException {
+        return fromBytes(tokenizerJson.readAllBytes(), maxLength, false);
+    }
+
+    private static TextTokenizer fromBytes(byte[] json, int maxLength, boolean shared) throws IOException {
         if (maxLength < 2) {
             throw new IllegalArgumentException("maxLength must be >= 2, got " + maxLength);
         }
-        byte[] json = tokenizerJson.readAllBytes();
         long padId = padId(JSON.readTree(json));
         Map<String, String> options = Map.of(
                 "addSpecialTokens", "true",
@@ -66,7 +116,8 @@ public final class TextTokenizer implements AutoCloseable {
     return new TextTokenizer(
         HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), options),
         maxLength,
-        padId);
+        padId,
+        shared);
     }
 
     /** Loads a {@code tokenizer.json} file, or the one in a model directory. */
@@ -182,6 +233,6 @@ public final class TextTokenizer implements AutoCloseable {
 
     @Override
     public void close() {
-        tokenizer.close();
+        if (!shared) tokenizer.close();
     }
 }

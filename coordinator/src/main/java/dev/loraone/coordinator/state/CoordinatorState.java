@@ -1,6 +1,7 @@
 package dev.loraone.coordinator.state;
 
 import dev.loraone.protocol.job.Phase;
+import dev.loraone.protocol.wire.WorkItem;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -70,6 +71,35 @@ public record CoordinatorState(
     return new CoordinatorState(plan, Phase.WAITING_FOR_WORKERS, new TreeSet<>(), new TreeMap<>(), new TreeSet<>(),
         plan.svdRounds(), new TreeSet<>(), step, new TreeMap<>(), new TreeSet<>(), null, null, true,
         plan.initGroups() - 1);
+  }
+
+  /**
+   * Whether worker {@code w}'s result of {@code item} is still awaited: the unit is of the current
+   * phase (group, round, step) and assigned to {@code w}, and its result has not come in.
+   */
+  public boolean awaits(WorkItem item, String w) {
+    if (item instanceof WorkItem.InitShard s)
+      return s.group() == group()
+          && w.equals(shardOwner().get(s.shard()))
+          && !shardsReady().contains(s.shard());
+    if (item instanceof WorkItem.Sketch s) {
+      return phase() == Phase.SVD_INIT
+          && s.group() == group()
+          && s.round() == round()
+          && w.equals(shardOwner().get(s.shard()));
+    }
+    if (item instanceof WorkItem.Gradients g) {
+      return phase() == Phase.TRAINING
+          && g.step() == step()
+          && w.equals(inFlight().get((long) g.microBatch()))
+          && !received().contains((long) g.microBatch());
+    }
+    if (item instanceof WorkItem.Evaluation e) {
+      return phase() == Phase.EVALUATION
+          && e.step() == step()
+          && w.equals(inFlight().get((long) e.batch()));
+    }
+    return phase() == Phase.EXPORT && w.equals(exporter());
   }
 
   public CoordinatorState {

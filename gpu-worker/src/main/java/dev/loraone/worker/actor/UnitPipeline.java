@@ -5,7 +5,7 @@ import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.wire.CoordinatorMessage;
 import dev.loraone.protocol.wire.WorkItem;
 import dev.loraone.worker.train.WorkerEngine;
-import dev.loraone.worker.train.WorkerEngine.Encoded;
+import dev.loraone.worker.train.Encoded;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,10 +23,15 @@ import org.apache.pekko.stream.Materializer;
  * input is encoded (tokens and batch arrays, no DJL) on the encode dispatcher up to
  * {@code prefetch} units ahead of the one computing on the DJL thread, so the encoding of unit
  * g+1 overlaps the compute of unit g. Units compute one at a time in the order they were run, and
- * each ends in exactly one {@link Done#finished} call.
+ * each ends in exactly one {@link Done#finished} call. A host unit (plain Java on the engine's data,
+ * no DJL: a randomized-SVD sketch, an export without ONNX) computes on the encode dispatcher
+ * instead, still in its turn, so it neither waits behind another job's DJL units nor holds the
+ * DJL thread from them; the job's next unit starts after it, so the engine is never used from two
+ * threads at once.
  *
  * <pre>
  *   run(unit)   -&gt; queue (max-waiting) -&gt; encode (encode dispatcher) -&gt; compute (DJL thread) -&gt; finished
+ *   host unit   -&gt; queue -&gt; compute (encode dispatcher) -&gt; finished
  *   encodeAhead -&gt; encode now, kept for the unit's run: a command parked until its adapter version arrives
  *   close       -&gt; queued units end cancelled; the engine is closed on the DJL thread once no encode runs
  *   prefetch 0  -&gt; each unit encoded on the DJL thread right before its compute, nothing kept
@@ -46,9 +51,21 @@ final class UnitPipeline {
    *
    * @param encode its model input, or null for work without one (a sketch, an export)
    * @param compute the DJL work, given the engine and the encoded input (null without one)
+   * @param host the compute uses no DJL (and no input): it runs on the encode dispatcher
    */
   record Unit(WorkItem item, Function<WorkerEngine, Encoded> encode,
-      BiFunction<WorkerEngine, Encoded, CoordinatorMessage> compute) {}
+      BiFunction<WorkerEngine, Encoded, CoordinatorMessage> compute, boolean host) {
+    /** A unit of DJL work. */
+    Unit(WorkItem item, Function<WorkerEngine, Encoded> encode,
+        BiFunction<WorkerEngine, Encoded, CoordinatorMessage> compute) {
+      this(item, encode, compute, false);
+    }
+
+    /** A host unit: plain Java work without an input. */
+    static Unit host(WorkItem item, BiFunction<WorkerEngine, Encoded, CoordinatorMessage> compute) {
+      return new Unit(item, null, compute, true);
+    }
+  }
 
   /** Where each unit's outcome goes (the actor, as a message). */
   @FunctionalInterface
@@ -60,6 +77,8 @@ final class UnitPipeline {
   private final Prefetch prefetch;
   private final Executor encoder;
   private final Executor djl;
+  /** Where host units compute: the encode dispatcher. */
+  private final Executor host;
   private final Map<WorkItem, CompletableFuture<Encoded>> kept = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
     protected boolean removeEldestEntry(Map.Entry<WorkItem, CompletableFuture<Encoded>> eldest) {
@@ -71,7 +90,7 @@ final class UnitPipeline {
 
   /**
    * @param capacity units queued behind the one computing before {@link #run} refuses one
-   * @param encoder the encode dispatcher (unused when prefetch is off: the DJL thread encodes)
+   * @param encoder the encode dispatcher (the host units' thread; when prefetch is off the DJL thread encodes)
    */
   UnitPipeline(CompletableFuture<WorkerEngine> engine, Prefetch prefetch, int capacity, Executor encoder, Executor djl,
       Materializer materializer, Done done) {
@@ -79,6 +98,7 @@ final class UnitPipeline {
     this.prefetch = prefetch;
     this.encoder = prefetch.off() ? djl : encoder;
     this.djl = djl;
+    this.host = encoder;
     this.stream = EncodeAhead.start(prefetch, capacity, new EncodeAhead.Stages<>() {
       @Override
       public CompletionStage<Encoded> encode(Unit u) {
@@ -87,7 +107,7 @@ final class UnitPipeline {
 
       @Override
       public CompletionStage<CoordinatorMessage> compute(Unit u, Encoded in) {
-        return engine.thenApplyAsync(e -> u.compute().apply(live(e), in), djl);
+        return engine.thenApplyAsync(e -> u.compute().apply(live(e), in), u.host() ? host : djl);
       }
 
       @Override

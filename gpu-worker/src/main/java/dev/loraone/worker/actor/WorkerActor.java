@@ -1,23 +1,14 @@
 package dev.loraone.worker.actor;
 
-import com.typesafe.config.Config;
-import dev.loraone.data.stream.Prefetch;
 import dev.loraone.protocol.job.JobSpec;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.transport.ChunkSender;
-import dev.loraone.protocol.transport.TransferId;
 import dev.loraone.protocol.transport.TransferMessage;
 import dev.loraone.protocol.transport.TransferOutcome;
-import dev.loraone.protocol.transport.TransferSettings;
 import dev.loraone.protocol.wire.CoordinatorMessage;
-import dev.loraone.protocol.wire.CoordinatorMessage.Evaluated;
-import dev.loraone.protocol.wire.CoordinatorMessage.Exported;
-import dev.loraone.protocol.wire.CoordinatorMessage.GradientsComputed;
 import dev.loraone.protocol.wire.CoordinatorMessage.Heartbeat;
-import dev.loraone.protocol.wire.CoordinatorMessage.InitShardAccumulated;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.CoordinatorMessage.RegisterWorker;
-import dev.loraone.protocol.wire.CoordinatorMessage.SketchReply;
 import dev.loraone.protocol.wire.CoordinatorMessage.WorkFailed;
 import dev.loraone.protocol.wire.Endpoint;
 import dev.loraone.protocol.wire.JobId;
@@ -37,14 +28,8 @@ import dev.loraone.protocol.wire.WorkerMessage.RegistrationRejected;
 import dev.loraone.protocol.wire.WorkerMessage.SketchRequest;
 import dev.loraone.worker.actor.UnitPipeline.Unit;
 import dev.loraone.worker.train.WorkerEngine;
-import dev.loraone.worker.train.Workload;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -90,7 +75,7 @@ import org.apache.pekko.stream.Materializer;
  *   (any unit that throws)             &lt;-    WorkFailed(item, exception message)
  * </pre>
  *
- * {@code =>} replies go through {@link ChunkSender} to the coordinator's transfer inbox when they
+ * {@code =>} replies go through {@link Replies}, a {@link ChunkSender} to the coordinator's transfer inbox when they
  * hold more than {@code direct-send-limit} tensor bytes.
  *
  * <p>Idempotent by address: each unit of work is named by its {@link WorkItem} (shard; round,
@@ -108,7 +93,8 @@ import org.apache.pekko.stream.Materializer;
  * DJL thread right before its compute. An address encodes to the same input on any thread, so the
  * replies are bit-identical either way. Mutable state in an {@link AbstractBehavior}, like {@code
  * TransferInbox}: the job's bookkeeping ({@link JobSession}) is touched only on the actor's thread,
- * the engine's encode methods on the encode dispatcher, the rest of it only on the DJL thread.
+ * the engine's encode methods and its sketches (plain Java, no DJL) on the encode dispatcher, the
+ * rest of it only on the DJL thread; a job's units run one at a time whichever thread they take.
  */
 public final class WorkerActor extends AbstractBehavior<Object> {
   /** The dispatcher every DJL call runs on (gpu-worker's {@code reference.conf}). */
@@ -117,32 +103,6 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   public static final String ENCODE_DISPATCHER = "loraone.encode-dispatcher";
   /** A SHA-256 in hex: a {@code JoinJob} hash of another form (e.g. {@code unverified}) skips the check. */
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-
-  /** The {@code loraone.worker} section (meanings in gpu-worker's {@code reference.conf}). */
-  public record Settings(Duration registerRetry, Duration heartbeatInterval, long directSendLimit, int rememberResults,
-      int keepVersions, int maxWaiting, int maxResends, Prefetch prefetch, TransferSettings transfer) {
-    public static Settings fromConfig(Config root) {
-      Config c = root.getConfig("loraone.worker");
-      int ahead = c.getInt("prefetch");
-      Prefetch prefetch = new Prefetch(ahead, Math.min(c.getInt("encode-parallelism"), Math.max(ahead, 1)));
-      return new Settings(
-          c.getDuration("register-retry"),
-          c.getDuration("heartbeat-interval"),
-          c.getBytes("direct-send-limit"),
-          c.getInt("remember-results"),
-          c.getInt("keep-versions"),
-          c.getInt("max-waiting"),
-          c.getInt("max-resends"),
-          prefetch,
-          TransferSettings.fromConfig(root));
-    }
-
-    /** These settings with {@code prefetch} instead ({@link Prefetch#OFF}: no encoding ahead). */
-    public Settings withPrefetch(Prefetch prefetch) {
-      return new Settings(registerRetry, heartbeatInterval, directSendLimit, rememberResults, keepVersions, maxWaiting,
-          maxResends, prefetch, transfer);
-    }
-  }
 
   /**
    * Leave gracefully (the node is leaving the cluster): take no new work, let the units already
@@ -161,22 +121,17 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   /** One unit of session {@code generation} finished with {@code reply} or {@code failure}. */
   private record Finished(long generation, WorkItem item, CoordinatorMessage reply, Throwable failure) {}
 
-  /** A chunked reply in flight, kept to resend it if the transfer fails. */
-  private record Outgoing(CoordinatorMessage message, int resends) {}
-
   private final WorkerId id;
   private final String device;
   private final Map<String, String> runtime;
   private final ActorRef<CoordinatorMessage> registrar;
   private final ActorRef<TransferMessage> inbox;
-  private final Settings settings;
+  private final WorkerSettings settings;
   private final TimerScheduler<Object> timers;
   private final Executor djl;
   private final Executor encoder;
   private final Materializer materializer;
-  private final List<CoordinatorMessage> outbox = new ArrayList<>();
-  private final Map<TransferId, Outgoing> transfers = new HashMap<>();
-  private Endpoint<CoordinatorMessage> coordinator;
+  private final Replies replies;
   private JobSession session;
   private long generations;
   private long heartbeats;
@@ -198,10 +153,10 @@ public final class WorkerActor extends AbstractBehavior<Object> {
 
   /**
    * @param runtime facts reported in {@code RegisterWorker} (e.g. {@code RuntimeInfo.probe().entries()})
-   * @param settings null for {@link Settings#fromConfig} of the actor system's config
+   * @param settings null for {@link WorkerSettings#fromConfig} of the actor system's config
    */
   public static Behavior<WorkerMessage> create(WorkerId id, String device, Map<String, String> runtime,
-      ActorRef<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox, Settings settings) {
+      ActorRef<CoordinatorMessage> coordinator, ActorRef<TransferMessage> inbox, WorkerSettings settings) {
     return Behaviors.<Object>setup(
             ctx ->
                 Behaviors.withTimers(
@@ -216,7 +171,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
                             inbox,
                             settings != null
                                 ? settings
-                                : Settings.fromConfig(ctx.getSystem().settings().config()))))
+                                : WorkerSettings.fromConfig(ctx.getSystem().settings().config()))))
         .unsafeCast();
   }
 
@@ -228,7 +183,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
       Map<String, String> runtime,
       ActorRef<CoordinatorMessage> registrar,
       ActorRef<TransferMessage> inbox,
-      Settings settings) {
+      WorkerSettings settings) {
     super(ctx);
     this.id = id;
     this.device = device;
@@ -240,6 +195,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
     this.djl = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DJL_DISPATCHER));
     this.encoder = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(ENCODE_DISPATCHER));
     this.materializer = Materializer.matFromSystem(ctx.getSystem()); // the pipeline drains even after this actor stops
+    this.replies = new Replies(ctx, id, settings);
     register();
     timers.startTimerWithFixedDelay(Tick.REGISTER, settings.registerRetry());
   }
@@ -257,7 +213,10 @@ public final class WorkerActor extends AbstractBehavior<Object> {
           Behavior<Object> next = onFinished(f);
           return drained != null && inFlight == 0 ? drainedNow() : next;
         })
-        .onMessage(TransferOutcome.class, this::onTransferOutcome)
+        .onMessage(TransferOutcome.class, o -> {
+          replies.onTransferOutcome(o);
+          return this;
+        })
         .onMessageEquals(Tick.REGISTER, this::onRegisterTick)
         .onMessageEquals(Tick.HEARTBEAT, this::onHeartbeatTick)
         .onSignal(PostStop.class, s -> {
@@ -286,20 +245,17 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private Behavior<Object> onRegisterTick() {
-    if (coordinator == null) register();
+    if (replies.coordinator() == null) register();
     return this;
   }
 
   private Behavior<Object> onAccepted(RegistrationAccepted a) {
     if (!a.worker().equals(id)) return this;
-    coordinator = a.coordinator();
     timers.cancel(Tick.REGISTER);
     if (!settings.heartbeatInterval().isZero() && !timers.isTimerActive(Tick.HEARTBEAT)) {
       timers.startTimerWithFixedDelay(Tick.HEARTBEAT, settings.heartbeatInterval());
     }
-    List<CoordinatorMessage> queued = List.copyOf(outbox);
-    outbox.clear();
-    queued.forEach(this::send);
+    replies.connect(a.coordinator());
     return this;
   }
 
@@ -310,7 +266,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private Behavior<Object> onHeartbeatTick() {
-    if (coordinator != null) coordinator.actor().tell(new Heartbeat(id, heartbeats++));
+    if (replies.coordinator() != null) replies.coordinator().actor().tell(new Heartbeat(id, heartbeats++));
     return this;
   }
 
@@ -385,18 +341,11 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private void onAssignInitShard(AssignInitShard a) {
-    int[] microBatches = a.microBatches().stream().mapToInt(Integer::intValue).toArray();
-    run(a.job(), new Unit(new WorkItem.InitShard(a.group(), a.shard()), e -> e.encodeShard(microBatches), (e, in) ->
-        new InitShardAccumulated(a.job(), id, a.group(), a.shard(), microBatches.length,
-            e.computeShard(a.group(), a.modules(), a.shard(), microBatches, in))));
+    run(a.job(), WorkUnits.initShard(id, a));
   }
 
   private void onSketch(SketchRequest r) {
-    for (int shard : r.shards()) {
-      WorkItem item = new WorkItem.Sketch(r.group(), r.round(), r.layer(), shard);
-      run(r.job(), new Unit(item, null, (e, none) -> new SketchReply(r.job(), id, r.group(), r.round(), shard,
-          r.layer(), e.sketch(r.group(), shard, r.layer(), r.side(), r.operand()))));
-    }
+    for (Unit u : WorkUnits.sketches(id, r)) run(r.job(), u);
   }
 
   private void onAdapterVersion(AdapterVersion v) {
@@ -411,74 +360,24 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private void onComputeGradients(ComputeGradients c) {
-    WorkItem item = new WorkItem.Gradients(c.step(), c.microBatch());
     if (c.step() == 0) {
-      fail(c.job(), item, "ComputeGradients steps count from 1: step t uses adapter version t-1");
+      fail(c.job(), new WorkItem.Gradients(c.step(), c.microBatch()),
+          "ComputeGradients steps count from 1: step t uses adapter version t-1");
       return;
     }
-    atVersion(
-        c,
-        c.job(),
-        c.step() - 1,
-        new Unit(
-            item,
-            e -> e.encodeGradients(c.microBatch()),
-            (e, in) -> {
-              WorkerEngine.Gradients g = e.gradients(c.microBatch(), in);
-              return new GradientsComputed(
-                  c.job(),
-                  id,
-                  c.step(),
-                  c.microBatch(),
-                  g.examples(),
-                  g.weight(),
-                  g.lossSum(),
-                  g.metrics(),
-                  g.grads());
-            }));
+    atVersion(c, c.job(), c.step() - 1, WorkUnits.gradients(id, c));
   }
 
   private void onEvaluate(Evaluate c) {
-    WorkItem item = new WorkItem.Evaluation(c.step(), c.batch());
-    Unit unit = new Unit(item, e -> e.encodeEvaluation(c.batch()), (e, in) -> {
-      Workload.EvalUnit r = e.evaluate(c.batch(), in);
-      return new Evaluated(c.job(), id, c.step(), c.batch(), r.examples(), r.weight(), r.lossSum(), r.sums());
-    });
-    if (c.step() == 0) { // the model as the job opened it, before any init or adapter version
-      run(c.job(), new Unit(item, unit.encode(), (e, in) -> {
-        e.restoreInitial();
-        return unit.compute().apply(e, in);
-      }));
-    } else {
-      atVersion(c, c.job(), c.step(), unit);
-    }
+    Unit unit = WorkUnits.evaluation(id, c);
+    if (c.step() == 0) run(c.job(), unit); // the model as the job opened it, before any init or adapter version
+    else atVersion(c, c.job(), c.step(), unit);
   }
 
   private void onExport(Export c) {
-    WorkItem item = new WorkItem.Export(c.step());
-    if (!c.formats().contains("onnx")) { // the PEFT adapter is the coordinator's to write, from its masters
-      run(c.job(), new Unit(item, null, (e, none) -> new Exported(c.job(), id, c.step(), c.destination(), Map.of())));
-      return;
-    }
-    atVersion(
-        c,
-        c.job(),
-        c.step(),
-        new Unit(
-            item,
-            null,
-            (e, none) -> {
-              try {
-                return new Exported(
-                    c.job(),
-                    id,
-                    c.step(),
-                    c.destination(),
-                    e.exportOnnx(Path.of(c.destination()), e.adapters(), e.labels()));
-              } catch (IOException ex) {
-                throw new UncheckedIOException(ex);
-              }
-            }));
+    Unit unit = WorkUnits.export(id, c);
+    if (WorkUnits.onnx(c)) atVersion(c, c.job(), c.step(), unit);
+    else run(c.job(), unit); // the PEFT adapter is the coordinator's to write, from its masters
   }
 
   private void onCancel(CancelJob c) {
@@ -581,33 +480,7 @@ public final class WorkerActor extends AbstractBehavior<Object> {
   }
 
   private void send(CoordinatorMessage m) {
-    if (coordinator == null) {
-      outbox.add(m); // sent once registration is accepted
-    } else if (m.tensorBytes() <= settings.directSendLimit() || coordinator.actor().path().address().hasLocalScope()) {
-      coordinator.actor().tell(m); // an in-JVM coordinator gets the object itself: nothing to serialize or chunk
-    } else {
-      sendChunked(m, 0);
-    }
-  }
-
-  private void sendChunked(CoordinatorMessage m, int resends) {
-    TransferId t = TransferId.random();
-    transfers.put(t, new Outgoing(m, resends));
-    getContext().spawnAnonymous(ChunkSender.create(t, m, coordinator.actor(), coordinator.inbox(),
-        getContext().getSelf().narrow(), settings.transfer()));
-  }
-
-  private Behavior<Object> onTransferOutcome(TransferOutcome o) {
-    Outgoing out = transfers.remove(o.transfer());
-    if (out == null || o instanceof TransferOutcome.Delivered) return this;
-    String what = out.message().getClass().getSimpleName();
-    if (out.resends() < settings.maxResends() && coordinator != null) {
-      getContext().getLog().warn("worker {}: sending {} again: {}", id, what, ((TransferOutcome.Failed) o).reason());
-      sendChunked(out.message(), out.resends() + 1);
-    } else {
-      getContext().getLog().error("worker {}: gave up sending {}: {}", id, what, ((TransferOutcome.Failed) o).reason());
-    }
-    return this;
+    replies.send(m);
   }
 
   /** The failure's own message, without the future's wrappers. */

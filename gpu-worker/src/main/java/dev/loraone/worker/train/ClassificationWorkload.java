@@ -65,7 +65,7 @@ final class ClassificationWorkload implements Workload {
     }
     ClassificationWorkload work;
     try (InputStream json = source.openTokenizer()) {
-      work = new ClassificationWorkload(task, source, stepper, TextTokenizer.fromJson(json, cfg.maxLength()), hash,
+      work = new ClassificationWorkload(task, source, stepper, TextTokenizer.shared(json, cfg.maxLength()), hash,
           base);
     } catch (IOException | RuntimeException e) {
       stepper.close();

@@ -2,6 +2,9 @@ package dev.loraone.worker.train;
 
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
+import dev.loraone.protocol.job.TaskMetrics;
+import dev.loraone.worker.model.AdaptedModel;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,5 +75,46 @@ public record EngineLayout(
     w.put(JobJoined.DEVICE_KIND, JobJoined.utf8(deviceKind));
     w.put(JobJoined.EVAL_STEP_ZERO, JobJoined.i64(evalStepZero ? 1 : 0));
     return w;
+  }
+
+  /**
+   * The layout of an opened job's model: its adapted modules, head values, the init factors when the
+   * init ran on the worker ({@code initRanHere}) and the job's facts.
+   */
+  static EngineLayout of(Workload work, FinetuneConfig cfg, boolean initRanHere, boolean initModifiedBase,
+      int evalExamples, String modelHash, String deviceKind) {
+    AdaptedModel model = work.model();
+    List<EngineLayout.ModuleShape> modules = new ArrayList<>();
+    Map<String, TensorBlob> init = new LinkedHashMap<>();
+    for (String m : model.adaptedModules()) {
+      var lin = model.linear(m);
+      modules.add(new EngineLayout.ModuleShape(m, lin.outFeatures(), lin.inFeatures()));
+    }
+    if (initRanHere) {
+      // The model holds (float) of the double init result, so these equal TensorBlob.ofMatrix(A0), ofMatrix(B0).
+      AdapterState state = AdapterState.fromAdapters(model);
+      for (EngineLayout.ModuleShape m : modules) {
+        init.put(m.name() + JobJoined.LORA_A, AdapterState.blob(state.pair(m.name()).a()));
+        init.put(m.name() + JobJoined.LORA_B, AdapterState.blob(state.pair(m.name()).b()));
+      }
+    }
+    Map<String, TensorBlob> head = new LinkedHashMap<>();
+    for (String h : work.headNames()) {
+      var a = model.namedParameters().get(h).getArray();
+      head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
+    }
+    return new EngineLayout(modules, head, init, initModifiedBase, work.trainSize(), evalExamples, work.labels(),
+        modelHash, work.modelId(), work.taskType(), deviceKind, evaluatesStepZero(work, cfg));
+  }
+
+  /**
+   * Whether step 0 is worth an evaluation: embeddings (zero-shot retrieval) and classification heads
+   * that start knowing the task (a labels head's zero-shot accuracy, a warmed head's linear probe); a
+   * random head's is chance, and a causal LM's base perplexity is left to the user's own runs.
+   */
+  private static boolean evaluatesStepZero(Workload work, FinetuneConfig cfg) {
+    String task = work.taskType();
+    return TaskMetrics.EMBEDDING.equals(task)
+        || (TaskMetrics.CLASSIFICATION.equals(task) && (cfg.labelsHead() || cfg.headWarmup() > 0));
   }
 }

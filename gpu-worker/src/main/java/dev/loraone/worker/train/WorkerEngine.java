@@ -13,7 +13,6 @@ import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.AdaptedModel;
-import dev.loraone.worker.model.Owned;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,8 +51,9 @@ import java.util.TreeMap;
  * a compute taking its {@link Encoded} input; the one-argument forms do both. Apart from the encode
  * calls the engine is not thread-safe, and DJL allows one open gradient collector per JVM: every
  * engine of a JVM must be called from one thread at a time (the worker actor runs them all on the
- * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another). Imports no Pekko, so
- * it is tested without actors.
+ * single thread of {@code loraone.djl-dispatcher}, encoding ahead on another; a {@link #sketch} is
+ * plain Java and may run on another thread, one call at a time with the engine's others). Imports no
+ * Pekko, so it is tested without actors.
  */
 public final class WorkerEngine implements AutoCloseable {
   /**
@@ -64,37 +64,6 @@ public final class WorkerEngine implements AutoCloseable {
   public record Gradients(double lossSum, double weight, int examples, Map<String, Double> metrics,
       Map<String, TensorBlob> grads) {}
 
-  /**
-   * The model input of one unit, encoded ahead of its compute by {@link #encodeShard},
-   * {@link #encodeGradients} or {@link #encodeEvaluation}: token ids, masks and targets in Java
-   * arrays, no DJL. It names its address, and a compute given the input of another address fails:
-   * the same address encodes to the same input on any thread, so encoding ahead changes no bit.
-   */
-  public static final class Encoded {
-    private final String address;
-    private final List<Workload.Input> inputs;
-
-    private Encoded(String address, List<Workload.Input> inputs) {
-      this.address = address;
-      this.inputs = List.copyOf(inputs);
-    }
-
-    /** The inputs, checked to be of {@code address}. */
-    private List<Workload.Input> of(String wanted) {
-      if (!address.equals(wanted)) {
-        throw new IllegalArgumentException("the encoded " + address + " given to compute " + wanted);
-      }
-      return inputs;
-    }
-
-    @Override
-    public String toString() {
-      return "Encoded[" + address + "]";
-    }
-  }
-
-  private static final long NO_STEP = -1;
-
   private final FinetuneConfig cfg;
   private final Workload work;
   private final MicroBatchPlan plan;
@@ -102,10 +71,7 @@ public final class WorkerEngine implements AutoCloseable {
   private final String deviceKind;
   private Map<String, LoraPair> initPairs;
   private final InitEstimate estimate = new InitEstimate();
-  private Map<String, TensorBlob> initial;
-  private Map<String, TensorBlob> adapters = Map.of();
-  private long adapterStep = NO_STEP;
-  private boolean pristine = true;
+  private final ModelAdapters slots;
   private final LengthBuckets buckets;
 
   private WorkerEngine(FinetuneConfig cfg, Workload work, Map<String, LoraPair> initPairs, boolean initRanHere,
@@ -118,19 +84,7 @@ public final class WorkerEngine implements AutoCloseable {
         ? new LengthBuckets(plan, cfg.microBatchesPerStep(), work::trainLength) : null;
     this.initPairs = initPairs;
     this.layout = describe(initRanHere, modelHash);
-    this.initial = snapshot();
-  }
-
-  /** The model's adapters and head now, under the keys of {@link #setAdapters}. */
-  private Map<String, TensorBlob> snapshot() {
-    AdaptedModel model = work.model();
-    Map<String, TensorBlob> out = new LinkedHashMap<>(layout.head());
-    int r = cfg.rank();
-    for (EngineLayout.ModuleShape m : layout.modules()) {
-      out.put(m.name() + JobJoined.LORA_A, TensorBlob.ofFloats(new long[] {r, m.in()}, model.getLoraA(m.name())));
-      out.put(m.name() + JobJoined.LORA_B, TensorBlob.ofFloats(new long[] {m.out(), r}, model.getLoraB(m.name())));
-    }
-    return Map.copyOf(out);
+    this.slots = new ModelAdapters(work.model(), cfg.rank(), layout);
   }
 
   /** Opens the job a spec describes on the CPU ({@link #open(FinetuneConfig, String)}). */
@@ -165,13 +119,9 @@ public final class WorkerEngine implements AutoCloseable {
     try {
       String hash = work.modelHash();
       if (cfg.needsGradient() && !cfg.headOnly() && work.trainSize() < cfg.initIters() * cfg.initBatch()) {
-        throw new IllegalArgumentException(
-            "the gradient estimate needs "
-                + cfg.initIters() * cfg.initBatch()
-                + " training examples ('job.init.iters' x 'job.init.batch') but "
-                + cfg.task()
-                + " has "
-                + work.trainSize());
+        throw new IllegalArgumentException("the gradient estimate needs " + cfg.initIters() * cfg.initBatch()
+            + " training examples ('job.init.iters' x 'job.init.batch') but " + cfg.task()
+            + " has " + work.trainSize());
       }
       WorkerEngine engine = new WorkerEngine(cfg, work, null, false, hash, Devices.kind(device));
       try {
@@ -210,44 +160,11 @@ public final class WorkerEngine implements AutoCloseable {
       initPairs = AdapterInit.apply(work.model(), null, cfg.initIters(), cfg);
     }
     layout = describe(here, modelHash); // the warmed head and the init factors
-    initial = snapshot();
-    pristine = true;
+    slots.reset(layout);
   }
 
   private EngineLayout describe(boolean initRanHere, String modelHash) {
-    AdaptedModel model = work.model();
-    List<EngineLayout.ModuleShape> modules = new ArrayList<>();
-    Map<String, TensorBlob> init = new LinkedHashMap<>();
-    for (String m : model.adaptedModules()) {
-      var lin = model.linear(m);
-      modules.add(new EngineLayout.ModuleShape(m, lin.outFeatures(), lin.inFeatures()));
-    }
-    if (initRanHere) {
-      // The model holds (float) of the double init result, so these equal TensorBlob.ofMatrix(A0), ofMatrix(B0).
-      AdapterState state = AdapterState.fromAdapters(model);
-      for (EngineLayout.ModuleShape m : modules) {
-        init.put(m.name() + JobJoined.LORA_A, AdapterState.blob(state.pair(m.name()).a()));
-        init.put(m.name() + JobJoined.LORA_B, AdapterState.blob(state.pair(m.name()).b()));
-      }
-    }
-    Map<String, TensorBlob> head = new LinkedHashMap<>();
-    for (String h : work.headNames()) {
-      var a = model.namedParameters().get(h).getArray();
-      head.put(h, TensorBlob.ofFloats(a.getShape().getShape(), a.toFloatArray()));
-    }
-    return new EngineLayout(modules, head, init, initPairs != null, work.trainSize(), evalExamples(), work.labels(),
-        modelHash, work.modelId(), work.taskType(), deviceKind, evaluatesStepZero());
-  }
-
-  /**
-   * Whether step 0 is worth an evaluation: embeddings (zero-shot retrieval) and classification heads
-   * that start knowing the task (a labels head's zero-shot accuracy, a warmed head's linear probe); a
-   * random head's is chance, and a causal LM's base perplexity is left to the user's own runs.
-   */
-  private boolean evaluatesStepZero() {
-    String task = work.taskType();
-    return TaskMetrics.EMBEDDING.equals(task)
-        || (TaskMetrics.CLASSIFICATION.equals(task) && (cfg.labelsHead() || cfg.headWarmup() > 0));
+    return EngineLayout.of(work, cfg, initRanHere, initPairs != null, evalExamples(), modelHash, deviceKind);
   }
 
   public EngineLayout layout() {
@@ -383,10 +300,7 @@ public final class WorkerEngine implements AutoCloseable {
    * state the gradient estimate runs on.
    */
   void warmHead(Map<String, float[]> head) {
-    Map<String, TensorBlob> next = new LinkedHashMap<>(initial);
-    head.forEach((h, v) -> next.put(h, TensorBlob.ofFloats(layout.head().get(h).shape(), v)));
-    write(next);
-    initial = Map.copyOf(next);
+    slots.warmHead(head);
   }
 
   /** Whether init shard {@code shard} is held (of whichever group). */
@@ -443,11 +357,7 @@ public final class WorkerEngine implements AutoCloseable {
    * set since): the model of the gradient estimate and of the step-0 evaluation.
    */
   public void restoreInitial() {
-    if (pristine) return;
-    write(initial);
-    adapters = Map.of();
-    adapterStep = NO_STEP;
-    pristine = true;
+    slots.restoreInitial();
   }
 
   /**
@@ -457,52 +367,17 @@ public final class WorkerEngine implements AutoCloseable {
    *     F32 (F64 is rounded to float, as the masters are)
    */
   public void setAdapters(long step, Map<String, TensorBlob> values) {
-    write(values);
-    adapters = Map.copyOf(values);
-    adapterStep = step;
-    pristine = false;
+    slots.set(step, values);
   }
 
   /** The adapters in the model, as last set; empty before {@link #setAdapters}. */
   public Map<String, TensorBlob> adapters() {
-    return adapters;
+    return slots.adapters();
   }
 
   /** The step of the adapters in the model; -1 before {@link #setAdapters}. */
   public long adapterStep() {
-    return adapterStep;
-  }
-
-  private void write(Map<String, TensorBlob> values) {
-    AdaptedModel model = work.model();
-    Map<String, long[]> want = expectedShapes();
-    List<String> missing = want.keySet().stream().filter(k -> !values.containsKey(k)).toList();
-    List<String> unknown = values.keySet().stream().filter(k -> !want.containsKey(k)).sorted().toList();
-    if (!missing.isEmpty() || !unknown.isEmpty()) {
-      throw new IllegalArgumentException("adapter tensors: missing " + missing + ", unknown " + unknown);
-    }
-    want.forEach((k, shape) -> {
-      if (!Arrays.equals(values.get(k).shape(), shape)) {
-        throw new IllegalArgumentException(k + " is " + values.get(k) + " but must be " + Arrays.toString(shape));
-      }
-    });
-    for (EngineLayout.ModuleShape m : layout.modules()) {
-      model.setLoraA(m.name(), values.get(m.name() + JobJoined.LORA_A).toFloats());
-      model.setLoraB(m.name(), values.get(m.name() + JobJoined.LORA_B).toFloats());
-    }
-    for (String h : layout.head().keySet())
-      Owned.write(model.namedParameters().get(h).getArray(), values.get(h).toFloats());
-  }
-
-  private Map<String, long[]> expectedShapes() {
-    Map<String, long[]> want = new LinkedHashMap<>();
-    int r = cfg.rank();
-    for (EngineLayout.ModuleShape m : layout.modules()) {
-      want.put(m.name() + JobJoined.LORA_A, new long[] {r, m.in()});
-      want.put(m.name() + JobJoined.LORA_B, new long[] {m.out(), r});
-    }
-    layout.head().forEach((h, t) -> want.put(h, t.shape()));
-    return want;
+    return slots.step();
   }
 
   /** Training micro-batch {@code microBatch} encoded for {@link #gradients(long, Encoded)}. Thread-safe. */
@@ -519,8 +394,6 @@ public final class WorkerEngine implements AutoCloseable {
   Workload work() {
     return work;
   }
-
-
 
   /** The raw unit of training micro-batch {@code microBatch} under the adapters in the model (float arrays). */
   Workload.TrainUnit trainUnit(long microBatch) {
@@ -588,12 +461,7 @@ public final class WorkerEngine implements AutoCloseable {
    */
   public Map<String, String> exportOnnx(
       Path dir, Map<String, TensorBlob> finalAdapters, List<String> labels) throws IOException {
-    if (!finalAdapters.equals(adapters)) {
-      write(finalAdapters);
-      adapters = Map.copyOf(finalAdapters);
-      adapterStep = NO_STEP; // values of no announced step
-      pristine = false;
-    }
+    if (!finalAdapters.equals(slots.adapters())) slots.set(ModelAdapters.NO_STEP, finalAdapters); // no announced step
     OnnxExport export = work.exportOnnx(dir, labels);
     List<Path> files = new ArrayList<>(List.of(export.model()));
     export.externalData().ifPresent(files::add);
@@ -620,10 +488,6 @@ public final class WorkerEngine implements AutoCloseable {
   /** The model under training (adapters unmerged), for export, generation and tests. */
   public AdaptedModel model() {
     return work.model();
-  }
-
-  Workload workload() {
-    return work;
   }
 
   MicroBatchPlan plan() {

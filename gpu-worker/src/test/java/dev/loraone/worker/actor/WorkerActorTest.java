@@ -111,7 +111,7 @@ class WorkerActorTest {
 
   /** As {@link #registered(String, TestProbe)}, with {@code settings} (null: the config's). */
   private static Endpoint<WorkerMessage> registered(String name, TestProbe<CoordinatorMessage> probe,
-      WorkerActor.Settings settings) {
+      WorkerSettings settings) {
     WorkerId id = new WorkerId(name);
     kit.spawn(WorkerActor.create(id, "cpu", Map.of(), probe.ref(), inbox, settings), "worker-" + name);
     RegisterWorker first = probe.expectMessageClass(RegisterWorker.class, WORK);
@@ -227,7 +227,7 @@ class WorkerActorTest {
 
   @Test
   void gradientsAndEvaluationsAreBitIdenticalWithAndWithoutPrefetch() throws Exception {
-    WorkerActor.Settings config = WorkerActor.Settings.fromConfig(kit.system().settings().config());
+    WorkerSettings config = WorkerSettings.fromConfig(kit.system().settings().config());
     assertEquals(new Prefetch(2, 1), config.prefetch(), "reference.conf: two units encoded ahead, one at a time");
     Map<String, TensorBlob> v0 = adapters(direct.layout(), direct.config().rank(), 9);
     Map<Prefetch, List<CoordinatorMessage>> replies = new LinkedHashMap<>();

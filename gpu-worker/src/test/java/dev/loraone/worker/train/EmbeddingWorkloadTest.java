@@ -136,8 +136,8 @@ class EmbeddingWorkloadTest {
   void unitsEncodedOnAnotherThreadComputeTheSameBits() throws Exception {
     ExecutorService encoder = Executors.newSingleThreadExecutor();
     try {
-      Future<WorkerEngine.Encoded> train = encoder.submit(() -> engine.encodeGradients(5));
-      Future<WorkerEngine.Encoded> eval = encoder.submit(() -> engine.encodeEvaluation(1));
+      Future<Encoded> train = encoder.submit(() -> engine.encodeGradients(5));
+      Future<Encoded> eval = encoder.submit(() -> engine.encodeEvaluation(1));
       WorkerEngine.Gradients ahead = engine.gradients(5, train.get());
       WorkerEngine.Gradients inline = engine.gradients(5);
       assertEquals(inline.grads(), ahead.grads());

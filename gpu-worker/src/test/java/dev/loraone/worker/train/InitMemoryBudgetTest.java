@@ -186,7 +186,7 @@ class InitMemoryBudgetTest {
     for (FinetuneConfig cfg : List.of(minilm("lora-one", "randomized"), llama("lora-one", "randomized", false),
         llama("lora-one", "randomized", true))) {
       try (WorkerEngine e = WorkerEngine.open(cfg)) {
-        Workload w = e.workload();
+        Workload w = e.work();
         int[] order = e.plan().permutation(0);
         Workload.Input in = w.encodeInit(0, java.util.Arrays.copyOfRange(order, 0, cfg.initBatch()));
         Workload.InitUnit all = w.initGradients(in);

@@ -86,16 +86,12 @@ public final class Matrices {
 
   /** {@code a * b}. */
   public static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
-    DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
-    CommonOps_DDRM.mult(a, b, c);
-    return c;
+    return OrderedProducts.mult(a, b); // EJML's bits, faster
   }
 
   /** {@code a^T * b}. */
   public static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
-    DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
-    CommonOps_DDRM.multTransA(a, b, c);
-    return c;
+    return OrderedProducts.multTransA(a, b); // EJML's bits, faster
   }
 
   /** {@code a * b^T}. */
