@@ -1,5 +1,6 @@
 package dev.loraone.bench;
 
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.worker.model.LlamaLoraModel;
@@ -60,7 +61,7 @@ public final class CheckpointingBenchmark {
 
   /** What to measure: an HF folder ({@code model}), else a random model of the named {@code shape}. */
   public record Settings(String model, String shape, int batch, int seq, int rank, int steps, int warmup,
-      int[] matmulSizes, int matmulRepeats, long seed) {
+      int[] matmulSizes, int matmulRepeats, long seed, boolean plainOnly, String profile) {
     public Settings {
       if (batch < 1 || seq < 2 || rank < 1 || steps < 1 || warmup < 0) {
         throw new IllegalArgumentException("need batch >= 1, seq >= 2, rank >= 1, steps >= 1, warmup >= 0");
@@ -114,7 +115,7 @@ public final class CheckpointingBenchmark {
     progress.printf("float32 matmul peak (n = %s) ...%n", Arrays.toString(s.matmulSizes()));
     MatmulPeak before = MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats());
     List<Variant> variants = new ArrayList<>();
-    for (boolean on : new boolean[] {false, true}) {
+    for (boolean on : s.plainOnly() ? new boolean[] {false} : new boolean[] {false, true}) {
       progress.printf("activation checkpointing %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d ...%n",
           on ? "on" : "off", s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
       variants.add(child(s, on, progress));
@@ -188,7 +189,7 @@ public final class CheckpointingBenchmark {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointingBenchmark.class.getName(),
         String.valueOf(on), s.model() == null ? "-" : s.model(), s.shape(), String.valueOf(s.batch()),
         String.valueOf(s.seq()), String.valueOf(s.rank()), String.valueOf(s.steps()), String.valueOf(s.warmup()),
-        String.valueOf(s.seed())));
+        String.valueOf(s.seed()), !on && s.profile() != null ? s.profile() : "-"));
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     Variant v = null;
     try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -207,12 +208,16 @@ public final class CheckpointingBenchmark {
     return v;
   }
 
-  /** The child: {@code checkpointing model|- shape batch seq rank steps warmup seed}; prints one RESULT line. */
+  /**
+   * The child: {@code checkpointing model|- shape batch seq rank steps warmup seed profile|-}; prints one
+   * RESULT line. With a profile file, one more step after the timed ones runs under libtorch's profiler
+   * (shapes recorded) and its Chrome trace is written there; it does not count in the figures.
+   */
   public static void main(String[] args) throws IOException {
     boolean on = Boolean.parseBoolean(args[0]);
     Settings s = new Settings(args[1].equals("-") ? null : args[1], args[2], Integer.parseInt(args[3]),
         Integer.parseInt(args[4]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), Integer.parseInt(args[7]),
-        new int[] {1}, 1, Long.parseLong(args[8]));
+        new int[] {1}, 1, Long.parseLong(args[8]), false, args[9].equals("-") ? null : args[9]);
     LlamaLoraModel model = s.model() != null
         ? LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(Path.of(s.model())), lora(s))
         : LlamaLoraModel.create(RandomLlama.Shape.named(s.shape()).config(), lora(s));
@@ -231,6 +236,12 @@ public final class CheckpointingBenchmark {
         }
       }
       double stepsPeak = Rss.read().peakMiB();
+      if (s.profile() != null) {
+        JniUtils.startProfile(false, true, false);
+        stepper.loraGradients(batch, s.warmup() + s.steps());
+        JniUtils.stopProfile(s.profile());
+        System.err.println("profile of one more step written to " + s.profile());
+      }
       double median = ModelBenchmark.median(t);
       Variant v = new Variant(on, s.steps(), median, Arrays.stream(t).min().orElseThrow(),
           s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss);

@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.DataType;
  * LlamaRMSNorm}: no centring, no bias, statistics in float32 whatever the activation type.
  *
  * <pre>
- *   y = x / sqrt(mean(x^2, last axis) + eps) * w        x:[..,H]  w:[H]  y:[..,H] float32
+ *   y = x * (mean(x^2, last axis) + eps)^-1/2 * w        x:[..,H]  w:[H]  y:[..,H] float32
  * </pre>
  */
 final class RmsNorm {
@@ -17,7 +17,8 @@ final class RmsNorm {
 
   static NDArray apply(NDArray x, NDArray weight, float eps) {
     NDArray x32 = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
-    NDArray rms = x32.square().mean(new int[] {-1}, true).add(eps).sqrt();
-    return x32.div(rms).mul(weight);
+    NDArray inverse = x32.square().mean(new int[] {-1}, true).add(eps)
+        .pow(Owned.scalar(x32, -0.5f)); // as HF's rsqrt; an owned exponent, which backward reads (see Owned)
+    return x32.mul(inverse).mul(weight);
   }
 }
