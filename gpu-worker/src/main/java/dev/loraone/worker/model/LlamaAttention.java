@@ -88,10 +88,11 @@ final class LlamaAttention extends AbstractBlock {
     boolean exact = Exact.isPowerOfTwo(root); // then q / root is exact: fold it into q's rotary table
     NDArray qCos = exact ? cos.div(Owned.scalar(cos, root)) : cos;
     NDArray qSin = exact ? sin.div(Owned.scalar(sin, root)) : sin;
-    NDArray qr = Rotary.apply(project(q, ps, x, heads, training, params), qCos.reshape(l, 1, d), qSin.reshape(l, 1, d));
-    NDArray kh = Rotary.apply(project(k, ps, x, kvHeads, training, params), cos.reshape(l, 1, d), sin.reshape(l, 1, d))
+    NDList qkv = LoraLinear.forwardShared(ps, x, List.of(q, k, v), training, params);
+    NDArray qr = Rotary.apply(heads(qkv.get(0), heads), qCos.reshape(l, 1, d), qSin.reshape(l, 1, d));
+    NDArray kh = Rotary.apply(heads(qkv.get(1), kvHeads), cos.reshape(l, 1, d), sin.reshape(l, 1, d))
         .transpose(0, 2, 1, 3);
-    NDArray vh = project(v, ps, x, kvHeads, training, params).transpose(0, 2, 1, 3);
+    NDArray vh = heads(qkv.get(2), kvHeads).transpose(0, 2, 1, 3);
     if (cache != null) {
       NDList kv = cache.append(layer, kh, vh);
       kh = kv.get(0);
@@ -133,11 +134,10 @@ final class LlamaAttention extends AbstractBlock {
     return at;
   }
 
-  /** {@code x W^T} as {@code [B,L,heads,d]}. */
-  private static NDArray project(LoraLinear lin, ParameterStore ps, NDArray x, int heads, boolean training,
-      PairList<String, Object> params) {
-    Shape s = x.getShape();
-    return lin.forward(ps, new NDList(x), training, params).head().reshape(s.get(0), s.get(1), heads, -1);
+  /** A projection's output {@code [B,L,heads*d]} as {@code [B,L,heads,d]}. */
+  private static NDArray heads(NDArray projected, int heads) {
+    Shape s = projected.getShape();
+    return projected.reshape(s.get(0), s.get(1), heads, -1);
   }
 
   @Override
