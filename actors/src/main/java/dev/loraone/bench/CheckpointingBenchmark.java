@@ -71,7 +71,8 @@ public final class CheckpointingBenchmark {
 
   /** One variant's numbers, from its child JVM. */
   public record Variant(boolean checkpointing, int steps, double medianSeconds, double minSeconds,
-      double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum) {}
+      double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum,
+      double medianCpuSeconds) {}
 
   /** The run: model, sizes, FLOPs, the matmul peak and both variants. */
   public record Report(String model, long parameters, int layers, int batch, int seq, int rank, int adaptedModules,
@@ -97,11 +98,13 @@ public final class CheckpointingBenchmark {
           + " best %.1f); step %.1f GFLOP = %s; executed by a plain LoRA step (no base dW) %.1f GFLOP%n",
           matmul.peakGflopPerSecond(), matmul.bestPeakGflopPerSecond(), stepGflop3x, formula, stepGflopExecuted));
       b.append(String.format("load average before: %s; after: %s%n%n", loadBefore, loadAfter));
-      b.append(String.format("%-14s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "median s", "min s",
-          "tokens/s", "% peak 3x", "% executed", "loaded MiB", "steps peak MiB", "proc peak MiB", "last loss sum"));
+      b.append(String.format("%-14s %9s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "median s",
+          "min s", "CPU s", "tokens/s", "% peak 3x", "% executed", "loaded MiB", "steps peak MiB", "proc peak MiB",
+          "last loss sum"));
       for (Variant v : variants) {
-        b.append(String.format("%-14s %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
-            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.tokensPerSecond(),
+        b.append(String.format("%-14s %9.3f %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
+            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.medianCpuSeconds(),
+            v.tokensPerSecond(),
             100 * ofPeak(v), 100 * executedOfPeak(v), v.loadedRssMiB(), v.stepsPeakRssMiB(), v.processPeakRssMiB(),
             v.lossSum()));
       }
@@ -227,12 +230,15 @@ public final class CheckpointingBenchmark {
       double loaded = Rss.read().rssMiB();
       double loadPeak = resetPeak();
       double[] t = new double[s.steps()];
+      double[] cpu = new double[s.steps()];
       double loss = 0;
       for (int i = 0; i < s.warmup() + s.steps(); i++) {
         long t0 = System.nanoTime();
+        long c0 = processCpuNanos();
         loss = stepper.loraGradients(batch, i).lossSum();
         if (i >= s.warmup()) {
           t[i - s.warmup()] = (System.nanoTime() - t0) / 1e9;
+          cpu[i - s.warmup()] = (processCpuNanos() - c0) / 1e9;
         }
       }
       double stepsPeak = Rss.read().peakMiB();
@@ -244,7 +250,8 @@ public final class CheckpointingBenchmark {
       }
       double median = ModelBenchmark.median(t);
       Variant v = new Variant(on, s.steps(), median, Arrays.stream(t).min().orElseThrow(),
-          s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss);
+          s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss,
+          ModelBenchmark.median(cpu));
       System.out.println(RESULT + JSON.writeValueAsString(v));
     }
   }
@@ -258,6 +265,15 @@ public final class CheckpointingBenchmark {
     long[] mask = new long[n];
     Arrays.fill(mask, 1);
     return new CausalLmBatch(batch, seq, ids, mask, ids.clone());
+  }
+
+  /**
+   * CPU time of this process, all threads (libtorch's included): steadier than wall time on a shared
+   * machine, since time spent waiting for a core does not count.
+   */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   /** Resets VmHWM to the current RSS (Linux >= 4.0); returns the peak before the reset. */

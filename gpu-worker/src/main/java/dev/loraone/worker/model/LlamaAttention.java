@@ -108,8 +108,8 @@ final class LlamaAttention extends AbstractBlock {
       int p0 = (int) ((long) l * i / blocks);
       int p1 = (int) ((long) l * (i + 1) / blocks);
       int keys = past + p1; // query p sees keys 0..past+p: the keys after the block's last query are all masked
-      NDArray kb = keys == past + l ? kh : kh.get(new NDIndex(":, :, :{}", keys));
-      NDArray vb = keys == past + l ? vh : vh.get(new NDIndex(":, :, :{}", keys));
+      NDArray kb = keys == past + l ? kh : prefix(kh, keys);
+      NDArray vb = keys == past + l ? vh : prefix(vh, keys);
       NDArray scores = qBlocks.get(i).matMul(kb.transpose(0, 1, 3, 2)); // [B,kv,(p1-p0)*g,keys]
       if (!exact) {
         scores = scores.div(Owned.scalar(scores, root));
@@ -123,6 +123,14 @@ final class LlamaAttention extends AbstractBlock {
     NDArray context = blocks == 1 ? contexts.head() : NDArrays.concat(contexts, 2);
     context = context.reshape(b, kvHeads, l, g, d).transpose(0, 2, 1, 3, 4).reshape(b, l, (long) heads * d);
     return o.forward(ps, new NDList(context), training, params).head();
+  }
+
+  /**
+   * Positions {@code 0..n-1} of {@code x:[B,kv,T,d]}, a view. A split, not DJL's {@code get}, which
+   * slices every axis: each slice costs a zero-fill and a copy of the whole of x in backward.
+   */
+  private static NDArray prefix(NDArray x, int n) {
+    return x.split(new long[] {n}, 2).get(0);
   }
 
   /** Row indices {@code p_i * g} where query block i of {@code blocks} over {@code l} positions starts, i >= 1. */
