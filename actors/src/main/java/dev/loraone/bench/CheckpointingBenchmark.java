@@ -41,8 +41,10 @@ import java.util.SplittableRandom;
  * plain LoRA step executes (its matmuls, as a profile of libtorch shows them):
  *
  * <pre>
- *   executed = forward + 2 T (P_layers + V*H) + 4 T P_lora + 2 * 4 B L^2 (heads d) layers
- *              backward: dX through every frozen matrix, dX and dW of A and B, the four attention products
+ *   executed = 4 T (P_layers + V*H) + 6 T P_lora + 3 * 4 B S (heads d) layers
+ *              forward, then in backward dX through every frozen matrix, dX and dW of A and B, the four
+ *              attention products; S = the (query, key) pairs the causal query blocks form
+ *              ({@link LlamaLoraModel#attentionScorePairs}: 163,840 of L^2 = 262,144 at L = 512)
  * </pre>
  *
  * The matmul peak is measured before the children and again after them; the larger of the two is
@@ -158,7 +160,8 @@ public final class CheckpointingBenchmark {
       base += c.numLayers() * (double) (io[0] * io[1]);
       lora += c.numLayers() * (double) rank * (io[0] + io[1]);
     }
-    double attention = 4.0 * batch * seq * (double) seq * c.numHeads() * c.headDim() * c.numLayers();
+    double pairs = LlamaLoraModel.attentionScorePairs(seq); // causal query blocks: not all seq * seq
+    double attention = 4.0 * batch * pairs * c.numHeads() * c.headDim() * c.numLayers();
     return 4 * tokens * base + 6 * tokens * lora + 3 * attention;
   }
 

@@ -101,7 +101,7 @@ final class LlamaAttention extends AbstractBlock {
     int past = Math.toIntExact(kh.getShape().get(2)) - l;
     // rows (position, query head of the group): a block of positions is a block of rows
     NDArray grouped = qr.reshape(b, l, kvHeads, g, d).transpose(0, 2, 1, 3, 4).reshape(b, kvHeads, (long) l * g, d);
-    int blocks = l > QUERY_BLOCK ? (l + QUERY_BLOCK - 1) / QUERY_BLOCK : 1;
+    int blocks = blocks(l);
     NDList qBlocks = blocks == 1 ? new NDList(grouped) : grouped.split(rowSplits(l, g, blocks), 2);
     NDList contexts = new NDList(blocks);
     for (int i = 0; i < blocks; i++) {
@@ -123,6 +123,23 @@ final class LlamaAttention extends AbstractBlock {
     NDArray context = blocks == 1 ? contexts.head() : NDArrays.concat(contexts, 2);
     context = context.reshape(b, kvHeads, l, g, d).transpose(0, 2, 1, 3, 4).reshape(b, l, (long) heads * d);
     return o.forward(ps, new NDList(context), training, params).head();
+  }
+
+  /** How many query blocks {@code l} positions run in. */
+  static int blocks(int l) {
+    return l > QUERY_BLOCK ? (l + QUERY_BLOCK - 1) / QUERY_BLOCK : 1;
+  }
+
+  /** The (query, key) pairs whose scores a forward of {@code l} positions without a cache forms, per head. */
+  static long scorePairs(int l) {
+    int blocks = blocks(l);
+    long pairs = 0;
+    for (int i = 0; i < blocks; i++) {
+      long p0 = (long) l * i / blocks;
+      long p1 = (long) l * (i + 1) / blocks;
+      pairs += (p1 - p0) * p1;
+    }
+    return pairs;
   }
 
   /**
