@@ -1,11 +1,15 @@
 package dev.loraone.worker.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraone.data.CausalLmBatch;
+import dev.loraone.worker.train.LlamaStepper;
 import dev.loraone.worker.weights.FloatTensor;
 import dev.loraone.worker.weights.LlamaConfig;
 import dev.loraone.worker.weights.LlamaFixture;
@@ -13,6 +17,7 @@ import dev.loraone.worker.weights.LlamaFixture.Spec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -22,6 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@link LlamaReference} at every position of a right-padded batch (padding positions too: they see
  * the row's real tokens), with sqrt(d) a power of two (d = 16: q's rotary table scaled) and not (d =
  * 8: the scores divided); and a KV-cache prefill of such a prompt must pick the reference's tokens.
+ * A checkpointed LoRA step over the blocks gives the plain step's adapter gradients bit for bit.
  */
 class LlamaBlockedAttentionTest {
 
@@ -73,13 +79,57 @@ class LlamaBlockedAttentionTest {
     }
   }
 
+  @Test
+  void checkpointedStepOverQueryBlocksGivesThePlainStepsGradientsBitForBit() throws Exception {
+    Spec spec = new Spec(50, 64, 64, 2, 4, 2, 1e-5, 500.0, false, "llama", LlamaFixture.Rope.NONE);
+    Map<String, float[]> weights = LlamaFixture.randomWeights(spec, 32);
+    LoraConfig lora = LoraConfig.of(2, 4, false, 0, 3, LoraConfig.ALL_LINEAR); // no dropout: fused A products
+    LlamaLoraModel plainModel = model(spec, weights, lora);
+    LlamaLoraModel ckptModel = model(spec, weights, lora);
+    SplittableRandom r = new SplittableRandom(6);
+    long[] ids = new long[2 * L];
+    long[] mask = new long[2 * L];
+    long[] labels = new long[2 * L];
+    for (int i = 0; i < ids.length; i++) {
+      boolean real = i < L + VALID_ROW_1;
+      ids[i] = real ? 1 + r.nextInt(spec.vocab() - 1) : 0;
+      mask[i] = real ? 1 : 0;
+      labels[i] = real && i % L >= 20 ? ids[i] : -100; // a 20-token prompt, padding unlabelled
+    }
+    CausalLmBatch batch = new CausalLmBatch(2, L, ids, mask, labels);
+    try (LlamaStepper plain = new LlamaStepper(plainModel, Device.cpu(), false);
+        LlamaStepper ckpt = new LlamaStepper(ckptModel, Device.cpu(), true)) {
+      for (LlamaLoraModel m : new LlamaLoraModel[] {plainModel, ckptModel}) {
+        for (String module : m.adaptedModules()) {
+          m.setLoraB(module, LoraLinearTest.randoms(m.getLoraB(module).length, module.hashCode()));
+        }
+      }
+      LlamaStepper.LoraGradients p = plain.loraGradients(batch, 1);
+      LlamaStepper.LoraGradients c = ckpt.loraGradients(batch, 1);
+      assertEquals(p.lossSum(), c.lossSum());
+      double largest = 0;
+      for (String m : plainModel.adaptedModules()) {
+        assertArrayEquals(p.adapters().get(m)[0], c.adapters().get(m)[0], m + " dL/dA");
+        assertArrayEquals(p.adapters().get(m)[1], c.adapters().get(m)[1], m + " dL/dB");
+        for (float v : p.adapters().get(m)[0]) {
+          largest = Math.max(largest, Math.abs(v));
+        }
+      }
+      assertTrue(largest > 1e-4, "the comparison is not vacuous: largest |dL/dA| " + largest);
+    }
+  }
+
   private static LlamaLoraModel model(Spec spec, Map<String, float[]> weights) throws Exception {
+    return model(spec, weights, LoraConfig.none());
+  }
+
+  private static LlamaLoraModel model(Spec spec, Map<String, float[]> weights, LoraConfig lora) throws Exception {
     ObjectNode json = LlamaFixture.config(spec);
     json.put("max_position_embeddings", 512);
     LlamaConfig config = LlamaConfig.fromJson(json.toString());
     Map<String, long[]> shapes = LlamaFixture.shapes(spec);
     Map<String, FloatTensor> tensors = new LinkedHashMap<>();
     weights.forEach((name, v) -> tensors.put(name, new FloatTensor(shapes.get(name), v)));
-    return LlamaLoraModel.fromPretrained(config, LoraConfig.none(), tensors);
+    return LlamaLoraModel.fromPretrained(config, lora, tensors);
   }
 }
