@@ -1,5 +1,6 @@
 package dev.loraone.bench;
 
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.worker.model.LlamaLoraModel;
@@ -40,8 +41,10 @@ import java.util.SplittableRandom;
  * plain LoRA step executes (its matmuls, as a profile of libtorch shows them):
  *
  * <pre>
- *   executed = forward + 2 T (P_layers + V*H) + 4 T P_lora + 2 * 4 B L^2 (heads d) layers
- *              backward: dX through every frozen matrix, dX and dW of A and B, the four attention products
+ *   executed = 4 T (P_layers + V*H) + 6 T P_lora + 3 * 4 B S (heads d) layers
+ *              forward, then in backward dX through every frozen matrix, dX and dW of A and B, the four
+ *              attention products; S = the (query, key) pairs the causal query blocks form
+ *              ({@link LlamaLoraModel#attentionScorePairs}: 163,840 of L^2 = 262,144 at L = 512)
  * </pre>
  *
  * The matmul peak is measured before the children and again after them; the larger of the two is
@@ -60,7 +63,7 @@ public final class CheckpointingBenchmark {
 
   /** What to measure: an HF folder ({@code model}), else a random model of the named {@code shape}. */
   public record Settings(String model, String shape, int batch, int seq, int rank, int steps, int warmup,
-      int[] matmulSizes, int matmulRepeats, long seed) {
+      int[] matmulSizes, int matmulRepeats, long seed, boolean plainOnly, String profile) {
     public Settings {
       if (batch < 1 || seq < 2 || rank < 1 || steps < 1 || warmup < 0) {
         throw new IllegalArgumentException("need batch >= 1, seq >= 2, rank >= 1, steps >= 1, warmup >= 0");
@@ -70,7 +73,8 @@ public final class CheckpointingBenchmark {
 
   /** One variant's numbers, from its child JVM. */
   public record Variant(boolean checkpointing, int steps, double medianSeconds, double minSeconds,
-      double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum) {}
+      double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum,
+      double medianCpuSeconds) {}
 
   /** The run: model, sizes, FLOPs, the matmul peak and both variants. */
   public record Report(String model, long parameters, int layers, int batch, int seq, int rank, int adaptedModules,
@@ -96,11 +100,13 @@ public final class CheckpointingBenchmark {
           + " best %.1f); step %.1f GFLOP = %s; executed by a plain LoRA step (no base dW) %.1f GFLOP%n",
           matmul.peakGflopPerSecond(), matmul.bestPeakGflopPerSecond(), stepGflop3x, formula, stepGflopExecuted));
       b.append(String.format("load average before: %s; after: %s%n%n", loadBefore, loadAfter));
-      b.append(String.format("%-14s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "median s", "min s",
-          "tokens/s", "% peak 3x", "% executed", "loaded MiB", "steps peak MiB", "proc peak MiB", "last loss sum"));
+      b.append(String.format("%-14s %9s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "median s",
+          "min s", "CPU s", "tokens/s", "% peak 3x", "% executed", "loaded MiB", "steps peak MiB", "proc peak MiB",
+          "last loss sum"));
       for (Variant v : variants) {
-        b.append(String.format("%-14s %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
-            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.tokensPerSecond(),
+        b.append(String.format("%-14s %9.3f %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
+            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.medianCpuSeconds(),
+            v.tokensPerSecond(),
             100 * ofPeak(v), 100 * executedOfPeak(v), v.loadedRssMiB(), v.stepsPeakRssMiB(), v.processPeakRssMiB(),
             v.lossSum()));
       }
@@ -114,7 +120,7 @@ public final class CheckpointingBenchmark {
     progress.printf("float32 matmul peak (n = %s) ...%n", Arrays.toString(s.matmulSizes()));
     MatmulPeak before = MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats());
     List<Variant> variants = new ArrayList<>();
-    for (boolean on : new boolean[] {false, true}) {
+    for (boolean on : s.plainOnly() ? new boolean[] {false} : new boolean[] {false, true}) {
       progress.printf("activation checkpointing %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d ...%n",
           on ? "on" : "off", s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
       variants.add(child(s, on, progress));
@@ -154,7 +160,8 @@ public final class CheckpointingBenchmark {
       base += c.numLayers() * (double) (io[0] * io[1]);
       lora += c.numLayers() * (double) rank * (io[0] + io[1]);
     }
-    double attention = 4.0 * batch * seq * (double) seq * c.numHeads() * c.headDim() * c.numLayers();
+    double pairs = LlamaLoraModel.attentionScorePairs(seq); // causal query blocks: not all seq * seq
+    double attention = 4.0 * batch * pairs * c.numHeads() * c.headDim() * c.numLayers();
     return 4 * tokens * base + 6 * tokens * lora + 3 * attention;
   }
 
@@ -188,7 +195,7 @@ public final class CheckpointingBenchmark {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointingBenchmark.class.getName(),
         String.valueOf(on), s.model() == null ? "-" : s.model(), s.shape(), String.valueOf(s.batch()),
         String.valueOf(s.seq()), String.valueOf(s.rank()), String.valueOf(s.steps()), String.valueOf(s.warmup()),
-        String.valueOf(s.seed())));
+        String.valueOf(s.seed()), !on && s.profile() != null ? s.profile() : "-"));
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     Variant v = null;
     try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -207,12 +214,16 @@ public final class CheckpointingBenchmark {
     return v;
   }
 
-  /** The child: {@code checkpointing model|- shape batch seq rank steps warmup seed}; prints one RESULT line. */
+  /**
+   * The child: {@code checkpointing model|- shape batch seq rank steps warmup seed profile|-}; prints one
+   * RESULT line. With a profile file, one more step after the timed ones runs under libtorch's profiler
+   * (shapes recorded) and its Chrome trace is written there; it does not count in the figures.
+   */
   public static void main(String[] args) throws IOException {
     boolean on = Boolean.parseBoolean(args[0]);
     Settings s = new Settings(args[1].equals("-") ? null : args[1], args[2], Integer.parseInt(args[3]),
         Integer.parseInt(args[4]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), Integer.parseInt(args[7]),
-        new int[] {1}, 1, Long.parseLong(args[8]));
+        new int[] {1}, 1, Long.parseLong(args[8]), false, args[9].equals("-") ? null : args[9]);
     LlamaLoraModel model = s.model() != null
         ? LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(Path.of(s.model())), lora(s))
         : LlamaLoraModel.create(RandomLlama.Shape.named(s.shape()).config(), lora(s));
@@ -222,18 +233,28 @@ public final class CheckpointingBenchmark {
       double loaded = Rss.read().rssMiB();
       double loadPeak = resetPeak();
       double[] t = new double[s.steps()];
+      double[] cpu = new double[s.steps()];
       double loss = 0;
       for (int i = 0; i < s.warmup() + s.steps(); i++) {
         long t0 = System.nanoTime();
+        long c0 = processCpuNanos();
         loss = stepper.loraGradients(batch, i).lossSum();
         if (i >= s.warmup()) {
           t[i - s.warmup()] = (System.nanoTime() - t0) / 1e9;
+          cpu[i - s.warmup()] = (processCpuNanos() - c0) / 1e9;
         }
       }
       double stepsPeak = Rss.read().peakMiB();
+      if (s.profile() != null) {
+        JniUtils.startProfile(false, true, false);
+        stepper.loraGradients(batch, s.warmup() + s.steps());
+        JniUtils.stopProfile(s.profile());
+        System.err.println("profile of one more step written to " + s.profile());
+      }
       double median = ModelBenchmark.median(t);
       Variant v = new Variant(on, s.steps(), median, Arrays.stream(t).min().orElseThrow(),
-          s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss);
+          s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss,
+          ModelBenchmark.median(cpu));
       System.out.println(RESULT + JSON.writeValueAsString(v));
     }
   }
@@ -247,6 +268,15 @@ public final class CheckpointingBenchmark {
     long[] mask = new long[n];
     Arrays.fill(mask, 1);
     return new CausalLmBatch(batch, seq, ids, mask, ids.clone());
+  }
+
+  /**
+   * CPU time of this process, all threads (libtorch's included): steadier than wall time on a shared
+   * machine, since time spent waiting for a core does not count.
+   */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   /** Resets VmHWM to the current RSS (Linux >= 4.0); returns the peak before the reset. */

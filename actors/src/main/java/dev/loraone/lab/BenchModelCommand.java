@@ -85,6 +85,13 @@ final class BenchModelCommand implements Runnable {
       + " LoRA step with train.activation-checkpointing off and on (tokens/s, %% of the matmul peak, peak RSS),"
       + " each in a child JVM.") String llamaModel;
 
+  @Option(names = "--plain-only", description = "With --model or --shape: only the step without activation"
+      + " checkpointing.") boolean plainOnly;
+
+  @Option(names = "--profile", paramLabel = "FILE", description = "With --model or --shape: after the timed plain"
+      + " steps, profile one more with libtorch's profiler and write its Chrome trace (JSON) to FILE.")
+  java.nio.file.Path profile;
+
   @Option(names = "--shape", paramLabel = "NAME", description = "As --model, a random Llama of a named shape:"
       + " smollm2-135m or smol-like.") String llamaShape;
 
@@ -178,7 +185,7 @@ final class BenchModelCommand implements Runnable {
   private void runLlama() {
     CheckpointingBenchmark.Settings s = new CheckpointingBenchmark.Settings(llamaModel,
         llamaShape == null ? "-" : llamaShape, batch == null ? 1 : batch, seq, rank == null ? 16 : rank, steps, warmup,
-        matmulSizes, 5, seed);
+        matmulSizes, 5, seed, plainOnly, profile == null ? null : profile.toAbsolutePath().toString());
     try {
       CheckpointingBenchmark.Report r = CheckpointingBenchmark.run(s, System.err);
       System.out.print(json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)

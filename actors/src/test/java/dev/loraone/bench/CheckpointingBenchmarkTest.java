@@ -24,11 +24,12 @@ class CheckpointingBenchmarkTest {
     double layers = 30 * 3_538_944.0;
     double head = 49152.0 * 576;
     double lora = 30 * 16.0 * (2 * (576 + 576) + 2 * (576 + 192) + 3 * (576 + 1536));
-    double attention = 4.0 * 512 * 512 * 576 * 30;
+    // query blocks of 128 positions, each against the keys up to its last: 128 x (128 + 256 + 384 + 512) pairs
+    double attention = 4.0 * 128 * (128 + 256 + 384 + 512) * 576 * 30;
     double forward = 2 * 512 * (layers + head + lora) + attention;
     double backward = 2 * 512 * (layers + head) + 2 * (2 * 512 * lora) + 2 * attention; // dX; dX and dW of A, B
     double want = forward + backward;
     assertEquals(want, CheckpointingBenchmark.executedFlops(RandomLlama.Shape.smolLm2135m().config(), 1, 512, 16), 1);
-    assertEquals(344.78, want / 1e9, 0.01); // a libtorch profile of one step: 344.2 GFLOP of aten::mm + aten::bmm
+    assertEquals(324.39, want / 1e9, 0.01); // a libtorch profile of one step: 323.8 GFLOP of aten::mm + aten::bmm
   }
 }

@@ -2,7 +2,9 @@ package dev.loraone.worker.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -25,14 +27,28 @@ import java.util.Map;
  * </pre>
  *
  * GQA is computed without copying k and v: the g = heads/kv query heads that share a kv head are
- * stacked into one [g*L] axis, which is the same as HF's {@code repeat_kv} followed by plain
- * attention, since HF's head h likewise reads kv head h / g.
+ * stacked into one axis of L*g rows (position-major: row p*g+j is query head kv*g+j at position p),
+ * the same as HF's {@code repeat_kv} followed by plain attention, since HF's head h likewise reads kv
+ * head h / g.
  *
- * <p>Where sqrt(d) is a power of two (d = 16, 64, 256), q is divided by it before {@code q k^T}
- * rather than the scores after: the same bits (scaling by a power of two is exact), on {@code d}
- * columns instead of {@code T}, in the forward and in the backward.
+ * <p>The queries run in blocks of {@link #QUERY_BLOCK} positions, each against the
+ * keys up to its last position only: the keys it skips are the ones the causal mask would drop
+ * (weight exp(-FLT_MAX - max) = 0), so the softmax is the same up to rounding, and the upper
+ * triangle of the scores beyond the block diagonal is never formed (62.5 % of the full products and
+ * softmax at 4 blocks). A row whose keys are all masked (an all-padding row) spreads evenly over the
+ * keys of its block rather than over all of them; nothing reads it (no label, masked as a key).
+ *
+ * <p>Where sqrt(d) is a power of two (d = 16, 64, 256), q's rotary table is divided by it instead
+ * of the scores: exact (scaling by a power of two moves the exponent only), on {@code [L,d]}
+ * instead of {@code [L,T]}.
  */
 final class LlamaAttention extends AbstractBlock {
+
+  /**
+   * Query positions per block of the causal attention: a block's queries attend only to the keys up
+   * to its last position, so the all-masked upper triangle beyond the block diagonal is never formed.
+   */
+  static final int QUERY_BLOCK = 128;
 
   private final LlamaConfig config;
   private final int layer;
@@ -63,39 +79,90 @@ final class LlamaAttention extends AbstractBlock {
   NDArray attend(ParameterStore ps, NDArray x, NDArray cos, NDArray sin, NDArray maskBias, KvCache cache,
       boolean training, PairList<String, Object> params) {
     long b = x.getShape().get(0);
-    long l = x.getShape().get(1);
+    int l = Math.toIntExact(x.getShape().get(1));
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();
     int d = config.headDim();
-    long g = config.groupSize();
-    NDArray qh = Rotary.apply(project(q, ps, x, heads, training, params), cos, sin);
-    NDArray kh = Rotary.apply(project(k, ps, x, kvHeads, training, params), cos, sin);
-    NDArray vh = project(v, ps, x, kvHeads, training, params);
+    int g = Math.toIntExact(config.groupSize());
+    float root = (float) Math.sqrt(d);
+    boolean exact = Exact.isPowerOfTwo(root); // then q / root is exact: fold it into q's rotary table
+    NDArray qCos = exact ? cos.div(Owned.scalar(cos, root)) : cos;
+    NDArray qSin = exact ? sin.div(Owned.scalar(sin, root)) : sin;
+    NDList qkv = LoraLinear.forwardShared(ps, x, List.of(q, k, v), training, params);
+    NDArray qr = Rotary.apply(heads(qkv.get(0), heads), qCos.reshape(l, 1, d), qSin.reshape(l, 1, d));
+    NDArray kh = Rotary.apply(heads(qkv.get(1), kvHeads), cos.reshape(l, 1, d), sin.reshape(l, 1, d))
+        .transpose(0, 2, 1, 3);
+    NDArray vh = heads(qkv.get(2), kvHeads).transpose(0, 2, 1, 3);
     if (cache != null) {
       NDList kv = cache.append(layer, kh, vh);
       kh = kv.get(0);
       vh = kv.get(1);
     }
-    long t = kh.getShape().get(2);
-    float root = (float) Math.sqrt(d);
-    boolean exact = Exact.isPowerOfTwo(root); // then q / root is exact: scale q [L,d], not the scores [L,T]
-    NDArray scaledQ = exact ? qh.div(Owned.scalar(qh, root)) : qh;
-    NDArray grouped = scaledQ.reshape(b, kvHeads, g * l, d); // query heads kv*g .. kv*g+g-1 share kv head kv
-    NDArray product = grouped.matMul(kh.transpose(0, 1, 3, 2));
-    NDArray scores = (exact ? product : product.div(Owned.scalar(product, root))).reshape(b, heads, l, t);
-    if (maskBias != null) {
-      scores = scores.add(maskBias);
+    int past = Math.toIntExact(kh.getShape().get(2)) - l;
+    // rows (position, query head of the group): a block of positions is a block of rows
+    NDArray grouped = qr.reshape(b, l, kvHeads, g, d).transpose(0, 2, 1, 3, 4).reshape(b, kvHeads, (long) l * g, d);
+    int blocks = blocks(l);
+    NDList qBlocks = blocks == 1 ? new NDList(grouped) : grouped.split(rowSplits(l, g, blocks), 2);
+    NDList contexts = new NDList(blocks);
+    for (int i = 0; i < blocks; i++) {
+      int p0 = (int) ((long) l * i / blocks);
+      int p1 = (int) ((long) l * (i + 1) / blocks);
+      int keys = past + p1; // query p sees keys 0..past+p: the keys after the block's last query are all masked
+      NDArray kb = keys == past + l ? kh : prefix(kh, keys);
+      NDArray vb = keys == past + l ? vh : prefix(vh, keys);
+      NDArray scores = qBlocks.get(i).matMul(kb.transpose(0, 1, 3, 2)); // [B,kv,(p1-p0)*g,keys]
+      if (!exact) {
+        scores = scores.div(Owned.scalar(scores, root));
+      }
+      if (maskBias != null) {
+        NDArray m = maskBias.get(new NDIndex(":, :, {}:{}, :{}", p0, p1, keys)).reshape(-1, 1, p1 - p0, 1, keys);
+        scores = scores.reshape(b, kvHeads, p1 - p0, g, keys).add(m).reshape(b, kvHeads, (long) (p1 - p0) * g, keys);
+      }
+      contexts.add(scores.softmax(-1).matMul(vb));
     }
-    NDArray probs = scores.softmax(-1).reshape(b, kvHeads, g * l, t);
-    NDArray context = probs.matMul(vh).reshape(b, heads, l, d).transpose(0, 2, 1, 3).reshape(b, l, (long) heads * d);
+    NDArray context = blocks == 1 ? contexts.head() : NDArrays.concat(contexts, 2);
+    context = context.reshape(b, kvHeads, l, g, d).transpose(0, 2, 1, 3, 4).reshape(b, l, (long) heads * d);
     return o.forward(ps, new NDList(context), training, params).head();
   }
 
-  private static NDArray project(LoraLinear lin, ParameterStore ps, NDArray x, int heads, boolean training,
-      PairList<String, Object> params) {
-    Shape s = x.getShape();
-    return lin.forward(ps, new NDList(x), training, params).head()
-        .reshape(s.get(0), s.get(1), heads, -1).transpose(0, 2, 1, 3);
+  /** How many query blocks {@code l} positions run in. */
+  static int blocks(int l) {
+    return l > QUERY_BLOCK ? (l + QUERY_BLOCK - 1) / QUERY_BLOCK : 1;
+  }
+
+  /** The (query, key) pairs whose scores a forward of {@code l} positions without a cache forms, per head. */
+  static long scorePairs(int l) {
+    int blocks = blocks(l);
+    long pairs = 0;
+    for (int i = 0; i < blocks; i++) {
+      long p0 = (long) l * i / blocks;
+      long p1 = (long) l * (i + 1) / blocks;
+      pairs += (p1 - p0) * p1;
+    }
+    return pairs;
+  }
+
+  /**
+   * Positions {@code 0..n-1} of {@code x:[B,kv,T,d]}, a view. A split, not DJL's {@code get}, which
+   * slices every axis: each slice costs a zero-fill and a copy of the whole of x in backward.
+   */
+  private static NDArray prefix(NDArray x, int n) {
+    return x.split(new long[] {n}, 2).get(0);
+  }
+
+  /** Row indices {@code p_i * g} where query block i of {@code blocks} over {@code l} positions starts, i >= 1. */
+  private static long[] rowSplits(int l, int g, int blocks) {
+    long[] at = new long[blocks - 1];
+    for (int i = 1; i < blocks; i++) {
+      at[i - 1] = (long) l * i / blocks * g;
+    }
+    return at;
+  }
+
+  /** A projection's output {@code [B,L,heads*d]} as {@code [B,L,heads,d]}. */
+  private static NDArray heads(NDArray projected, int heads) {
+    Shape s = projected.getShape();
+    return projected.reshape(s.get(0), s.get(1), heads, -1);
   }
 
   @Override

@@ -140,6 +140,15 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
         Owned.copy(manager.create(batch.attentionMask(), s)));
   }
 
+  /**
+   * The (query, key) pairs per head whose scores a training or evaluation forward of {@code l}
+   * positions computes: the attention runs in causal query blocks, each against the keys up to its
+   * last position, so fewer than {@code l * l} (what a FLOP count of the executed step needs).
+   */
+  public static long attentionScorePairs(int l) {
+    return LlamaAttention.scorePairs(l);
+  }
+
   /** Qwen2's q, k and v projections carry a (frozen, base) bias; nothing else does. */
   private static boolean hasBias(LlamaConfig config, String module) {
     return config.qkvBias()

@@ -40,8 +40,9 @@ final class LlamaMlp extends AbstractBlock {
 
   @Override
   protected NDList forwardInternal(ParameterStore ps, NDList in, boolean training, PairList<String, Object> params) {
-    NDArray g = gate.forward(ps, in, training, params).head();
-    NDArray u = up.forward(ps, in, training, params).head();
+    NDList gateUp = LoraLinear.forwardShared(ps, in.head(), List.of(gate, up), training, params);
+    NDArray g = gateUp.get(0);
+    NDArray u = gateUp.get(1);
     return down.forward(ps, new NDList(g.mul(Activation.sigmoid(g)).mul(u)), training, params);
   }
 

@@ -2,6 +2,7 @@ package dev.loraone.worker.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -11,6 +12,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.PairList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -102,8 +104,7 @@ public final class LoraLinear extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
     Device d = x.getDevice();
-    NDArray w = gradWeight != null ? gradWeight : own != null ? own : ps.getValue(weight, d, training);
-    NDArray y = (bias == null ? Linear.linear(x, w) : Linear.linear(x, w, ps.getValue(bias, d, training))).head();
+    NDArray y = base(ps, x, training);
     if (rank == 0 || merged) {
       return new NDList(y);
     }
@@ -115,6 +116,62 @@ public final class LoraLinear extends AbstractBlock {
     }
     NDArray xAB = Linear.linear(xA, ps.getValue(loraB, d, training)).head();
     return new NDList(y.add(xAB.mul(Owned.scalar(xAB, scaling))));
+  }
+
+  /** Whether {@link #forwardShared} runs one product of the concatenated A for {@code group}. */
+  static boolean fusable(List<LoraLinear> group, boolean training) {
+    LoraLinear first = group.get(0);
+    return group.size() > 1 && Exact.isPowerOfTwo(first.scaling) && group.stream().allMatch(lin ->
+        lin.rank > 0 && !lin.merged && lin.scaling == first.scaling && !(training && lin.dropout > 0));
+  }
+
+  /** {@code x W^T [+ b]}: the frozen base's output (the private copy's in full-gradient or copy-on-write mode). */
+  private NDArray base(ParameterStore ps, NDArray x, boolean training) {
+    Device d = x.getDevice();
+    NDArray w = gradWeight != null ? gradWeight : own != null ? own : ps.getValue(weight, d, training);
+    return (bias == null ? Linear.linear(x, w) : Linear.linear(x, w, ps.getValue(bias, d, training))).head();
+  }
+
+  /**
+   * The outputs of layers that read the same input {@code x} (q, k, v; gate, up), each as its own
+   * {@link #forward} gives it. When every one is adapted and unmerged with the same power-of-two scale,
+   * and no dropout acts, their rank-r products share one {@code x [A_1;..;A_n]^T}: one product of
+   * {@code n r} columns forward and two in backward instead of n small ones each, and one gradient of
+   * x instead of n to add up. Each A still has its own parameter and gradient (the concatenation's
+   * backward splits it), so the adapters, the optimizer and the export see no difference; the bits
+   * may differ from separate products (another summation order inside the matmul).
+   */
+  static NDList forwardShared(ParameterStore ps, NDArray x, List<LoraLinear> group, boolean training,
+      PairList<String, Object> params) {
+    LoraLinear first = group.get(0);
+    NDList out = new NDList(group.size());
+    if (!fusable(group, training)) {
+      for (LoraLinear lin : group) {
+        out.add(lin.forward(ps, new NDList(x), training, params).head());
+      }
+      return out;
+    }
+    Device d = x.getDevice();
+    NDList as = new NDList(group.size());
+    long[] splits = new long[group.size() - 1];
+    long at = 0;
+    for (int i = 0; i < group.size(); i++) {
+      LoraLinear lin = group.get(i);
+      as.add(ps.getValue(lin.loraA, d, training));
+      at += lin.rank;
+      if (i < splits.length) {
+        splits[i] = at;
+      }
+    }
+    NDArray xA = Linear.linear(x, NDArrays.concat(as, 0)).head();
+    NDArray scaled = first.scaling == 1f ? xA : xA.mul(Owned.scalar(xA, first.scaling));
+    NDList parts = scaled.split(splits, scaled.getShape().dimension() - 1);
+    for (int i = 0; i < group.size(); i++) {
+      LoraLinear lin = group.get(i);
+      NDArray y = lin.base(ps, x, training);
+      out.add(y.add(parts.get(i).matMul(lin.rowMajorTranspose(ps.getValue(lin.loraB, d, training)))));
+    }
+    return out;
   }
 
   /**

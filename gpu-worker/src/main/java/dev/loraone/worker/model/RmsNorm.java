@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.DataType;
  * LlamaRMSNorm}: no centring, no bias, statistics in float32 whatever the activation type.
  *
  * <pre>
- *   y = x / sqrt(mean(x^2, last axis) + eps) * w        x:[..,H]  w:[H]  y:[..,H] float32
+ *   y = x * (||x||^2 / H + eps)^-1/2 * w        (||x||^2 / H = mean(x^2))        x:[..,H]  w:[H]  y:[..,H] float32
  * </pre>
  */
 final class RmsNorm {
@@ -17,7 +17,11 @@ final class RmsNorm {
 
   static NDArray apply(NDArray x, NDArray weight, float eps) {
     NDArray x32 = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
-    NDArray rms = x32.square().mean(new int[] {-1}, true).add(eps).sqrt();
-    return x32.div(rms).mul(weight);
+    // mean(x^2) as ||x||^2 / H: one reduction forward, one fused pass in backward (x * grad / ||x||)
+    long h = x32.getShape().getLastDimension();
+    NDArray norm = x32.norm(2, new int[] {-1}, true);
+    NDArray inverse = norm.square().div(Owned.scalar(norm, h)).add(eps)
+        .pow(Owned.scalar(norm, -0.5f)); // as HF's rsqrt; owned scalars, which backward reads (see Owned)
+    return x32.mul(inverse).mul(weight);
   }
 }

@@ -32,7 +32,11 @@ final class Rotary {
     this.invFreq = invFreq.clone();
   }
 
-  /** cos and sin, each {@code [length, d]}, for positions {@code start .. start+length-1}. */
+  /**
+   * cos and the signed sin, each {@code [length, d]}, for positions {@code start .. start+length-1}:
+   * {@code sin[p, i] = -sin(angle)} for i < d/2 (rotate_half's negation, so {@link #apply} only swaps the
+   * halves; {@code (-x2) s = x2 (-s)} bit for bit).
+   */
   NDList table(NDManager manager, int start, int length) {
     float[] cos = new float[length * headDim];
     float[] sin = new float[length * headDim];
@@ -45,7 +49,7 @@ final class Rotary {
         int row = p * headDim;
         cos[row + i] = c;
         cos[row + half + i] = c;
-        sin[row + i] = s;
+        sin[row + i] = -s; // rotate_half's sign, folded into the table
         sin[row + half + i] = s;
       }
     }
@@ -53,11 +57,14 @@ final class Rotary {
     return new NDList(Owned.copy(manager.create(cos, shape)), Owned.copy(manager.create(sin, shape)));
   }
 
-  /** Rotates {@code x:[B,heads,L,d]} by the table of its L positions. */
-  static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
+  /**
+   * Rotates {@code x:[..,L,..,d]} by the table of its L positions ({@link #table}, shaped to broadcast
+   * against x, e.g. {@code [L,1,d]} for {@code x:[B,L,heads,d]}).
+   */
+  static NDArray apply(NDArray x, NDArray cos, NDArray signedSin) {
     int last = x.getShape().dimension() - 1; // PtNDArray.split rejects a negative axis
     NDList halves = x.split(2, last);
-    NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
-    return x.mul(cos).add(rotated.mul(sin));
+    NDArray swapped = halves.get(1).concat(halves.get(0), last);
+    return x.mul(cos).add(swapped.mul(signedSin));
   }
 }
