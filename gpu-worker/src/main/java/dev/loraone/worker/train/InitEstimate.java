@@ -27,7 +27,8 @@ import org.ejml.data.DMatrixRMaj;
  * </pre>
  * A module's sum takes the same micro-batches in the same order in any pass, and the kept weights'
  * gradients are the same bits whichever other weights take one, so the sums do not depend on the
- * grouping.
+ * grouping. Each module's gradient is added as it is read ({@link Workload.GradientSink}): the heap
+ * holds the group's sums and one module's float gradient, which {@link #requireHeap} checks first.
  */
 final class InitEstimate {
   /** One pass of the estimate: group {@code group}'s modules, in model order. */
@@ -38,6 +39,9 @@ final class InitEstimate {
   }
 
   private record Shard(int group, int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
+
+  /** Bytes of a Java array's header on a 64-bit HotSpot with compressed class pointers. */
+  private static final long ARRAY_HEADER = 16;
 
   private final Map<Integer, Shard> shards = new TreeMap<>();
 
@@ -77,11 +81,13 @@ final class InitEstimate {
       sums += InitGroups.bytes(m.out(), m.in(), shards);
       gradient = Math.max(gradient, 4L * m.out() * m.in());
     }
-    if (sums + gradient > maxHeap) {
+    long need = sums + gradient + ARRAY_HEADER * ((long) modules.size() * shards + 1);
+    if (need > maxHeap) {
       throw new IllegalStateException(what + " holds " + size(sums) + " of float64 init sums (init.memory-budget"
-          + " bounds them) and one module's float gradient of " + size(gradient) + " on the heap at once, but"
-          + " this JVM's heap is at most " + size(maxHeap) + ": start it with a larger -Xmx (the sums, the"
-          + " gradient and room for the rest of the job) or set a smaller init.memory-budget");
+          + " bounds them) and one module's float gradient of " + size(gradient) + " on the heap at once, at"
+          + " least " + size(need) + " with the arrays' headers, but this JVM's heap is at most " + size(maxHeap)
+          + ": start it with a larger -Xmx (G1 keeps each sum as a large array of whole regions, and the job"
+          + " needs room beside them: leave about a fifth more) or set a smaller init.memory-budget");
     }
   }
 
