@@ -89,8 +89,9 @@ public final class AdapterSet {
   /**
    * Full-gradient mode for some adapted modules only (one pass of a memory-bounded estimate): only
    * their base weights receive gradients, so backward neither computes nor stores the others'. The
-   * gradient goes to a private copy of each W ({@link LoraLinear#beginWeightGradient}): a base array
-   * shared with other jobs is never marked for autograd. {@link #freezeBase()} frees the copies.
+   * gradient goes to a detached view of each W ({@link LoraLinear#beginWeightGradient}, no copy): a base
+   * array shared with other jobs is never marked for autograd. {@link LoraLinear#takeWeightGradient} or
+   * {@link #freezeBase()} frees the views and their gradients.
    */
   public void fullGradientMode(Collection<String> modules) {
     Set<LoraLinear> targets = new LinkedHashSet<>();

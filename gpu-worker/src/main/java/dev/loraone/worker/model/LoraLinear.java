@@ -54,7 +54,7 @@ public final class LoraLinear extends AbstractBlock {
   private final Parameter loraB;
   private boolean merged;
   private NDArray own; // this job's W after a copy-on-write of a shared base W (see #ownWeight), else null
-  private NDArray gradWeight; // full-gradient mode: a private copy of W that takes the gradient, else null
+  private NDArray gradWeight; // full-gradient mode: a detached view of W that takes the gradient, else null
 
   /**
    * @param module HF module name, e.g. {@code encoder.layer.0.attention.self.query}
@@ -272,14 +272,15 @@ public final class LoraLinear extends AbstractBlock {
   }
 
   /**
-   * Full-gradient mode: the forward uses a fresh private copy of W that requires a gradient, so the
-   * gradient of W is taken without ever marking the (possibly shared) base array for autograd.
-   * Same values and same ops as W itself: the gradient is bit-identical.
+   * Full-gradient mode: the forward uses a detached view of W (the same storage, no copy) that requires
+   * a gradient, so the gradient of W is taken without ever marking the (possibly shared) base array for
+   * autograd and without a second copy of W. Same values and same ops as W itself: the gradient is
+   * bit-identical.
    */
   void beginWeightGradient() {
     endWeightGradient();
     adapter(loraA);
-    gradWeight = weightArray().duplicate();
+    gradWeight = weightArray().stopGradient();
     gradWeight.attach(loraA.getArray().getManager());
     gradWeight.setRequiresGradient(true);
   }
@@ -299,7 +300,17 @@ public final class LoraLinear extends AbstractBlock {
     }
   }
 
-  /** Leaves full-gradient mode, freeing the copy and its gradient. */
+  /**
+   * {@link #weightGradient()}, then leaves full-gradient mode: the gradient's native array is freed as
+   * soon as it is read, not when the whole pass ends.
+   */
+  public float[] takeWeightGradient() {
+    float[] g = weightGradient();
+    endWeightGradient();
+    return g;
+  }
+
+  /** Leaves full-gradient mode, freeing the view and its gradient. */
   void endWeightGradient() {
     if (gradWeight != null) {
       gradWeight.close();

@@ -42,8 +42,8 @@ import java.util.stream.Stream;
  * hashed in the same read; the heap never holds the whole model. Two jobs opening the same key at
  * once read it once (a lock per key); different keys load in parallel. No job writes a shared array:
  * PiSSA's and LoRA-GA's W0 offsets and merges go to a job's own copy of the touched matrices
- * ({@code LoraLinear.ownWeight}), the one-step gradient to a private copy ({@code
- * LoraLinear.beginWeightGradient}).
+ * ({@code LoraLinear.ownWeight}), the one-step gradient to a detached view that only this job marks
+ * for autograd ({@code LoraLinear.beginWeightGradient}).
  */
 final class BaseModels {
 

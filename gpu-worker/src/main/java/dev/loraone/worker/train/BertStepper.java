@@ -97,12 +97,21 @@ public final class BertStepper implements AutoCloseable {
 
   /** {@link #fullGradients(ClassificationBatch)} of {@code modules} only: the others' weights take no gradient. */
   public FullGradients fullGradients(ClassificationBatch batch, List<String> modules) {
+    Map<String, float[]> grads = new LinkedHashMap<>();
+    double loss = fullGradients(batch, modules, grads::put);
+    return new FullGradients(loss, grads);
+  }
+
+  /**
+   * {@link #fullGradients(ClassificationBatch, List)} streamed: each module's gradient is read, its native
+   * array freed and handed to {@code sink}, in module order; returns the batch's mean loss.
+   */
+  public double fullGradients(ClassificationBatch batch, List<String> modules, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
-      Map<String, float[]> grads = new LinkedHashMap<>();
-      for (String m : modules) grads.put(m, model.linear(m).weightGradient());
-      return new FullGradients(f.loss, grads);
+      for (String m : modules) sink.accept(m, model.linear(m).takeWeightGradient());
+      return f.loss;
     } finally {
       model.freezeBase();
     }

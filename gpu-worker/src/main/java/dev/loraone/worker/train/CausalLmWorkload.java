@@ -236,15 +236,11 @@ final class CausalLmWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch, List<String> modules) {
-    LlamaStepper.FullGradients fg = stepper.fullGradients(single(batch), modules);
-    float perToken = 1f / Math.max(fg.tokens(), 1);
-    // in place: the arrays are this call's own (read from the gradients just now), and a second copy of a
-    // group's gradients is what held a 1B model's init above its memory budget
-    fg.weights().forEach((m, v) -> {
-      for (int k = 0; k < v.length; k++) v[k] *= perToken;
-    });
-    return new InitUnit(fg.lossSum() / Math.max(fg.tokens(), 1), fg.weights());
+  public double initGradients(Input batch, List<String> modules, GradientSink sink) {
+    // each module's gradient scaled in place as it is read and handed on: neither a second copy of a
+    // gradient nor a whole group's gradients on the heap (what held a 1B model's init above its budget)
+    LlamaStepper.FullLoss f = stepper.meanGradients(single(batch), modules, sink);
+    return f.lossSum() / Math.max(f.tokens(), 1);
   }
 
   @Override

@@ -160,9 +160,8 @@ final class ClassificationWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch, List<String> modules) {
-    BertStepper.FullGradients g = stepper.fullGradients(tokens(batch), modules);
-    return new InitUnit(g.loss(), g.weights());
+  public double initGradients(Input batch, List<String> modules, GradientSink sink) {
+    return stepper.fullGradients(tokens(batch), modules, sink);
   }
 
   @Override

@@ -135,12 +135,21 @@ public final class EmbeddingStepper implements AutoCloseable {
 
   /** {@link #fullGradients(PairBatch, double)} of {@code modules} only: the others' weights take no gradient. */
   public FullGradients fullGradients(PairBatch batch, double scale, List<String> modules) {
+    Map<String, float[]> grads = new LinkedHashMap<>();
+    double loss = fullGradients(batch, scale, modules, grads::put);
+    return new FullGradients(loss, grads);
+  }
+
+  /**
+   * {@link #fullGradients(PairBatch, double, List)} streamed: each module's gradient is read, its native
+   * array freed and handed to {@code sink}, in module order; returns the batch's loss.
+   */
+  public double fullGradients(PairBatch batch, double scale, List<String> modules, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       double loss = forwardBackward(step, batch, scale);
-      Map<String, float[]> grads = new LinkedHashMap<>();
-      for (String m : modules) grads.put(m, model.linear(m).weightGradient());
-      return new FullGradients(loss, grads);
+      for (String m : modules) sink.accept(m, model.linear(m).takeWeightGradient());
+      return loss;
     } finally {
       model.freezeBase();
     }

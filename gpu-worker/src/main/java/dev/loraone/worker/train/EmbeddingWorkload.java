@@ -215,9 +215,8 @@ final class EmbeddingWorkload implements Workload {
   }
 
   @Override
-  public InitUnit initGradients(Input batch, List<String> modules) {
-    EmbeddingStepper.FullGradients g = stepper.fullGradients(pairs(batch), scale, modules);
-    return new InitUnit(g.loss(), g.weights());
+  public double initGradients(Input batch, List<String> modules, GradientSink sink) {
+    return stepper.fullGradients(pairs(batch), scale, modules, sink);
   }
 
   @Override

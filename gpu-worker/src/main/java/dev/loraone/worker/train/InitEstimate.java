@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.ejml.data.DMatrixRMaj;
@@ -26,7 +27,8 @@ import org.ejml.data.DMatrixRMaj;
  * </pre>
  * A module's sum takes the same micro-batches in the same order in any pass, and the kept weights'
  * gradients are the same bits whichever other weights take one, so the sums do not depend on the
- * grouping.
+ * grouping. Each module's gradient is added as it is read ({@link Workload.GradientSink}): the heap
+ * holds the group's sums and one module's float gradient, which {@link #requireHeap} checks first.
  */
 final class InitEstimate {
   /** One pass of the estimate: group {@code group}'s modules, in model order. */
@@ -37,6 +39,9 @@ final class InitEstimate {
   }
 
   private record Shard(int group, int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
+
+  /** Bytes of a Java array's header on a 64-bit HotSpot with compressed class pointers. */
+  private static final long ARRAY_HEADER = 16;
 
   private final Map<Integer, Shard> shards = new TreeMap<>();
 
@@ -54,6 +59,42 @@ final class InitEstimate {
     return new Pass(g.index(), names);
   }
 
+  /**
+   * Refuses, before any gradient is computed, a plan whose largest pass cannot fit in a heap of {@code
+   * maxHeap} bytes ({@code Runtime.maxMemory()}): a pass holds its group's float64 sums over every shard
+   * (what {@code init.memory-budget} bounds) and one module's float gradient at once on the heap. Only
+   * this hard lower bound is checked; the rest of the job needs room beside it.
+   */
+  static void requireHeap(List<EngineLayout.ModuleShape> modules, List<InitGroups.Group> groups, int shards,
+      long maxHeap) {
+    for (InitGroups.Group g : groups) {
+      requireHeap(modules.subList(g.from(), g.to()), shards, maxHeap,
+          groups.size() == 1 ? "the gradient estimate" : "module group " + (g.index() + 1) + " of " + groups.size());
+    }
+  }
+
+  /** {@link #requireHeap(List, List, int, long)} for one pass of {@code modules}. */
+  static void requireHeap(List<EngineLayout.ModuleShape> modules, int shards, long maxHeap, String what) {
+    long sums = 0;
+    long gradient = 0;
+    for (EngineLayout.ModuleShape m : modules) {
+      sums += InitGroups.bytes(m.out(), m.in(), shards);
+      gradient = Math.max(gradient, 4L * m.out() * m.in());
+    }
+    long need = sums + gradient + ARRAY_HEADER * ((long) modules.size() * shards + 1);
+    if (need > maxHeap) {
+      throw new IllegalStateException(what + " holds " + size(sums) + " of float64 init sums (init.memory-budget"
+          + " bounds them) and one module's float gradient of " + size(gradient) + " on the heap at once, at"
+          + " least " + size(need) + " with the arrays' headers, but this JVM's heap is at most " + size(maxHeap)
+          + ": start it with a larger -Xmx (G1 keeps each sum as a large array of whole regions, and the job"
+          + " needs room beside them: leave about a fifth more) or set a smaller init.memory-budget");
+    }
+  }
+
+  private static String size(long bytes) {
+    return String.format(Locale.ROOT, "%,d bytes (%.2f GiB)", bytes, bytes / (double) (1L << 30));
+  }
+
   /** The loss sum of shard {@code shard} if it is held for this pass and micro-batches, else null. */
   Double held(Pass pass, int shard, int[] microBatches) {
     Shard s = shards.get(shard);
@@ -65,23 +106,22 @@ final class InitEstimate {
   double compute(Workload work, Pass pass, int shard, int[] microBatches, List<EngineLayout.ModuleShape> shapes,
       List<Workload.Input> inputs) {
     shards.values().removeIf(s -> s.group() != pass.group());
-    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
-    for (EngineLayout.ModuleShape m : shapes) {
-      if (pass.modules().contains(m.name())) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
-    }
-    if (sums.size() != pass.modules().size()) {
+    List<EngineLayout.ModuleShape> kept = shapes.stream().filter(m -> pass.modules().contains(m.name())).toList();
+    if (kept.size() != pass.modules().size()) {
       throw new IllegalArgumentException("init pass of group " + pass.group() + " names modules " + pass.modules()
           + " that are not all adapted here");
     }
+    // the sums of this shard and those held of the group's others: a worker may hold only some shards
+    requireHeap(kept, shards.size() + 1, Runtime.getRuntime().maxMemory(), "init shard " + shard
+        + " of module group " + (pass.group() + 1));
+    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
+    for (EngineLayout.ModuleShape m : kept) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
     double loss = 0;
     for (Workload.Input in : inputs) {
-      Workload.InitUnit g = work.initGradients(in, pass.modules());
-      for (Map.Entry<String, float[]> e : g.weights().entrySet()) {
-        double[] sum = sums.get(e.getKey()).data;
-        float[] v = e.getValue();
+      loss += work.initGradients(in, pass.modules(), (m, v) -> { // one module's gradient at a time
+        double[] sum = sums.get(m).data;
         for (int j = 0; j < v.length; j++) sum[j] += v[j]; // GradientShards' arithmetic
-      }
-      loss += g.loss();
+      });
     }
     shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, sums));
     return loss;

@@ -50,6 +50,9 @@ public final class LlamaStepper implements AutoCloseable {
   /** Gradients of the summed token loss w.r.t. the adapted base weights {@code [out,in]}. */
   public record FullGradients(double lossSum, int tokens, Map<String, float[]> weights) {}
 
+  /** Summed token loss and labelled-token count of a full-gradient pass whose gradients went to a sink. */
+  public record FullLoss(double lossSum, int tokens) {}
+
   /** Summed token loss and labelled-token count of a micro-batch, without gradients or dropout. */
   public record Evaluation(double lossSum, int tokens) {}
 
@@ -104,15 +107,35 @@ public final class LlamaStepper implements AutoCloseable {
 
   /** {@link #fullGradients(CausalLmBatch)} of {@code modules} only: the others' weights take no gradient. */
   public FullGradients fullGradients(CausalLmBatch batch, List<String> modules) {
+    Map<String, float[]> grads = new LinkedHashMap<>();
+    FullLoss f = fullGradients(batch, modules, false, grads::put);
+    return new FullGradients(f.lossSum(), f.tokens(), grads);
+  }
+
+  /**
+   * Gradients of the mean token loss w.r.t. {@code modules}' base weights, streamed: each module's
+   * gradient of the summed loss is read, its native array freed, multiplied in place by {@code
+   * 1f / max(tokens, 1)} and handed to {@code sink}, in module order (the one-step estimate's per-batch
+   * mean; the heap holds one module's gradient at a time, not the pass's).
+   */
+  public FullLoss meanGradients(CausalLmBatch batch, List<String> modules, Workload.GradientSink sink) {
+    return fullGradients(batch, modules, true, sink);
+  }
+
+  private FullLoss fullGradients(CausalLmBatch batch, List<String> modules, boolean mean, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
-      Map<String, float[]> grads = new LinkedHashMap<>();
+      float perToken = 1f / Math.max(f.tokens, 1);
       for (String m : modules) {
         LoraLinear lin = model.linear(m);
-        grads.put(m, f.backward ? lin.weightGradient() : new float[lin.outFeatures() * lin.inFeatures()]);
+        float[] v = f.backward ? lin.takeWeightGradient() : new float[lin.outFeatures() * lin.inFeatures()];
+        if (mean) {
+          for (int k = 0; k < v.length; k++) v[k] *= perToken;
+        }
+        sink.accept(m, v);
       }
-      return new FullGradients(f.lossSum, f.tokens, grads);
+      return new FullLoss(f.lossSum, f.tokens);
     } finally {
       model.freezeBase();
     }

@@ -222,6 +222,9 @@ public final class LocalRun implements AutoCloseable {
           ? " (exact SVD of the gradient over every init shard)" : " (no gradient)") + ", run when the model loaded"));
       return engine.initPairs();
     }
+    // before any gradient: a group whose sums cannot fit in this heap fails now, naming -Xmx and the budget
+    InitEstimate.requireHeap(engine.layout().modules(), engine.initGroups(), cfg.initShards(),
+        Runtime.getRuntime().maxMemory());
     events.accept(
         new JobEvent.PhaseChanged(
             job,

@@ -4,6 +4,7 @@ import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.AdaptedModel;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -82,7 +83,27 @@ public interface Workload extends AutoCloseable {
    * {@link #initGradients(Input)} of {@code modules} only (one pass of a memory-bounded estimate): only
    * their base weights take a gradient; each one's bits are those of the all-module pass.
    */
-  InitUnit initGradients(Input batch, List<String> modules);
+  default InitUnit initGradients(Input batch, List<String> modules) {
+    Map<String, float[]> weights = new LinkedHashMap<>();
+    double loss = initGradients(batch, modules, weights::put);
+    return new InitUnit(loss, weights);
+  }
+
+  /**
+   * {@link #initGradients(Input, List)} streamed: each module's gradient goes to {@code sink} as soon as
+   * it is read, in the order of {@code modules}, and its native array is freed then; the heap never
+   * holds more than one module's gradient. Same bits as the map form.
+   *
+   * @return the init batch's mean loss
+   */
+  double initGradients(Input batch, List<String> modules, GradientSink sink);
+
+  /** Takes one module's init gradient {@code [out,in]} row-major, divided by its batch's weight. */
+  @FunctionalInterface
+  interface GradientSink {
+    /** {@code gradient} is the sink's own (the caller keeps no reference). */
+    void accept(String module, float[] gradient);
+  }
 
   /** LoRA (and head) gradients of an encoded training micro-batch. */
   TrainUnit loraGradients(Input batch, long dropoutSeed);

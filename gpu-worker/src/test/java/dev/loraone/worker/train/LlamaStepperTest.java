@@ -14,6 +14,7 @@ import dev.loraone.worker.weights.LlamaConfig;
 import dev.loraone.worker.weights.LlamaFixture;
 import dev.loraone.worker.weights.LlamaFixture.Spec;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,6 +71,35 @@ class LlamaStepperTest {
       for (String m : List.of(Q0, DOWN1)) {
         assertChainRule(model, m, full.weights().get(m), lora.adapters().get(m));
       }
+    }
+  }
+
+  /**
+   * The streamed one-step gradient: each module's goes to the sink in module order, its native view and
+   * gradient already freed (the later modules' not yet), scaled by {@code 1f / tokens} from the map
+   * form's bits; the pass ends with every module out of full-gradient mode.
+   */
+  @Test
+  void meanGradientsStreamEachModuleFreedAsReadAndScaledPerToken() throws IOException {
+    LlamaLoraModel model = model("q_proj,down_proj");
+    List<String> modules = List.of(Q0, DOWN1);
+    try (LlamaStepper stepper = new LlamaStepper(model)) {
+      LlamaStepper.FullGradients full = stepper.fullGradients(batch(), modules);
+      float perToken = 1f / full.tokens();
+      List<String> seen = new ArrayList<>();
+      LlamaStepper.FullLoss f = stepper.meanGradients(batch(), modules, (m, v) -> {
+        seen.add(m);
+        assertFalse(model.linear(m).takesWeightGradient(), m + " is freed before the sink sees it");
+        modules.subList(seen.size(), modules.size())
+            .forEach(later -> assertTrue(model.linear(later).takesWeightGradient(), later + " is not read yet"));
+        float[] want = full.weights().get(m).clone();
+        for (int k = 0; k < want.length; k++) want[k] *= perToken;
+        assertArrayEquals(want, v, m);
+      });
+      assertEquals(modules, seen);
+      assertEquals(full.lossSum(), f.lossSum());
+      assertEquals(full.tokens(), f.tokens());
+      modules.forEach(m -> assertFalse(model.linear(m).takesWeightGradient(), m));
     }
   }
 
