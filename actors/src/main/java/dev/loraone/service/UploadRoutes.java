@@ -83,7 +83,7 @@ abstract class UploadRoutes extends AllDirectives {
    */
   Route remove(Tokens.Holder who, String what, Predicate<JobSpec> names, Removal removal) {
     return delete(() -> guard.require(who, Tokens.Scope.ADMIN, "deleting " + what, () -> onSuccess(
-        users.apply(names), using -> {
+        users.apply(names).thenApplyAsync(using -> { // deleting a model's folder is file I/O: the blocking pool
           if (!using.isEmpty()) {
             return error(StatusCodes.CONFLICT, what + " is named by jobs that have not ended: " + String.join(", ",
                 using) + " (cancel them or wait for them to end)");
@@ -94,7 +94,7 @@ abstract class UploadRoutes extends AllDirectives {
           } catch (IOException e) {
             return error(StatusCodes.INTERNAL_SERVER_ERROR, what + " was not deleted: " + e);
           }
-        })));
+        }, blocking), route -> route)));
   }
 
   /** 413 for an upload over the limit. */
