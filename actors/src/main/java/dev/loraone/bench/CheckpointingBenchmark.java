@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.worker.model.LlamaLoraModel;
 import dev.loraone.worker.model.LoraConfig;
+import dev.loraone.worker.runtime.CpuPolicy;
 import dev.loraone.worker.train.LlamaStepper;
 import dev.loraone.worker.weights.LlamaCheckpoint;
 import dev.loraone.worker.weights.LlamaConfig;
@@ -63,23 +64,24 @@ public final class CheckpointingBenchmark {
 
   /** What to measure: an HF folder ({@code model}), else a random model of the named {@code shape}. */
   public record Settings(String model, String shape, int batch, int seq, int rank, int steps, int warmup,
-      int[] matmulSizes, int matmulRepeats, long seed, boolean plainOnly, String profile) {
+      int[] matmulSizes, int matmulRepeats, long seed, boolean plainOnly, String profile, List<CpuPolicy> cpu) {
     public Settings {
       if (batch < 1 || seq < 2 || rank < 1 || steps < 1 || warmup < 0) {
         throw new IllegalArgumentException("need batch >= 1, seq >= 2, rank >= 1, steps >= 1, warmup >= 0");
       }
+      cpu = cpu == null || cpu.isEmpty() ? List.of(CpuPolicy.current()) : List.copyOf(cpu);
     }
   }
 
   /** One variant's numbers, from its child JVM. */
-  public record Variant(boolean checkpointing, int steps, double medianSeconds, double minSeconds,
+  public record Variant(boolean checkpointing, String cpu, int steps, double medianSeconds, double minSeconds,
       double tokensPerSecond, double loadedRssMiB, double stepsPeakRssMiB, double processPeakRssMiB, double lossSum,
       double medianCpuSeconds) {}
 
   /** The run: model, sizes, FLOPs, the matmul peak and both variants. */
   public record Report(String model, long parameters, int layers, int batch, int seq, int rank, int adaptedModules,
       double stepGflop3x, String formula, double stepGflopExecuted, MatmulPeak matmul, List<Variant> variants,
-      String loadBefore, String loadAfter) {
+      String loadBefore, String loadAfter, String peakCpu) {
 
     /** A variant's 3x-forward GFLOP/s over the median matmul peak. */
     public double ofPeak(Variant v) {
@@ -99,13 +101,15 @@ public final class CheckpointingBenchmark {
       b.append(String.format("float32 matmul peak %.1f GFLOP/s (median, the larger of before and after the steps;"
           + " best %.1f); step %.1f GFLOP = %s; executed by a plain LoRA step (no base dW) %.1f GFLOP%n",
           matmul.peakGflopPerSecond(), matmul.bestPeakGflopPerSecond(), stepGflop3x, formula, stepGflopExecuted));
-      b.append(String.format("load average before: %s; after: %s%n%n", loadBefore, loadAfter));
-      b.append(String.format("%-14s %9s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "median s",
+      b.append(String.format("matmul peak measured in the parent JVM (cpu %s); load average before: %s; after: %s%n%n",
+          peakCpu, loadBefore, loadAfter));
+      b.append(String.format("%-14s %-10s %9s %9s %9s %10s %9s %10s %12s %14s %14s  %s%n", "checkpointing", "cpu",
+          "median s",
           "min s", "CPU s", "tokens/s", "% peak 3x", "% executed", "loaded MiB", "steps peak MiB", "proc peak MiB",
           "last loss sum"));
       for (Variant v : variants) {
-        b.append(String.format("%-14s %9.3f %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
-            v.checkpointing() ? "on" : "off", v.medianSeconds(), v.minSeconds(), v.medianCpuSeconds(),
+        b.append(String.format("%-14s %-10s %9.3f %9.3f %9.3f %10.1f %8.1f%% %9.1f%% %12.0f %14.0f %14.0f  %s%n",
+            v.checkpointing() ? "on" : "off", v.cpu(), v.medianSeconds(), v.minSeconds(), v.medianCpuSeconds(),
             v.tokensPerSecond(),
             100 * ofPeak(v), 100 * executedOfPeak(v), v.loadedRssMiB(), v.stepsPeakRssMiB(), v.processPeakRssMiB(),
             v.lossSum()));
@@ -121,9 +125,11 @@ public final class CheckpointingBenchmark {
     MatmulPeak before = MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats());
     List<Variant> variants = new ArrayList<>();
     for (boolean on : s.plainOnly() ? new boolean[] {false} : new boolean[] {false, true}) {
-      progress.printf("activation checkpointing %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d ...%n",
-          on ? "on" : "off", s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
-      variants.add(child(s, on, progress));
+      for (CpuPolicy cpu : s.cpu()) {
+        progress.printf("activation checkpointing %s, cpu %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d"
+            + " ...%n", on ? "on" : "off", name(cpu), s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
+        variants.add(child(s, on, cpu, progress));
+      }
     }
     progress.println("float32 matmul peak again ...");
     MatmulPeak peak = before.max(MatmulPeak.measure(s.matmulSizes(), s.matmulRepeats()));
@@ -132,7 +138,8 @@ public final class CheckpointingBenchmark {
     return new Report(s.model() != null ? s.model() : "random " + s.shape(), parameters(c), c.numLayers(), s.batch(),
         s.seq(), s.rank(), 7 * c.numLayers(), stepFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9,
         "3 x (2 T (P_layers + V H + P_lora) + 4 B L^2 (heads d) layers)",
-        executedFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9, peak, variants, loadBefore, loadAverage());
+        executedFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9, peak, variants, loadBefore, loadAverage(),
+        name(CpuPolicy.current()));
   }
 
   /** 3x-forward FLOPs of one LoRA step ({@code rank} on the seven projections of every layer). */
@@ -188,15 +195,31 @@ public final class CheckpointingBenchmark {
     return LoraConfig.of(s.rank(), 2.0 * s.rank(), true, 0, s.seed(), LoraConfig.ALL_LINEAR);
   }
 
-  private static Variant child(Settings s, boolean on, PrintStream progress) throws IOException, InterruptedException {
+  /** The profile's file; with more than one policy, each gets its own ({@code trace-dedicated.json}). */
+  static String profileFile(Settings s, CpuPolicy cpu) {
+    if (s.cpu().size() < 2) return s.profile();
+    String f = s.profile();
+    int dot = f.lastIndexOf('.');
+    int slash = f.lastIndexOf('/');
+    return dot > slash + 1 ? f.substring(0, dot) + "-" + name(cpu) + f.substring(dot) : f + "-" + name(cpu);
+  }
+
+  private static String name(CpuPolicy cpu) {
+    return cpu.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  private static Variant child(Settings s, boolean on, CpuPolicy cpu, PrintStream progress)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CheckpointingBenchmark.class.getName(),
         String.valueOf(on), s.model() == null ? "-" : s.model(), s.shape(), String.valueOf(s.batch()),
         String.valueOf(s.seq()), String.valueOf(s.rank()), String.valueOf(s.steps()), String.valueOf(s.warmup()),
-        String.valueOf(s.seed()), !on && s.profile() != null ? s.profile() : "-"));
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String.valueOf(s.seed()), !on && s.profile() != null ? profileFile(s, cpu) : "-"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+    cpu.applyTo(pb.environment()); // libgomp and glibc read these when the child loads libtorch
+    Process p = pb.start();
     Variant v = null;
     try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = out.readLine()) != null; ) {
@@ -209,7 +232,8 @@ public final class CheckpointingBenchmark {
     }
     int rc = p.waitFor();
     if (rc != 0 || v == null) {
-      throw new IllegalStateException("the child JVM (checkpointing " + on + ") failed with exit code " + rc);
+      throw new IllegalStateException("the child JVM (checkpointing " + on + ", cpu " + name(cpu)
+          + ") failed with exit code " + rc);
     }
     return v;
   }
@@ -223,7 +247,8 @@ public final class CheckpointingBenchmark {
     boolean on = Boolean.parseBoolean(args[0]);
     Settings s = new Settings(args[1].equals("-") ? null : args[1], args[2], Integer.parseInt(args[3]),
         Integer.parseInt(args[4]), Integer.parseInt(args[5]), Integer.parseInt(args[6]), Integer.parseInt(args[7]),
-        new int[] {1}, 1, Long.parseLong(args[8]), false, args[9].equals("-") ? null : args[9]);
+        new int[] {1}, 1, Long.parseLong(args[8]), false, args[9].equals("-") ? null : args[9],
+        List.of(CpuPolicy.current()));
     LlamaLoraModel model = s.model() != null
         ? LlamaLoraModel.fromCheckpoint(LlamaCheckpoint.load(Path.of(s.model())), lora(s))
         : LlamaLoraModel.create(RandomLlama.Shape.named(s.shape()).config(), lora(s));
@@ -252,7 +277,7 @@ public final class CheckpointingBenchmark {
         System.err.println("profile of one more step written to " + s.profile());
       }
       double median = ModelBenchmark.median(t);
-      Variant v = new Variant(on, s.steps(), median, Arrays.stream(t).min().orElseThrow(),
+      Variant v = new Variant(on, name(CpuPolicy.current()), s.steps(), median, Arrays.stream(t).min().orElseThrow(),
           s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss,
           ModelBenchmark.median(cpu));
       System.out.println(RESULT + JSON.writeValueAsString(v));

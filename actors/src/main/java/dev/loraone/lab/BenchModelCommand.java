@@ -9,6 +9,7 @@ import dev.loraone.bench.MemoryFlatness;
 import dev.loraone.bench.ModelBenchmark;
 import dev.loraone.bench.RandomLlama;
 import dev.loraone.bench.ShardedRandomLlama;
+import dev.loraone.worker.runtime.CpuPolicy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -87,6 +88,11 @@ final class BenchModelCommand implements Runnable {
 
   @Option(names = "--plain-only", description = "With --model or --shape: only the step without activation"
       + " checkpointing.") boolean plainOnly;
+
+  @Option(names = "--cpu", paramLabel = "POLICY", defaultValue = "both", description = "With --model or --shape: run"
+      + " the steps under the shared or dedicated CPU policy (LORAONE_CPU: how libtorch's threads wait, glibc's"
+      + " buffer reuse), or both side by side, each in its own child JVM. Default: ${DEFAULT-VALUE}.")
+  String cpu;
 
   @Option(names = "--profile", paramLabel = "FILE", description = "With --model or --shape: after the timed plain"
       + " steps, profile one more with libtorch's profiler and write its Chrome trace (JSON) to FILE.")
@@ -182,10 +188,20 @@ final class BenchModelCommand implements Runnable {
     }
   }
 
+  private java.util.List<CpuPolicy> cpuPolicies() {
+    if (cpu.trim().equalsIgnoreCase("both")) return java.util.List.of(CpuPolicy.SHARED, CpuPolicy.DEDICATED);
+    try {
+      return java.util.List.of(CpuPolicy.parse(cpu));
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--cpu '" + cpu + "': expected shared, dedicated or both");
+    }
+  }
+
   private void runLlama() {
     CheckpointingBenchmark.Settings s = new CheckpointingBenchmark.Settings(llamaModel,
         llamaShape == null ? "-" : llamaShape, batch == null ? 1 : batch, seq, rank == null ? 16 : rank, steps, warmup,
-        matmulSizes, 5, seed, plainOnly, profile == null ? null : profile.toAbsolutePath().toString());
+        matmulSizes, 5, seed, plainOnly, profile == null ? null : profile.toAbsolutePath().toString(), cpuPolicies());
     try {
       CheckpointingBenchmark.Report r = CheckpointingBenchmark.run(s, System.err);
       System.out.print(json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)

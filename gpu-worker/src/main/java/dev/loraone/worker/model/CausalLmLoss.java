@@ -1,10 +1,15 @@
 package dev.loraone.worker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.loss.Loss;
 import dev.loraone.data.CausalLmBatch;
 import dev.loraone.data.CausalLmEncoder;
@@ -68,6 +73,98 @@ public final class CausalLmLoss extends Loss {
     NDArray logp = logits.logSoftmax(-1).gather(gatherAt.expandDims(-1), -1).squeeze(-1).get(":, 0:" + (l - 1));
     NDArray weights = keep.toType(DataType.FLOAT32, false);
     return new NDArray[] {logp.mul(weights).sum().neg(), weights.sum()};
+  }
+
+  /**
+   * {@link #sumAndCount} of the logits {@code hidden · head^T} without materialising them: for a head that
+   * takes no gradient (tied to a frozen embedding, or a plain frozen lm_head). The vocabulary-sized arrays
+   * exist one chunk of positions at a time ({@link #chunkRows}: at most {@value #CHUNK_FLOATS} floats, 16
+   * MiB), so a step never allocates, faults in and zero-fills the whole {@code [B,L,V]} logits, their
+   * log-softmax and their gradients (100 MB each at SmolLM2's vocabulary and 512 tokens, 263 MB at Llama 3's).
+   *
+   * <pre>
+   *   per chunk c (autograd off):  z = h_c head^T  [n,V]    logp = log_softmax(z)    loss += -sum_t w_t logp[t, y_t]
+   *                                dL/dh_c = w * (softmax(z) head - head[y])       [n,H]   (w: 1 labelled, 0 not)
+   *   sum = S - detach(S) + loss,  S = sum(hidden * detach(dL/dh))      value: the loss; gradient wrt hidden: dL/dh
+   * </pre>
+   *
+   * The gradient is the cross-entropy's, {@code softmax - onehot}, in closed form (not bit-identical to
+   * autograd's log-softmax backward); with {@code graph} false (evaluation) only the loss is computed.
+   */
+  public static NDArray[] fromHidden(NDArray hidden, NDArray head, NDArray labels, boolean graph) {
+    return fromHidden(hidden, head, labels, graph, chunkRows(head.getShape().get(0)));
+  }
+
+  /** {@link #fromHidden(NDArray, NDArray, NDArray, boolean)} with {@code rows} positions per chunk. */
+  static NDArray[] fromHidden(NDArray hidden, NDArray head, NDArray labels, boolean graph, int rows) {
+    Shape s = hidden.getShape();
+    if (s.dimension() != 3 || !labels.getShape().equals(s.slice(0, 2)) || head.getShape().dimension() != 2
+        || head.getShape().get(1) != s.get(2)) {
+      throw new IllegalArgumentException("hidden must be [B,L,H], labels [B,L] and head [V,H], got " + s + ", "
+          + labels.getShape() + " and " + head.getShape());
+    }
+    NDManager m = hidden.getManager();
+    long b = s.get(0);
+    long l = s.get(1);
+    long h = s.get(2);
+    if (l < 2) {
+      return new NDArray[] {m.create(0f), m.create(0f)};
+    }
+    long n = b * l;
+    NDArray all = labels.toType(DataType.INT64, false);
+    NDArray target = all.get(":, 1:" + l);
+    NDArray keep = target.neq(CausalLmEncoder.IGNORE_INDEX);
+    NDArray last = all.get(":, 0:1").zerosLike(); // position L-1: no next token, weight 0
+    NDArray ids = target.mul(keep.toType(DataType.INT64, false)).concat(last, 1).reshape(n); // -100 -> 0, weight 0
+    NDArray weights = keep.toType(DataType.FLOAT32, false).concat(last.toType(DataType.FLOAT32, false), 1).reshape(n);
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    NDArray loss = m.create(0f);
+    NDArray dh = null;
+    try {
+      NDArray flat = hidden.stopGradient().reshape(n, h);
+      NDList parts = new NDList();
+      for (long r = 0; r < n; r += rows) {
+        long e = Math.min(n, r + rows);
+        try (NDManager chunk = m.newSubManager()) {
+          NDArray hc = flat.get(r + ":" + e);
+          hc.tempAttach(chunk);
+          NDArray y = ids.get(r + ":" + e);
+          NDArray w = weights.get(r + ":" + e);
+          y.tempAttach(chunk);
+          w.tempAttach(chunk);
+          NDArray logp = Linear.linear(hc, head).head().logSoftmax(-1);
+          NDArray picked = logp.gather(y.expandDims(-1), -1).squeeze(-1);
+          NDArray sum = picked.mul(w).sum().neg();
+          sum.attach(m);
+          loss = loss.add(sum);
+          if (graph) {
+            NDArray g = logp.exp().matMul(head)
+                .sub(Embedding.embedding(y, head, SparseFormat.DENSE).head())
+                .mul(w.expandDims(-1));
+            g.attach(m);
+            parts.add(g);
+          }
+        }
+      }
+      if (graph) dh = NDArrays.concat(parts, 0).reshape(s);
+    } finally {
+      JniUtils.setGradMode(grad);
+    }
+    NDArray count = weights.sum();
+    if (!graph) {
+      return new NDArray[] {loss, count};
+    }
+    NDArray surrogate = hidden.mul(dh).sum();
+    return new NDArray[] {surrogate.sub(surrogate.stopGradient()).add(loss), count};
+  }
+
+  /** The most floats a chunk's vocabulary-sized array holds in {@link #fromHidden}: 16 MiB. */
+  static final long CHUNK_FLOATS = 4L << 20;
+
+  /** Positions per chunk for a vocabulary of {@code vocab}: as many as {@value #CHUNK_FLOATS} floats hold, >= 1. */
+  static int chunkRows(long vocab) {
+    return (int) Math.max(1, CHUNK_FLOATS / vocab);
   }
 
   /** The labels of a batch as an int64 {@code [B,L]} array. */

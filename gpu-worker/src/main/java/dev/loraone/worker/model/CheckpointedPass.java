@@ -9,6 +9,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -19,7 +20,7 @@ import java.util.function.UnaryOperator;
  * <pre>
  *   forward   x_0 = embed(ids)                                   recorded (a graph only if the embedding trains)
  *             x_{i+1} = layer_i(x_i), autograd off               keeps x_i [B,L,H]; the layer's temporaries are freed
- *             h = detach(x_N), requiring grad; logits = head(h)   recorded, in a scope of its own
+ *             h = detach(x_N), requiring grad; loss = head(h)     recorded, in a scope of its own
  *   backward  backward(loss)                    head grads, g_N = dL/dh; the head scope is freed
  *             for i = N-1 .. 0:  x' = detach(x_i), requiring grad (layer 0: only if x_0 has a graph)
  *                                y = layer_i(x')  recorded;  backward(y, g_{i+1})  -> layer i's grads, g_i = dL/dx'
@@ -55,16 +56,16 @@ public final class CheckpointedPass implements AutoCloseable {
   private final boolean embeddingTrains;
   private final NDManager headScope;
   private final NDArray headInput;
-  private final NDArray logits;
+  private final NDArray[] loss;
   private boolean done;
 
   /**
    * Runs the forward: {@code x0} (in {@code step}'s manager; with a graph when {@code
-   * embeddingTrains}) through {@code layers} without recording, then {@code head} (final norm and LM
-   * head) with recording.
+   * embeddingTrains}) through {@code layers} without recording, then {@code head} (final norm, LM
+   * head and loss: the summed loss and the labelled count) with recording.
    */
   CheckpointedPass(NDManager step, NDArray x0, boolean embeddingTrains, List<Layer> layers,
-      UnaryOperator<NDArray> head) {
+      Function<NDArray, NDArray[]> head) {
     this.step = step;
     this.layers = layers;
     this.embeddingTrains = embeddingTrains;
@@ -89,7 +90,7 @@ public final class CheckpointedPass implements AutoCloseable {
     headInput.attach(headScope);
     headInput.setRequiresGradient(true);
     x.close();
-    logits = head.apply(headInput);
+    loss = head.apply(headInput);
   }
 
   /** Builds the per-layer closures of a model's decoder layers over one batch's rope table and mask. */
@@ -105,15 +106,16 @@ public final class CheckpointedPass implements AutoCloseable {
   }
 
   /**
-   * The logits {@code [B,L,V]}, with a graph back to the last layer's output. Arrays computed from
-   * them (the loss) share their scope, which {@link #backward} closes: read what you need first.
+   * The summed token loss (with a graph back to the last layer's output) and the labelled count, as
+   * {@link CausalLmLoss#sumAndCount}. They live in the head's scope, which {@link #backward} closes: read
+   * them first.
    */
-  public NDArray logits() {
-    return logits;
+  public NDArray[] loss() {
+    return loss;
   }
 
   /**
-   * Back-propagates the scalar {@code loss} (computed from {@link #logits()}) through the head, then
+   * Back-propagates the scalar {@code loss} ({@link #loss()}'s sum) through the head, then
    * through each layer recomputed in reverse; parameter gradients accumulate as in one backward.
    * Once only.
    */

@@ -195,11 +195,11 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
 
   /**
    * A training forward of {@link #inputs} that keeps only each decoder layer's input, with a
-   * backward that recomputes layer by layer ({@link CheckpointedPass}); the same gradients as
-   * {@code forward(ps, inputs, true)} and a backward, bit for bit, and the same dropout seeds. Call
+   * backward that recomputes layer by layer ({@link CheckpointedPass}); the same loss and gradients as
+   * {@code loss(ps, inputs, labels, true)} and a backward, bit for bit, and the same dropout seeds. Call
    * inside a gradient collector.
    */
-  public CheckpointedPass forwardCheckpointed(ParameterStore ps, NDList inputs) {
+  public CheckpointedPass forwardCheckpointed(ParameterStore ps, NDList inputs, NDArray labels) {
     PairList<String, Object> params = forwardParams(true, null);
     NDArray ids = inputs.get(0);
     NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
@@ -212,8 +212,8 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
     NDArray maskBias = maskBias(m, mask, ids.getShape().get(0), l, 0);
     List<CheckpointedPass.Layer> steps =
         CheckpointedPass.layers(layers, ps, rope.get(0), rope.get(1), maskBias, params);
-    return new CheckpointedPass(m, x, embedTokens.requiresGradient(), steps,
-        h -> logits(ps, RmsNorm.apply(h, ps.getValue(finalNorm, d, true), (float) config.rmsNormEps()), true, params));
+    return new CheckpointedPass(m, x, embedTokens.requiresGradient(), steps, h -> headLoss(ps,
+        RmsNorm.apply(h, ps.getValue(finalNorm, d, true), (float) config.rmsNormEps()), labels, true, params));
   }
 
   /**
@@ -247,6 +247,39 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
       }
     }
     return RmsNorm.apply(x, ps.getValue(finalNorm, d, training), (float) config.rmsNormEps());
+  }
+
+  /**
+   * The summed next-token loss and the labelled count of a batch ({@link CausalLmLoss#sumAndCount}), with a graph
+   * to every trained parameter when grad mode is on (a training forward: dropout, full-gradient mode). A head that
+   * takes no gradient is applied chunk by chunk ({@link CausalLmLoss#fromHidden}), so the {@code [B,L,V]} logits
+   * never exist whole.
+   */
+  public NDArray[] loss(ParameterStore ps, NDList inputs, NDArray labels, boolean training) {
+    PairList<String, Object> forwardParams = forwardParams(training, null);
+    NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
+    NDArray hidden = hidden(ps, inputs.get(0), mask, null, training, forwardParams);
+    return headLoss(ps, hidden, labels, training, forwardParams);
+  }
+
+  private NDArray[] headLoss(ParameterStore ps, NDArray hidden, NDArray labels, boolean training,
+      PairList<String, Object> params) {
+    NDArray head = frozenHead(ps, hidden.getDevice());
+    if (head == null) {
+      return CausalLmLoss.sumAndCount(logits(ps, hidden, training, params), labels);
+    }
+    return CausalLmLoss.fromHidden(hidden, head, labels, JniUtils.isGradMode());
+  }
+
+  /**
+   * The LM head's weight {@code [V,H]} when the head takes no gradient: tied to an embedding that does not
+   * train, or an untied lm_head without adapter, bias or full-gradient mode. Null otherwise.
+   */
+  private NDArray frozenHead(ParameterStore ps, Device d) {
+    if (lmHead == null) {
+      return embedTokens.requiresGradient() ? null : ps.getValue(embedTokens, d, false);
+    }
+    return lmHead.rank() > 0 || lmHead.takesWeightGradient() || lmHead.hasBias() ? null : lmHead.weightArray();
   }
 
   private NDArray logits(ParameterStore ps, NDArray hidden, boolean training, PairList<String, Object> params) {

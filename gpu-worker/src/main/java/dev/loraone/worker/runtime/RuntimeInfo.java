@@ -25,6 +25,7 @@ public record RuntimeInfo(Map<String, String> entries) {
     e.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
     e.put("cpus", Integer.toString(Runtime.getRuntime().availableProcessors()));
     e.put("max heap", (Runtime.getRuntime().maxMemory() >> 20) + " MiB");
+    e.put("cpu policy", CpuPolicy.describe(System.getenv()));
     e.put("djl", Engine.getDjlVersion());
     e.put("djl offline", System.getProperty("ai.djl.offline", "false"));
     e.put(

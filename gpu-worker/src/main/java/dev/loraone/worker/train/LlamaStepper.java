@@ -148,8 +148,8 @@ public final class LlamaStepper implements AutoCloseable {
     boolean grad = JniUtils.isGradMode();
     JniUtils.setGradMode(false);
     try (NDManager step = manager.newSubManager()) {
-      NDArray logits = model.forward(store, LlamaLoraModel.inputs(step, batch), false).head();
-      NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, CausalLmLoss.labels(step, batch));
+      NDArray[] sumCount =
+          model.loss(store, LlamaLoraModel.inputs(step, batch), CausalLmLoss.labels(step, batch), false);
       return new Evaluation(sumCount[0].getFloat(), Math.round(sumCount[1].getFloat()));
     } finally {
       JniUtils.setGradMode(grad);
@@ -165,8 +165,7 @@ public final class LlamaStepper implements AutoCloseable {
       return forwardBackwardCheckpointed(in, labels);
     }
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-      NDArray logits = model.forward(store, in, true).head();
-      NDArray[] sumCount = CausalLmLoss.sumAndCount(logits, labels);
+      NDArray[] sumCount = model.loss(store, in, labels, true);
       int tokens = Math.round(sumCount[1].getFloat());
       if (tokens == 0) {
         return new Forward(0, 0, false); // nothing to learn from; a constant loss has no graph to run backward on
@@ -179,8 +178,8 @@ public final class LlamaStepper implements AutoCloseable {
   /** {@link #forwardBackward} through {@link LlamaLoraModel#forwardCheckpointed}; the loss is read before backward. */
   private Forward forwardBackwardCheckpointed(NDList in, NDArray labels) {
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector();
-        CheckpointedPass pass = model.forwardCheckpointed(store, in)) {
-      NDArray[] sumCount = CausalLmLoss.sumAndCount(pass.logits(), labels);
+        CheckpointedPass pass = model.forwardCheckpointed(store, in, labels)) {
+      NDArray[] sumCount = pass.loss();
       int tokens = Math.round(sumCount[1].getFloat());
       if (tokens == 0) {
         return new Forward(0, 0, false);

@@ -123,11 +123,11 @@ class CheckpointedPassTest {
         NDArray labels = CausalLmLoss.labels(step, batch());
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
           if (checkpointing) {
-            try (CheckpointedPass pass = model.forwardCheckpointed(ps, in)) {
-              pass.backward(CausalLmLoss.sumAndCount(pass.logits(), labels)[0]);
+            try (CheckpointedPass pass = model.forwardCheckpointed(ps, in, labels)) {
+              pass.backward(pass.loss()[0]);
             }
           } else {
-            gc.backward(CausalLmLoss.sumAndCount(model.forward(ps, in, true).head(), labels)[0]);
+            gc.backward(model.loss(ps, in, labels, true)[0]);
           }
         }
         Map<String, float[]> grads = new LinkedHashMap<>();
