@@ -17,7 +17,7 @@ import java.util.Map;
  *                                          (a step under a 1-core CPU hog: 3.4 s passive, 7.1 s spinning)
  *   dedicated  GOMP_SPINCOUNT=300000       libgomp's own default: spin ~3 ms before sleeping (what PyTorch
  *              GLIBC_TUNABLES=malloc...    runs with when nothing is set); buffers below 32 MiB come from
- *                                          glibc's one arena, which keeps up to 128 MiB free at its top
+ *                                          glibc's one arena, which keeps up to 1 GiB free at its top
  *                                          instead of giving pages back and faulting them in again
  * </pre>
  *
@@ -39,12 +39,12 @@ public enum CpuPolicy {
   static final String SPIN_COUNT = "300000";
 
   /**
-   * glibc malloc: no mmap below 32 MiB, trim the heap's top only past 128 MiB, grow it 16 MiB at a time, and one
+   * glibc malloc: no mmap below 32 MiB, trim the heap's top only past 1 GiB, grow it 16 MiB at a time, and one
    * arena (a thread arena is a chain of 64 MiB heaps, each unmapped as soon as it is empty and faulted in
    * again by the next step: ~2 per step at SmolLM2's shape).
    */
   static final String MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432"
-      + ":glibc.malloc.trim_threshold=134217728:glibc.malloc.top_pad=16777216:glibc.malloc.arena_max=1";
+      + ":glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=16777216:glibc.malloc.arena_max=1";
 
   private static final String[] NAMES = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GLIBC_TUNABLES"};
 
