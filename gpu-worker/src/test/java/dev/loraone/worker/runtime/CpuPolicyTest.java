@@ -42,13 +42,16 @@ class CpuPolicyTest {
   }
 
   @Test
-  void theLauncherSetsTheSameValues() throws IOException {
+  void theLauncherAndTheWorkerPodsSetTheSameValues() throws IOException {
     String script = Files.readString(SCRIPT, StandardCharsets.UTF_8);
     assertTrue(script.contains("export OMP_WAIT_POLICY=\"${OMP_WAIT_POLICY:-PASSIVE}\""), "shared: PASSIVE");
     assertTrue(script.contains("export GOMP_SPINCOUNT=\"${GOMP_SPINCOUNT:-" + CpuPolicy.SPIN_COUNT + "}\""),
         "dedicated: the spin count");
     assertTrue(script.contains("export GLIBC_TUNABLES=\"${GLIBC_TUNABLES:-" + CpuPolicy.MALLOC_TUNABLES + "}\""),
         "dedicated: the malloc tunables");
+    String workers = Files.readString(Path.of("..", "deploy", "k8s", "workers.yaml"), StandardCharsets.UTF_8);
+    assertTrue(workers.contains("value: dedicated") && workers.contains("value: \"" + CpuPolicy.SPIN_COUNT + "\"")
+        && workers.contains("value: " + CpuPolicy.MALLOC_TUNABLES), "the k8s workers run the dedicated policy");
   }
 
   @Test
