@@ -127,7 +127,7 @@ public final class CheckpointingBenchmark {
     for (boolean on : s.plainOnly() ? new boolean[] {false} : new boolean[] {false, true}) {
       for (CpuPolicy cpu : s.cpu()) {
         progress.printf("activation checkpointing %s, cpu %s: child JVM, %d warm-up + %d steps at B=%d L=%d r=%d"
-            + " ...%n", on ? "on" : "off", name(cpu), s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
+            + " ...%n", on ? "on" : "off", cpu.label(), s.warmup(), s.steps(), s.batch(), s.seq(), s.rank());
         variants.add(child(s, on, cpu, progress));
       }
     }
@@ -139,7 +139,7 @@ public final class CheckpointingBenchmark {
         s.seq(), s.rank(), 7 * c.numLayers(), stepFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9,
         "3 x (2 T (P_layers + V H + P_lora) + 4 B L^2 (heads d) layers)",
         executedFlops(c, s.batch(), s.seq(), lora.rank()) / 1e9, peak, variants, loadBefore, loadAverage(),
-        name(CpuPolicy.current()));
+        CpuPolicy.current().label());
   }
 
   /** 3x-forward FLOPs of one LoRA step ({@code rank} on the seven projections of every layer). */
@@ -201,11 +201,7 @@ public final class CheckpointingBenchmark {
     String f = s.profile();
     int dot = f.lastIndexOf('.');
     int slash = f.lastIndexOf('/');
-    return dot > slash + 1 ? f.substring(0, dot) + "-" + name(cpu) + f.substring(dot) : f + "-" + name(cpu);
-  }
-
-  private static String name(CpuPolicy cpu) {
-    return cpu.name().toLowerCase(java.util.Locale.ROOT);
+    return dot > slash + 1 ? f.substring(0, dot) + "-" + cpu.label() + f.substring(dot) : f + "-" + cpu.label();
   }
 
   private static Variant child(Settings s, boolean on, CpuPolicy cpu, PrintStream progress)
@@ -232,7 +228,7 @@ public final class CheckpointingBenchmark {
     }
     int rc = p.waitFor();
     if (rc != 0 || v == null) {
-      throw new IllegalStateException("the child JVM (checkpointing " + on + ", cpu " + name(cpu)
+      throw new IllegalStateException("the child JVM (checkpointing " + on + ", cpu " + cpu.label()
           + ") failed with exit code " + rc);
     }
     return v;
@@ -277,7 +273,7 @@ public final class CheckpointingBenchmark {
         System.err.println("profile of one more step written to " + s.profile());
       }
       double median = ModelBenchmark.median(t);
-      Variant v = new Variant(on, name(CpuPolicy.current()), s.steps(), median, Arrays.stream(t).min().orElseThrow(),
+      Variant v = new Variant(on, CpuPolicy.current().label(), s.steps(), median, Arrays.stream(t).min().orElseThrow(),
           s.batch() * s.seq() / median, loaded, stepsPeak, Math.max(loadPeak, stepsPeak), loss,
           ModelBenchmark.median(cpu));
       System.out.println(RESULT + JSON.writeValueAsString(v));

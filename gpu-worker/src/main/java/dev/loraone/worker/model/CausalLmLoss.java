@@ -65,14 +65,24 @@ public final class CausalLmLoss extends Loss {
     // [B,L,V] logits instead costs a zero-fill and a copy of the whole vocabulary-sized gradient per
     // sliced axis in backward. Rows are independent in log-softmax, so positions 0..L-2 get the same
     // bits either way; the last row's gradient is exactly 0 as before.
+    Next next = next(labels, l);
+    NDArray logp = logits.logSoftmax(-1).gather(next.ids().expandDims(-1), -1).squeeze(-1).get(":, 0:" + (l - 1));
+    NDArray weights = next.keep().toType(DataType.FLOAT32, false);
+    return new NDArray[] {logp.mul(weights).sum().neg(), weights.sum()};
+  }
+
+  /**
+   * The next token of every position, {@code ids:[B,L]} int64 (-100 and the last position, which has no next
+   * token, read as id 0), and {@code keep:[B,L-1]}: whether positions 0..L-2 are labelled.
+   */
+  private record Next(NDArray ids, NDArray keep) {}
+
+  private static Next next(NDArray labels, long l) {
     NDArray all = labels.toType(DataType.INT64, false);
     NDArray target = all.get(":, 1:" + l); // the next tokens of positions 0..L-2
     NDArray keep = target.neq(CausalLmEncoder.IGNORE_INDEX);
-    NDArray safeTarget = target.mul(keep.toType(DataType.INT64, false)); // -100 -> 0, masked below
-    NDArray gatherAt = safeTarget.concat(all.get(":, 0:1").zerosLike(), 1); // position L-1: any valid id
-    NDArray logp = logits.logSoftmax(-1).gather(gatherAt.expandDims(-1), -1).squeeze(-1).get(":, 0:" + (l - 1));
-    NDArray weights = keep.toType(DataType.FLOAT32, false);
-    return new NDArray[] {logp.mul(weights).sum().neg(), weights.sum()};
+    NDArray safeTarget = target.mul(keep.toType(DataType.INT64, false)); // -100 -> 0, masked by keep
+    return new Next(safeTarget.concat(all.get(":, 0:1").zerosLike(), 1), keep); // position L-1: any valid id
   }
 
   /**
@@ -111,12 +121,10 @@ public final class CausalLmLoss extends Loss {
       return new NDArray[] {m.create(0f), m.create(0f)};
     }
     long n = b * l;
-    NDArray all = labels.toType(DataType.INT64, false);
-    NDArray target = all.get(":, 1:" + l);
-    NDArray keep = target.neq(CausalLmEncoder.IGNORE_INDEX);
-    NDArray last = all.get(":, 0:1").zerosLike(); // position L-1: no next token, weight 0
-    NDArray ids = target.mul(keep.toType(DataType.INT64, false)).concat(last, 1).reshape(n); // -100 -> 0, weight 0
-    NDArray weights = keep.toType(DataType.FLOAT32, false).concat(last.toType(DataType.FLOAT32, false), 1).reshape(n);
+    Next next = next(labels, l);
+    NDArray ids = next.ids().reshape(n);
+    NDArray keep = next.keep().toType(DataType.FLOAT32, false);
+    NDArray weights = keep.concat(keep.get(":, 0:1").zerosLike(), 1).reshape(n); // position L-1: weight 0
     boolean grad = JniUtils.isGradMode();
     JniUtils.setGradMode(false);
     NDArray loss = m.create(0f);

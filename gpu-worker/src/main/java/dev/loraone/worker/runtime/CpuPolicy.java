@@ -64,10 +64,15 @@ public enum CpuPolicy {
     return parse(System.getenv(VARIABLE));
   }
 
+  /** The policy's {@value #VARIABLE} value: {@code shared} or {@code dedicated}. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
   /** The variables this policy sets ({@code null}: removed). */
   public Map<String, String> environment() {
     Map<String, String> env = new LinkedHashMap<>();
-    env.put(VARIABLE, name().toLowerCase(Locale.ROOT));
+    env.put(VARIABLE, label());
     if (this == SHARED) {
       env.put("OMP_WAIT_POLICY", "PASSIVE");
       env.put("GOMP_SPINCOUNT", null);
@@ -95,7 +100,7 @@ public enum CpuPolicy {
   public static String describe(Map<String, String> env) {
     String name;
     try {
-      name = parse(env.get(VARIABLE)).name().toLowerCase(Locale.ROOT);
+      name = parse(env.get(VARIABLE)).label();
     } catch (IllegalArgumentException e) {
       name = e.getMessage();
     }
