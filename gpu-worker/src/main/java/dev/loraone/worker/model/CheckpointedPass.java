@@ -10,6 +10,7 @@ import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
 import java.util.function.UnaryOperator;
 
 /**
@@ -22,9 +23,10 @@ import java.util.function.UnaryOperator;
  *             x_{i+1} = layer_i(x_i), autograd off               keeps x_i [B,L,H]; the layer's temporaries are freed
  *             h = detach(x_N), requiring grad; loss = head(h)     recorded, in a scope of its own
  *   backward  backward(loss)                    head grads, g_N = dL/dh; the head scope is freed
- *             for i = N-1 .. 0:  x' = detach(x_i), requiring grad (layer 0: only if x_0 has a graph)
+ *             for i = N-1 .. lo: x' = detach(x_i), requiring grad (layer lo: only if x_0 has a graph)
  *                                y = layer_i(x')  recorded;  backward(y, g_{i+1})  -> layer i's grads, g_i = dL/dx'
  *             backward(x_0, g_0) when x_0 has a graph (a trainable embedding)
+ *             lo = 0 when x_0 has a graph, else the lowest layer with a parameter that trains
  * </pre>
  *
  * <p>The gradients are those of the plain forward, bit for bit: each layer recomputes the same
@@ -120,6 +122,17 @@ public final class CheckpointedPass implements AutoCloseable {
    * Once only.
    */
   public void backward(NDArray loss) {
+    backward(loss, i -> { });
+  }
+
+  /**
+   * {@link #backward(NDArray)}, telling {@code layerDone} each layer's index as soon as its parameters'
+   * gradients are complete (the top layer first), so a caller can read and free them before the layers
+   * below run. Under a frozen embedding the backward stops at the lowest layer that trains: nothing
+   * below it needs a gradient (the one-step estimate of a module group in the upper layers recomputes
+   * only those).
+   */
+  public void backward(NDArray loss, IntConsumer layerDone) {
     if (done) {
       throw new IllegalStateException("backward has already run");
     }
@@ -131,8 +144,11 @@ public final class CheckpointedPass implements AutoCloseable {
       NDArray g = headInput.getGradient();
       g.attach(step);
       headScope.close();
-      for (int i = layers.size() - 1; i >= 0; i--) {
-        g = recompute(i, g);
+      int lowest = 0;
+      while (!embeddingTrains && lowest < layers.size() && !layers.get(lowest).trains()) lowest++;
+      for (int i = layers.size() - 1; i >= lowest; i--) {
+        g = recompute(i, g, i > lowest || embeddingTrains);
+        layerDone.accept(i);
       }
       if (g != null && embeddingTrains) {
         vjp(inputs.get(0), g);
@@ -144,11 +160,11 @@ public final class CheckpointedPass implements AutoCloseable {
 
   /**
    * Layer i's forward again, with recording, and its backward from {@code gOut}; returns dL/d(input),
-   * or null where nothing below needs it (layer 0 under a frozen embedding).
+   * or null where nothing below needs it ({@code needInput} false: the lowest layer that trains under a
+   * frozen embedding).
    */
-  private NDArray recompute(int i, NDArray gOut) {
+  private NDArray recompute(int i, NDArray gOut, boolean needInput) {
     NDArray saved = inputs.get(i);
-    boolean needInput = i > 0 || embeddingTrains;
     NDArray gIn = null;
     try (NDManager scope = step.newSubManager()) {
       NDArray x = saved.stopGradient();

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
 
 /**
  * A Llama-family causal LM (HF {@code LlamaForCausalLM}, also Mistral and Qwen2) with LoRA adapters:
@@ -191,6 +192,14 @@ public final class LlamaLoraModel extends AbstractBlock implements AdaptedModel 
       return new PairList<>(List.of(LoraLinear.DROPOUT_SEED), List.of(s));
     }
     return params;
+  }
+
+  /**
+   * The projections of decoder layer {@code layer} by module name, for {@link
+   * CheckpointedPass#backward(NDArray, IntConsumer)}.
+   */
+  public List<String> layerModules(int layer) {
+    return layers.get(layer).linears().stream().map(LoraLinear::module).toList();
   }
 
   /**

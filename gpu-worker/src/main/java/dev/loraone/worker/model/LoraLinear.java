@@ -310,6 +310,19 @@ public final class LoraLinear extends AbstractBlock {
     return g;
   }
 
+  /**
+   * {@link #takeWeightGradient()} without the copy to the heap: the gradient's native float32 array
+   * {@code [out,in]}, which the caller closes (its memory is freed then).
+   */
+  public NDArray takeWeightGradientArray() {
+    if (gradWeight == null) {
+      throw new IllegalStateException(module + " is not in full-gradient mode");
+    }
+    NDArray g = gradWeight.getGradient();
+    endWeightGradient();
+    return g;
+  }
+
   /** Leaves full-gradient mode, freeing the view and its gradient. */
   void endWeightGradient() {
     if (gradWeight != null) {

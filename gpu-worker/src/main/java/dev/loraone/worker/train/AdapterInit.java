@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.loraone.core.init.InitMethod;
 import dev.loraone.core.init.InitResult;
 import dev.loraone.core.init.ShardedGradientInit;
+import dev.loraone.core.linalg.BufferMatrix;
 import dev.loraone.core.lora.LoraPair;
 import dev.loraone.core.lora.LoraShape;
 import dev.loraone.worker.model.AdaptedModel;
@@ -87,7 +88,7 @@ final class AdapterInit {
    * The init of adapted modules {@code [from, to)} (model order, so each keeps its module index and
    * seed) from their shard sums, into {@code pending}.
    */
-  static void computeGroup(AdaptedModel model, int from, int to, Map<String, List<DMatrixRMaj>> shardSums, int iters,
+  static void computeGroup(AdaptedModel model, int from, int to, Map<String, List<BufferMatrix>> shardSums, int iters,
       FinetuneConfig cfg, Pending pending) {
     ShardedGradientInit.Settings settings = cfg.initSettings();
     boolean needsW = InitMethod.of(cfg.init()).needsBaseWeight();
@@ -97,7 +98,7 @@ final class AdapterInit {
       LoraLinear lin = model.linear(m);
       DMatrixRMaj w0 = needsW
           ? AdapterState.matrix(lin.outFeatures(), lin.inFeatures(), lin.weightArray().toFloatArray()) : null;
-      InitResult r = ShardedGradientInit.init(m, i, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()),
+      InitResult r = ShardedGradientInit.initOf(m, i, new LoraShape(lin.outFeatures(), lin.inFeatures(), cfg.rank()),
           shardSums.get(m), iters, w0, settings);
       pending.pairs.put(m, new LoraPair(r.a(), r.b()));
       if (r.modifiesBase()) {

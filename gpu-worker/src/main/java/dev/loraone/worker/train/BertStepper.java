@@ -104,13 +104,17 @@ public final class BertStepper implements AutoCloseable {
 
   /**
    * {@link #fullGradients(ClassificationBatch, List)} streamed: each module's gradient is read, its native
-   * array freed and handed to {@code sink}, in module order; returns the batch's mean loss.
+   * array handed to {@code sink} and freed, in module order; returns the batch's mean loss.
    */
   public double fullGradients(ClassificationBatch batch, List<String> modules, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
-      for (String m : modules) sink.accept(m, model.linear(m).takeWeightGradient());
+      for (String m : modules) {
+        try (NDArray g = model.linear(m).takeWeightGradientArray()) {
+          sink.accept(m, g);
+        }
+      }
       return f.loss;
     } finally {
       model.freezeBase();

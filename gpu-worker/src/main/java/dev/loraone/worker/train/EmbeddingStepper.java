@@ -142,13 +142,17 @@ public final class EmbeddingStepper implements AutoCloseable {
 
   /**
    * {@link #fullGradients(PairBatch, double, List)} streamed: each module's gradient is read, its native
-   * array freed and handed to {@code sink}, in module order; returns the batch's loss.
+   * array handed to {@code sink} and freed, in module order; returns the batch's loss.
    */
   public double fullGradients(PairBatch batch, double scale, List<String> modules, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
       double loss = forwardBackward(step, batch, scale);
-      for (String m : modules) sink.accept(m, model.linear(m).takeWeightGradient());
+      for (String m : modules) {
+        try (NDArray g = model.linear(m).takeWeightGradientArray()) {
+          sink.accept(m, g);
+        }
+      }
       return loss;
     } finally {
       model.freezeBase();

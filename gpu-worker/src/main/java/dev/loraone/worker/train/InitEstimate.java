@@ -1,12 +1,22 @@
 package dev.loraone.worker.train;
 
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.loraone.core.init.InitGroups;
-import dev.loraone.core.svd.MatrixOperator;
+import dev.loraone.core.linalg.BufferMatrix;
 import dev.loraone.core.svd.SvdRequest;
 import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.wire.SketchSide;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -27,8 +37,16 @@ import org.ejml.data.DMatrixRMaj;
  * </pre>
  * A module's sum takes the same micro-batches in the same order in any pass, and the kept weights'
  * gradients are the same bits whichever other weights take one, so the sums do not depend on the
- * grouping. Each module's gradient is added as it is read ({@link Workload.GradientSink}): the heap
- * holds the group's sums and one module's float gradient, which {@link #requireHeap} checks first.
+ * grouping.
+ *
+ * <p>The sums are float64 arrays in native memory, not on the Java heap ({@link #allocate}): each
+ * module's float32 gradient is read where it was computed, without a copy ({@link
+ * Workload.GradientSink#accept(String, NDArray)}), and added in Java, the bits of {@code sum[j] += v[j]};
+ * the products read the sums through {@link BufferMatrix} views with the bits of the heap products. So
+ * the heap a job needs does not grow with {@code init.memory-budget}, and the collector never has to
+ * place a sum of hundreds of megabytes in one piece. What the sums need at once is checked against the
+ * machine's memory first ({@link #requireMemory}). Freed sums are not Java arrays: the methods that
+ * free or read them are synchronized, so a sketch never reads a group being dropped.
  */
 final class InitEstimate {
   /** One pass of the estimate: group {@code group}'s modules, in model order. */
@@ -38,10 +56,13 @@ final class InitEstimate {
     }
   }
 
-  private record Shard(int group, int[] microBatches, double lossSum, Map<String, DMatrixRMaj> sums) {}
-
-  /** Bytes of a Java array's header on a 64-bit HotSpot with compressed class pointers. */
-  private static final long ARRAY_HEADER = 16;
+  /** One shard's sums: native float64 arrays in {@code arrays}' manager, and views of them. */
+  private record Shard(int group, int[] microBatches, double lossSum, NDManager arrays, Map<String, BufferMatrix> sums)
+      implements AutoCloseable {
+    @Override public void close() {
+      arrays.close();
+    }
+  }
 
   private final Map<Integer, Shard> shards = new TreeMap<>();
 
@@ -60,35 +81,40 @@ final class InitEstimate {
   }
 
   /**
-   * Refuses, before any gradient is computed, a plan whose largest pass cannot fit in a heap of {@code
-   * maxHeap} bytes ({@code Runtime.maxMemory()}): a pass holds its group's float64 sums over every shard
-   * (what {@code init.memory-budget} bounds) and one module's float gradient at once on the heap. Only
-   * this hard lower bound is checked; the rest of the job needs room beside it.
+   * Refuses, before any gradient is computed, a plan whose largest pass cannot fit in {@code memory}
+   * bytes (the machine's, or its container's): a pass holds its group's float64 sums over every shard
+   * (what {@code init.memory-budget} bounds) and one module's float gradient at once, in native memory.
+   * Only this hard lower bound is checked; the model and the rest of the job need room beside it.
    */
-  static void requireHeap(List<EngineLayout.ModuleShape> modules, List<InitGroups.Group> groups, int shards,
-      long maxHeap) {
+  static void requireMemory(List<EngineLayout.ModuleShape> modules, List<InitGroups.Group> groups, int shards,
+      long memory) {
     for (InitGroups.Group g : groups) {
-      requireHeap(modules.subList(g.from(), g.to()), shards, maxHeap,
+      requireMemory(modules.subList(g.from(), g.to()), shards, memory,
           groups.size() == 1 ? "the gradient estimate" : "module group " + (g.index() + 1) + " of " + groups.size());
     }
   }
 
-  /** {@link #requireHeap(List, List, int, long)} for one pass of {@code modules}. */
-  static void requireHeap(List<EngineLayout.ModuleShape> modules, int shards, long maxHeap, String what) {
+  /** {@link #requireMemory(List, List, int, long)} for one pass of {@code modules}. */
+  static void requireMemory(List<EngineLayout.ModuleShape> modules, int shards, long memory, String what) {
     long sums = 0;
     long gradient = 0;
     for (EngineLayout.ModuleShape m : modules) {
       sums += InitGroups.bytes(m.out(), m.in(), shards);
       gradient = Math.max(gradient, 4L * m.out() * m.in());
     }
-    long need = sums + gradient + ARRAY_HEADER * ((long) modules.size() * shards + 1);
-    if (need > maxHeap) {
+    long need = sums + gradient;
+    if (need > memory) {
       throw new IllegalStateException(what + " holds " + size(sums) + " of float64 init sums (init.memory-budget"
-          + " bounds them) and one module's float gradient of " + size(gradient) + " on the heap at once, at"
-          + " least " + size(need) + " with the arrays' headers, but this JVM's heap is at most " + size(maxHeap)
-          + ": start it with a larger -Xmx (G1 keeps each sum as a large array of whole regions, and the job"
-          + " needs room beside them: leave about a fifth more) or set a smaller init.memory-budget");
+          + " bounds them) and one module's float gradient of " + size(gradient) + " in native memory at once, "
+          + size(need) + ", but this machine has " + size(memory) + " of memory: set a smaller init.memory-budget"
+          + " (the sums are then computed in more passes over the init batch, with the same bits)");
     }
+  }
+
+  /** The memory of this machine, or of its container where the JVM sees a limit. */
+  static long machineMemory() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize();
   }
 
   private static String size(long bytes) {
@@ -96,55 +122,125 @@ final class InitEstimate {
   }
 
   /** The loss sum of shard {@code shard} if it is held for this pass and micro-batches, else null. */
-  Double held(Pass pass, int shard, int[] microBatches) {
+  synchronized Double held(Pass pass, int shard, int[] microBatches) {
     Shard s = shards.get(shard);
     return s != null && s.group() == pass.group() && Arrays.equals(s.microBatches(), microBatches)
         ? s.lossSum() : null;
   }
 
   /** Sums the pass's module gradients of {@code inputs} in order, as shard {@code shard}; drops other groups. */
-  double compute(Workload work, Pass pass, int shard, int[] microBatches, List<EngineLayout.ModuleShape> shapes,
-      List<Workload.Input> inputs) {
-    shards.values().removeIf(s -> s.group() != pass.group());
+  synchronized double compute(Workload work, Pass pass, int shard, int[] microBatches,
+      List<EngineLayout.ModuleShape> shapes, List<Workload.Input> inputs) {
+    drop(s -> s.group() != pass.group());
     List<EngineLayout.ModuleShape> kept = shapes.stream().filter(m -> pass.modules().contains(m.name())).toList();
     if (kept.size() != pass.modules().size()) {
       throw new IllegalArgumentException("init pass of group " + pass.group() + " names modules " + pass.modules()
           + " that are not all adapted here");
     }
     // the sums of this shard and those held of the group's others: a worker may hold only some shards
-    requireHeap(kept, shards.size() + 1, Runtime.getRuntime().maxMemory(), "init shard " + shard
-        + " of module group " + (pass.group() + 1));
-    Map<String, DMatrixRMaj> sums = new LinkedHashMap<>();
-    for (EngineLayout.ModuleShape m : kept) sums.put(m.name(), new DMatrixRMaj(m.out(), m.in()));
-    double loss = 0;
-    for (Workload.Input in : inputs) {
-      loss += work.initGradients(in, pass.modules(), (m, v) -> { // one module's gradient at a time
-        double[] sum = sums.get(m).data;
-        for (int j = 0; j < v.length; j++) sum[j] += v[j]; // GradientShards' arithmetic
-      });
+    requireMemory(kept, shards.size() + 1, machineMemory(), "init shard " + shard + " of module group "
+        + (pass.group() + 1));
+    NDManager arrays = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    try {
+      Map<String, BufferMatrix> sums = allocate(arrays, kept, SLAB);
+      Workload.GradientSink sink = new Workload.GradientSink() {
+        @Override public void accept(String module, float[] gradient) {
+          throw new IllegalStateException("the init sums take " + module + "'s gradient as a native array");
+        }
+
+        @Override public void accept(String module, NDArray gradient) { // one module's gradient at a time
+          try (NDManager scope = gradient.getManager().newSubManager()) {
+            gradient.tempAttach(scope); // a host or contiguous copy made to read it is freed with the scope
+            add(sums.get(module).data(), gradient.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer());
+          }
+        }
+      };
+      double loss = 0;
+      for (Workload.Input in : inputs) loss += work.initGradients(in, pass.modules(), sink);
+      Shard replaced = shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, arrays, sums));
+      if (replaced != null) replaced.close(); // the same shard of other micro-batches
+      return loss;
+    } catch (RuntimeException | Error e) {
+      arrays.close();
+      throw e;
     }
-    shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, sums));
-    return loss;
   }
 
-  boolean holds(int shard) {
+  /** The most float64 entries one native array of sums holds (1 GiB; a direct buffer's limit is 2 GiB). */
+  static final int SLAB = 1 << 27;
+
+  /**
+   * Zeroed float64 sums {@code [out,in]} of {@code modules}, packed in model order into native arrays of
+   * at most {@code slab} entries ({@link #SLAB}; a larger module gets one of its own). Large arrays are mapped and
+   * unmapped whole by the C allocator, so the sums of one group never fragment its heap and are given
+   * back to the system when the group is dropped.
+   */
+  static Map<String, BufferMatrix> allocate(NDManager arrays, List<EngineLayout.ModuleShape> modules, int slab) {
+    Map<String, BufferMatrix> sums = new LinkedHashMap<>();
+    int from = 0;
+    while (from < modules.size()) {
+      long entries = 0;
+      int to = from;
+      for (; to < modules.size(); to++) {
+        long n = (long) modules.get(to).out() * modules.get(to).in();
+        if (n > Integer.MAX_VALUE / Double.BYTES) {
+          throw new IllegalArgumentException("module " + modules.get(to).name() + " has " + n + " weights; the"
+              + " LoRA-One init sums at most " + Integer.MAX_VALUE / Double.BYTES + " per module");
+        }
+        if (to > from && entries + n > slab) break;
+        entries += n;
+      }
+      NDArray array = arrays.zeros(new Shape(entries), DataType.FLOAT64);
+      ByteBuffer bytes = array.toByteBuffer(true); // the array's own memory, not a copy
+      int at = 0;
+      for (EngineLayout.ModuleShape m : modules.subList(from, to)) {
+        int n = m.out() * m.in();
+        DoubleBuffer data = bytes.slice(at * Double.BYTES, n * Double.BYTES).order(ByteOrder.nativeOrder())
+            .asDoubleBuffer();
+        sums.put(m.name(), new BufferMatrix(m.out(), m.in(), data));
+        at += n;
+      }
+      from = to;
+    }
+    return sums;
+  }
+
+  /** {@code sum[j] += gradient[j]} in float64, as {@code GradientShards} adds a gradient. */
+  static void add(DoubleBuffer sum, FloatBuffer gradient) {
+    int n = sum.limit();
+    if (gradient.limit() != n) {
+      throw new IllegalArgumentException("a gradient of " + gradient.limit() + " entries for a sum of " + n);
+    }
+    for (int j = 0; j < n; j++) sum.put(j, sum.get(j) + gradient.get(j));
+  }
+
+  synchronized boolean holds(int shard) {
     return shards.containsKey(shard);
   }
 
   /** The group whose sums are held, or -1. */
-  int heldGroup() {
+  synchronized int heldGroup() {
     return shards.isEmpty() ? -1 : shards.values().iterator().next().group();
   }
 
-  void release() {
-    shards.clear();
+  synchronized void release() {
+    drop(s -> true);
+  }
+
+  /** Drops the shards {@code which} takes and frees their sums. */
+  private void drop(java.util.function.Predicate<Shard> which) {
+    shards.values().removeIf(s -> {
+      if (!which.test(s)) return false;
+      s.close();
+      return true;
+    });
   }
 
   /** Per module of the pass, its sums of shards {@code 0..count-1} in shard order; throws if one is missing. */
-  Map<String, List<DMatrixRMaj>> byModule(Pass pass, int count) {
-    Map<String, List<DMatrixRMaj>> out = new LinkedHashMap<>();
+  synchronized Map<String, List<BufferMatrix>> byModule(Pass pass, int count) {
+    Map<String, List<BufferMatrix>> out = new LinkedHashMap<>();
     for (String m : pass.modules()) {
-      List<DMatrixRMaj> list = new ArrayList<>();
+      List<BufferMatrix> list = new ArrayList<>();
       for (int s = 0; s < count; s++) {
         Shard held = shards.get(s);
         if (held == null || held.group() != pass.group()) {
@@ -160,30 +256,31 @@ final class InitEstimate {
 
   /**
    * One shard's product for one randomized-SVD round: exactly
-   * {@code SvdRequest.applyTo(MatrixOperator.of(G_s))}, as the single-process init computes it.
+   * the bits of {@code SvdRequest.applyTo(MatrixOperator.of(G_s))}, as the single-process init computes
+   * it.
    *
    * @param group the group the request is for; -1 for whichever is held
    */
-  TensorBlob sketch(int group, int shard, String module, SketchSide side, TensorBlob operand) {
+  synchronized TensorBlob sketch(int group, int shard, String module, SketchSide side, TensorBlob operand) {
     Shard s = shards.get(shard);
     if (s == null || (group >= 0 && s.group() != group)) {
       throw new IllegalStateException("init shard " + shard + (group >= 0 ? " of group " + group : "")
           + " is not held by this worker; assign it first");
     }
-    DMatrixRMaj g = s.sums().get(module);
+    BufferMatrix g = s.sums().get(module);
     if (g == null) {
       throw new IllegalArgumentException("no adapted module '" + module + "' in the held group " + s.group()
           + "; its modules are " + s.sums().keySet());
     }
     if (operand.dtype() != DType.F64) throw new IllegalArgumentException("sketch operand must be F64, got " + operand);
     DMatrixRMaj x = TensorMatrices.matrix(operand);
-    int rows = side == SketchSide.RIGHT ? g.numCols : g.numRows;
+    int rows = side == SketchSide.RIGHT ? g.cols() : g.rows();
     if (x.numRows != rows) {
-      throw new IllegalArgumentException(side + " operand for " + module + " (" + g.numRows + "x" + g.numCols
+      throw new IllegalArgumentException(side + " operand for " + module + " (" + g.rows() + "x" + g.cols()
           + ") must have " + rows + " rows, got " + operand);
     }
     SvdRequest request = side == SketchSide.RIGHT
-        ? new SvdRequest.Right(0, x, g.numRows) : new SvdRequest.Left(0, x, g.numCols);
-    return TensorMatrices.f64(request.applyTo(MatrixOperator.of(g)));
+        ? new SvdRequest.Right(0, x, g.rows()) : new SvdRequest.Left(0, x, g.cols());
+    return TensorMatrices.f64(request.applyTo(g.operator()));
   }
 }

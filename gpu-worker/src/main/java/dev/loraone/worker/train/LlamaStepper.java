@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
@@ -14,9 +15,13 @@ import dev.loraone.worker.model.CausalLmLoss;
 import dev.loraone.worker.model.CheckpointedPass;
 import dev.loraone.worker.model.LlamaLoraModel;
 import dev.loraone.worker.model.LoraLinear;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.IntConsumer;
 
 /**
  * The DJL work of one micro-batch on a {@link LlamaLoraModel}: LoRA gradients, the full gradient
@@ -107,16 +112,20 @@ public final class LlamaStepper implements AutoCloseable {
 
   /** {@link #fullGradients(CausalLmBatch)} of {@code modules} only: the others' weights take no gradient. */
   public FullGradients fullGradients(CausalLmBatch batch, List<String> modules) {
-    Map<String, float[]> grads = new LinkedHashMap<>();
+    Map<String, float[]> grads = new HashMap<>();
     FullLoss f = fullGradients(batch, modules, false, grads::put);
-    return new FullGradients(f.lossSum(), f.tokens(), grads);
+    Map<String, float[]> ordered = new LinkedHashMap<>(); // module order, however the backward handed them
+    for (String m : modules) ordered.put(m, grads.get(m));
+    return new FullGradients(f.lossSum(), f.tokens(), ordered);
   }
 
   /**
    * Gradients of the mean token loss w.r.t. {@code modules}' base weights, streamed: each module's
-   * gradient of the summed loss is read, its native array freed, multiplied in place by {@code
-   * 1f / max(tokens, 1)} and handed to {@code sink}, in module order (the one-step estimate's per-batch
-   * mean; the heap holds one module's gradient at a time, not the pass's).
+   * gradient of the summed loss is multiplied in place by {@code 1f / max(tokens, 1)}, handed to {@code
+   * sink} and freed (the one-step estimate's per-batch mean; one module's gradient at a time is held
+   * outside the sink, not the pass's). In module order after a plain backward; with activation
+   * checkpointing, each layer's modules as soon as that layer's backward is done, the top layer first, so
+   * the gradients of the layers below are not yet computed.
    */
   public FullLoss meanGradients(CausalLmBatch batch, List<String> modules, Workload.GradientSink sink) {
     return fullGradients(batch, modules, true, sink);
@@ -125,19 +134,28 @@ public final class LlamaStepper implements AutoCloseable {
   private FullLoss fullGradients(CausalLmBatch batch, List<String> modules, boolean mean, Workload.GradientSink sink) {
     model.fullGradientMode(modules);
     try (NDManager step = manager.newSubManager()) {
-      Forward f = forwardBackward(step, batch);
-      float perToken = 1f / Math.max(f.tokens, 1);
-      for (String m : modules) {
-        LoraLinear lin = model.linear(m);
-        float[] v = f.backward ? lin.takeWeightGradient() : new float[lin.outFeatures() * lin.inFeatures()];
-        if (mean) {
-          for (int k = 0; k < v.length; k++) v[k] *= perToken;
+      Set<String> unread = new LinkedHashSet<>(modules);
+      float[] scale = {1f};
+      IntConsumer emit = layer -> { // checkpointed: each layer's modules as soon as its backward is done
+        for (String m : model.layerModules(layer)) {
+          if (unread.remove(m)) emitGradient(step, m, true, mean ? scale[0] : 1f, sink);
         }
-        sink.accept(m, v);
-      }
+      };
+      Forward f = forwardBackward(step, batch, tokens -> scale[0] = 1f / Math.max(tokens, 1), emit);
+      for (String m : List.copyOf(unread)) emitGradient(step, m, f.backward, mean ? scale[0] : 1f, sink);
       return new FullLoss(f.lossSum, f.tokens);
     } finally {
       model.freezeBase();
+    }
+  }
+
+  /** Module {@code m}'s weight gradient (zeros if no backward ran), times {@code scale}, to the sink; freed then. */
+  private void emitGradient(NDManager step, String m, boolean backward, float scale, Workload.GradientSink sink) {
+    LoraLinear lin = model.linear(m);
+    try (NDArray g = backward ? lin.takeWeightGradientArray()
+        : step.zeros(new Shape(lin.outFeatures(), lin.inFeatures()))) {
+      if (scale != 1f) g.muli(scale); // float32 products, as v[k] *= scale
+      sink.accept(m, g);
     }
   }
 
@@ -159,14 +177,24 @@ public final class LlamaStepper implements AutoCloseable {
   private record Forward(double lossSum, int tokens, boolean backward) {}
 
   private Forward forwardBackward(NDManager step, CausalLmBatch batch) {
+    return forwardBackward(step, batch, tokens -> { }, layer -> { });
+  }
+
+  /**
+   * The forward and backward of {@code batch}; {@code counted} gets the labelled token count before the
+   * backward runs, and the checkpointed backward tells {@code layerDone} each decoder layer as soon as
+   * its gradients are complete (the plain one tells none: every gradient is complete when it returns).
+   */
+  private Forward forwardBackward(NDManager step, CausalLmBatch batch, IntConsumer counted, IntConsumer layerDone) {
     NDList in = LlamaLoraModel.inputs(step, batch);
     NDArray labels = CausalLmLoss.labels(step, batch);
     if (checkpointing) {
-      return forwardBackwardCheckpointed(in, labels);
+      return forwardBackwardCheckpointed(in, labels, counted, layerDone);
     }
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
       NDArray[] sumCount = model.loss(store, in, labels, true);
       int tokens = Math.round(sumCount[1].getFloat());
+      counted.accept(tokens);
       if (tokens == 0) {
         return new Forward(0, 0, false); // nothing to learn from; a constant loss has no graph to run backward on
       }
@@ -176,16 +204,18 @@ public final class LlamaStepper implements AutoCloseable {
   }
 
   /** {@link #forwardBackward} through {@link LlamaLoraModel#forwardCheckpointed}; the loss is read before backward. */
-  private Forward forwardBackwardCheckpointed(NDList in, NDArray labels) {
+  private Forward forwardBackwardCheckpointed(NDList in, NDArray labels, IntConsumer counted,
+      IntConsumer layerDone) {
     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector();
         CheckpointedPass pass = model.forwardCheckpointed(store, in, labels)) {
       NDArray[] sumCount = pass.loss();
       int tokens = Math.round(sumCount[1].getFloat());
+      counted.accept(tokens);
       if (tokens == 0) {
         return new Forward(0, 0, false);
       }
       float lossSum = sumCount[0].getFloat();
-      pass.backward(sumCount[0]);
+      pass.backward(sumCount[0], layerDone);
       return new Forward(lossSum, tokens, true);
     }
   }

@@ -222,9 +222,9 @@ public final class LocalRun implements AutoCloseable {
           ? " (exact SVD of the gradient over every init shard)" : " (no gradient)") + ", run when the model loaded"));
       return engine.initPairs();
     }
-    // before any gradient: a group whose sums cannot fit in this heap fails now, naming -Xmx and the budget
-    InitEstimate.requireHeap(engine.layout().modules(), engine.initGroups(), cfg.initShards(),
-        Runtime.getRuntime().maxMemory());
+    // before any gradient: a group whose sums cannot fit in this machine's memory fails now, naming the budget
+    InitEstimate.requireMemory(engine.layout().modules(), engine.initGroups(), cfg.initShards(),
+        InitEstimate.machineMemory());
     events.accept(
         new JobEvent.PhaseChanged(
             job,

@@ -1,5 +1,6 @@
 package dev.loraone.worker.train;
 
+import ai.djl.ndarray.NDArray;
 import dev.loraone.worker.export.OnnxExport;
 import dev.loraone.worker.model.AdaptedModel;
 import java.io.IOException;
@@ -91,8 +92,8 @@ public interface Workload extends AutoCloseable {
 
   /**
    * {@link #initGradients(Input, List)} streamed: each module's gradient goes to {@code sink} as soon as
-   * it is read, in the order of {@code modules}, and its native array is freed then; the heap never
-   * holds more than one module's gradient. Same bits as the map form.
+   * it is read, in the order of {@code modules}, and its native array is freed then; no more than one
+   * module's gradient is held outside the sink. Same bits as the map form.
    *
    * @return the init batch's mean loss
    */
@@ -103,6 +104,15 @@ public interface Workload extends AutoCloseable {
   interface GradientSink {
     /** {@code gradient} is the sink's own (the caller keeps no reference). */
     void accept(String module, float[] gradient);
+
+    /**
+     * The gradient as the native float32 array it was computed in, valid only during the call (the
+     * caller closes it). By default it is read to the heap for {@link #accept(String, float[])}; a sink
+     * that sums natively overrides this and never copies it.
+     */
+    default void accept(String module, NDArray gradient) {
+      accept(module, gradient.toFloatArray());
+    }
   }
 
   /** LoRA (and head) gradients of an encoded training micro-batch. */

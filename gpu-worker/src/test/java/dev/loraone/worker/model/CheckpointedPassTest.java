@@ -19,7 +19,9 @@ import dev.loraone.worker.weights.LlamaConfig;
 import dev.loraone.worker.weights.LlamaFixture;
 import dev.loraone.worker.weights.LlamaFixture.Spec;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -107,6 +109,55 @@ class CheckpointedPassTest {
     plain.forEach((name, g) -> assertArrayEquals(g, ckpt.get(name), name));
     float[] embedding = plain.get("model.embed_tokens.weight");
     assertTrue(embedding[5 * 32] != 0, "the embedding trains (row of token 5)");
+  }
+
+  /**
+   * The checkpointed one-step gradient streams: a layer's modules reach the sink as soon as that layer's
+   * backward is done, top layer first (the layer below not yet computed), with the plain path's bits
+   * times 1/tokens; a group of upper-layer modules recomputes only down to its lowest layer.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void oneStepGradientsStreamLayerByLayer(boolean tied) throws IOException {
+    String q0 = "model.layers.0.self_attn.q_proj";
+    String down1 = "model.layers.1.mlp.down_proj";
+    String up1 = "model.layers.1.mlp.up_proj";
+    List<String> modules = List.of(q0, up1, down1);
+    LlamaLoraModel plainModel = model(tied);
+    LlamaLoraModel ckptModel = model(tied);
+    try (LlamaStepper plain = new LlamaStepper(plainModel, Device.cpu(), false);
+        LlamaStepper ckpt = new LlamaStepper(ckptModel, Device.cpu(), true)) {
+      Map<String, float[]> want = new LinkedHashMap<>();
+      LlamaStepper.FullLoss p = plain.meanGradients(batch(), modules, want::put);
+      assertEquals(modules, List.copyOf(want.keySet()), "a plain backward hands them in module order");
+      List<String> seen = new ArrayList<>();
+      LlamaStepper.FullLoss c = ckpt.meanGradients(batch(), modules, (m, v) -> {
+        seen.add(m);
+        assertTrue(ckptModel.linear(q0).takesWeightGradient() == !m.equals(q0), m + ": layer 0 is read last");
+        assertArrayEquals(want.get(m), v, m + " dL/dW / tokens");
+      });
+      assertEquals(List.of(up1, down1, q0), seen, "layer 1's modules (in layer order), then layer 0's");
+      assertEquals(p.lossSum(), c.lossSum());
+      assertTrue(want.get(q0)[0] != 0, "the comparison is not vacuous");
+    }
+    // only layer 1 takes a gradient: the backward does not recompute layer 0
+    LlamaLoraModel model = model(tied);
+    try (NDManager manager = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      model.initialize(manager);
+      model.fullGradientMode(List.of(down1));
+      ParameterStore ps = new ParameterStore(manager, false);
+      try (NDManager step = manager.newSubManager();
+          GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector();
+          CheckpointedPass pass = model.forwardCheckpointed(ps, LlamaLoraModel.inputs(step, batch()),
+              CausalLmLoss.labels(step, batch()))) {
+        List<Integer> done = new ArrayList<>();
+        pass.backward(pass.loss()[0], done::add);
+        assertEquals(List.of(1), done);
+        assertTrue(model.linear(down1).weightGradient()[0] != 0, "layer 1 has its gradient");
+      } finally {
+        model.freezeBase();
+      }
+    }
   }
 
   /** Every parameter unfrozen: one training forward (summed token loss) and backward; gradients by name. */

@@ -1,6 +1,7 @@
 package dev.loraone.core.init;
 
 import dev.loraone.core.Seeds;
+import dev.loraone.core.linalg.BufferMatrix;
 import dev.loraone.core.linalg.Matrices;
 import dev.loraone.core.linalg.Svd;
 import dev.loraone.core.lora.LoraScaling;
@@ -60,14 +61,7 @@ public final class ShardedGradientInit {
         out, in, r, Math.max(q, r), s.niter(), Seeds.derive(s.seed(), Seeds.MODULE_SVD + index));
   }
 
-  /**
-   * The init of module {@code index}.
-   *
-   * @param shardSums the module's shard gradients {@code [out,in]} in shard order (null if the
-   *     method needs none)
-   * @param iters the number of init micro-batches they hold (G is their mean)
-   * @param w0 the base weight, for PiSSA and LoRA-GA (null otherwise)
-   */
+  /** {@link #init(String, int, LoraShape, List, int, DMatrixRMaj, Settings)} of shard sums on the heap. */
   public static InitResult init(
       String layer,
       int index,
@@ -76,20 +70,41 @@ public final class ShardedGradientInit {
       int iters,
       DMatrixRMaj w0,
       Settings s) {
+    return initOf(layer, index, shape, shardSums == null ? null : shardSums.stream().map(BufferMatrix::of).toList(),
+        iters, w0, s);
+  }
+
+  /**
+   * The init of module {@code index}.
+   *
+   * @param shardSums the module's shard gradients {@code [out,in]} in shard order, on or off the heap (null
+   *     if the method needs none); the randomized SVD reads them only through products
+   * @param iters the number of init micro-batches they hold (G is their mean)
+   * @param w0 the base weight, for PiSSA and LoRA-GA (null otherwise)
+   */
+  public static InitResult initOf(
+      String layer,
+      int index,
+      LoraShape shape,
+      List<BufferMatrix> shardSums,
+      int iters,
+      DMatrixRMaj w0,
+      Settings s) {
     if (needsGradient(s.method()) && (shardSums == null || shardSums.isEmpty())) {
       throw new IllegalArgumentException(s.method() + " needs the one-step gradient of layer '" + layer + "'");
     }
     long initSeed = Seeds.derive(s.seed(), Seeds.MODULE_INIT + index);
     if (s.randomized() && InitMethod.of(s.method()).randomizedSvd()) {
-      for (int i = 0; i < shardSums.size(); i++)
-        Matrices.requireFinite(
-            shardSums.get(i), "shard " + i + " gradient of layer '" + layer + "'");
-      Svd svd = rounds(shape.out(), shape.in(), index, s).runAgainst(MatrixOperator.sumOf(shardSums)).result();
+      for (int i = 0; i < shardSums.size(); i++) {
+        shardSums.get(i).requireFinite("shard " + i + " gradient of layer '" + layer + "'");
+      }
+      MatrixOperator g = MatrixOperator.sum(shardSums.stream().map(BufferMatrix::operator).toList());
+      Svd svd = rounds(shape.out(), shape.in(), index, s).runAgainst(g).result();
       return LoraOneInit.fromGradientSvd(layer, svd, s.params().gammaOr(LoraOneInit.DEFAULT_STABLE_GAMMA));
     }
     DMatrixRMaj grad = null;
     if (shardSums != null && !shardSums.isEmpty()) {
-      grad = Matrices.sumInOrder(shardSums);
+      grad = Matrices.sumInOrder(shardSums.stream().map(BufferMatrix::toDense).toList());
       CommonOps_DDRM.scale(1.0 / iters, grad);
     }
     return LoraInitializers.forName(s.method())

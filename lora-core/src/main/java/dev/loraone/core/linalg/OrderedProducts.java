@@ -1,5 +1,6 @@
 package dev.loraone.core.linalg;
 
+import java.nio.DoubleBuffer;
 import org.ejml.EjmlParameters;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -30,7 +31,7 @@ final class OrderedProducts {
         || a.numRows == 0 || a.numCols == 0) {
       CommonOps_DDRM.mult(a, b, c); // EJML's own kernel (and its shape errors)
     } else {
-      mult(a.data, b.data, c.data, a.numRows, a.numCols, b.numCols);
+      mult(DoubleBuffer.wrap(a.data), b.data, c.data, a.numRows, a.numCols, b.numCols);
     }
     return c;
   }
@@ -43,35 +44,105 @@ final class OrderedProducts {
         || a.numRows == 0 || a.numCols == 0) {
       CommonOps_DDRM.multTransA(a, b, c);
     } else {
-      multTransA(a.data, b.data, c.data, a.numRows, a.numCols, b.numCols);
+      multTransA(DoubleBuffer.wrap(a.data), b.data, c.data, a.numRows, a.numCols, b.numCols);
+    }
+    return c;
+  }
+
+  /** Rows or columns of a buffer matrix copied to the heap at a time where EJML's own kernel runs. */
+  private static final int BLOCK = 64;
+
+  /**
+   * {@code a * b} with the bits of {@link #mult(DMatrixRMaj, DMatrixRMaj)} on {@code a}'s entries. Where
+   * that takes EJML's kernel (a narrow {@code b}), EJML runs on blocks of {@code a}'s rows copied to the
+   * heap: a row of the product depends on that row of {@code a} only.
+   */
+  static DMatrixRMaj mult(BufferMatrix a, DMatrixRMaj b) {
+    if (a.cols() != b.numRows) {
+      throw new IllegalArgumentException("cannot multiply " + a.rows() + "x" + a.cols() + " by " + b.numRows + "x"
+          + b.numCols);
+    }
+    DMatrixRMaj c = new DMatrixRMaj(a.rows(), b.numCols);
+    if (a.rows() == 0 || a.cols() == 0) {
+      return c;
+    }
+    if (b.numCols != 1 && b.numCols >= EjmlParameters.MULT_COLUMN_SWITCH) {
+      mult(a.data(), b.data, c.data, a.rows(), a.cols(), b.numCols);
+      return c;
+    }
+    DMatrixRMaj rows = new DMatrixRMaj(1, a.cols());
+    DMatrixRMaj part = new DMatrixRMaj(1, b.numCols);
+    for (int from = 0; from < a.rows(); from += BLOCK) {
+      int n = Math.min(BLOCK, a.rows() - from);
+      rows.reshape(n, a.cols());
+      a.data().get(from * a.cols(), rows.data, 0, n * a.cols());
+      part.reshape(n, b.numCols);
+      CommonOps_DDRM.mult(rows, b, part);
+      System.arraycopy(part.data, 0, c.data, from * b.numCols, n * b.numCols);
+    }
+    return c;
+  }
+
+  /**
+   * {@code a^T * b} with the bits of {@link #multTransA(DMatrixRMaj, DMatrixRMaj)} on {@code a}'s entries.
+   * Where that takes EJML's kernel, EJML runs on blocks of {@code a}'s columns copied to the heap (a row
+   * of the product depends on that column only), each block at least as wide as EJML's kernel switch so
+   * that it picks the kernel it picks for the whole of {@code a}.
+   */
+  static DMatrixRMaj multTransA(BufferMatrix a, DMatrixRMaj b) {
+    if (a.rows() != b.numRows) {
+      throw new IllegalArgumentException("cannot multiply the transpose of " + a.rows() + "x" + a.cols() + " by "
+          + b.numRows + "x" + b.numCols);
+    }
+    DMatrixRMaj c = new DMatrixRMaj(a.cols(), b.numCols);
+    if (a.rows() == 0 || a.cols() == 0) {
+      return c;
+    }
+    int m = a.rows();
+    int n = a.cols();
+    if (b.numCols != 1 && (n >= EjmlParameters.MULT_COLUMN_SWITCH || b.numCols >= EjmlParameters.MULT_COLUMN_SWITCH)) {
+      multTransA(a.data(), b.data, c.data, m, n, b.numCols);
+      return c;
+    }
+    int width = Math.max(BLOCK, EjmlParameters.MULT_COLUMN_SWITCH);
+    DMatrixRMaj cols = new DMatrixRMaj(1, 1);
+    DMatrixRMaj part = new DMatrixRMaj(1, 1);
+    for (int from = 0; from < n; ) {
+      int w = n - from < 2 * width ? n - from : width; // the last block takes the rest: never narrower than one
+      cols.reshape(m, w);
+      for (int k = 0; k < m; k++) a.data().get(k * n + from, cols.data, k * w, w);
+      part.reshape(w, b.numCols);
+      CommonOps_DDRM.multTransA(cols, b, part);
+      System.arraycopy(part.data, 0, c.data, from * b.numCols, w * b.numCols);
+      from += w;
     }
     return c;
   }
 
   /** {@code c[m,q] = a[m,n] b[n,q]}, row-major, {@code m, n >= 1}. */
-  private static void mult(double[] a, double[] b, double[] c, int m, int n, int q) {
+  private static void mult(DoubleBuffer a, double[] b, double[] c, int m, int n, int q) {
     int i = 0;
     for (; i + 1 < m; i += 2) {
       int a0 = i * n;
       int a1 = a0 + n;
       int c0 = i * q;
       int c1 = c0 + q;
-      double x0 = a[a0];
-      double x1 = a[a1];
+      double x0 = a.get(a0);
+      double x1 = a.get(a1);
       for (int j = 0; j < q; j++) {
         c[c0 + j] = x0 * b[j];
         c[c1 + j] = x1 * b[j];
       }
       int k = 1;
       for (; k + 3 < n; k += 4) {
-        double p0 = a[a0 + k];
-        double p1 = a[a0 + k + 1];
-        double p2 = a[a0 + k + 2];
-        double p3 = a[a0 + k + 3];
-        double r0 = a[a1 + k];
-        double r1 = a[a1 + k + 1];
-        double r2 = a[a1 + k + 2];
-        double r3 = a[a1 + k + 3];
+        double p0 = a.get(a0 + k);
+        double p1 = a.get(a0 + k + 1);
+        double p2 = a.get(a0 + k + 2);
+        double p3 = a.get(a0 + k + 3);
+        double r0 = a.get(a1 + k);
+        double r1 = a.get(a1 + k + 1);
+        double r2 = a.get(a1 + k + 2);
+        double r3 = a.get(a1 + k + 3);
         int b0 = k * q;
         int b1 = b0 + q;
         int b2 = b1 + q;
@@ -86,8 +157,8 @@ final class OrderedProducts {
         }
       }
       for (; k < n; k++) {
-        double p = a[a0 + k];
-        double r = a[a1 + k];
+        double p = a.get(a0 + k);
+        double r = a.get(a1 + k);
         int bk = k * q;
         for (int j = 0; j < q; j++) {
           c[c0 + j] += p * b[bk + j];
@@ -98,10 +169,10 @@ final class OrderedProducts {
     for (; i < m; i++) {
       int a0 = i * n;
       int c0 = i * q;
-      double x0 = a[a0];
+      double x0 = a.get(a0);
       for (int j = 0; j < q; j++) c[c0 + j] = x0 * b[j];
       for (int k = 1; k < n; k++) {
-        double p = a[a0 + k];
+        double p = a.get(a0 + k);
         int bk = k * q;
         for (int j = 0; j < q; j++) c[c0 + j] += p * b[bk + j];
       }
@@ -109,13 +180,13 @@ final class OrderedProducts {
   }
 
   /** {@code c[n,q] = a[m,n]^T b[m,q]}, row-major, {@code m, n >= 1}. */
-  private static void multTransA(double[] a, double[] b, double[] c, int m, int n, int q) {
+  private static void multTransA(DoubleBuffer a, double[] b, double[] c, int m, int n, int q) {
     int i = 0;
     for (; i + 1 < n; i += 2) {
       int c0 = i * q;
       int c1 = c0 + q;
-      double x0 = a[i];
-      double x1 = a[i + 1];
+      double x0 = a.get(i);
+      double x1 = a.get(i + 1);
       for (int j = 0; j < q; j++) {
         c[c0 + j] = x0 * b[j];
         c[c1 + j] = x1 * b[j];
@@ -123,14 +194,14 @@ final class OrderedProducts {
       int k = 1;
       for (; k + 3 < m; k += 4) {
         int ak = k * n + i;
-        double p0 = a[ak];
-        double p1 = a[ak + n];
-        double p2 = a[ak + 2 * n];
-        double p3 = a[ak + 3 * n];
-        double r0 = a[ak + 1];
-        double r1 = a[ak + n + 1];
-        double r2 = a[ak + 2 * n + 1];
-        double r3 = a[ak + 3 * n + 1];
+        double p0 = a.get(ak);
+        double p1 = a.get(ak + n);
+        double p2 = a.get(ak + 2 * n);
+        double p3 = a.get(ak + 3 * n);
+        double r0 = a.get(ak + 1);
+        double r1 = a.get(ak + n + 1);
+        double r2 = a.get(ak + 2 * n + 1);
+        double r3 = a.get(ak + 3 * n + 1);
         int b0 = k * q;
         int b1 = b0 + q;
         int b2 = b1 + q;
@@ -145,8 +216,8 @@ final class OrderedProducts {
         }
       }
       for (; k < m; k++) {
-        double p = a[k * n + i];
-        double r = a[k * n + i + 1];
+        double p = a.get(k * n + i);
+        double r = a.get(k * n + i + 1);
         int bk = k * q;
         for (int j = 0; j < q; j++) {
           c[c0 + j] += p * b[bk + j];
@@ -156,10 +227,10 @@ final class OrderedProducts {
     }
     for (; i < n; i++) {
       int c0 = i * q;
-      double x0 = a[i];
+      double x0 = a.get(i);
       for (int j = 0; j < q; j++) c[c0 + j] = x0 * b[j];
       for (int k = 1; k < m; k++) {
-        double p = a[k * n + i];
+        double p = a.get(k * n + i);
         int bk = k * q;
         for (int j = 0; j < q; j++) c[c0 + j] += p * b[bk + j];
       }

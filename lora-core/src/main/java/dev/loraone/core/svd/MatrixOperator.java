@@ -39,33 +39,29 @@ public interface MatrixOperator {
    * summed in list order, exactly as the coordinator sums what the shard owners return.
    */
   static MatrixOperator sumOf(List<DMatrixRMaj> shards) {
+    return sum(shards.stream().map(MatrixOperator::of).toList());
+  }
+
+  /** {@link #sumOf(List)} of operators: each shard's products, summed in list order. */
+  static MatrixOperator sum(List<? extends MatrixOperator> shards) {
     if (shards.isEmpty()) throw new IllegalArgumentException("need at least one shard");
-    List<DMatrixRMaj> fixed = List.copyOf(shards);
-    DMatrixRMaj first = fixed.get(0);
+    List<MatrixOperator> fixed = List.copyOf(shards);
+    MatrixOperator first = fixed.get(0);
     for (int i = 1; i < fixed.size(); i++) {
-      DMatrixRMaj s = fixed.get(i);
-      if (s.numRows != first.numRows || s.numCols != first.numCols) {
-        throw new IllegalArgumentException(
-            "shard "
-                + i
-                + " is "
-                + s.numRows
-                + "x"
-                + s.numCols
-                + " but shard 0 is "
-                + first.numRows
-                + "x"
-                + first.numCols);
+      MatrixOperator s = fixed.get(i);
+      if (s.rows() != first.rows() || s.cols() != first.cols()) {
+        throw new IllegalArgumentException("shard " + i + " is " + s.rows() + "x" + s.cols() + " but shard 0 is "
+            + first.rows() + "x" + first.cols());
       }
     }
     return new MatrixOperator() {
-      @Override public int rows() { return first.numRows; }
-      @Override public int cols() { return first.numCols; }
+      @Override public int rows() { return first.rows(); }
+      @Override public int cols() { return first.cols(); }
       @Override public DMatrixRMaj times(DMatrixRMaj x) {
-        return Matrices.sumInOrder(fixed.stream().map(g -> Matrices.mult(g, x)).toList());
+        return Matrices.sumInOrder(fixed.stream().map(g -> g.times(x)).toList());
       }
       @Override public DMatrixRMaj transposeTimes(DMatrixRMaj q) {
-        return Matrices.sumInOrder(fixed.stream().map(g -> Matrices.multTransA(g, q)).toList());
+        return Matrices.sumInOrder(fixed.stream().map(g -> g.transposeTimes(q)).toList());
       }
     };
   }

@@ -2,6 +2,9 @@ package dev.loraone.core.linalg;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.util.SplittableRandom;
 import org.ejml.MatrixDimensionException;
 import org.ejml.data.DMatrixRMaj;
@@ -25,10 +28,13 @@ class OrderedProductsTest {
           DMatrixRMaj expected = new DMatrixRMaj(m, q);
           CommonOps_DDRM.mult(a, b, expected);
           assertBits(expected, OrderedProducts.mult(a, b), "A B " + m + "x" + n + " * " + n + "x" + q);
+          assertBits(expected, offHeap(a).operator().times(b), "off-heap A B " + m + "x" + n + " * " + n + "x" + q);
           DMatrixRMaj bt = random(m, q, rng);
           DMatrixRMaj expectedT = new DMatrixRMaj(n, q);
           CommonOps_DDRM.multTransA(a, bt, expectedT);
           assertBits(expectedT, OrderedProducts.multTransA(a, bt), "A^T B " + m + "x" + n + ", " + m + "x" + q);
+          assertBits(expectedT, offHeap(a).operator().transposeTimes(bt),
+              "off-heap A^T B " + m + "x" + n + ", " + m + "x" + q);
           checked++;
         }
       }
@@ -58,9 +64,12 @@ class OrderedProductsTest {
       DMatrixRMaj expected = new DMatrixRMaj(m, q);
       CommonOps_DDRM.mult(a, b, expected);
       assertBits(expected, OrderedProducts.mult(a, b), "A B, trial " + trial);
+      assertBits(expected, offHeap(a).operator().times(b), "off-heap A B, trial " + trial);
+      assertBits(expected, BufferMatrix.of(a).operator().times(b), "heap buffer A B, trial " + trial);
       DMatrixRMaj expectedT = new DMatrixRMaj(n, q);
       CommonOps_DDRM.multTransA(a, bt, expectedT);
       assertBits(expectedT, OrderedProducts.multTransA(a, bt), "A^T B, trial " + trial);
+      assertBits(expectedT, offHeap(a).operator().transposeTimes(bt), "off-heap A^T B, trial " + trial);
     }
   }
 
@@ -84,6 +93,41 @@ class OrderedProductsTest {
         () -> OrderedProducts.mult(new DMatrixRMaj(3, 4), new DMatrixRMaj(5, 16)));
     assertThrows(MatrixDimensionException.class,
         () -> OrderedProducts.multTransA(new DMatrixRMaj(3, 4), new DMatrixRMaj(5, 16)));
+  }
+
+  /** Wide and tall matrices around the row and column blocks that take EJML's kernel off the heap (64). */
+  @Test
+  void offHeapBlocksKeepEjmlsBitsForNarrowOperands() {
+    SplittableRandom rng = new SplittableRandom(17);
+    for (int[] mnq : new int[][] {{200, 150, 1}, {200, 150, 7}, {129, 191, 14}, {65, 127, 3}, {3, 200, 2},
+        {200, 14, 5}}) {
+      DMatrixRMaj a = random(mnq[0], mnq[1], rng);
+      DMatrixRMaj b = random(mnq[1], mnq[2], rng);
+      DMatrixRMaj bt = random(mnq[0], mnq[2], rng);
+      DMatrixRMaj expected = new DMatrixRMaj(mnq[0], mnq[2]);
+      CommonOps_DDRM.mult(a, b, expected);
+      assertBits(expected, offHeap(a).operator().times(b), "off-heap A B " + java.util.Arrays.toString(mnq));
+      DMatrixRMaj expectedT = new DMatrixRMaj(mnq[1], mnq[2]);
+      CommonOps_DDRM.multTransA(a, bt, expectedT);
+      assertBits(expectedT, offHeap(a).operator().transposeTimes(bt), "off-heap A^T B "
+          + java.util.Arrays.toString(mnq));
+    }
+    DMatrixRMaj dense = random(4, 3, rng);
+    BufferMatrix g = offHeap(dense);
+    assertArrayEquals(dense.data, g.toDense().data);
+    IllegalArgumentException shape =
+        assertThrows(IllegalArgumentException.class, () -> g.operator().times(new DMatrixRMaj(4, 16)));
+    assertTrue(shape.getMessage().contains("4x3 by 4x16"), shape.getMessage());
+    g.data().put(5, Double.NaN);
+    IllegalArgumentException nan = assertThrows(IllegalArgumentException.class, () -> g.requireFinite("shard 0"));
+    assertEquals("shard 0 has a non-finite entry NaN at (1, 2); all entries must be finite", nan.getMessage());
+  }
+
+  /** A copy of {@code m} in native memory, as a gradient sum is held. */
+  private static BufferMatrix offHeap(DMatrixRMaj m) {
+    DoubleBuffer d = ByteBuffer.allocateDirect(8 * m.data.length).order(ByteOrder.nativeOrder()).asDoubleBuffer();
+    d.put(0, m.data, 0, m.data.length);
+    return new BufferMatrix(m.numRows, m.numCols, d);
   }
 
   private static DMatrixRMaj random(int rows, int cols, SplittableRandom rng) {

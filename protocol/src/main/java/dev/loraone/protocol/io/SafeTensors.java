@@ -124,10 +124,15 @@ public final class SafeTensors {
     }
   }
 
+  /** Bytes of a tensor read at a time by {@link #floats(Path, Entry)} (a multiple of every element size). */
+  static final int CHUNK = 8 << 20;
+
   /**
-   * Tensor {@code e} of {@code file} as float32 (widened or narrowed from F32, F64, F16, BF16), read
-   * through a read-only memory mapping of its bytes alone: no copy of the file or of the tensor's raw
-   * bytes on the heap, so loading holds the float32 weights plus the page cache of one tensor.
+   * Tensor {@code e} of {@code file} as float32 (widened or narrowed from F32, F64, F16, BF16), read in
+   * chunks of {@link #CHUNK} bytes: no copy of the file or of the tensor's raw bytes on the heap, and no
+   * mapping either (a mapped tensor's pages count as the process's memory until the collector happens
+   * to unmap it: half a gigabyte for a 1B model's bf16 embedding), so loading holds the float32 weights
+   * plus one chunk.
    */
   public static float[] floats(Path file, Entry e) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -135,8 +140,18 @@ public final class SafeTensors {
         throw bad(file, "tensor \"" + e.name() + "\" ends at byte " + (e.offset() + e.length()) + " of a "
             + ch.size() + "-byte file");
       }
-      ByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, e.offset(), e.length());
-      return TensorBlob.floats(mapped, e.dtype(), Math.toIntExact(TensorBlob.numel(e.shape())));
+      int n = Math.toIntExact(TensorBlob.numel(e.shape()));
+      int size = e.dtype().byteSize();
+      float[] out = new float[n];
+      ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(e.length(), size)));
+      for (int done = 0; done < n; ) {
+        int count = Math.min(n - done, chunk.capacity() / size);
+        chunk.clear().limit(count * size);
+        readFully(ch, chunk, e.offset() + (long) done * size);
+        TensorBlob.floats(chunk.flip(), e.dtype(), out, done, count);
+        done += count;
+      }
+      return out;
     }
   }
 

@@ -87,21 +87,26 @@ public final class TensorBlob {
   /** {@code n} values of {@code dtype} from the start of {@code bytes} (read little-endian) as float32. */
   public static float[] floats(ByteBuffer bytes, DType dtype, int n) {
     float[] out = new float[n];
+    floats(bytes, dtype, out, 0, n);
+    return out;
+  }
+
+  /** {@code n} values of {@code dtype} from the start of {@code bytes} (little-endian) into {@code out[at..]}. */
+  public static void floats(ByteBuffer bytes, DType dtype, float[] out, int at, int n) {
     ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     switch (dtype) {
-      case F32 -> b.asFloatBuffer().get(out);
+      case F32 -> b.asFloatBuffer().get(out, at, n);
       case F64 -> {
-        for (int i = 0; i < n; i++) out[i] = (float) b.getDouble(i * 8);
+        for (int i = 0; i < n; i++) out[at + i] = (float) b.getDouble(i * 8);
       }
       case F16 -> {
-        for (int i = 0; i < n; i++) out[i] = halfToFloat(b.getShort(i * 2));
+        for (int i = 0; i < n; i++) out[at + i] = halfToFloat(b.getShort(i * 2));
       }
       case BF16 -> {
-        for (int i = 0; i < n; i++) out[i] = Float.intBitsToFloat((b.getShort(i * 2) & 0xffff) << 16);
+        for (int i = 0; i < n; i++) out[at + i] = Float.intBitsToFloat((b.getShort(i * 2) & 0xffff) << 16);
       }
       default -> throw new IllegalStateException("tensor of " + dtype + " cannot be read as floats");
     }
-    return out;
   }
 
   /** IEEE 754 binary16 to binary32 (Java 17 has no {@code Float.float16ToFloat}). */

@@ -40,6 +40,32 @@ class SafeTensorsTest {
     assertEquals(Map.of("format", "pt"), c.metadata());
   }
 
+  /** A tensor read one chunk at a time: larger than a chunk and not a multiple of it, in each float dtype. */
+  @Test
+  void tensorsReadInChunksEqualTheWholeReadForEveryFloatDtype() throws IOException {
+    int n = SafeTensors.CHUNK / 2 + 12_345; // F64: 4+ chunks, F32: 2+, F16 and BF16: 1+
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(4);
+    Map<String, TensorBlob> tensors = new LinkedHashMap<>();
+    for (DType d : new DType[] {DType.F64, DType.F32, DType.F16, DType.BF16}) {
+      ByteBuffer b = ByteBuffer.allocate(n * d.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; i++) {
+        switch (d) {
+          case F64 -> b.putDouble(rng.nextGaussian());
+          case F32 -> b.putFloat((float) rng.nextGaussian());
+          default -> b.putShort((short) rng.nextInt(0x7c00)); // finite halves and bf16s
+        }
+      }
+      tensors.put("t." + d, new TensorBlob(d, new long[] {n}, b.array()));
+    }
+    tensors.put("empty", TensorBlob.ofFloats(new long[] {0}, new float[0]));
+    Path f = dir.resolve("big.safetensors");
+    SafeTensors.write(f, tensors, Map.of());
+    Map<String, SafeTensors.Entry> entries = SafeTensors.entries(f);
+    for (Map.Entry<String, TensorBlob> t : tensors.entrySet()) {
+      assertArrayEquals(t.getValue().toFloats(), SafeTensors.floats(f, entries.get(t.getKey())), t.getKey());
+    }
+  }
+
   @Test
   void writtenBytesDoNotDependOnInsertionOrder() throws IOException {
     Path f1 = dir.resolve("1.safetensors");
