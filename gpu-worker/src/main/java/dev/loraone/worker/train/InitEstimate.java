@@ -12,6 +12,7 @@ import dev.loraone.protocol.tensor.DType;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.wire.SketchSide;
+import dev.loraone.worker.runtime.NativeHeap;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -45,8 +46,10 @@ import org.ejml.data.DMatrixRMaj;
  * the products read the sums through {@link BufferMatrix} views with the bits of the heap products. So
  * the heap a job needs does not grow with {@code init.memory-budget}, and the collector never has to
  * place a sum of hundreds of megabytes in one piece. What the sums need at once is checked against the
- * machine's memory first ({@link #requireMemory}). Freed sums are not Java arrays: the methods that
- * free or read them are synchronized, so a sketch never reads a group being dropped.
+ * machine's memory first ({@link #requireMemory}). After a shard's gradient passes and after a group's
+ * sums are released, the C allocator's free memory is trimmed ({@link NativeHeap}). Freed sums are not
+ * Java arrays: the methods that free or read them are synchronized, so a sketch never reads a group
+ * being dropped.
  */
 final class InitEstimate {
   /** One pass of the estimate: group {@code group}'s modules, in model order. */
@@ -157,6 +160,7 @@ final class InitEstimate {
       };
       double loss = 0;
       for (Workload.Input in : inputs) loss += work.initGradients(in, pass.modules(), sink);
+      NativeHeap.trim(); // what the backward passes freed, before the SVD and the next group
       Shard replaced = shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, arrays, sums));
       if (replaced != null) replaced.close(); // the same shard of other micro-batches
       return loss;
@@ -224,7 +228,10 @@ final class InitEstimate {
   }
 
   synchronized void release() {
-    drop(s -> true);
+    if (!shards.isEmpty()) {
+      drop(s -> true);
+      NativeHeap.trim();
+    }
   }
 
   /** Drops the shards {@code which} takes and frees their sums. */
