@@ -38,7 +38,7 @@ import java.util.stream.Stream;
  *           quarter of the max heap; 0 keeps nothing once released); models in use count, and are
  *           evicted only once released
  * </pre>
- * A Llama folder is read one tensor at a time from its memory-mapped files into the device array,
+ * A Llama folder is read one tensor at a time (in chunks, not mapped) into the device array,
  * hashed in the same read; the heap never holds the whole model. Two jobs opening the same key at
  * once read it once (a lock per key); different keys load in parallel. No job writes a shared array:
  * PiSSA's and LoRA-GA's W0 offsets and merges go to a job's own copy of the touched matrices
