@@ -47,7 +47,8 @@ import org.ejml.data.DMatrixRMaj;
  * the heap a job needs does not grow with {@code init.memory-budget}, and the collector never has to
  * place a sum of hundreds of megabytes in one piece. What the sums need at once is checked against the
  * machine's memory first ({@link #requireMemory}). After a shard's gradient passes and after a group's
- * sums are released, the C allocator's free memory is trimmed ({@link NativeHeap}). Freed sums are not
+ * sums are released, the C allocator's free memory is trimmed ({@link NativeHeap}) when the sums are
+ * large ({@link #TRIM_ABOVE}). Freed sums are not
  * Java arrays: the methods that free or read them are synchronized, so a sketch never reads a group
  * being dropped.
  */
@@ -160,7 +161,7 @@ final class InitEstimate {
       };
       double loss = 0;
       for (Workload.Input in : inputs) loss += work.initGradients(in, pass.modules(), sink);
-      NativeHeap.trim(); // what the backward passes freed, before the SVD and the next group
+      if (sumBytes(kept) >= TRIM_ABOVE) NativeHeap.trim(); // what the backward passes freed, before the SVD
       Shard replaced = shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, arrays, sums));
       if (replaced != null) replaced.close(); // the same shard of other micro-batches
       return loss;
@@ -228,10 +229,25 @@ final class InitEstimate {
   }
 
   synchronized void release() {
-    if (!shards.isEmpty()) {
-      drop(s -> true);
-      NativeHeap.trim();
+    long bytes = 0;
+    for (Shard s : shards.values()) {
+      for (BufferMatrix m : s.sums().values()) bytes += 8L * m.rows() * m.cols();
     }
+    drop(s -> true);
+    if (bytes >= TRIM_ABOVE) NativeHeap.trim();
+  }
+
+  /**
+   * The float64 sums at or above which the native heap is trimmed after a shard's passes and after a
+   * group: a trim costs a walk of malloc's arenas and the pages it returns fault in again, worth it
+   * where gigabytes are at stake (a 1B model), not for the many small groups of a small model.
+   */
+  static final long TRIM_ABOVE = 256L << 20;
+
+  private static long sumBytes(List<EngineLayout.ModuleShape> modules) {
+    long bytes = 0;
+    for (EngineLayout.ModuleShape m : modules) bytes += 8L * m.out() * m.in();
+    return bytes;
   }
 
   /** Drops the shards {@code which} takes and frees their sums. */
