@@ -301,20 +301,10 @@ public final class LoraLinear extends AbstractBlock {
   }
 
   /**
-   * {@link #weightGradient()}, then leaves full-gradient mode: the gradient's native array is freed as
-   * soon as it is read, not when the whole pass ends.
+   * The gradient of W as its native float32 array {@code [out,in]}, no copy, then leaves full-gradient
+   * mode: the caller closes the array, which frees it as soon as it is read, not when the whole pass ends.
    */
-  public float[] takeWeightGradient() {
-    float[] g = weightGradient();
-    endWeightGradient();
-    return g;
-  }
-
-  /**
-   * {@link #takeWeightGradient()} without the copy to the heap: the gradient's native float32 array
-   * {@code [out,in]}, which the caller closes (its memory is freed then).
-   */
-  public NDArray takeWeightGradientArray() {
+  public NDArray takeWeightGradient() {
     if (gradWeight == null) {
       throw new IllegalStateException(module + " is not in full-gradient mode");
     }

@@ -111,7 +111,7 @@ public final class BertStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       Forward f = forwardBackward(step, batch);
       for (String m : modules) {
-        try (NDArray g = model.linear(m).takeWeightGradientArray()) {
+        try (NDArray g = model.linear(m).takeWeightGradient()) {
           sink.accept(m, g);
         }
       }

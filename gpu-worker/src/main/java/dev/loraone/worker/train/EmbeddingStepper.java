@@ -149,7 +149,7 @@ public final class EmbeddingStepper implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       double loss = forwardBackward(step, batch, scale);
       for (String m : modules) {
-        try (NDArray g = model.linear(m).takeWeightGradientArray()) {
+        try (NDArray g = model.linear(m).takeWeightGradient()) {
           sink.accept(m, g);
         }
       }

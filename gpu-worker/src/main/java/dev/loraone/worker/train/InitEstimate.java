@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import org.ejml.data.DMatrixRMaj;
 
 /**
@@ -48,9 +49,8 @@ import org.ejml.data.DMatrixRMaj;
  * place a sum of hundreds of megabytes in one piece. What the sums need at once is checked against the
  * machine's memory first ({@link #requireMemory}). After a shard's gradient passes and after a group's
  * sums are released, the C allocator's free memory is trimmed ({@link NativeHeap}) when the sums are
- * large ({@link #TRIM_ABOVE}). Freed sums are not
- * Java arrays: the methods that free or read them are synchronized, so a sketch never reads a group
- * being dropped.
+ * large ({@link #TRIM_ABOVE}). Freed sums are not Java arrays: the methods that free or read them are
+ * synchronized, so a sketch never reads a group being dropped.
  */
 final class InitEstimate {
   /** One pass of the estimate: group {@code group}'s modules, in model order. */
@@ -63,6 +63,10 @@ final class InitEstimate {
   /** One shard's sums: native float64 arrays in {@code arrays}' manager, and views of them. */
   private record Shard(int group, int[] microBatches, double lossSum, NDManager arrays, Map<String, BufferMatrix> sums)
       implements AutoCloseable {
+    long bytes() {
+      return sums.values().stream().mapToLong(m -> (long) Double.BYTES * m.rows() * m.cols()).sum();
+    }
+
     @Override public void close() {
       arrays.close();
     }
@@ -161,8 +165,9 @@ final class InitEstimate {
       };
       double loss = 0;
       for (Workload.Input in : inputs) loss += work.initGradients(in, pass.modules(), sink);
-      if (sumBytes(kept) >= TRIM_ABOVE) NativeHeap.trim(); // what the backward passes freed, before the SVD
-      Shard replaced = shards.put(shard, new Shard(pass.group(), microBatches.clone(), loss, arrays, sums));
+      Shard computed = new Shard(pass.group(), microBatches.clone(), loss, arrays, sums);
+      if (computed.bytes() >= TRIM_ABOVE) NativeHeap.trim(); // what the backward passes freed, before the SVD
+      Shard replaced = shards.put(shard, computed);
       if (replaced != null) replaced.close(); // the same shard of other micro-batches
       return loss;
     } catch (RuntimeException | Error e) {
@@ -176,9 +181,9 @@ final class InitEstimate {
 
   /**
    * Zeroed float64 sums {@code [out,in]} of {@code modules}, packed in model order into native arrays of
-   * at most {@code slab} entries ({@link #SLAB}; a larger module gets one of its own). Large arrays are mapped and
-   * unmapped whole by the C allocator, so the sums of one group never fragment its heap and are given
-   * back to the system when the group is dropped.
+   * at most {@code slab} entries ({@link #SLAB}; a larger module gets one of its own). Large arrays are
+   * mapped and unmapped whole by the C allocator, so the sums of one group never fragment its heap and
+   * are given back to the system when the group is dropped.
    */
   static Map<String, BufferMatrix> allocate(NDManager arrays, List<EngineLayout.ModuleShape> modules, int slab) {
     Map<String, BufferMatrix> sums = new LinkedHashMap<>();
@@ -229,10 +234,7 @@ final class InitEstimate {
   }
 
   synchronized void release() {
-    long bytes = 0;
-    for (Shard s : shards.values()) {
-      for (BufferMatrix m : s.sums().values()) bytes += 8L * m.rows() * m.cols();
-    }
+    long bytes = shards.values().stream().mapToLong(Shard::bytes).sum();
     drop(s -> true);
     if (bytes >= TRIM_ABOVE) NativeHeap.trim();
   }
@@ -244,14 +246,8 @@ final class InitEstimate {
    */
   static final long TRIM_ABOVE = 256L << 20;
 
-  private static long sumBytes(List<EngineLayout.ModuleShape> modules) {
-    long bytes = 0;
-    for (EngineLayout.ModuleShape m : modules) bytes += 8L * m.out() * m.in();
-    return bytes;
-  }
-
   /** Drops the shards {@code which} takes and frees their sums. */
-  private void drop(java.util.function.Predicate<Shard> which) {
+  private void drop(Predicate<Shard> which) {
     shards.values().removeIf(s -> {
       if (!which.test(s)) return false;
       s.close();

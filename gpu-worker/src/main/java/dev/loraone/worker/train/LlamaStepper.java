@@ -152,7 +152,7 @@ public final class LlamaStepper implements AutoCloseable {
   /** Module {@code m}'s weight gradient (zeros if no backward ran), times {@code scale}, to the sink; freed then. */
   private void emitGradient(NDManager step, String m, boolean backward, float scale, Workload.GradientSink sink) {
     LoraLinear lin = model.linear(m);
-    try (NDArray g = backward ? lin.takeWeightGradientArray()
+    try (NDArray g = backward ? lin.takeWeightGradient()
         : step.zeros(new Shape(lin.outFeatures(), lin.inFeatures()))) {
       if (scale != 1f) g.muli(scale); // float32 products, as v[k] *= scale
       sink.accept(m, g);

@@ -27,8 +27,7 @@ final class OrderedProducts {
   /** {@code a * b}, as {@code CommonOps_DDRM.mult}. */
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
     DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
-    if (a.numCols != b.numRows || b.numCols == 1 || b.numCols < EjmlParameters.MULT_COLUMN_SWITCH
-        || a.numRows == 0 || a.numCols == 0) {
+    if (a.numCols != b.numRows || !ordered(b.numCols) || a.numRows == 0 || a.numCols == 0) {
       CommonOps_DDRM.mult(a, b, c); // EJML's own kernel (and its shape errors)
     } else {
       mult(DoubleBuffer.wrap(a.data), b.data, c.data, a.numRows, a.numCols, b.numCols);
@@ -39,14 +38,22 @@ final class OrderedProducts {
   /** {@code a^T * b}, as {@code CommonOps_DDRM.multTransA}. */
   static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
     DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
-    if (a.numRows != b.numRows || b.numCols == 1
-        || (a.numCols < EjmlParameters.MULT_COLUMN_SWITCH && b.numCols < EjmlParameters.MULT_COLUMN_SWITCH)
-        || a.numRows == 0 || a.numCols == 0) {
+    if (a.numRows != b.numRows || !orderedTransA(a.numCols, b.numCols) || a.numRows == 0 || a.numCols == 0) {
       CommonOps_DDRM.multTransA(a, b, c);
     } else {
       multTransA(DoubleBuffer.wrap(a.data), b.data, c.data, a.numRows, a.numCols, b.numCols);
     }
     return c;
+  }
+
+  /** Whether EJML's {@code mult} takes its reorder kernel for a {@code b} of {@code bCols} columns: ours runs then. */
+  private static boolean ordered(int bCols) {
+    return bCols != 1 && bCols >= EjmlParameters.MULT_COLUMN_SWITCH;
+  }
+
+  /** Whether EJML's {@code multTransA} takes its reorder kernel: ours runs then. */
+  private static boolean orderedTransA(int aCols, int bCols) {
+    return bCols != 1 && (aCols >= EjmlParameters.MULT_COLUMN_SWITCH || bCols >= EjmlParameters.MULT_COLUMN_SWITCH);
   }
 
   /** Rows or columns of a buffer matrix copied to the heap at a time where EJML's own kernel runs. */
@@ -66,7 +73,7 @@ final class OrderedProducts {
     if (a.rows() == 0 || a.cols() == 0) {
       return c;
     }
-    if (b.numCols != 1 && b.numCols >= EjmlParameters.MULT_COLUMN_SWITCH) {
+    if (ordered(b.numCols)) {
       mult(a.data(), b.data, c.data, a.rows(), a.cols(), b.numCols);
       return c;
     }
@@ -100,7 +107,7 @@ final class OrderedProducts {
     }
     int m = a.rows();
     int n = a.cols();
-    if (b.numCols != 1 && (n >= EjmlParameters.MULT_COLUMN_SWITCH || b.numCols >= EjmlParameters.MULT_COLUMN_SWITCH)) {
+    if (orderedTransA(n, b.numCols)) {
       multTransA(a.data(), b.data, c.data, m, n, b.numCols);
       return c;
     }
