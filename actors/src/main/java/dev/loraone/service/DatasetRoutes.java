@@ -81,7 +81,7 @@ final class DatasetRoutes extends UploadRoutes {
             + " text/plain); got Content-Type " + entity.getContentType());
       }
       String label = name.orElse("upload");
-      return withRequestTimeout(Duration.ofMinutes(30), () -> withSizeLimit(maxUpload, () -> extractDataBytes(
+      return withRequestTimeout(Duration.ofMinutes(30), () -> limited(() -> extractDataBytes(
           bytes -> onComplete(keep(bytes, f.get(), label), done -> done.fold(this::refused, stored ->
               json(stored.getValue() ? StatusCodes.CREATED : StatusCodes.OK, stored.getKey().json()))))));
     })));

@@ -69,7 +69,7 @@ final class ModelRoutes extends UploadRoutes {
   }
 
   private Route upload() {
-    return withRequestTimeout(Duration.ofMinutes(60), () -> withSizeLimit(maxUpload, () -> extractDataBytes(
+    return withRequestTimeout(Duration.ofMinutes(60), () -> limited(() -> extractDataBytes(
         bytes -> onComplete(keep(bytes), done -> done.fold(this::refused, stored ->
             json(stored.getValue() ? StatusCodes.CREATED : StatusCodes.OK, stored.getKey().json()))))));
   }

@@ -8,11 +8,14 @@ import dev.loraone.protocol.job.JobSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -23,6 +26,7 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
 
 /** What the routes of uploads ({@link DatasetRoutes}, {@link ModelRoutes}) share: listing, the guard, the limit. */
 abstract class UploadRoutes extends AllDirectives {
@@ -95,6 +99,32 @@ abstract class UploadRoutes extends AllDirectives {
             return error(StatusCodes.INTERNAL_SERVER_ERROR, what + " was not deleted: " + e);
           }
         }, blocking), route -> route)));
+  }
+
+  /**
+   * Most bytes of a body declared over the limit that are read and dropped before the 413 goes out. The
+   * server closes the connection after an early answer; closing a socket with unread bytes makes the kernel
+   * reset it, and a client still sending then loses the answer ("header parser received no bytes").
+   * Beyond this many bytes the connection is closed without waiting for the rest.
+   */
+  static final long DRAIN_CAP = 256L << 20;
+
+  /**
+   * {@code upload} with the body limited to {@code maxUpload} bytes; a body whose Content-Length is
+   * already over it is answered 413 without running {@code upload}, once the body is read and dropped (at
+   * most {@link #DRAIN_CAP} bytes), so the client reads the answer.
+   */
+  Route limited(Supplier<Route> upload) {
+    return withoutSizeLimit(() -> extractRequestEntity(entity -> {
+      OptionalLong declared = entity.getContentLengthOption();
+      if (declared.isEmpty() || declared.getAsLong() <= maxUpload) {
+        return withSizeLimit(maxUpload, upload);
+      }
+      CompletionStage<Done> drained = declared.getAsLong() > DRAIN_CAP
+          ? CompletableFuture.completedFuture(Done.getInstance())
+          : entity.getDataBytes().runWith(Sink.ignore(), materializer);
+      return onComplete(drained, done -> tooLarge());
+    }));
   }
 
   /** 413 for an upload over the limit. */

@@ -117,10 +117,12 @@ class ModelUploadIT {
       new Random(5).nextBytes(noise); // incompressible: the zip is over the limit too
       z.write(noise);
     }
-    ServiceProcess.Response tooBig = uploadZip(big.toByteArray());
-    assertEquals(413, tooBig.status(), tooBig.body()::toString);
-    assertEquals("the upload is larger than the service's limit of " + MAX_MODEL + " bytes (loraone serve"
-        + " --max-model-upload)", tooBig.body().path("error").asText());
+    for (int i = 0; i < 3; i++) { // the body is read before the answer: the client always gets it
+      ServiceProcess.Response tooBig = uploadZip(big.toByteArray());
+      assertEquals(413, tooBig.status(), tooBig.body()::toString);
+      assertEquals("the upload is larger than the service's limit of " + MAX_MODEL + " bytes (loraone serve"
+          + " --max-model-upload)", tooBig.body().path("error").asText());
+    }
 
     String unknown = "0".repeat(64);
     ServiceProcess.Response r = service.post("/jobs", job("model:" + unknown, dir.resolve("task.jsonl").toString()));
