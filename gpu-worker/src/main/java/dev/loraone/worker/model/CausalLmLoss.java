@@ -88,7 +88,7 @@ public final class CausalLmLoss extends Loss {
   /**
    * {@link #sumAndCount} of the logits {@code hidden · head^T} without materialising them: for a head that
    * takes no gradient (tied to a frozen embedding, or a plain frozen lm_head). The vocabulary-sized arrays
-   * exist one chunk of positions at a time ({@link #chunkRows}: at most {@value #CHUNK_FLOATS} floats, 16
+   * exist one chunk of positions at a time ({@link #chunkRows}: at most {@value #CHUNK_FLOATS} floats, 64
    * MiB), so a step never allocates, faults in and zero-fills the whole {@code [B,L,V]} logits, their
    * log-softmax and their gradients (100 MB each at SmolLM2's vocabulary and 512 tokens, 263 MB at Llama 3's).
    *
@@ -167,8 +167,12 @@ public final class CausalLmLoss extends Loss {
     return new NDArray[] {surrogate.sub(surrogate.stopGradient()).add(loss), count};
   }
 
-  /** The most floats a chunk's vocabulary-sized array holds in {@link #fromHidden}: 16 MiB. */
-  static final long CHUNK_FLOATS = 4L << 20;
+  /**
+   * The most floats a chunk's vocabulary-sized array holds in {@link #fromHidden}: 64 MiB (341 positions at
+   * SmolLM2's vocabulary, 130 at Llama 3's). Larger chunks read the head fewer times: at 85 positions its two
+   * products ran at 211 and 248 GFLOP/s, at 341 at 227 and 291 (docs/results/llama-step-speed.md).
+   */
+  static final long CHUNK_FLOATS = 16L << 20;
 
   /** Positions per chunk for a vocabulary of {@code vocab}: as many as {@value #CHUNK_FLOATS} floats hold, >= 1. */
   static int chunkRows(long vocab) {

@@ -34,7 +34,8 @@ import java.util.Map;
  *
  * <p>When s is a power of two (rsLoRA with r = 4, 16, 64; alpha = 2r without rsLoRA) it multiplies
  * the rank-r intermediate {@code x A^T} instead of the output: exact either way, so the same bits,
- * on r columns instead of out.
+ * on r columns instead of out. On that path a bias-free base's product is accumulated onto the adapter's
+ * output in one GEMM ({@code addmm}), so no output-sized sum is formed.
  */
 public final class LoraLinear extends AbstractBlock {
 
@@ -104,18 +105,18 @@ public final class LoraLinear extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.singletonOrThrow();
     Device d = x.getDevice();
-    NDArray y = base(ps, x, training);
     if (rank == 0 || merged) {
-      return new NDList(y);
+      return new NDList(base(ps, x, training));
     }
     NDArray xa = training && dropout > 0 ? x.mul(dropoutMask(x, params)) : x;
     NDArray xA = Linear.linear(xa, ps.getValue(loraA, d, training)).head();
     if (Exact.isPowerOfTwo(scaling)) { // s (x A^T) B^T = (s x A^T) B^T bit for bit: scale the [..,r] side
       NDArray scaled = scaling == 1f ? xA : xA.mul(Owned.scalar(xA, scaling));
-      return new NDList(y.add(scaled.matMul(rowMajorTranspose(ps.getValue(loraB, d, training)))));
+      NDArray adapter = scaled.matMul(rowMajorTranspose(ps.getValue(loraB, d, training)));
+      return new NDList(baseOnto(ps, x, adapter, training));
     }
     NDArray xAB = Linear.linear(xA, ps.getValue(loraB, d, training)).head();
-    return new NDList(y.add(xAB.mul(Owned.scalar(xAB, scaling))));
+    return new NDList(base(ps, x, training).add(xAB.mul(Owned.scalar(xAB, scaling))));
   }
 
   /** Whether {@link #forwardShared} runs one product of the concatenated A for {@code group}. */
@@ -128,8 +129,26 @@ public final class LoraLinear extends AbstractBlock {
   /** {@code x W^T [+ b]}: the frozen base's output (the private copy's in full-gradient or copy-on-write mode). */
   private NDArray base(ParameterStore ps, NDArray x, boolean training) {
     Device d = x.getDevice();
-    NDArray w = gradWeight != null ? gradWeight : own != null ? own : ps.getValue(weight, d, training);
+    NDArray w = forwardWeight(ps, d, training);
     return (bias == null ? Linear.linear(x, w) : Linear.linear(x, w, ps.getValue(bias, d, training))).head();
+  }
+
+  /**
+   * {@code x W^T + t}: the frozen base's product accumulated onto the adapter's output {@code t}
+   * (same shape as the result) in one GEMM ({@code addmm}, beta = 1), instead of a product and then an
+   * add of two output-sized arrays. With a base bias b it is {@code (x W^T + b) + t}, as before.
+   */
+  private NDArray baseOnto(ParameterStore ps, NDArray x, NDArray t, boolean training) {
+    if (bias != null) {
+      return base(ps, x, training).add(t);
+    }
+    NDArray w = forwardWeight(ps, x.getDevice(), training);
+    return Linear.linear(x.reshape(-1, in), w, t.reshape(-1, out)).head().reshape(t.getShape());
+  }
+
+  /** W as the forward reads it: the full-gradient view, else this job's own copy, else the parameter's. */
+  private NDArray forwardWeight(ParameterStore ps, Device d, boolean training) {
+    return gradWeight != null ? gradWeight : own != null ? own : ps.getValue(weight, d, training);
   }
 
   /**
@@ -168,8 +187,8 @@ public final class LoraLinear extends AbstractBlock {
     NDList parts = scaled.split(splits, scaled.getShape().dimension() - 1);
     for (int i = 0; i < group.size(); i++) {
       LoraLinear lin = group.get(i);
-      NDArray y = lin.base(ps, x, training);
-      out.add(y.add(parts.get(i).matMul(lin.rowMajorTranspose(ps.getValue(lin.loraB, d, training)))));
+      NDArray adapter = parts.get(i).matMul(lin.rowMajorTranspose(ps.getValue(lin.loraB, d, training)));
+      out.add(lin.baseOnto(ps, x, adapter, training));
     }
     return out;
   }

@@ -65,6 +65,6 @@ final class Rotary {
     int last = x.getShape().dimension() - 1; // PtNDArray.split rejects a negative axis
     NDList halves = x.split(2, last);
     NDArray swapped = halves.get(1).concat(halves.get(0), last);
-    return x.mul(cos).add(swapped.mul(signedSin));
+    return x.mul(cos).addi(swapped.mul(signedSin)); // in place: the product is not saved for backward
   }
 }
