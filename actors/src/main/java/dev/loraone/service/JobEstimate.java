@@ -18,17 +18,27 @@ import java.util.Locale;
  *
  * <pre>
  *   weights      W                  the frozen base, off-heap (NDArrays)
- *   load         2W                 heap while it loads: the file's bytes and the float arrays they become
+ *   load         2W                 heap while it loads: the file's bytes and the float arrays they become;
+ *                W/2                a Llama-family folder, read one tensor at a time in 8 MiB chunks (peak 1.4 W
+ *                                   with the runtime: docs/results/checkpoint-loading.md)
  *   export       2W                 export.onnx: the merged weights' arrays and their ONNX bytes, on the heap
  *   adapter      16 A               A = LoRA parameters (r x (in + out) per target matrix): weights, gradients,
  *                                   AdamW's two moments, fp32
  *   activations  4 b t L (10H + 2I + 3 n s) x passes
  *                                   b = train.micro-batch, t = s = train.max-length, L layers, H hidden, I FFN,
  *                                   n heads (what autograd keeps of each layer for the backward pass);
- *                                   passes: 1, embedding 2 (query, positive)
- *   logits       12 b t V           causal-lm only: logits, their softmax and its gradient (V = vocab)
- *   init         12 G               lora-one / lora-ga: G = sum of in x out over target matrices; the float64
- *                                   gradient sums (8 G, at most init.memory-budget when set) and one fp32 gradient
+ *                                   passes: 1, embedding 2 (query, positive); 5I for Llama's SwiGLU (gate, up,
+ *                                   sigmoid, silu and the product);
+ *                4 b t (L H + 10H + 2I + 3 n s)   Llama with train.activation-checkpointing: each layer's input,
+ *                                   and one layer's activations while it is recomputed
+ *   logits       12 b t V           causal-lm only: logits, their softmax and its gradient (V = vocab);
+ *                12 c V             a frozen head (lm_head not a target): c positions per chunk, at most 16 Mi
+ *                                   floats per array (CausalLmLoss.CHUNK_FLOATS)
+ *   init         8 G + 4 G          lora-one / lora-ga: G = sum of in x out over target matrices; the float64
+ *                                   gradient sums (8 G, at most init.memory-budget when set, at least the largest
+ *                                   module's) and the fp32 gradients a pass holds: all of G; with a budget its
+ *                                   group's (at most half the budget, at least the largest module); with
+ *                                   activation checkpointing (Llama) one layer's, each freed when added
  *   layers       40 MiB x L         measured, not derived: what a job's resident memory grows by per layer
  *                                   beyond the terms above (BGE-small's 12 layers vs MiniLM's 6, same width)
  *   fixed        400 MiB            measured: the task data, the tokenizer, the engine's buffers and the heap a
@@ -92,28 +102,35 @@ public record JobEstimate(long bytes, long parameters, List<String> parts) {
         .map(String::trim).filter(t -> !t.isEmpty()).toList();
     long adapter = 0;
     long full = 0;
+    long largest = 0;
     for (Object[] l : m.linears()) {
       if (!targeted((String) l[0], targets)) continue;
       long in = ((Integer) l[1]).longValue();
       long out = (Long) l[2];
       adapter += m.layers() * (long) rank * (in + out);
       full += m.layers() * in * out;
+      largest = Math.max(largest, in * out);
     }
     long p = m.parameters();
     long w = 4 * p;
     long b = spec.getInt("train.micro-batch");
     long t = spec.getInt("train.max-length");
+    boolean checkpointed = m.llama() && spec.getBoolean("train.activation-checkpointing");
     int passes = task.equals("embedding") ? 2 : 1;
-    long act = 4 * b * t * m.layers() * (10L * m.hidden() + 2L * m.ffn() + 3L * m.heads() * t) * passes;
-    long logits = task.equals("causal-lm") ? 12 * b * t * m.vocab() : 0;
+    long layer = 10L * m.hidden() + (m.llama() ? 5L : 2L) * m.ffn() + 3L * m.heads() * t;
+    long act = 4 * b * t * (checkpointed ? (long) m.layers() * m.hidden() + layer : m.layers() * layer) * passes;
+    long logits = task.equals("causal-lm") ? 12 * logitRows(b * t, m.vocab(), targets) * m.vocab() : 0;
     String init = spec.getString("init.method");
     long sums = 0;
     if (init.equals("lora-one") || init.equals("lora-ga")) {
       long budget = spec.getBytes("init.memory-budget");
-      sums = (budget > 0 ? Math.min(budget, 8 * full) : 8 * full) + 4 * full;
+      long grads = budget > 0 ? Math.min(4 * full, Math.max(budget / 2, 4 * largest)) : 4 * full;
+      if (checkpointed) grads = Math.min(grads, 4 * full / m.layers());
+      sums = (budget > 0 ? Math.min(8 * full, Math.max(budget, 8 * largest)) : 8 * full) + grads;
     }
     long export = spec.getBoolean("export.onnx") ? 2 * w : 0;
-    long[] terms = {w, 2 * w, export, 16 * adapter, act, logits, sums, PER_LAYER * m.layers(), FIXED};
+    long load = m.llama() ? w / 2 : 2 * w;
+    long[] terms = {w, load, export, 16 * adapter, act, logits, sums, PER_LAYER * m.layers(), FIXED};
     String[] names = {"weights", "load", "export", "adapter", "activations", "logits", "init", "layers", "fixed"};
     long total = 0;
     List<String> parts = new ArrayList<>();
@@ -122,6 +139,15 @@ public record JobEstimate(long bytes, long parameters, List<String> parts) {
       if (terms[i] > 0) parts.add(names[i] + " " + dev.loraone.runtime.NodeMemory.show(terms[i]));
     }
     return new JobEstimate(total, p, List.copyOf(parts));
+  }
+
+  /**
+   * Positions whose vocabulary-sized arrays exist at once: all {@code positions} when lm_head is a LoRA target
+   * (its gradient needs the whole logits), else one chunk of the chunked loss (CausalLmLoss.CHUNK_FLOATS).
+   */
+  static long logitRows(long positions, long vocab, List<String> targets) {
+    if (targets.contains("lm_head")) return positions;
+    return Math.min(positions, Math.max(1, (16L << 20) / vocab));
   }
 
   private static boolean targeted(String module, List<String> targets) {
