@@ -3,7 +3,6 @@ package dev.loraone.runtime;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
-import java.lang.management.ManagementFactory;
 import java.util.Locale;
 import java.util.Map;
 
@@ -54,10 +53,7 @@ public final class NodeMemory {
 
   /** The machine's physical memory in bytes (the container's limit where the JVM sees one); 0 when unknown. */
   public static long physical() {
-    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-      return Math.max(0, os.getTotalMemorySize());
-    }
-    return 0;
+    return dev.loraone.worker.runtime.RuntimeInfo.physicalMemory();
   }
 
   /** {@code bytes} as people read it: {@code 1.2 GiB}, {@code 640 MiB}. */

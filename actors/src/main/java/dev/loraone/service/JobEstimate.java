@@ -3,6 +3,7 @@ package dev.loraone.service;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraone.protocol.job.JobSpec;
+import dev.loraone.worker.model.CausalLmLoss;
 import dev.loraone.worker.model.ModelFamily;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,11 +30,11 @@ import java.util.Locale;
  *                                   n heads (what autograd keeps of each layer for the backward pass);
  *                                   passes: 1, embedding 2 (query, positive); 5I for Llama's SwiGLU (gate, up,
  *                                   sigmoid, silu and the product);
- *                4 b t (L H + 10H + 2I + 3 n s)   Llama with train.activation-checkpointing: each layer's input,
+ *                4 b t (L H + 10H + 5I + 3 n s)   Llama with train.activation-checkpointing: each layer's input,
  *                                   and one layer's activations while it is recomputed
  *   logits       12 b t V           causal-lm only: logits, their softmax and its gradient (V = vocab);
  *                12 c V             a frozen head (lm_head not a target): c positions per chunk, at most 16 Mi
- *                                   floats per array (CausalLmLoss.CHUNK_FLOATS)
+ *                                   floats per array (CausalLmLoss.chunkRows)
  *   init         8 G + 4 G          lora-one / lora-ga: G = sum of in x out over target matrices; the float64
  *                                   gradient sums (8 G, at most init.memory-budget when set, at least the largest
  *                                   module's) and the fp32 gradients a pass holds: all of G; with a budget its
@@ -143,11 +144,11 @@ public record JobEstimate(long bytes, long parameters, List<String> parts) {
 
   /**
    * Positions whose vocabulary-sized arrays exist at once: all {@code positions} when lm_head is a LoRA target
-   * (its gradient needs the whole logits), else one chunk of the chunked loss (CausalLmLoss.CHUNK_FLOATS).
+   * (its gradient needs the whole logits), else one chunk of the chunked loss ({@link CausalLmLoss#chunkRows}).
    */
   static long logitRows(long positions, long vocab, List<String> targets) {
     if (targets.contains("lm_head")) return positions;
-    return Math.min(positions, Math.max(1, (16L << 20) / vocab));
+    return Math.min(positions, CausalLmLoss.chunkRows(vocab));
   }
 
   private static boolean targeted(String module, List<String> targets) {

@@ -175,7 +175,7 @@ public final class CausalLmLoss extends Loss {
   static final long CHUNK_FLOATS = 16L << 20;
 
   /** Positions per chunk for a vocabulary of {@code vocab}: as many as {@value #CHUNK_FLOATS} floats hold, >= 1. */
-  static int chunkRows(long vocab) {
+  public static int chunkRows(long vocab) {
     return (int) Math.max(1, CHUNK_FLOATS / vocab);
   }
 

@@ -18,6 +18,15 @@ import java.util.Map;
  */
 public record RuntimeInfo(Map<String, String> entries) {
 
+  /** The machine's physical memory in bytes (the container's limit where the JVM sees one); 0 when unknown. */
+  public static long physicalMemory() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return Math.max(0, os.getTotalMemorySize());
+    }
+    return 0;
+  }
+
   /** Probes the runtimes. Loads libtorch (unpacked into {@code DJL_CACHE_DIR} on first use). */
   public static RuntimeInfo probe() {
     Map<String, String> e = new LinkedHashMap<>();

@@ -13,7 +13,7 @@ import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.tensor.TensorMatrices;
 import dev.loraone.protocol.wire.SketchSide;
 import dev.loraone.worker.runtime.NativeHeap;
-import java.lang.management.ManagementFactory;
+import dev.loraone.worker.runtime.RuntimeInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
@@ -111,18 +111,12 @@ final class InitEstimate {
       gradient = Math.max(gradient, 4L * m.out() * m.in());
     }
     long need = sums + gradient;
-    if (need > memory) {
+    if (memory > 0 && need > memory) { // 0: not known here
       throw new IllegalStateException(what + " holds " + size(sums) + " of float64 init sums (init.memory-budget"
           + " bounds them) and one module's float gradient of " + size(gradient) + " in native memory at once, "
           + size(need) + ", but this machine has " + size(memory) + " of memory: set a smaller init.memory-budget"
           + " (the sums are then computed in more passes over the init batch, with the same bits)");
     }
-  }
-
-  /** The memory of this machine, or of its container where the JVM sees a limit. */
-  static long machineMemory() {
-    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-        .getTotalMemorySize();
   }
 
   private static String size(long bytes) {
@@ -146,7 +140,7 @@ final class InitEstimate {
           + " that are not all adapted here");
     }
     // the sums of this shard and those held of the group's others: a worker may hold only some shards
-    requireMemory(kept, shards.size() + 1, machineMemory(), "init shard " + shard + " of module group "
+    requireMemory(kept, shards.size() + 1, RuntimeInfo.physicalMemory(), "init shard " + shard + " of module group "
         + (pass.group() + 1));
     NDManager arrays = NDManager.newBaseManager(Device.cpu(), "PyTorch");
     try {

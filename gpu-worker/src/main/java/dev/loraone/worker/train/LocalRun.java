@@ -13,6 +13,7 @@ import dev.loraone.protocol.job.TaskMetrics;
 import dev.loraone.protocol.tensor.TensorBlob;
 import dev.loraone.protocol.wire.CoordinatorMessage.JobJoined;
 import dev.loraone.protocol.wire.JobId;
+import dev.loraone.worker.runtime.RuntimeInfo;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -224,7 +225,7 @@ public final class LocalRun implements AutoCloseable {
     }
     // before any gradient: a group whose sums cannot fit in this machine's memory fails now, naming the budget
     InitEstimate.requireMemory(engine.layout().modules(), engine.initGroups(), cfg.initShards(),
-        InitEstimate.machineMemory());
+        RuntimeInfo.physicalMemory());
     events.accept(
         new JobEvent.PhaseChanged(
             job,

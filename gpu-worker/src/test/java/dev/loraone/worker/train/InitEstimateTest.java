@@ -8,6 +8,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.loraone.core.init.InitGroups;
 import dev.loraone.core.linalg.BufferMatrix;
+import dev.loraone.worker.runtime.RuntimeInfo;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -56,7 +57,7 @@ class InitEstimateTest {
         () -> InitEstimate.requireMemory(modules, groups, 1, (2L << 30) - 1));
     assertTrue(e.getMessage().startsWith("module group 2 of 4 holds 2,080,374,784 bytes"), e.getMessage());
     InitEstimate.requireMemory(modules, groups, 1, 2L << 30); // its sums and one 64 MiB gradient: exactly 2 GiB
-    assertTrue(InitEstimate.machineMemory() > 1L << 30, "this machine's memory: " + InitEstimate.machineMemory());
+    assertTrue(RuntimeInfo.physicalMemory() > 1L << 30, "this machine's memory: " + RuntimeInfo.physicalMemory());
   }
 
   @Test
